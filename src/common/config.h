@@ -1,0 +1,64 @@
+// The whole runtime configuration. Loaded by config_loader.cc from TOML, validated completely,
+// then shared read-only between workers as std::shared_ptr<const Config> (swapped on reload).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kw {
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+struct ServerConfig {
+  HostPort listen{"127.0.0.1", 6380};
+  unsigned workers = 0;  // 0: one per CPU
+  uint32_t shutdown_deadline_ms = 5000;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+struct UpstreamConfig {
+  HostPort address{"127.0.0.1", 6379};
+  std::string username;  // empty: AUTH <password> only
+  std::string password;  // empty: no AUTH
+  int db = 0;
+  unsigned connections = 2;  // shared connections per worker per protocol version
+  uint32_t connect_timeout_ms = 1000;
+  uint32_t request_timeout_ms = 5000;
+  uint32_t reconnect_backoff_min_ms = 50;
+  uint32_t reconnect_backoff_max_ms = 5000;
+  unsigned pinned_pool_size = 16;  // idle clean pinned connections kept per worker
+};
+
+struct LimitsConfig {
+  uint32_t max_clients = 10000;
+  uint32_t idle_timeout_s = 0;  // 0: never
+  uint64_t max_reply_buffer_bytes = 64ull << 20;
+  uint64_t max_query_buffer_bytes = 1ull << 30;
+  uint64_t max_bulk_len = 512ull << 20;
+  uint32_t max_array_len = 1u << 20;
+  uint32_t max_inline_len = 64u << 10;
+  // Before a client has authenticated (Redis uses the same two numbers).
+  uint64_t preauth_max_bulk_len = 16384;
+  uint32_t preauth_max_array_len = 10;
+};
+
+struct MetricsConfig {
+  bool enabled = true;
+  HostPort listen{"127.0.0.1", 9121};
+};
+
+struct Config {
+  std::string source_path;  // file it was loaded from, for reload and error messages
+  ServerConfig server;
+  UpstreamConfig upstream;
+  LimitsConfig limits;
+  MetricsConfig metrics;
+};
+
+}  // namespace kw
