@@ -1,0 +1,44 @@
+// keywarden: a Redis-protocol proxy that enforces per-namespace policy in front of one Redis.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "common/cli.h"
+#include "common/config_loader.h"
+#include "common/log.h"
+#include "proxy/server.h"
+
+int main(int argc, char** argv) {
+  kw::CliOptions cli;
+  std::string error;
+  if (!kw::parseCli(argc, argv, &cli, &error)) {
+    fprintf(stderr, "keywarden: %s\nTry 'keywarden --help'.\n", error.c_str());
+    return 2;
+  }
+  if (cli.help) {
+    fputs(kw::cliHelpText(), stdout);
+    return 0;
+  }
+  if (cli.version) {
+    puts("keywarden 0.1.0");
+    return 0;
+  }
+  auto config = std::make_shared<kw::Config>();
+  if (!kw::loadConfigFile(cli.config_path, config.get(), &error)) {
+    fprintf(stderr, "keywarden: %s\n", error.c_str());
+    return 1;
+  }
+  kw::applyCliOverrides(cli, config.get());
+  if (cli.check_config) {
+    printf("%s: configuration OK\n", cli.config_path.c_str());
+    return 0;
+  }
+  kw::setLogLevel(config->server.log_level);
+  kw::setThreadLogName("main");
+  kw::Server server(config);
+  if (!server.start(&error)) {
+    KW_LOG_ERROR("%s", error.c_str());
+    return 1;
+  }
+  return server.run();
+}

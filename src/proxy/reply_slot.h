@@ -1,0 +1,73 @@
+// A ReplySlot is one request's place in its session's reply FIFO. Replies leave a session strictly
+// in slot order, whatever order they complete in.
+//
+// Ownership: the session owns its slots. A slot handed to an upstream connection is also
+// referenced by that connection's in-flight queue; if the client goes away first, the session
+// clears `owner` and forgets the slot, and the connection frees it when the reply (or the
+// failure) arrives. So every slot has exactly one owner at any time: `owner` when set, else the
+// upstream in-flight queue.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kw {
+
+class Session;
+
+// What the session does when the slot's reply is delivered (state that depends on the reply).
+enum class SlotEffect : uint8_t {
+  kNone,
+  kSelect,       // +OK: the session's db becomes `arg`
+  kPassthrough,  // entering pub/sub or MONITOR: the slot stays at the head and streams
+};
+
+struct ReplySlot {
+  ReplySlot* next = nullptr;
+  Session* owner = nullptr;
+  std::string reply;  // complete reply bytes, kept only while an earlier slot is still pending
+  uint64_t start_ns = 0;
+  int64_t arg = 0;
+  SlotEffect effect = SlotEffect::kNone;
+  bool done = false;
+  bool suppress = false;  // CLIENT REPLY OFF/SKIP: the reply is dropped, not sent
+  bool upstream = false;  // sent (or waiting to be sent) upstream, reply not yet in
+};
+
+// Per-worker free list, so steady-state requests allocate nothing.
+class SlotPool {
+public:
+  ~SlotPool() {
+    for (ReplySlot* s : free_) delete s;
+  }
+  ReplySlot* get() {
+    if (free_.empty()) return new ReplySlot();
+    ReplySlot* s = free_.back();
+    free_.pop_back();
+    return s;
+  }
+  void put(ReplySlot* s) {
+    // A slot that carried a huge reply should not pin that memory forever.
+    if (s->reply.capacity() > kMaxKeptCapacity || free_.size() >= kMaxFree) {
+      delete s;
+      return;
+    }
+    s->reply.clear();
+    s->next = nullptr;
+    s->owner = nullptr;
+    s->arg = 0;
+    s->effect = SlotEffect::kNone;
+    s->done = false;
+    s->suppress = false;
+    s->upstream = false;
+    free_.push_back(s);
+  }
+
+private:
+  static constexpr size_t kMaxKeptCapacity = 16 * 1024;
+  static constexpr size_t kMaxFree = 4096;
+  std::vector<ReplySlot*> free_;
+};
+
+}  // namespace kw

@@ -1,0 +1,149 @@
+#include "proxy/server.h"
+
+#include <uv.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "common/log.h"
+#include "proxy/shared_state.h"
+#include "proxy/upstream_probe.h"
+#include "proxy/worker.h"
+
+namespace kw {
+namespace {
+
+struct MainLoop {
+  uv_loop_t loop{};
+  uv_signal_t sigterm{}, sigint{}, sighup{};
+  uv_async_t worker_exited{};
+  uv_timer_t probe_timer{};
+  std::atomic<unsigned> running{0};
+  bool draining = false;
+  Server* server = nullptr;
+  SharedState* shared = nullptr;
+  std::vector<std::unique_ptr<Worker>>* workers = nullptr;
+};
+
+void closeAll(MainLoop* m) {
+  uv_walk(
+      &m->loop,
+      [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      },
+      nullptr);
+}
+
+void onStopSignal(uv_signal_t* h, int signum) {
+  auto* m = static_cast<MainLoop*>(h->data);
+  if (m->draining) {
+    KW_LOG_WARN("second %s: exiting without waiting", strsignal(signum));
+    _exit(1);
+  }
+  m->draining = true;
+  KW_LOG_INFO("%s: draining (deadline %u ms)", strsignal(signum),
+              m->shared->config()->server.shutdown_deadline_ms);
+  for (auto& w : *m->workers) w->requestDrain();
+}
+
+void onHup(uv_signal_t*, int) { KW_LOG_WARN("SIGHUP: configuration reload is not implemented yet"); }
+
+void onWorkerExited(uv_async_t* h) {
+  auto* m = static_cast<MainLoop*>(h->data);
+  if (m->running.load() == 0) closeAll(m);
+}
+
+void onProbe(uv_timer_t* t) {
+  auto* m = static_cast<MainLoop*>(t->data);
+  UpstreamFacts facts;
+  std::string error;
+  auto config = m->shared->config();
+  if (!probeUpstream(config->upstream, &facts, &error)) {
+    KW_LOG_DEBUG("upstream probe failed (%s); retrying", error.c_str());
+    return;
+  }
+  if (!facts.version.empty() && !m->shared->upstream_version_known.load()) {
+    snprintf(m->shared->upstream_version, sizeof m->shared->upstream_version, "%s",
+             facts.version.c_str());
+    m->shared->upstream_version_known.store(true, std::memory_order_release);
+  }
+  if (facts.commands) {
+    KW_LOG_INFO("upstream redis %s: %zu commands known", facts.version.c_str(),
+                facts.commands->size());
+    m->shared->publishCommands(facts.commands);
+  }
+  uv_timer_stop(t);
+}
+
+}  // namespace
+
+Server::Server(std::shared_ptr<const Config> config) : config_(std::move(config)) {}
+Server::~Server() = default;
+
+bool Server::start(std::string* error) {
+  shared_ = std::make_unique<SharedState>(config_);
+  shared_->start_time_ms = uv_now(uv_default_loop());
+  const UpstreamConfig& up = config_->upstream;
+  shared_->upstream_name = up.address.host + ":" + std::to_string(up.address.port);
+  // Resolve once; a name that does not resolve is a startup error, not a runtime surprise.
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(up.address.port);
+  int rc = getaddrinfo(up.address.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0 || !res) {
+    *error = "cannot resolve upstream " + shared_->upstream_name + ": " + gai_strerror(rc);
+    return false;
+  }
+  memcpy(&shared_->upstream_addr, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+
+  unsigned n = config_->server.workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, shared_.get()));
+    if (!workers_.back()->bind(error)) return false;
+  }
+  return true;
+}
+
+int Server::run() {
+  MainLoop m;
+  uv_loop_init(&m.loop);
+  m.server = this;
+  m.shared = shared_.get();
+  m.workers = &workers_;
+  uv_async_init(&m.loop, &m.worker_exited, &onWorkerExited);
+  m.worker_exited.data = &m;
+  for (uv_signal_t* s : {&m.sigterm, &m.sigint, &m.sighup}) {
+    uv_signal_init(&m.loop, s);
+    s->data = &m;
+  }
+  uv_signal_start(&m.sigterm, &onStopSignal, SIGTERM);
+  uv_signal_start(&m.sigint, &onStopSignal, SIGINT);
+  uv_signal_start(&m.sighup, &onHup, SIGHUP);
+  signal(SIGPIPE, SIG_IGN);
+  uv_timer_init(&m.loop, &m.probe_timer);
+  m.probe_timer.data = &m;
+  uv_timer_start(&m.probe_timer, &onProbe, 0, 2000);
+
+  m.running = static_cast<unsigned>(workers_.size());
+  for (auto& w : workers_) {
+    w->setOnExit([&m] {
+      m.running.fetch_sub(1);
+      uv_async_send(&m.worker_exited);
+    });
+    w->startThread();
+  }
+  const HostPort& l = config_->server.listen;
+  KW_LOG_INFO("keywarden listening on %s:%u with %zu workers, upstream %s", l.host.c_str(),
+              l.port, workers_.size(), shared_->upstream_name.c_str());
+  uv_run(&m.loop, UV_RUN_DEFAULT);
+  for (auto& w : workers_) w->join();
+  uv_loop_close(&m.loop);
+  KW_LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace kw

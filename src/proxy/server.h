@@ -1,0 +1,31 @@
+// The main thread: starts the workers, handles signals (SIGTERM/SIGINT drain, SIGHUP reload),
+// learns the upstream's version and command table, and waits for the workers to finish.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace kw {
+
+class SharedState;
+class Worker;
+
+class Server {
+public:
+  explicit Server(std::shared_ptr<const Config> config);
+  ~Server();
+  // Binds every worker's socket; false with *error on failure (nothing started).
+  bool start(std::string* error);
+  // Runs until a signal has drained every worker. Returns the process exit code.
+  int run();
+
+private:
+  std::shared_ptr<const Config> config_;
+  std::unique_ptr<SharedState> shared_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace kw

@@ -1,0 +1,160 @@
+// One client connection. The request path, in the order the code runs it:
+//
+//   uv_read -> onRead -> processInput -> RequestDecoder::next (one request at a time)
+//     -> dispatch: command table lookup
+//          connection commands (PING, HELLO, CLIENT, SELECT, RESET, QUIT...) -> local reply
+//          state commands (MULTI, WATCH, blocking, SUBSCRIBE, MONITOR) -> pinned connection
+//          everything else -> the session's shared upstream connection, pipelined
+//     -> a ReplySlot takes the next place in the FIFO
+//   upstream reply -> Session::deliver(slot) -> emitted at once if the slot is the head, else kept
+//   worker uv_check -> flush(): one write per session per loop turn
+//
+// Ordering gate: a session's requests may only run on one upstream connection at a time. When
+// the target changes (pinning, unpinning, protocol switch) while requests are still in flight on
+// the previous one, new requests wait in `deferred_` until those replies are in, so a client
+// always reads its own writes.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "proxy/command_table.h"
+#include "proxy/reply_slot.h"
+#include "proxy/request_decoder.h"
+#include "proxy/stream_writer.h"
+
+namespace kw {
+
+class Worker;
+class UpstreamConn;
+
+class Session {
+public:
+  explicit Session(Worker* worker);
+
+  // Accepts from `server`. On false the session has already scheduled its own deletion.
+  bool accept(uv_stream_t* server);
+  void close(const char* reason);
+  void flush();
+  void beginDrain();
+
+  // An upstream reply for `slot` (whose owner may be gone).
+  static void deliver(Worker* worker, ReplySlot* slot, std::string_view bytes);
+  void onPassthroughFrame(std::string_view bytes);
+  void onPassthroughEnded(UpstreamConn* conn);
+  void onPinnedReplyDelivered(UpstreamConn* conn);
+  void onPinnedLost(UpstreamConn* conn);
+
+  uint64_t id() const { return id_; }
+  uint64_t lastActiveMs() const { return last_active_ms_; }
+  uint64_t createdMs() const { return created_ms_; }
+  bool closed() const { return closed_; }
+  bool blockedOrSubscribed() const;
+  std::string infoLine() const;  // CLIENT INFO / CLIENT LIST format
+  bool dirty_listed = false;
+
+private:
+  struct Deferred {
+    std::string raw;
+    ReplySlot* slot;  // nullptr: untracked (passthrough)
+    UpstreamConn* target;
+    bool blocking;
+  };
+
+  static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void onClosed(uv_handle_t* h);
+  static void onWriteDone(void* owner, int status);
+
+  void processInput(std::string_view data);
+  size_t processBuffer(std::string_view data);
+  void dispatch(const DecodedRequest& req);
+  void dispatchPassthrough(const DecodedRequest& req, const CommandInfo* cmd);
+  bool dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd);
+  bool dispatchTransaction(const DecodedRequest& req, const CommandInfo& cmd);
+
+  // Local replies (local_commands.cc).
+  void cmdPing(const DecodedRequest& req);
+  void cmdEcho(const DecodedRequest& req);
+  void cmdHello(const DecodedRequest& req);
+  void cmdAuth(const DecodedRequest& req);
+  void cmdClient(const DecodedRequest& req);
+  void cmdSelect(const DecodedRequest& req);
+  void cmdReset();
+  void resetConnectionState();  // what RESET clears, as Redis does it
+  void cmdQuit();
+  void cmdUnsubscribeLocal(const DecodedRequest& req);
+  bool checkAuthPair(std::string_view user, std::string_view pass, std::string* err);
+  void wrongArity(std::string_view name);
+
+  // Reply plumbing.
+  ReplySlot* newSlot();
+  void replyLocal(std::string_view bytes);  // complete reply bytes for a new slot
+  void replyError(std::string_view msg);    // "-<msg>\r\n"
+  void complete(ReplySlot* slot, std::string_view bytes);
+  void emit(std::string_view bytes);
+  void drainDone();
+  void popHead();
+  void checkOutputLimit();
+  void markDirty();
+
+  // Upstream routing.
+  void forward(const DecodedRequest& req, const CommandInfo* cmd, SlotEffect effect = SlotEffect::kNone,
+               int64_t arg = 0);
+  void sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking);
+  void sendDeferred();
+  UpstreamConn* sharedConn(std::string* cause);
+  UpstreamConn* pin();
+  void maybeReleasePin();
+  bool isBlocking(const DecodedRequest& req, const CommandInfo* cmd) const;
+
+  Worker* worker_;
+  uv_tcp_t tcp_{};
+  StreamWriter writer_;
+  uint64_t id_ = 0;
+  std::string addr_;
+  std::string laddr_;
+  std::string inbuf_;
+
+  // Reply FIFO (intrusive, oldest first).
+  ReplySlot* head_ = nullptr;
+  ReplySlot* tail_ = nullptr;
+  size_t slot_count_ = 0;
+  size_t stored_bytes_ = 0;  // reply bytes held in slots behind a pending head
+  ReplySlot* passthrough_slot_ = nullptr;
+
+  // Routing.
+  UpstreamConn* route_conn_ = nullptr;  // where this session's in-flight requests are
+  UpstreamConn* shared_conn_ = nullptr;
+  UpstreamConn* pinned_ = nullptr;
+  uint32_t upstream_inflight_ = 0;
+  std::deque<Deferred> deferred_;
+
+  // Connection state, as Redis keeps it per client.
+  int proto_ = 2;
+  int db_ = 0;
+  bool in_multi_ = false;
+  bool watching_ = false;
+  bool passthrough_ = false;
+  bool authenticated_ = true;
+  enum class ReplyMode : uint8_t { kOn, kOff, kSkipNext, kSkipThis } reply_mode_ = ReplyMode::kOn;
+  std::string name_;
+  std::string lib_name_;
+  std::string lib_ver_;
+  std::string user_ = "default";
+  std::string last_command_;
+
+  uint64_t created_ms_ = 0;
+  uint64_t last_active_ms_ = 0;
+  bool closed_ = false;
+  bool close_after_flush_ = false;
+  bool reading_ = false;
+  bool admitted_ = false;
+  bool awaiting_reset_ = false;  // RESET sent in passthrough: hold later requests until it ends
+};
+
+}  // namespace kw

@@ -1,0 +1,79 @@
+// The one place where workers share mutable state, each piece thread-safe on its own:
+// - the config and command-table snapshots: immutable objects, swapped whole under a mutex and
+//   announced through a generation counter, so a worker takes the lock only when something
+//   changed (checked once per loop turn, never per request);
+// - the client count (max_clients is global) and the client id sequence: atomics.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/config.h"
+#include "proxy/command_table.h"
+
+namespace kw {
+
+class SharedState {
+public:
+  explicit SharedState(std::shared_ptr<const Config> config)
+      : config_(std::move(config)),
+        commands_(std::shared_ptr<const CommandTable>(&CommandTable::builtin(),
+                                                      [](const CommandTable*) {})) {}
+
+  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+  void snapshot(std::shared_ptr<const Config>* config,
+                std::shared_ptr<const CommandTable>* commands) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    *config = config_;
+    *commands = commands_;
+  }
+  void publishConfig(std::shared_ptr<const Config> config) {
+    std::lock_guard<std::mutex> lock(mu_);
+    config_ = std::move(config);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  void publishCommands(std::shared_ptr<const CommandTable> commands) {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands_ = std::move(commands);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  std::shared_ptr<const Config> config() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return config_;
+  }
+
+  // Admission against max_clients: true if the client may stay.
+  bool admitClient(uint32_t max_clients) {
+    uint32_t n = clients_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n <= max_clients) return true;
+    clients_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void releaseClient() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+  uint32_t clients() const { return clients_.load(std::memory_order_relaxed); }
+  uint64_t nextClientId() { return next_client_id_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Resolved once at startup (and on reload of the upstream address, which needs a restart).
+  sockaddr_storage upstream_addr{};
+  std::string upstream_name;  // "host:port" for error messages
+  // Reported in HELLO; learned from the upstream's INFO once it answers.
+  std::atomic<bool> upstream_version_known{false};
+  char upstream_version[32] = "7.2.0";
+  uint64_t start_time_ms = 0;
+
+private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<const CommandTable> commands_;
+  std::atomic<uint64_t> generation_{1};
+  std::atomic<uint32_t> clients_{0};
+  std::atomic<uint64_t> next_client_id_{1};
+};
+
+}  // namespace kw

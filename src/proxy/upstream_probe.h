@@ -1,0 +1,21 @@
+// Learns what the proxy reports about the upstream: its version (HELLO replies) and its command
+// table (key positions of commands the proxy does not know by name). Blocking hiredis calls with
+// a short timeout; runs on the main thread only, never on a worker loop.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/config.h"
+#include "proxy/command_table.h"
+
+namespace kw {
+
+struct UpstreamFacts {
+  std::string version;
+  std::shared_ptr<const CommandTable> commands;
+};
+
+bool probeUpstream(const UpstreamConfig& up, UpstreamFacts* out, std::string* error);
+
+}  // namespace kw

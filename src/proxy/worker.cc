@@ -1,0 +1,237 @@
+#include "proxy/worker.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+#include "proxy/session.h"
+#include "proxy/shared_state.h"
+#include "proxy/upstream_conn.h"
+
+namespace kw {
+
+Worker::Worker(unsigned index, SharedState* shared)
+    : index_(index), shared_(shared), upstreams_(this), read_buf_(new char[kReadBufferSize]) {
+  shared_->snapshot(&config_, &commands_);
+  uv_loop_init(&loop_);
+}
+
+Worker::~Worker() {
+  if (listen_fd_ >= 0 && !handles_closed_) ::close(listen_fd_);
+  uv_loop_close(&loop_);
+}
+
+// Every worker binds its own socket to the same address with SO_REUSEPORT: the kernel spreads
+// new connections over the workers, and a connection stays on the worker that accepted it.
+bool Worker::bind(std::string* error) {
+  const HostPort& hp = config_->server.listen;
+  sockaddr_storage ss{};
+  if (uv_ip4_addr(hp.host.c_str(), hp.port, reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
+      uv_ip6_addr(hp.host.c_str(), hp.port, reinterpret_cast<sockaddr_in6*>(&ss)) != 0) {
+    *error = "listen address '" + hp.host + "' is not an IP address";
+    return false;
+  }
+  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + strerror(errno);
+    return false;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  socklen_t len = ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    *error = "bind " + hp.host + ":" + std::to_string(hp.port) + ": " + strerror(errno);
+    ::close(fd);
+    return false;
+  }
+  listen_fd_ = fd;
+  return true;
+}
+
+void Worker::startThread() {
+  // Initialised here, before the thread exists, because other threads may signal it at once.
+  uv_async_init(&loop_, &async_, &Worker::onAsync);
+  async_.data = this;
+  thread_ = std::thread([this] {
+    run();
+    if (on_exit_) on_exit_();
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::requestDrain() {
+  drain_requested_.store(true, std::memory_order_release);
+  uv_async_send(&async_);
+}
+
+void Worker::run() {
+  char name[32];
+  snprintf(name, sizeof name, "worker %u", index_);
+  setThreadLogName(name);
+
+  uv_tcp_init(&loop_, &listener_);
+  listener_.data = this;
+  uv_tcp_open(&listener_, listen_fd_);
+  int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, &Worker::onConnection);
+  if (rc != 0) KW_LOG_ERROR("listen failed: %s", uv_strerror(rc));
+
+  uv_check_init(&loop_, &check_);
+  check_.data = this;
+  uv_check_start(&check_, &Worker::onCheck);
+  uv_timer_init(&loop_, &housekeeping_);
+  housekeeping_.data = this;
+  uv_timer_start(&housekeeping_, &Worker::onHousekeeping, 1000, 1000);
+  uv_timer_init(&loop_, &drain_deadline_);
+  drain_deadline_.data = this;
+
+  upstreams_.start();
+  if (drain_requested_.load(std::memory_order_acquire)) beginDrain();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  KW_LOG_DEBUG("worker loop finished");
+}
+
+void Worker::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<Worker*>(server->data);
+  if (status < 0 || self->draining_) return;
+  auto* s = new Session(self);
+  if (!s->accept(server)) return;
+  self->sessions_.push_back(s);
+}
+
+void Worker::onCheck(uv_check_t* h) {
+  auto* self = static_cast<Worker*>(h->data);
+  self->flushDirty();
+  if (self->shared_->generation() != self->seen_generation_) self->refreshSnapshots();
+}
+
+void Worker::refreshSnapshots() {
+  seen_generation_ = shared_->generation();
+  shared_->snapshot(&config_, &commands_);
+}
+
+void Worker::flushDirty() {
+  // Requests first, so upstream starts working while client replies are written.
+  while (!dirty_upstreams_.empty()) {
+    std::vector<UpstreamConn*> batch;
+    batch.swap(dirty_upstreams_);
+    for (UpstreamConn* c : batch) {
+      c->dirty_listed = false;
+      c->flush();
+    }
+  }
+  while (!dirty_sessions_.empty()) {
+    std::vector<Session*> batch;
+    batch.swap(dirty_sessions_);
+    for (Session* s : batch) {
+      s->dirty_listed = false;
+      s->flush();
+    }
+  }
+  if (draining_) maybeFinishDrain();
+}
+
+void Worker::markDirty(Session* s) {
+  if (s->dirty_listed) return;
+  s->dirty_listed = true;
+  dirty_sessions_.push_back(s);
+}
+
+void Worker::markDirty(UpstreamConn* c) {
+  if (c->dirty_listed) return;
+  c->dirty_listed = true;
+  dirty_upstreams_.push_back(c);
+}
+
+void Worker::forgetDirty(Session* s) {
+  if (!s->dirty_listed) return;
+  s->dirty_listed = false;
+  dirty_sessions_.erase(std::remove(dirty_sessions_.begin(), dirty_sessions_.end(), s),
+                        dirty_sessions_.end());
+}
+
+void Worker::forgetDirty(UpstreamConn* c) {
+  if (!c->dirty_listed) return;
+  c->dirty_listed = false;
+  dirty_upstreams_.erase(std::remove(dirty_upstreams_.begin(), dirty_upstreams_.end(), c),
+                         dirty_upstreams_.end());
+}
+
+void Worker::sessionClosed(Session* s) {
+  auto it = std::find(sessions_.begin(), sessions_.end(), s);
+  if (it != sessions_.end()) {
+    *it = sessions_.back();
+    sessions_.pop_back();
+  }
+}
+
+void Worker::onHousekeeping(uv_timer_t* t) {
+  auto* self = static_cast<Worker*>(t->data);
+  const uint32_t idle_s = self->config_->limits.idle_timeout_s;
+  if (idle_s == 0) return;
+  const uint64_t now = self->nowMs();
+  std::vector<Session*> idle;
+  for (Session* s : self->sessions_)
+    if (!s->closed() && !s->blockedOrSubscribed() && now - s->lastActiveMs() > idle_s * 1000ull)
+      idle.push_back(s);
+  for (Session* s : idle) {
+    self->stats_.clients_idle_timeout.add();
+    s->close("idle timeout");
+  }
+}
+
+void Worker::onAsync(uv_async_t* h) {
+  auto* self = static_cast<Worker*>(h->data);
+  if (self->drain_requested_.load(std::memory_order_acquire) && !self->draining_)
+    self->beginDrain();
+}
+
+// Graceful stop: no new connections, no new requests; clients get the replies owed to them,
+// then are closed. Past the deadline everything still open is closed.
+void Worker::beginDrain() {
+  draining_ = true;
+  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_)))
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  std::vector<Session*> all = sessions_;
+  for (Session* s : all) s->beginDrain();
+  uv_timer_start(&drain_deadline_, &Worker::onDrainDeadline,
+                 config_->server.shutdown_deadline_ms, 0);
+  maybeFinishDrain();
+}
+
+void Worker::onDrainDeadline(uv_timer_t* t) {
+  auto* self = static_cast<Worker*>(t->data);
+  KW_LOG_WARN("shutdown deadline reached with %zu clients still open; closing them",
+              self->sessions_.size());
+  std::vector<Session*> all = self->sessions_;
+  for (Session* s : all) s->close("shutdown deadline");
+  self->maybeFinishDrain();
+}
+
+void Worker::maybeFinishDrain() {
+  if (!sessions_.empty() || handles_closed_) return;
+  closeAllHandles();
+}
+
+void Worker::closeAllHandles() {
+  handles_closed_ = true;
+  upstreams_.shutdown();
+  auto close = [](auto* h) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(h);
+    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+  };
+  close(&check_);
+  close(&async_);
+  close(&housekeeping_);
+  close(&drain_deadline_);
+}
+
+}  // namespace kw

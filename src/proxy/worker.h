@@ -1,0 +1,108 @@
+// A worker: one thread, one libuv loop, one SO_REUSEPORT listening socket. It owns its client
+// sessions, its upstream connections, its reply-slot pool and its stats shard; nothing here is
+// touched by another thread except the stats (read-only atomics) and the wake-up async.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/config.h"
+#include "proxy/command_table.h"
+#include "proxy/reply_slot.h"
+#include "proxy/request_decoder.h"
+#include "proxy/stats.h"
+#include "proxy/upstream_pool.h"
+
+namespace kw {
+
+class Session;
+class UpstreamConn;
+class SharedState;
+
+class Worker {
+public:
+  Worker(unsigned index, SharedState* shared);
+  ~Worker();
+
+  // Binds the listening socket (on the caller's thread, so bind errors surface at startup).
+  bool bind(std::string* error);
+  // `on_exit` runs on the worker thread after its loop has ended.
+  void setOnExit(std::function<void()> on_exit) { on_exit_ = std::move(on_exit); }
+  void startThread();
+  void join();
+  // Thread-safe: asks the loop to stop accepting and drain.
+  void requestDrain();
+
+  unsigned index() const { return index_; }
+  uv_loop_t* loop() { return &loop_; }
+  const Config& config() const { return *config_; }
+  const CommandTable& commands() const { return *commands_; }
+  SharedState& shared() { return *shared_; }
+  WorkerStats& stats() { return stats_; }
+  SlotPool& slots() { return slots_; }
+  RequestDecoder& decoder() { return decoder_; }
+  UpstreamPool& upstreams() { return upstreams_; }
+  bool draining() const { return draining_; }
+  uint64_t nowMs() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
+
+  char* readBuffer() { return read_buf_.get(); }
+  static constexpr size_t kReadBufferSize = 64 * 1024;
+
+  void markDirty(Session* s);
+  void markDirty(UpstreamConn* c);
+  void forgetDirty(Session* s);
+  void forgetDirty(UpstreamConn* c);
+
+  void sessionClosed(Session* s);
+  const std::vector<Session*>& sessions() const { return sessions_; }
+
+private:
+  static void onConnection(uv_stream_t* server, int status);
+  static void onCheck(uv_check_t* h);
+  static void onAsync(uv_async_t* h);
+  static void onHousekeeping(uv_timer_t* t);
+  static void onDrainDeadline(uv_timer_t* t);
+
+  void run();
+  void flushDirty();
+  void refreshSnapshots();
+  void beginDrain();
+  void maybeFinishDrain();
+  void closeAllHandles();
+
+  const unsigned index_;
+  SharedState* shared_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<const CommandTable> commands_;
+  uv_loop_t loop_{};
+  uv_tcp_t listener_{};
+  uv_check_t check_{};
+  uv_async_t async_{};
+  uv_timer_t housekeeping_{};
+  uv_timer_t drain_deadline_{};
+  int listen_fd_ = -1;
+  std::thread thread_;
+  std::function<void()> on_exit_;
+  std::atomic<bool> drain_requested_{false};
+  bool draining_ = false;
+  bool handles_closed_ = false;
+  uint64_t seen_generation_ = 0;
+
+  WorkerStats stats_;
+  SlotPool slots_;
+  RequestDecoder decoder_;
+  UpstreamPool upstreams_;
+  std::unique_ptr<char[]> read_buf_;
+  std::vector<Session*> sessions_;
+  std::vector<Session*> dirty_sessions_;
+  std::vector<UpstreamConn*> dirty_upstreams_;
+};
+
+}  // namespace kw
