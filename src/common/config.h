@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "common/policy_config.h"
+
 namespace kw {
 
 struct HostPort {
@@ -59,6 +61,7 @@ struct Config {
   UpstreamConfig upstream;
   LimitsConfig limits;
   MetricsConfig metrics;
+  PolicyConfig policy;
 };
 
 }  // namespace kw

@@ -1,0 +1,305 @@
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+
+#include <doctest.h>
+
+#include "common/config_loader.h"
+
+namespace kw {
+namespace {
+
+// Parses text that is expected to fail and returns the error message.
+std::string parseError(const std::string& text) {
+  Config config;
+  config.server.workers = 77; // a failed parse must leave *out untouched
+  std::string error;
+  CHECK_FALSE(parseConfigText(text, "conf/keywarden.toml", &config, &error));
+  CHECK(config.server.workers == 77);
+  return error;
+}
+
+Config parseOk(const std::string& text) {
+  Config config;
+  std::string error;
+  bool ok = parseConfigText(text, "t.toml", &config, &error);
+  INFO(error);
+  CHECK(ok);
+  CHECK(error.empty());
+  return config;
+}
+
+TEST_CASE("config: empty text gives the struct defaults") {
+  Config c = parseOk("");
+  Config d;
+  CHECK(c.source_path.empty());
+  CHECK(c.server.listen.host == d.server.listen.host);
+  CHECK(c.server.listen.port == 6380);
+  CHECK(c.server.workers == 0);
+  CHECK(c.server.shutdown_deadline_ms == 5000);
+  CHECK(c.server.log_level == LogLevel::kInfo);
+  CHECK(c.upstream.address.host == "127.0.0.1");
+  CHECK(c.upstream.address.port == 6379);
+  CHECK(c.upstream.username.empty());
+  CHECK(c.upstream.password.empty());
+  CHECK(c.upstream.connections == 2);
+  CHECK(c.limits.max_clients == 10000);
+  CHECK(c.limits.max_bulk_len == d.limits.max_bulk_len);
+  CHECK(c.metrics.enabled);
+  CHECK(c.metrics.listen.port == 9121);
+}
+
+TEST_CASE("config: every key") {
+  Config c = parseOk(R"(
+[server]
+listen = "0.0.0.0:7000"
+workers = 3
+shutdown_deadline_ms = 1234
+log_level = "debug"
+[upstream]
+address = "[::1]:7001"
+username = "app"
+password = "s3cret \"x\""
+db = 5
+connections = 4
+connect_timeout_ms = 11
+request_timeout_ms = 12
+reconnect_backoff_min_ms = 13
+reconnect_backoff_max_ms = 14
+pinned_pool_size = 0
+[limits]
+max_clients = 20
+idle_timeout_s = 30
+max_reply_buffer_bytes = 1000
+max_query_buffer_bytes = 2000
+max_bulk_len = 3000
+max_array_len = 4000
+max_inline_len = 5000
+preauth_max_bulk_len = 600
+preauth_max_array_len = 7
+[metrics]
+enabled = false
+listen = "localhost:0"
+)");
+  CHECK(c.server.listen.host == "0.0.0.0");
+  CHECK(c.server.listen.port == 7000);
+  CHECK(c.server.workers == 3);
+  CHECK(c.server.shutdown_deadline_ms == 1234);
+  CHECK(c.server.log_level == LogLevel::kDebug);
+  CHECK(c.upstream.address.host == "::1");
+  CHECK(c.upstream.address.port == 7001);
+  CHECK(c.upstream.username == "app");
+  CHECK(c.upstream.password == "s3cret \"x\"");
+  CHECK(c.upstream.db == 5);
+  CHECK(c.upstream.connections == 4);
+  CHECK(c.upstream.connect_timeout_ms == 11);
+  CHECK(c.upstream.request_timeout_ms == 12);
+  CHECK(c.upstream.reconnect_backoff_min_ms == 13);
+  CHECK(c.upstream.reconnect_backoff_max_ms == 14);
+  CHECK(c.upstream.pinned_pool_size == 0);
+  CHECK(c.limits.max_clients == 20);
+  CHECK(c.limits.idle_timeout_s == 30);
+  CHECK(c.limits.max_reply_buffer_bytes == 1000);
+  CHECK(c.limits.max_query_buffer_bytes == 2000);
+  CHECK(c.limits.max_bulk_len == 3000);
+  CHECK(c.limits.max_array_len == 4000);
+  CHECK(c.limits.max_inline_len == 5000);
+  CHECK(c.limits.preauth_max_bulk_len == 600);
+  CHECK(c.limits.preauth_max_array_len == 7);
+  CHECK_FALSE(c.metrics.enabled);
+  CHECK(c.metrics.listen.host == "localhost");
+  CHECK(c.metrics.listen.port == 0);
+}
+
+TEST_CASE("config: dotted keys and inline tables are plain TOML") {
+  Config c = parseOk("server.workers = 2\nupstream = { db = 3 }\n");
+  CHECK(c.server.workers == 2);
+  CHECK(c.upstream.db == 3);
+}
+
+TEST_CASE("config: integers above 32 bits fit 64-bit fields") {
+  Config c = parseOk("[limits]\nmax_query_buffer_bytes = 8589934592\n");
+  CHECK(c.limits.max_query_buffer_bytes == 8589934592ull);
+}
+
+TEST_CASE("config: wrong type") {
+  CHECK(parseError("[upstream]\nconnections = \"abc\"\n") ==
+        "conf/keywarden.toml:2: upstream.connections: expected an integer in 1..1024, got \"abc\"");
+  CHECK(parseError("[server]\n\nworkers = 1.5\n") ==
+        "conf/keywarden.toml:3: server.workers: expected an integer in 0..1024, got 1.5");
+  CHECK(parseError("[metrics]\nenabled = \"yes\"\n") ==
+        "conf/keywarden.toml:2: metrics.enabled: expected true or false, got \"yes\"");
+  CHECK(parseError("[upstream]\npassword = 123\n") ==
+        "conf/keywarden.toml:2: upstream.password: expected a string, got 123");
+  CHECK(parseError("[upstream]\naddress = 6379\n") ==
+        "conf/keywarden.toml:2: upstream.address: expected a \"HOST:PORT\" string, got 6379");
+  CHECK(parseError("server = 5\n") ==
+        "conf/keywarden.toml:1: server: expected a table [server], got 5");
+  CHECK(parseError("[[limits]]\nmax_clients = 1\n") ==
+        "conf/keywarden.toml:1: limits: expected a table [limits], got an array");
+}
+
+TEST_CASE("config: out of range numbers") {
+  CHECK(parseError("[server]\nworkers = 1025\n") ==
+        "conf/keywarden.toml:2: server.workers: expected an integer in 0..1024, got 1025");
+  CHECK(parseError("[upstream]\nconnect_timeout_ms = 0\n") ==
+        "conf/keywarden.toml:2: upstream.connect_timeout_ms: expected an integer in "
+        "1..4294967295, got 0");
+  CHECK(parseError("[upstream]\nrequest_timeout_ms = -5\n") ==
+        "conf/keywarden.toml:2: upstream.request_timeout_ms: expected an integer in "
+        "1..4294967295, got -5");
+  CHECK(parseError("[upstream]\ndb = -1\n") ==
+        "conf/keywarden.toml:2: upstream.db: expected an integer in 0..2147483647, got -1");
+  CHECK(parseError("[limits]\nmax_array_len = 0\n") ==
+        "conf/keywarden.toml:2: limits.max_array_len: expected an integer in 1..2147483647, "
+        "got 0");
+  CHECK(parseError("[server]\nshutdown_deadline_ms = 4294967296\n") ==
+        "conf/keywarden.toml:2: server.shutdown_deadline_ms: expected an integer in "
+        "0..4294967295, got 4294967296");
+}
+
+TEST_CASE("config: backoff max below min") {
+  CHECK(parseError("[upstream]\nreconnect_backoff_min_ms = 100\nreconnect_backoff_max_ms = 10\n") ==
+        "conf/keywarden.toml:3: upstream.reconnect_backoff_max_ms: must be >= "
+        "reconnect_backoff_min_ms (100), got 10");
+}
+
+TEST_CASE("config: bad HOST:PORT") {
+  CHECK(parseError("[upstream]\naddress = \"redis\"\n") ==
+        "conf/keywarden.toml:2: upstream.address: expected HOST:PORT or [IPV6]:PORT (missing "
+        "':PORT'), got \"redis\"");
+  CHECK(parseError("[upstream]\naddress = \"redis:0\"\n") ==
+        "conf/keywarden.toml:2: upstream.address: expected HOST:PORT or [IPV6]:PORT (port must "
+        "be in 1..65535), got \"redis:0\"");
+  CHECK(parseError("[server]\nlisten = \"127.0.0.1:65536\"\n") ==
+        "conf/keywarden.toml:2: server.listen: expected HOST:PORT or [IPV6]:PORT (port must be "
+        "in 0..65535), got \"127.0.0.1:65536\"");
+  CHECK(parseError("[metrics]\nlisten = \"::1:9121\"\n") ==
+        "conf/keywarden.toml:2: metrics.listen: expected HOST:PORT or [IPV6]:PORT (IPv6 "
+        "addresses need brackets, e.g. [::1]:6379), got \"::1:9121\"");
+}
+
+TEST_CASE("config: bad log level") {
+  CHECK(parseError("[server]\nlog_level = \"verbose\"\n") ==
+        "conf/keywarden.toml:2: server.log_level: expected one of debug|info|warn|error, got "
+        "\"verbose\"");
+  CHECK(parseError("[server]\nlog_level = \"INFO\"\n").find("expected one of") !=
+        std::string::npos);
+}
+
+TEST_CASE("config: unknown sections and keys") {
+  CHECK(parseError("[server]\nlisten = \"a:1\"\nworker = 4\n") ==
+        "conf/keywarden.toml:3: server.worker: unknown key");
+  CHECK(parseError("\n[srever]\nworkers = 4\n") ==
+        "conf/keywarden.toml:2: srever: unknown section");
+  CHECK(parseError("workers = 4\n") == "conf/keywarden.toml:1: workers: unknown key");
+  CHECK(parseError("[server]\n\"a\\nb\" = 1\n") ==
+        "conf/keywarden.toml:2: server.\"a\\u000ab\": unknown key");
+  CHECK(parseError("[server.extra]\nx = 1\n") ==
+        "conf/keywarden.toml:1: server.extra: unknown section");
+}
+
+TEST_CASE("config: all errors are reported, in file order") {
+  CHECK(parseError("[upstream]\ndb = \"x\"\n[server]\nworkers = -1\nbogus = 1\n") ==
+        "conf/keywarden.toml:2: upstream.db: expected an integer in 0..2147483647, got \"x\"\n"
+        "conf/keywarden.toml:4: server.workers: expected an integer in 0..1024, got -1\n"
+        "conf/keywarden.toml:5: server.bogus: unknown key");
+}
+
+TEST_CASE("config: syntax errors carry the line") {
+  std::string e = parseError("[server]\nworkers = 1\nlisten = \n");
+  CHECK(e.rfind("conf/keywarden.toml:3: syntax error in ", 0) == 0);
+  // toml++ quotes the offending character, here a newline; the message must stay one line.
+  e = parseError("[limits]\nmax_bulk_len =n\n");
+  CHECK(e.rfind("conf/keywarden.toml:2: syntax error in ", 0) == 0);
+  CHECK(e.find('\n') == std::string::npos);
+  e = parseError("[server]\n[server]\n");
+  CHECK(e.rfind("conf/keywarden.toml:2: syntax error in ", 0) == 0);
+  e = parseError(std::string("[server]\nworkers = 1\x00\n", 22));
+  CHECK(e.rfind("conf/keywarden.toml:2: syntax error in ", 0) == 0);
+}
+
+TEST_CASE("config: long values are shortened in messages") {
+  std::string e = parseError("[upstream]\naddress = \"" + std::string(500, 'a') + "\"\n");
+  CHECK(e.size() < 250);
+  CHECK(e.find("...") != std::string::npos);
+}
+
+TEST_CASE("config: loadConfigFile") {
+  char path[] = "/tmp/kw_config_test_XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::string text = "[upstream]\n# comment\naddress = \"example.com:6400\"\n";
+  REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  close(fd);
+
+  Config c;
+  std::string error;
+  CHECK(loadConfigFile(path, &c, &error));
+  CHECK(c.source_path == path);
+  CHECK(c.upstream.address.host == "example.com");
+  CHECK(c.upstream.address.port == 6400);
+
+  FILE* f = fopen(path, "w");
+  fputs("[upstream]\n\naddress = \"x\"\n", f);
+  fclose(f);
+  CHECK_FALSE(loadConfigFile(path, &c, &error));
+  CHECK(error == std::string(path) + ":3: upstream.address: expected HOST:PORT or [IPV6]:PORT "
+                                     "(missing ':PORT'), got \"x\"");
+  unlink(path);
+
+  CHECK_FALSE(loadConfigFile("/nonexistent/kw.toml", &c, &error));
+  CHECK(error == "/nonexistent/kw.toml: cannot open: No such file or directory");
+  CHECK_FALSE(loadConfigFile("/tmp", &c, &error));
+  CHECK(error == "/tmp: cannot read: Is a directory");
+}
+
+TEST_CASE("config: the shipped conf/keywarden.toml loads and matches the defaults") {
+  Config c;
+  std::string error;
+  // __FILE__ is relative to the build directory, where the tests run.
+  std::string root = __FILE__;
+  root.erase(root.size() - std::string_view("tests/unit/config_loader_test.cc").size());
+  bool ok = loadConfigFile(root + "conf/keywarden.toml", &c, &error);
+  INFO(error);
+  REQUIRE(ok);
+  Config d;
+  CHECK(c.server.listen.port == 6380);
+  CHECK(c.upstream.address.port == 6379);
+  CHECK(c.metrics.listen.port == 9121);
+  CHECK(c.server.workers == d.server.workers);
+  CHECK(c.upstream.connections == d.upstream.connections);
+  CHECK(c.limits.max_query_buffer_bytes == d.limits.max_query_buffer_bytes);
+  CHECK(c.limits.preauth_max_array_len == d.limits.preauth_max_array_len);
+}
+
+TEST_CASE("parseHostPort") {
+  HostPort hp;
+  std::string why;
+  CHECK(parseHostPort("localhost:6379", false, &hp, &why));
+  CHECK(hp.host == "localhost");
+  CHECK(hp.port == 6379);
+  CHECK(parseHostPort("[fe80::1%eth0]:1", false, &hp, &why));
+  CHECK(hp.host == "fe80::1%eth0");
+  CHECK(formatHostPort(hp) == "[fe80::1%eth0]:1");
+  CHECK(formatHostPort({"10.0.0.1", 80}) == "10.0.0.1:80");
+  CHECK(parseHostPort("h:0", true, &hp, &why));
+  CHECK_FALSE(parseHostPort("h:0", false, &hp, &why));
+  CHECK_FALSE(parseHostPort(":6379", false, &hp, &why));
+  CHECK(why == "empty host");
+  CHECK_FALSE(parseHostPort("[]:6379", false, &hp, &why));
+  CHECK_FALSE(parseHostPort("[::1]6379", false, &hp, &why));
+  CHECK_FALSE(parseHostPort("[::1:6379", false, &hp, &why));
+  CHECK_FALSE(parseHostPort("[1.2.3.4]:6379", false, &hp, &why));
+  CHECK_FALSE(parseHostPort("h:+80", false, &hp, &why));
+  CHECK_FALSE(parseHostPort("h:080000", false, &hp, &why));
+  CHECK_FALSE(parseHostPort("h:", false, &hp, &why));
+  CHECK_FALSE(parseHostPort("a b:1", false, &hp, &why));
+  CHECK_FALSE(parseHostPort(std::string_view("a\0b:1", 5), false, &hp, &why));
+  CHECK(parseHostPort("h:00080", false, &hp, nullptr));
+  CHECK(hp.port == 80);
+}
+
+} // namespace
+} // namespace kw
