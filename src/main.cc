@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   }
   kw::setLogLevel(config->server.log_level);
   kw::setThreadLogName("main");
-  kw::Server server(config);
+  kw::Server server(config, cli);
   if (!server.start(&error)) {
     KW_LOG_ERROR("%s", error.c_str());
     return 1;

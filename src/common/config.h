@@ -55,6 +55,11 @@ struct MetricsConfig {
   HostPort listen{"127.0.0.1", 9121};
 };
 
+struct SlowlogConfig {
+  int64_t threshold_us = 10000;  // < 0: off; 0: every request
+  uint32_t max_len = 128;
+};
+
 struct Config {
   std::string source_path;  // file it was loaded from, for reload and error messages
   ServerConfig server;
@@ -62,6 +67,7 @@ struct Config {
   LimitsConfig limits;
   MetricsConfig metrics;
   PolicyConfig policy;
+  SlowlogConfig slowlog;
 };
 
 }  // namespace kw

@@ -254,12 +254,13 @@ std::optional<KeyPattern> KeyPattern::parse(std::string_view text, std::string* 
   return pattern;
 }
 
-bool KeyPattern::match(std::string_view key, std::span<std::string_view> captures) const {
+bool KeyPattern::matchFrom(std::string_view key, size_t first_op, size_t pos,
+                           std::span<std::string_view> captures) const {
   const char* p = key.data();
   const size_t n = key.size();
-  size_t pos = 0;
   size_t capture = 0;
-  for (const Op& op : ops_) {
+  for (size_t i = first_op; i < ops_.size(); ++i) {
+    const Op& op = ops_[i];
     const size_t start = pos;
     const size_t left = n - pos;
     switch (op.type) {

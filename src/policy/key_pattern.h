@@ -50,7 +50,9 @@ public:
   // As matches(), and on success stores each placeholder's value, in pattern order, into
   // captures[0 .. placeholderCount()) (views into `key`). captures may be empty or shorter than
   // placeholderCount(); extra placeholders are then matched but not reported.
-  bool match(std::string_view key, std::span<std::string_view> captures) const;
+  bool match(std::string_view key, std::span<std::string_view> captures) const {
+    return matchFrom(key, 0, 0, captures);
+  }
 
   const std::string& text() const { return text_; }
   // Literal bytes before the first placeholder (the whole key for a placeholder-free pattern).
@@ -74,7 +76,17 @@ private:
     uint32_t lit_len;
   };
 
+  friend class NamespaceIndex;
+
   KeyPattern() = default;
+
+  // Matches key[pos..] against ops_[first_op..].
+  bool matchFrom(std::string_view key, size_t first_op, size_t pos,
+                 std::span<std::string_view> captures) const;
+  // For a caller that has already seen literalPrefix() at the front of the key.
+  bool matchesAfterPrefix(std::string_view key) const {
+    return prefix_len_ == 0 ? matchFrom(key, 0, 0, {}) : matchFrom(key, 1, prefix_len_, {});
+  }
 
   std::string text_;
   std::string literals_;  // all literal bytes, concatenated in pattern order

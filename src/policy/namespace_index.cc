@@ -130,7 +130,7 @@ Resolution NamespaceIndex::resolve(std::string_view key) const {
         // Sorted best first: stop at the first match or at the first that cannot win anyway.
         for (uint32_t i = 0; i < node.ns_count; ++i) {
           if (best != Resolution::kNone && !better(ns[i], best)) break;
-          if (defs_[ns[i]].pattern.matches(key)) {
+          if (defs_[ns[i]].pattern.matchesAfterPrefix(key)) {  // the walk saw the prefix
             best = ns[i];
             break;
           }

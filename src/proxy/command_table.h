@@ -71,6 +71,13 @@ public:
   static std::shared_ptr<const CommandTable> learnFromUpstream(const redisReply* command_reply);
 
   size_t size() const { return rows_.size(); }
+  const CommandInfo& row(size_t i) const { return rows_[i]; }
+  // Row index of `cmd` (a row of this table); kUnknownIndex for nullptr.
+  static constexpr uint16_t kUnknownIndex = 0xffff;
+  uint16_t indexOf(const CommandInfo* cmd) const {
+    if (!cmd || rows_.empty() || cmd < &rows_.front() || cmd > &rows_.back()) return kUnknownIndex;
+    return static_cast<uint16_t>(cmd - &rows_.front());
+  }
 
   // Appends the indexes of key arguments of `args` (argv[0] is the command name).
   static void keyPositions(const CommandInfo& cmd, size_t argc,

@@ -308,14 +308,10 @@ void Session::cmdClient(const DecodedRequest& req) {
     resp::verbatim(&out, proto_, infoLine());
     return replyLocal(out);
   }
-  if (eq(sub, "list")) {
-    local();
-    std::string text;
-    for (const Session* s : worker_->sessions())
-      if (!s->closed()) text += s->infoLine();
-    std::string out;
-    resp::verbatim(&out, proto_, text);
-    return replyLocal(out);
+  if (eq(sub, "list")) return cmdClientList(req);
+  if (eq(sub, "kill")) {
+    if (argc < 3) return wrongArity("client|kill");
+    return cmdClientKill(req);
   }
   if (eq(sub, "reply")) {
     local();
@@ -359,15 +355,15 @@ void Session::cmdClient(const DecodedRequest& req) {
     worker_->stats().commands_forwarded.add();
     return sendTo(pinned_, req.raw, nullptr, false);
   }
-  if (eq(sub, "kill") || eq(sub, "unblock")) {
+  if (eq(sub, "unblock")) {
     local();
     // Client ids here are the proxy's; forwarding would act on the proxy's own upstream links.
-    return replyError("ERR CLIENT " + lower(sub) +
-                      " is not supported through keywarden; use KEYWARDEN commands");
+    return replyError("ERR CLIENT UNBLOCK is not supported through keywarden");
   }
   if (eq(sub, "pause") || eq(sub, "unpause") || eq(sub, "help") || eq(sub, "caching") ||
       eq(sub, "trackinginfo") || eq(sub, "no-evict")) {
-    return forward(req, nullptr);
+    forward(req, nullptr);
+    return;
   }
   local();
   replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try CLIENT HELP.");

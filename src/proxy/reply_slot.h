@@ -21,6 +21,9 @@ enum class SlotEffect : uint8_t {
   kNone,
   kSelect,       // +OK: the session's db becomes `arg`
   kPassthrough,  // entering pub/sub or MONITOR: the slot stays at the head and streams
+  kInfoMerge,    // upstream INFO text: the proxy's own sections go in front of it
+  kExecAbort,    // EXEC after a refused queued command: the upstream DISCARD's +OK becomes EXECABORT
+  kFilterScan,   // SCAN reply: keys the user may not read are removed
 };
 
 struct ReplySlot {
@@ -33,6 +36,11 @@ struct ReplySlot {
   bool done = false;
   bool suppress = false;  // CLIENT REPLY OFF/SKIP: the reply is dropped, not sent
   bool upstream = false;  // sent (or waiting to be sent) upstream, reply not yet in
+  bool external = false;  // completed later by another worker's answer (admin queries)
+  uint16_t cmd = 0;       // command table row, for metrics
+  uint32_t ns = UINT32_MAX;  // namespace of the first key, for metrics
+  std::string request;    // the request (cut short), kept only for the slow log
+  std::string aux;        // per-effect data (INFO: the proxy's sections)
 };
 
 // Per-worker free list, so steady-state requests allocate nothing.
@@ -49,7 +57,8 @@ public:
   }
   void put(ReplySlot* s) {
     // A slot that carried a huge reply should not pin that memory forever.
-    if (s->reply.capacity() > kMaxKeptCapacity || free_.size() >= kMaxFree) {
+    if (s->reply.capacity() > kMaxKeptCapacity || s->request.capacity() > kMaxKeptCapacity ||
+        free_.size() >= kMaxFree) {
       delete s;
       return;
     }
@@ -61,6 +70,11 @@ public:
     s->done = false;
     s->suppress = false;
     s->upstream = false;
+    s->external = false;
+    s->cmd = 0;
+    s->ns = UINT32_MAX;
+    s->request.clear();
+    s->aux.clear();
     free_.push_back(s);
   }
 

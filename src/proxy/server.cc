@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "proxy/reload.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_probe.h"
 #include "proxy/worker.h"
@@ -47,7 +48,11 @@ void onStopSignal(uv_signal_t* h, int signum) {
   for (auto& w : *m->workers) w->requestDrain();
 }
 
-void onHup(uv_signal_t*, int) { KW_LOG_WARN("SIGHUP: configuration reload is not implemented yet"); }
+void onHup(uv_signal_t* h, int) {
+  auto* m = static_cast<MainLoop*>(h->data);
+  KW_LOG_INFO("SIGHUP: reloading the configuration");
+  reloadConfig(*m->shared);  // logs its own outcome
+}
 
 void onWorkerExited(uv_async_t* h) {
   auto* m = static_cast<MainLoop*>(h->data);
@@ -78,12 +83,15 @@ void onProbe(uv_timer_t* t) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const Config> config) : config_(std::move(config)) {}
+Server::Server(std::shared_ptr<const Config> config, CliOptions cli)
+    : config_(std::move(config)), cli_(std::move(cli)) {}
 Server::~Server() = default;
 
 bool Server::start(std::string* error) {
   shared_ = std::make_unique<SharedState>(config_);
+  shared_->cli = cli_;
   shared_->start_time_ms = uv_now(uv_default_loop());
+  shared_->start_unix_s = static_cast<int64_t>(time(nullptr));
   const UpstreamConfig& up = config_->upstream;
   shared_->upstream_name = up.address.host + ":" + std::to_string(up.address.port);
   // Resolve once; a name that does not resolve is a startup error, not a runtime surprise.
@@ -104,6 +112,7 @@ bool Server::start(std::string* error) {
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, shared_.get()));
     if (!workers_.back()->bind(error)) return false;
+    shared_->workers.push_back(workers_.back().get());
   }
   return true;
 }

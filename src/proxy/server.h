@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.h"
 #include "common/config.h"
 
 namespace kw {
@@ -15,7 +16,7 @@ class Worker;
 
 class Server {
 public:
-  explicit Server(std::shared_ptr<const Config> config);
+  Server(std::shared_ptr<const Config> config, CliOptions cli);
   ~Server();
   // Binds every worker's socket; false with *error on failure (nothing started).
   bool start(std::string* error);
@@ -24,6 +25,7 @@ public:
 
 private:
   std::shared_ptr<const Config> config_;
+  CliOptions cli_;
   std::unique_ptr<SharedState> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

@@ -161,6 +161,8 @@ size_t Session::processBuffer(std::string_view data) {
 void Session::dispatch(const DecodedRequest& req) {
   worker_->stats().commands_total.add();
   const CommandInfo* cmd = worker_->commands().find(req.args[0]);
+  current_raw_ = req.raw;
+  current_cmd_ = worker_->commands().indexOf(cmd);
   if (passthrough_) return dispatchPassthrough(req, cmd);
   if (cmd) {
     const long argc = static_cast<long>(req.args.size());
@@ -189,7 +191,8 @@ void Session::dispatch(const DecodedRequest& req) {
       default:
         break;
       }
-      return forward(req, cmd);
+      forward(req, cmd);
+      return;
     }
     if (dispatchLocal(req, *cmd)) return;
     if (dispatchTransaction(req, *cmd)) return;
@@ -207,6 +210,9 @@ bool Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
   case CmdId::kAuth: cmdAuth(req); return true;
   case CmdId::kClient: cmdClient(req); return true;
   case CmdId::kSelect: cmdSelect(req); return true;
+  case CmdId::kInfo: cmdInfo(req); return true;
+  case CmdId::kSlowlog: cmdSlowlog(req); return true;
+  case CmdId::kKeywarden: cmdKeywarden(req); return true;
   case CmdId::kReadonly:
   case CmdId::kReadwrite:
     worker_->stats().commands_local.add();
@@ -305,11 +311,14 @@ bool Session::isBlocking(const DecodedRequest& req, const CommandInfo* cmd) cons
   return false;
 }
 
-void Session::forward(const DecodedRequest& req, const CommandInfo* cmd, SlotEffect effect,
-                      int64_t arg) {
+ReplySlot* Session::forward(const DecodedRequest& req, const CommandInfo* cmd, SlotEffect effect,
+                            int64_t arg) {
   const bool blocking = isBlocking(req, cmd);
   UpstreamConn* target = pinned_;
-  if (!target && blocking) target = pin();
+  if (!target && blocking) {
+    target = pin();
+    if (!target) return nullptr;
+  }
   if (!target) {
     std::string cause;
     target = sharedConn(&cause);
@@ -317,7 +326,7 @@ void Session::forward(const DecodedRequest& req, const CommandInfo* cmd, SlotEff
       worker_->stats().errors_upstream_down.add();
       replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
                  cause + ")");
-      return;
+      return nullptr;
     }
   }
   ReplySlot* slot = newSlot();
@@ -325,6 +334,7 @@ void Session::forward(const DecodedRequest& req, const CommandInfo* cmd, SlotEff
   slot->arg = arg;
   worker_->stats().commands_forwarded.add();
   sendTo(target, req.raw, slot, blocking);
+  return slot;
 }
 
 void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking) {
@@ -465,6 +475,9 @@ ReplySlot* Session::newSlot() {
   ReplySlot* s = worker_->slots().get();
   s->owner = this;
   s->start_ns = uv_hrtime();
+  s->cmd = current_cmd_;
+  if (worker_->config().slowlog.threshold_us >= 0)
+    s->request.assign(current_raw_.substr(0, std::min<size_t>(current_raw_.size(), 512)));
   if (reply_mode_ == ReplyMode::kOff) {
     s->suppress = true;
   } else if (reply_mode_ == ReplyMode::kSkipThis) {
@@ -510,6 +523,21 @@ void Session::deliver(Worker* worker, ReplySlot* slot, std::string_view bytes) {
 void Session::complete(ReplySlot* slot, std::string_view bytes) {
   const bool from_upstream = slot->upstream;
   slot->upstream = false;
+  slot->external = false;
+  std::string transformed;
+  switch (slot->effect) {
+  case SlotEffect::kInfoMerge:
+    transformed = mergeInfo(slot, bytes);
+    bytes = transformed;
+    break;
+  case SlotEffect::kExecAbort:
+    if (!bytes.empty() && bytes[0] == '+')
+      bytes = "-EXECABORT Transaction discarded because of previous errors.\r\n";
+    break;
+  default:
+    break;
+  }
+  recordCompletion(slot, bytes);
   if (slot->effect == SlotEffect::kSelect && !bytes.empty() && bytes[0] == '+') {
     db_ = static_cast<int>(slot->arg);
     if (pinned_) pinned_->db = db_;
@@ -627,7 +655,7 @@ void Session::close(const char* reason) {
     ReplySlot* next = s->next;
     s->next = nullptr;
     s->owner = nullptr;
-    bool in_flight = s->upstream && s->effect != SlotEffect::kPassthrough;
+    bool in_flight = (s->upstream || s->external) && s->effect != SlotEffect::kPassthrough;
     for (const Deferred& d : deferred_)
       if (d.slot == s) in_flight = false;
     if (!in_flight) worker_->slots().put(s);

@@ -88,6 +88,19 @@ private:
   void resetConnectionState();  // what RESET clears, as Redis does it
   void cmdQuit();
   void cmdUnsubscribeLocal(const DecodedRequest& req);
+  // Operator commands (admin_commands.cc).
+  void cmdInfo(const DecodedRequest& req);
+  std::string proxyInfo(std::string_view section) const;  // "" = every proxy section
+  std::string mergeInfo(ReplySlot* slot, std::string_view upstream_reply);
+  void appendReadStats(std::string* out) const;
+  void appendNamespaceInfo(std::string* out) const;
+  std::string namespacesReply() const;
+  void cmdSlowlog(const DecodedRequest& req);
+  void cmdClientList(const DecodedRequest& req);
+  void cmdClientKill(const DecodedRequest& req);
+  void cmdKeywarden(const DecodedRequest& req);
+  void recordCompletion(ReplySlot* slot, std::string_view bytes);
+
   bool checkAuthPair(std::string_view user, std::string_view pass, std::string* err);
   void wrongArity(std::string_view name);
 
@@ -103,8 +116,9 @@ private:
   void markDirty();
 
   // Upstream routing.
-  void forward(const DecodedRequest& req, const CommandInfo* cmd, SlotEffect effect = SlotEffect::kNone,
-               int64_t arg = 0);
+  // Returns the slot waiting for the reply, or nullptr if the request was answered with an error.
+  ReplySlot* forward(const DecodedRequest& req, const CommandInfo* cmd,
+                     SlotEffect effect = SlotEffect::kNone, int64_t arg = 0);
   void sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking);
   void sendDeferred();
   UpstreamConn* sharedConn(std::string* cause);
@@ -147,6 +161,8 @@ private:
   std::string lib_ver_;
   std::string user_ = "default";
   std::string last_command_;
+  std::string_view current_raw_;  // the request being dispatched (valid during dispatch only)
+  uint16_t current_cmd_ = 0;
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;

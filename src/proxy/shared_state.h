@@ -13,10 +13,17 @@
 #include <mutex>
 #include <string>
 
+#include <vector>
+
+#include "common/cli.h"
 #include "common/config.h"
 #include "proxy/command_table.h"
+#include "proxy/slowlog.h"
 
 namespace kw {
+
+class CompiledPolicy;
+class Worker;
 
 class SharedState {
 public:
@@ -43,6 +50,10 @@ public:
     commands_ = std::move(commands);
     generation_.fetch_add(1, std::memory_order_release);
   }
+  // Builds the compiled policy of `config`; false with *error if it does not compile.
+  // (Defined with the policy, so this header does not depend on it.)
+  bool validatePolicy(const Config& config, std::string* error);
+
   std::shared_ptr<const Config> config() const {
     std::lock_guard<std::mutex> lock(mu_);
     return config_;
@@ -66,6 +77,14 @@ public:
   std::atomic<bool> upstream_version_known{false};
   char upstream_version[32] = "7.2.0";
   uint64_t start_time_ms = 0;
+  int64_t start_unix_s = 0;
+
+  SlowLog slowlog;
+  std::vector<Worker*> workers;  // fixed after startup
+  CliOptions cli;                // re-applied on every reload
+  std::mutex reload_mu;          // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
+  std::atomic<uint64_t> reloads{0};
+  std::atomic<uint64_t> reload_failures{0};
 
 private:
   mutable std::mutex mu_;

@@ -236,14 +236,21 @@ void UpstreamConn::sendUntracked(std::string_view raw) {
 void UpstreamConn::fail(std::string_view cause) {
   if (state_ == State::kDown || state_ == State::kClosed) return;
   const bool was_ready = state_ == State::kReady;
-  if (was_ready) {
+  if (was_ready && destroyed_) {
+    worker_->stats().upstream_connected.add(-1);
+  } else if (was_ready) {
     worker_->stats().upstream_connected.add(-1);
     KW_LOG_WARN("upstream %s connection lost: %.*s", worker_->shared().upstream_name.c_str(),
                 static_cast<int>(cause.size()), cause.data());
   } else {
     worker_->stats().upstream_connect_failures.add();
-    KW_LOG_WARN("upstream %s unavailable: %.*s", worker_->shared().upstream_name.c_str(),
-                static_cast<int>(cause.size()), cause.data());
+    // Warn once per outage; each retry of the same outage is only debug noise.
+    if (!failed_before_ || down_cause_ != cause)
+      KW_LOG_WARN("upstream %s unavailable: %.*s", worker_->shared().upstream_name.c_str(),
+                  static_cast<int>(cause.size()), cause.data());
+    else
+      KW_LOG_DEBUG("upstream %s still unavailable: %.*s", worker_->shared().upstream_name.c_str(),
+                   static_cast<int>(cause.size()), cause.data());
   }
   down_cause_.assign(cause);
   state_ = destroyed_ ? State::kClosed : State::kDown;

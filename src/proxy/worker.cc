@@ -70,7 +70,8 @@ void Worker::join() {
 
 void Worker::requestDrain() {
   drain_requested_.store(true, std::memory_order_release);
-  uv_async_send(&async_);
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  if (inbox_open_) uv_async_send(&async_);
 }
 
 void Worker::run() {
@@ -188,8 +189,22 @@ void Worker::onHousekeeping(uv_timer_t* t) {
   }
 }
 
+bool Worker::post(std::function<void()> task) {
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  if (!inbox_open_) return false;
+  inbox_.push_back(std::move(task));
+  uv_async_send(&async_);
+  return true;
+}
+
 void Worker::onAsync(uv_async_t* h) {
   auto* self = static_cast<Worker*>(h->data);
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(self->inbox_mu_);
+    tasks.swap(self->inbox_);
+  }
+  for (auto& t : tasks) t();
   if (self->drain_requested_.load(std::memory_order_acquire) && !self->draining_)
     self->beginDrain();
 }
@@ -223,6 +238,13 @@ void Worker::maybeFinishDrain() {
 
 void Worker::closeAllHandles() {
   handles_closed_ = true;
+  std::vector<std::function<void()>> leftover;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    inbox_open_ = false;
+    leftover.swap(inbox_);
+  }
+  for (auto& t : leftover) t();
   upstreams_.shutdown();
   auto close = [](auto* h) {
     auto* handle = reinterpret_cast<uv_handle_t*>(h);

@@ -9,6 +9,7 @@
 #include <functional>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,9 @@ public:
   void join();
   // Thread-safe: asks the loop to stop accepting and drain.
   void requestDrain();
+  // Thread-safe: runs `task` on this worker's loop thread. False if the loop is gone (the task
+  // is dropped; the caller accounts for it).
+  bool post(std::function<void()> task);
 
   unsigned index() const { return index_; }
   uv_loop_t* loop() { return &loop_; }
@@ -101,6 +105,9 @@ private:
   UpstreamPool upstreams_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<Session*> sessions_;
+  std::mutex inbox_mu_;
+  std::vector<std::function<void()>> inbox_;
+  bool inbox_open_ = true;
   std::vector<Session*> dirty_sessions_;
   std::vector<UpstreamConn*> dirty_upstreams_;
 };

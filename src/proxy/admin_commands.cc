@@ -1,0 +1,650 @@
+// Operator commands answered by the proxy: INFO (the proxy's sections, plus the upstream's),
+// CLIENT LIST / KILL over every worker's clients, SLOWLOG, and the KEYWARDEN family.
+// Queries that need every worker's view run on each worker's own thread (Worker::post) and are
+// answered when the last worker has replied: no session state is read across threads.
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <ctime>
+#include <memory>
+#include <mutex>
+
+#include <unistd.h>
+
+#include "proxy/reload.h"
+#include "proxy/resp_writer.h"
+#include "proxy/session.h"
+#include "proxy/shared_state.h"
+#include "proxy/upstream_conn.h"
+#include "proxy/worker.h"
+
+namespace kw {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+bool eq(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i]) return false;
+  }
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// Runs `part` on every worker's thread, then `done` with all parts on `origin`'s thread.
+void broadcast(Worker& origin, std::function<std::string(Worker&)> part,
+               std::function<void(std::vector<std::string>&)> done) {
+  struct State {
+    std::mutex mu;
+    std::vector<std::string> parts;
+    size_t remaining;
+    std::function<std::string(Worker&)> part;
+    std::function<void(std::vector<std::string>&)> done;
+    Worker* origin;
+  };
+  auto& workers = origin.shared().workers;
+  auto st = std::make_shared<State>();
+  st->parts.resize(workers.size());
+  st->remaining = workers.size();
+  st->part = std::move(part);
+  st->done = std::move(done);
+  st->origin = &origin;
+  auto finishOne = [st](size_t i, std::string text) {
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->parts[i] = std::move(text);
+      last = --st->remaining == 0;
+    }
+    if (last && !st->origin->post([st] { st->done(st->parts); })) {
+      // The origin loop is gone (shutting down): nobody is waiting any more.
+    }
+  };
+  for (size_t i = 0; i < workers.size(); ++i) {
+    Worker* w = workers[i];
+    if (!w->post([st, w, i, finishOne] { finishOne(i, st->part(*w)); })) finishOne(i, {});
+  }
+}
+
+bool globMatch(std::string_view pat, std::string_view s) {
+  // Iterative '*' / '?' matcher with one backtrack point: linear in practice, never exponential.
+  size_t p = 0, i = 0, star = std::string_view::npos, mark = 0;
+  while (i < s.size()) {
+    if (p < pat.size() && (pat[p] == '?' || pat[p] == s[i])) {
+      ++p;
+      ++i;
+    } else if (p < pat.size() && pat[p] == '*') {
+      star = p++;
+      mark = i;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      i = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pat.size() && pat[p] == '*') ++p;
+  return p == pat.size();
+}
+
+std::string hostPort(const HostPort& hp) {
+  return (hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host) + ":" +
+         std::to_string(hp.port);
+}
+
+const char* levelName(LogLevel l) {
+  switch (l) {
+  case LogLevel::kDebug: return "debug";
+  case LogLevel::kInfo: return "info";
+  case LogLevel::kWarn: return "warn";
+  case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+// Every setting as "section.key" -> text, for KEYWARDEN CONFIG GET. Secrets are masked.
+std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) {
+  std::vector<std::pair<std::string, std::string>> kv;
+  auto add = [&](std::string k, std::string v) { kv.emplace_back(std::move(k), std::move(v)); };
+  auto num = [](uint64_t v) { return std::to_string(v); };
+  add("server.listen", hostPort(c.server.listen));
+  add("server.workers", num(c.server.workers));
+  add("server.shutdown_deadline_ms", num(c.server.shutdown_deadline_ms));
+  add("server.log_level", levelName(c.server.log_level));
+  add("upstream.address", hostPort(c.upstream.address));
+  add("upstream.username", c.upstream.username);
+  add("upstream.password", c.upstream.password.empty() ? "" : "********");
+  add("upstream.db", std::to_string(c.upstream.db));
+  add("upstream.connections", num(c.upstream.connections));
+  add("upstream.connect_timeout_ms", num(c.upstream.connect_timeout_ms));
+  add("upstream.request_timeout_ms", num(c.upstream.request_timeout_ms));
+  add("upstream.reconnect_backoff_min_ms", num(c.upstream.reconnect_backoff_min_ms));
+  add("upstream.reconnect_backoff_max_ms", num(c.upstream.reconnect_backoff_max_ms));
+  add("upstream.pinned_pool_size", num(c.upstream.pinned_pool_size));
+  add("limits.max_clients", num(c.limits.max_clients));
+  add("limits.idle_timeout_s", num(c.limits.idle_timeout_s));
+  add("limits.max_reply_buffer_bytes", num(c.limits.max_reply_buffer_bytes));
+  add("limits.max_query_buffer_bytes", num(c.limits.max_query_buffer_bytes));
+  add("limits.max_bulk_len", num(c.limits.max_bulk_len));
+  add("limits.max_array_len", num(c.limits.max_array_len));
+  add("limits.max_inline_len", num(c.limits.max_inline_len));
+  add("limits.preauth_max_bulk_len", num(c.limits.preauth_max_bulk_len));
+  add("limits.preauth_max_array_len", num(c.limits.preauth_max_array_len));
+  add("metrics.enabled", c.metrics.enabled ? "yes" : "no");
+  add("metrics.listen", hostPort(c.metrics.listen));
+  add("slowlog.threshold_us", std::to_string(c.slowlog.threshold_us));
+  add("slowlog.max_len", num(c.slowlog.max_len));
+  add("policy.default_user", c.policy.default_user);
+  add("policy.outside_namespaces",
+      c.policy.outside_namespaces == OutsidePolicy::kAllow ? "allow" : "refuse");
+  add("policy.auth_max_failures", num(c.policy.auth_max_failures));
+  add("policy.auth_failure_window_s", num(c.policy.auth_failure_window_s));
+  add("policy.auth_block_s", num(c.policy.auth_block_s));
+  for (const NamespaceConfig& ns : c.policy.namespaces) {
+    const std::string p = "namespaces." + ns.name + ".";
+    add(p + "pattern", ns.pattern);
+    add(p + "default_ttl_s", num(ns.default_ttl_s));
+    add(p + "max_ttl_s", num(ns.max_ttl_s));
+    add(p + "ttl_required", ns.ttl_required ? "yes" : "no");
+    add(p + "enforce_shape", ns.enforce_shape ? "yes" : "no");
+    add(p + "over_max_ttl", ns.over_max_ttl == OverMaxTtl::kClamp ? "clamp" : "refuse");
+  }
+  return kv;
+}
+
+struct Totals {
+#define KW_SUM_FIELD(name, help) uint64_t name = 0;
+  KW_WORKER_COUNTERS(KW_SUM_FIELD)
+#undef KW_SUM_FIELD
+  int64_t clients_connected = 0;
+  int64_t upstream_connected = 0;
+  int64_t upstream_inflight = 0;
+};
+
+Totals sumStats(SharedState& shared) {
+  Totals t;
+  for (Worker* w : shared.workers) {
+    const WorkerStats& s = w->stats();
+#define KW_SUM_ADD(name, help) t.name += s.name.get();
+    KW_WORKER_COUNTERS(KW_SUM_ADD)
+#undef KW_SUM_ADD
+    t.clients_connected += s.clients_connected.get();
+    t.upstream_connected += s.upstream_connected.get();
+    t.upstream_inflight += s.upstream_inflight.get();
+  }
+  return t;
+}
+
+bool isProxySection(std::string_view s) {
+  return eq(s, "server") || eq(s, "clients") || eq(s, "stats") || eq(s, "keywarden");
+}
+
+std::string upstreamInfoText(std::string_view reply) {
+  // "$N\r\n<text>\r\n" (RESP2) or "=N\r\ntxt:<text>\r\n" (RESP3).
+  if (reply.empty() || (reply[0] != '$' && reply[0] != '=')) return {};
+  size_t eol = reply.find("\r\n");
+  if (eol == std::string_view::npos || reply.size() < eol + 4) return {};
+  std::string_view body = reply.substr(eol + 2, reply.size() - eol - 4);
+  if (reply[0] == '=' && body.size() >= 4) body.remove_prefix(4);
+  return std::string(body);
+}
+
+}  // namespace
+
+std::string Session::proxyInfo(std::string_view section) const {
+  SharedState& sh = worker_->shared();
+  const Config& c = worker_->config();
+  const bool all = section.empty();
+  std::string out;
+  if (all || eq(section, "server")) {
+    const uint64_t up_s = static_cast<uint64_t>(time(nullptr) - sh.start_unix_s);
+    out += "# Server\r\n";
+    out += "redis_version:";
+    out += sh.upstream_version_known.load(std::memory_order_acquire) ? sh.upstream_version : "7.2.0";
+    out += "\r\nredis_mode:standalone\r\n";
+    out += "keywarden_version:" + std::string(kVersion) + "\r\n";
+    out += "process_id:" + std::to_string(getpid()) + "\r\n";
+    out += "tcp_port:" + std::to_string(c.server.listen.port) + "\r\n";
+    out += "uptime_in_seconds:" + std::to_string(up_s) + "\r\n";
+    out += "uptime_in_days:" + std::to_string(up_s / 86400) + "\r\n";
+    out += "workers:" + std::to_string(sh.workers.size()) + "\r\n";
+    out += "upstream:" + sh.upstream_name + "\r\n";
+    out += "config_file:" + c.source_path + "\r\n";
+    out += "config_reloads:" + std::to_string(sh.reloads.load()) + "\r\n";
+    out += "\r\n";
+  }
+  Totals t = sumStats(sh);
+  if (all || eq(section, "clients")) {
+    out += "# Clients\r\n";
+    out += "connected_clients:" + std::to_string(t.clients_connected) + "\r\n";
+    out += "maxclients:" + std::to_string(c.limits.max_clients) + "\r\n";
+    out += "\r\n";
+  }
+  if (all || eq(section, "stats")) {
+    out += "# Stats\r\n";
+    out += "total_connections_received:" + std::to_string(t.connections_accepted) + "\r\n";
+    out += "total_commands_processed:" + std::to_string(t.commands_total) + "\r\n";
+    out += "rejected_connections:" + std::to_string(t.connections_rejected_max_clients) + "\r\n";
+    out += "total_net_input_bytes:" + std::to_string(t.bytes_in) + "\r\n";
+    out += "total_net_output_bytes:" + std::to_string(t.bytes_out) + "\r\n";
+    appendReadStats(&out);
+    out += "\r\n";
+  }
+  if (all || eq(section, "keywarden")) {
+    out += "# Keywarden\r\n";
+#define KW_INFO_LINE(name, help) out += #name ":" + std::to_string(t.name) + "\r\n";
+    KW_WORKER_COUNTERS(KW_INFO_LINE)
+#undef KW_INFO_LINE
+    out += "upstream_connected:" + std::to_string(t.upstream_connected) + "\r\n";
+    out += "upstream_inflight:" + std::to_string(t.upstream_inflight) + "\r\n";
+    appendNamespaceInfo(&out);
+    out += "\r\n";
+  }
+  return out;
+}
+
+void Session::cmdInfo(const DecodedRequest& req) {
+  bool want_all = req.args.size() == 1;
+  bool want_upstream_only = false;
+  std::string proxy_part;
+  std::vector<std::string_view> others;
+  for (size_t i = 1; i < req.args.size(); ++i) {
+    std::string_view a = req.args[i];
+    if (eq(a, "all") || eq(a, "everything") || eq(a, "default")) {
+      want_all = true;
+    } else if (eq(a, "upstream")) {
+      want_upstream_only = true;
+    } else if (isProxySection(a)) {
+      proxy_part += proxyInfo(a);
+    } else {
+      others.push_back(a);
+    }
+  }
+  if (want_all) proxy_part = proxyInfo({});
+  if (!want_all && others.empty() && !want_upstream_only) {
+    worker_->stats().commands_local.add();
+    std::string out;
+    resp::verbatim(&out, proto_, proxy_part);
+    return replyLocal(out);
+  }
+  // The upstream's text, with the proxy's sections in front (kept in the slot until it arrives).
+  std::string raw;
+  std::vector<std::string_view> fwd{"INFO"};
+  if (want_all && req.args.size() > 1) {
+    for (size_t i = 1; i < req.args.size(); ++i)
+      if (!eq(req.args[i], "upstream") && !isProxySection(req.args[i])) fwd.push_back(req.args[i]);
+  } else {
+    fwd.insert(fwd.end(), others.begin(), others.end());
+  }
+  resp::arrayHeader(&raw, static_cast<int64_t>(fwd.size()));
+  for (std::string_view a : fwd) resp::bulk(&raw, a);
+  DecodedRequest info{raw, {fwd.begin(), fwd.end()}};
+  ReplySlot* slot = forward(info, worker_->commands().find("info"), SlotEffect::kInfoMerge);
+  if (slot) slot->aux = std::move(proxy_part);  // "INFO upstream" alone: nothing in front
+}
+
+std::string Session::mergeInfo(ReplySlot* slot, std::string_view upstream_reply) {
+  std::string text = upstreamInfoText(upstream_reply);
+  if (text.empty() && !upstream_reply.empty() && upstream_reply[0] == '-') {
+    return std::string(upstream_reply);
+  }
+  std::string merged = std::move(slot->aux);  // the proxy's sections were parked here
+  if (!merged.empty()) {
+    // Upstream headings are renamed so the two "# Server" sections stay apart.
+    std::string renamed;
+    renamed.reserve(text.size() + 256);
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t eol = text.find("\r\n", pos);
+      if (eol == std::string::npos) eol = text.size();
+      std::string_view line(text.data() + pos, eol - pos);
+      if (line.size() > 2 && line[0] == '#' && line[1] == ' ') {
+        renamed += "# Upstream ";
+        renamed.append(line.substr(2));
+      } else {
+        renamed.append(line);
+      }
+      renamed += "\r\n";
+      pos = eol + 2;
+    }
+    merged += renamed;
+  } else {
+    merged = std::move(text);
+  }
+  std::string out;
+  resp::verbatim(&out, proto_, merged);
+  return out;
+}
+
+void Session::appendReadStats(std::string* out) const {
+  (void)out;
+}
+
+void Session::appendNamespaceInfo(std::string* out) const {
+  const Config& c = worker_->config();
+  *out += "namespaces:" + std::to_string(c.policy.namespaces.size()) + "\r\n";
+}
+
+std::string Session::namespacesReply() const {
+  const Config& c = worker_->config();
+  std::string out;
+  resp::arrayHeader(&out, static_cast<int64_t>(c.policy.namespaces.size()));
+  for (const NamespaceConfig& ns : c.policy.namespaces) {
+    resp::mapHeader(&out, proto_, 7);
+    resp::bulk(&out, "name");
+    resp::bulk(&out, ns.name);
+    resp::bulk(&out, "pattern");
+    resp::bulk(&out, ns.pattern);
+    resp::bulk(&out, "default_ttl_s");
+    resp::integer(&out, static_cast<int64_t>(ns.default_ttl_s));
+    resp::bulk(&out, "max_ttl_s");
+    resp::integer(&out, static_cast<int64_t>(ns.max_ttl_s));
+    resp::bulk(&out, "ttl_required");
+    resp::integer(&out, ns.ttl_required);
+    resp::bulk(&out, "enforce_shape");
+    resp::integer(&out, ns.enforce_shape);
+    resp::bulk(&out, "over_max_ttl");
+    resp::bulk(&out, ns.over_max_ttl == OverMaxTtl::kClamp ? "clamp" : "refuse");
+  }
+  return out;
+}
+
+void Session::recordCompletion(ReplySlot* slot, std::string_view bytes) {
+  (void)bytes;
+  const int64_t threshold = worker_->config().slowlog.threshold_us;
+  if (threshold < 0 || slot->request.empty()) return;
+  const uint64_t us = (uv_hrtime() - slot->start_ns) / 1000;
+  if (us < static_cast<uint64_t>(threshold)) return;
+  worker_->shared().slowlog.record(slot->request, us, addr_, name_, "none",
+                                   worker_->config().slowlog.max_len);
+}
+
+void Session::cmdSlowlog(const DecodedRequest& req) {
+  worker_->stats().commands_local.add();
+  SlowLog& log = worker_->shared().slowlog;
+  const std::string_view sub = req.args[1];
+  std::string out;
+  if (eq(sub, "len")) {
+    resp::integer(&out, static_cast<int64_t>(log.size()));
+    return replyLocal(out);
+  }
+  if (eq(sub, "reset")) {
+    log.reset();
+    return replyLocal("+OK\r\n");
+  }
+  if (eq(sub, "get")) {
+    long long n = 10;
+    if (req.args.size() > 3) return wrongArity("slowlog|get");
+    if (req.args.size() == 3) {
+      auto r = std::from_chars(req.args[2].data(), req.args[2].data() + req.args[2].size(), n);
+      if (r.ec != std::errc() || r.ptr != req.args[2].data() + req.args[2].size() || n < -1)
+        return replyError("ERR count should be greater than or equal to -1");
+      if (n == -1) n = INT64_MAX;
+    }
+    auto entries = log.get(static_cast<size_t>(n));
+    resp::arrayHeader(&out, static_cast<int64_t>(entries.size()));
+    for (const SlowLogEntry& e : entries) {
+      resp::arrayHeader(&out, 7);
+      resp::integer(&out, static_cast<int64_t>(e.id));
+      resp::integer(&out, e.unix_time_s);
+      resp::integer(&out, static_cast<int64_t>(e.duration_us));
+      resp::arrayHeader(&out, static_cast<int64_t>(e.args.size()));
+      for (const std::string& a : e.args) resp::bulk(&out, a);
+      resp::bulk(&out, e.client_addr);
+      resp::bulk(&out, e.client_name);
+      resp::bulk(&out, e.ns);
+    }
+    return replyLocal(out);
+  }
+  if (eq(sub, "help")) {
+    const char* lines[] = {
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of: id, timestamp, time in microseconds, arguments array,",
+        "    client IP and port, client name, namespace of the first key.",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Print this help."};
+    resp::arrayHeader(&out, std::size(lines));
+    for (const char* l : lines) resp::simple(&out, l);
+    return replyLocal(out);
+  }
+  replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try SLOWLOG HELP.");
+}
+
+void Session::cmdClientList(const DecodedRequest& req) {
+  worker_->stats().commands_local.add();
+  // CLIENT LIST [TYPE normal|pubsub|master|replica] [ID id ...]
+  std::vector<uint64_t> ids;
+  std::string type;
+  for (size_t i = 2; i < req.args.size(); ++i) {
+    if (eq(req.args[i], "type") && i + 1 < req.args.size()) {
+      type = lower(req.args[++i]);
+      if (type != "normal" && type != "pubsub" && type != "master" && type != "replica" &&
+          type != "slave")
+        return replyError("ERR Unknown client type '" + std::string(req.args[i]) + "'");
+    } else if (eq(req.args[i], "id") && i + 1 < req.args.size()) {
+      while (++i < req.args.size()) {
+        unsigned long long v = 0;
+        auto r = std::from_chars(req.args[i].data(), req.args[i].data() + req.args[i].size(), v);
+        if (r.ec != std::errc() || v == 0) return replyError("ERR Invalid client ID");
+        ids.push_back(v);
+      }
+    } else {
+      return replyError("ERR syntax error");
+    }
+  }
+  ReplySlot* slot = newSlot();
+  slot->external = true;
+  const int proto = proto_;
+  broadcast(
+      *worker_,
+      [ids, type](Worker& w) {
+        std::string text;
+        for (const Session* s : w.sessions()) {
+          if (s->closed()) continue;
+          if (!ids.empty() && std::find(ids.begin(), ids.end(), s->id()) == ids.end()) continue;
+          if (type == "pubsub" && !s->passthrough_) continue;
+          if ((type == "master" || type == "replica" || type == "slave")) continue;
+          if (type == "normal" && s->passthrough_) continue;
+          text += s->infoLine();
+        }
+        return text;
+      },
+      [w = worker_, slot, proto](std::vector<std::string>& parts) {
+        std::string text;
+        for (auto& p : parts) text += p;
+        std::string out;
+        resp::verbatim(&out, proto, text);
+        Session::deliver(w, slot, out);
+      });
+}
+
+void Session::cmdClientKill(const DecodedRequest& req) {
+  worker_->stats().commands_local.add();
+  // Old form: CLIENT KILL addr:port. New form: filters ID / ADDR / LADDR / USER / SKIPME.
+  struct Filter {
+    uint64_t id = 0;
+    std::string addr, laddr, user;
+    bool skipme = true;
+    uint64_t self = 0;
+  } f;
+  f.self = id_;
+  const bool old_form = req.args.size() == 3;
+  if (old_form) {
+    f.addr.assign(req.args[2]);
+    f.skipme = false;
+  } else {
+    if ((req.args.size() - 2) % 2 != 0) return replyError("ERR syntax error");
+    for (size_t i = 2; i + 1 < req.args.size(); i += 2) {
+      std::string_view k = req.args[i], v = req.args[i + 1];
+      if (eq(k, "id")) {
+        auto r = std::from_chars(v.data(), v.data() + v.size(), f.id);
+        if (r.ec != std::errc() || f.id == 0) return replyError("ERR client-id should be greater than 0");
+      } else if (eq(k, "addr")) {
+        f.addr.assign(v);
+      } else if (eq(k, "laddr")) {
+        f.laddr.assign(v);
+      } else if (eq(k, "user")) {
+        f.user.assign(v);
+      } else if (eq(k, "skipme")) {
+        if (eq(v, "yes")) f.skipme = true;
+        else if (eq(v, "no")) f.skipme = false;
+        else return replyError("ERR syntax error");
+      } else if (eq(k, "type")) {
+        // All our clients are normal clients.
+      } else {
+        return replyError("ERR syntax error");
+      }
+    }
+  }
+  ReplySlot* slot = newSlot();
+  slot->external = true;
+  broadcast(
+      *worker_,
+      [f](Worker& w) {
+        std::vector<Session*> victims;
+        for (Session* s : w.sessions()) {
+          if (s->closed()) continue;
+          if (f.skipme && s->id() == f.self) continue;
+          if (f.id && s->id() != f.id) continue;
+          if (!f.addr.empty() && s->addr_ != f.addr) continue;
+          if (!f.laddr.empty() && s->laddr_ != f.laddr) continue;
+          if (!f.user.empty() && s->user_ != f.user) continue;
+          victims.push_back(s);
+        }
+        for (Session* s : victims) {
+          if (s->id() == f.self) {
+            s->close_after_flush_ = true;  // killing yourself: the reply still goes out first
+            s->markDirty();
+          } else {
+            s->close("killed by CLIENT KILL");
+          }
+        }
+        return std::to_string(victims.size());
+      },
+      [w = worker_, slot, old_form](std::vector<std::string>& parts) {
+        long long killed = 0;
+        for (auto& p : parts) killed += p.empty() ? 0 : std::stoll(p);
+        std::string out;
+        if (old_form)
+          out = killed > 0 ? "+OK\r\n" : "-ERR No such client\r\n";
+        else
+          resp::integer(&out, killed);
+        Session::deliver(w, slot, out);
+      });
+}
+
+void Session::cmdKeywarden(const DecodedRequest& req) {
+  const std::string_view sub = req.args[1];
+  std::string out;
+  if (eq(sub, "help")) {
+    worker_->stats().commands_local.add();
+    const char* lines[] = {
+        "KEYWARDEN <subcommand> [<arg> ...]. Subcommands are:",
+        "NAMESPACES",
+        "    Every namespace with its configuration and live counters.",
+        "CONFIG GET <pattern>",
+        "    Settings whose name matches the glob-style pattern (secrets masked).",
+        "RELOAD",
+        "    Load the configuration file again; a bad file changes nothing.",
+        "UPSTREAM",
+        "    State of every upstream connection of every worker.",
+        "HELP",
+        "    Print this help."};
+    resp::arrayHeader(&out, std::size(lines));
+    for (const char* l : lines) resp::simple(&out, l);
+    return replyLocal(out);
+  }
+  if (eq(sub, "config")) {
+    worker_->stats().commands_local.add();
+    if (req.args.size() != 4 || !eq(req.args[2], "get"))
+      return replyError("ERR syntax error: KEYWARDEN CONFIG GET <pattern>");
+    auto kv = flattenConfig(worker_->config());
+    std::vector<std::pair<std::string, std::string>> hits;
+    for (auto& [k, v] : kv)
+      if (globMatch(req.args[3], k)) hits.emplace_back(k, v);
+    resp::mapHeader(&out, proto_, static_cast<int64_t>(hits.size()));
+    for (auto& [k, v] : hits) {
+      resp::bulk(&out, k);
+      resp::bulk(&out, v);
+    }
+    return replyLocal(out);
+  }
+  if (eq(sub, "reload")) {
+    worker_->stats().commands_local.add();
+    ReloadResult r = reloadConfig(worker_->shared());
+    if (!r.ok) return replyError("ERR reload failed, configuration unchanged: " + r.error);
+    if (r.needs_restart.empty()) return replyLocal("+OK\r\n");
+    std::string msg = "OK reloaded; needs a restart to apply:";
+    for (const auto& s : r.needs_restart) msg += " " + s;
+    resp::simple(&out, msg);
+    return replyLocal(out);
+  }
+  if (eq(sub, "namespaces")) {
+    worker_->stats().commands_local.add();
+    return replyLocal(namespacesReply());
+  }
+  if (eq(sub, "upstream")) {
+    worker_->stats().commands_local.add();
+    ReplySlot* slot = newSlot();
+    slot->external = true;
+    broadcast(
+        *worker_,
+        [](Worker& w) {
+          std::string text;
+          w.upstreams().forEach(
+              [](UpstreamConn* c, void* arg) {
+                auto* t = static_cast<std::string*>(arg);
+                const char* state = c->state() == UpstreamConn::State::kReady        ? "ready"
+                                    : c->state() == UpstreamConn::State::kConnecting ? "connecting"
+                                    : c->state() == UpstreamConn::State::kDown       ? "down"
+                                                                                     : "closed";
+                *t += "role=" + std::string(c->role() == UpstreamConn::Role::kShared ? "shared" : "pinned");
+                *t += " proto=" + std::to_string(c->proto());
+                *t += " state=" + std::string(state);
+                *t += " inflight=" + std::to_string(c->inflight());
+                *t += " db=" + std::to_string(c->db);
+                *t += " owner=" + (c->owner() ? std::to_string(c->owner()->id()) : std::string("-"));
+                if (c->state() == UpstreamConn::State::kDown) *t += " cause=" + c->downCause();
+                *t += "\n";
+              },
+              &text);
+          return text;
+        },
+        [w = worker_, slot](std::vector<std::string>& parts) {
+          std::vector<std::string> lines;
+          for (size_t i = 0; i < parts.size(); ++i) {
+            size_t pos = 0;
+            while (pos < parts[i].size()) {
+              size_t eol = parts[i].find('\n', pos);
+              lines.push_back("worker=" + std::to_string(i) + " " +
+                              parts[i].substr(pos, eol - pos));
+              pos = eol + 1;
+            }
+          }
+          std::string o;
+          resp::arrayHeader(&o, static_cast<int64_t>(lines.size()));
+          for (auto& l : lines) resp::bulk(&o, l);
+          Session::deliver(w, slot, o);
+        });
+    return;
+  }
+  worker_->stats().commands_local.add();
+  replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try KEYWARDEN HELP.");
+}
+
+}  // namespace kw

@@ -1,0 +1,63 @@
+#include "proxy/reload.h"
+
+#include <memory>
+
+#include "common/config_loader.h"
+#include "common/log.h"
+#include "proxy/shared_state.h"
+
+namespace kw {
+namespace {
+
+bool sameHostPort(const HostPort& a, const HostPort& b) { return a.host == b.host && a.port == b.port; }
+
+}  // namespace
+
+ReloadResult reloadConfig(SharedState& shared) {
+  std::lock_guard<std::mutex> lock(shared.reload_mu);
+  ReloadResult result;
+  auto old = shared.config();
+  auto next = std::make_shared<Config>();
+  if (!loadConfigFile(old->source_path, next.get(), &result.error)) {
+    shared.reload_failures.fetch_add(1);
+    KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());
+    return result;
+  }
+  applyCliOverrides(shared.cli, next.get());
+  std::string policy_error;
+  if (!shared.validatePolicy(*next, &policy_error)) {
+    result.error = old->source_path + ": " + policy_error;
+    shared.reload_failures.fetch_add(1);
+    KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());
+    return result;
+  }
+  // What the running process cannot change: keep the old value, say so.
+  if (!sameHostPort(next->server.listen, old->server.listen)) {
+    result.needs_restart.push_back("server.listen");
+    next->server.listen = old->server.listen;
+  }
+  if (next->server.workers != old->server.workers) {
+    result.needs_restart.push_back("server.workers");
+    next->server.workers = old->server.workers;
+  }
+  if (!sameHostPort(next->upstream.address, old->upstream.address)) {
+    result.needs_restart.push_back("upstream.address");
+    next->upstream.address = old->upstream.address;
+  }
+  if (next->metrics.enabled != old->metrics.enabled ||
+      !sameHostPort(next->metrics.listen, old->metrics.listen)) {
+    result.needs_restart.push_back("metrics");
+    next->metrics = old->metrics;
+  }
+  setLogLevel(next->server.log_level);
+  shared.publishConfig(next);
+  shared.reloads.fetch_add(1);
+  result.ok = true;
+  std::string restart;
+  for (const auto& s : result.needs_restart) restart += (restart.empty() ? "" : ", ") + s;
+  KW_LOG_INFO("configuration reloaded from %s%s%s", old->source_path.c_str(),
+              restart.empty() ? "" : "; needs a restart to apply: ", restart.c_str());
+  return result;
+}
+
+}  // namespace kw
