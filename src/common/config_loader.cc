@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <sstream>
 #include <type_traits>
@@ -17,6 +18,9 @@
 #include <toml++/toml.h>
 
 #include "common/log.h"
+#include "policy/key_pattern.h"
+#include "policy/password.h"
+#include "policy/policy.h"
 
 namespace kw {
 
@@ -26,6 +30,7 @@ constexpr size_t kMaxConfigFileBytes = 16u << 20;
 constexpr size_t kMaxShownValue = 80;
 constexpr int64_t kU32Max = std::numeric_limits<uint32_t>::max();
 constexpr int64_t kMaxBytes = int64_t{1} << 40;
+constexpr int64_t kMaxTtlS = int64_t{100} * 365 * 24 * 3600; // keeps now + max far from overflow
 
 // Ports for listeners may be 0 (kernel picks one, handy for tests); an upstream needs a real one.
 constexpr bool kListener = true;
@@ -192,6 +197,58 @@ public:
     }
   }
 
+  // A list of strings; any other element type is an error and leaves *out untouched.
+  void readStringList(std::string_view key, std::vector<std::string>* out) {
+    const toml::node* node = take(key);
+    if (node == nullptr)
+      return;
+    const auto* a = node->as_array();
+    if (a == nullptr) {
+      fail(key, *node, "expected an array of strings");
+      return;
+    }
+    std::vector<std::string> values;
+    for (const toml::node& element : *a) {
+      const auto* v = element.as_string();
+      if (v == nullptr) {
+        fail(key, element, "expected an array of strings");
+        return;
+      }
+      values.push_back(v->get());
+    }
+    *out = std::move(values);
+  }
+
+  // One of `choices`; *out gets its index.
+  template <typename T>
+  void readChoice(std::string_view key, std::initializer_list<std::string_view> choices, T* out) {
+    const toml::node* node = take(key);
+    if (node == nullptr)
+      return;
+    const auto* v = node->as_string();
+    int index = 0;
+    for (std::string_view choice : choices) {
+      if (v != nullptr && v->get() == choice) {
+        *out = static_cast<T>(index);
+        return;
+      }
+      ++index;
+    }
+    std::string expected = "expected ";
+    index = 0;
+    for (std::string_view choice : choices) {
+      expected += index++ == 0 ? "\"" : " or \"";
+      expected += choice;
+      expected += '"';
+    }
+    fail(key, *node, expected);
+  }
+
+  bool has(std::string_view key) const { return table_.get(key) != nullptr; }
+
+  // Line of the table itself ([[header]] or inline table start).
+  uint32_t tableLine() const { return lineOf(table_); }
+
   // Runs read(sub_reader) on the sub-table [key] if present; wrong type is an error.
   template <typename Fn> void readTable(std::string_view key, Fn&& read) {
     const toml::node* node = take(key);
@@ -321,11 +378,177 @@ void readMetrics(TableReader& r, MetricsConfig* c) {
   r.readHostPort("listen", kListener, &c->listen);
 }
 
+std::string quoteName(std::string_view s) {
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < kMaxShownValue; i++)
+    appendEscaped(&out, s[i]);
+  out += s.size() > kMaxShownValue ? "'..." : "'";
+  return out;
+}
+
+void readNamespace(TableReader& r, const std::vector<NamespaceConfig>& earlier,
+                   NamespaceConfig* ns) {
+  ns->line = static_cast<int>(r.tableLine());
+  r.readString("name", &ns->name);
+  r.readString("pattern", &ns->pattern);
+  r.readInt("default_ttl_s", 0, kMaxTtlS, &ns->default_ttl_s);
+  r.readInt("max_ttl_s", 0, kMaxTtlS, &ns->max_ttl_s);
+  r.readBool("ttl_required", &ns->ttl_required);
+  r.readBool("enforce_shape", &ns->enforce_shape);
+  r.readChoice("over_max_ttl", {"clamp", "refuse"}, &ns->over_max_ttl);
+
+  if (!r.has("name")) {
+    r.error(r.tableLine(), "name", "required");
+  } else if (std::string problem = validateNamespaceName(ns->name); !problem.empty()) {
+    r.error(r.lineOfKey("name"), "name", problem);
+  } else {
+    for (const NamespaceConfig& other : earlier) {
+      if (other.name == ns->name) {
+        r.error(r.lineOfKey("name"), "name",
+                "duplicate namespace name " + quoteName(ns->name) + " (first declared on line " +
+                    std::to_string(other.line) + ")");
+        break;
+      }
+    }
+  }
+  if (!r.has("pattern")) {
+    r.error(r.tableLine(), "pattern", "required");
+  } else if (std::string problem; !KeyPattern::parse(ns->pattern, &problem)) {
+    r.error(r.lineOfKey("pattern"), "pattern", problem + ", got " + quote(ns->pattern));
+  } else {
+    for (const NamespaceConfig& other : earlier) {
+      if (other.pattern == ns->pattern) {
+        r.error(r.lineOfKey("pattern"), "pattern",
+                "same pattern as namespace " + quoteName(other.name) + " (line " +
+                    std::to_string(other.line) + ")");
+        break;
+      }
+    }
+  }
+  if (ns->ttl_required && ns->default_ttl_s == 0) {
+    r.error(r.lineOfKey("ttl_required"), "ttl_required",
+            "needs default_ttl_s > 0 (the TTL given to keys created without one)");
+  }
+  if (ns->default_ttl_s != 0 && ns->max_ttl_s != 0 && ns->default_ttl_s > ns->max_ttl_s) {
+    r.error(r.lineOfKey("default_ttl_s"), "default_ttl_s",
+            "must be <= max_ttl_s (" + std::to_string(ns->max_ttl_s) + "), got " +
+                std::to_string(ns->default_ttl_s));
+  }
+}
+
+void readGrants(TableReader& r, std::string_view key, const std::vector<NamespaceConfig>& nss,
+                std::vector<std::string>* out) {
+  r.readStringList(key, out);
+  for (const std::string& grant : *out) {
+    std::string problem = validateGrant(grant, nss);
+    if (!problem.empty())
+      r.error(r.lineOfKey(key), key, problem);
+  }
+}
+
+void readUser(TableReader& r, const std::vector<NamespaceConfig>& nss,
+              const std::vector<UserConfig>& earlier, UserConfig* user) {
+  user->line = static_cast<int>(r.tableLine());
+  r.readString("name", &user->name);
+  r.readString("password_hash", &user->password_hash);
+  r.readBool("nopass", &user->nopass);
+  r.readBool("enabled", &user->enabled);
+  r.readBool("admin", &user->admin);
+  readGrants(r, "read", nss, &user->read);
+  readGrants(r, "write", nss, &user->write);
+  std::vector<std::string> commands;
+  r.readStringList("commands", &commands);
+  for (const std::string& name : commands) {
+    uint32_t bits = parseCategory(name);
+    if (bits == 0) {
+      r.error(r.lineOfKey("commands"), "commands",
+              "unknown command category " + quote(name) +
+                  " (expected read, write, keyspace, pubsub, scripting, admin, dangerous or all)");
+    }
+    user->categories |= bits;
+  }
+  r.readStringList("channels", &user->channels);
+
+  if (!r.has("name")) {
+    r.error(r.tableLine(), "name", "required");
+  } else if (std::string problem = validateUserName(user->name); !problem.empty()) {
+    r.error(r.lineOfKey("name"), "name", problem);
+  } else {
+    for (const UserConfig& other : earlier) {
+      if (other.name == user->name) {
+        r.error(r.lineOfKey("name"), "name",
+                "duplicate user name " + quoteName(user->name) + " (first declared on line " +
+                    std::to_string(other.line) + ")");
+        break;
+      }
+    }
+  }
+  // The value is never echoed: a plaintext password put there by mistake must not reach logs.
+  if (r.has("password_hash") && !isValidPasswordHash(user->password_hash)) {
+    r.error(r.lineOfKey("password_hash"), "password_hash",
+            "expected \"sha256$<32 hex digits>$<64 hex digits>\" (make one with "
+            "tools/hash-password)");
+  }
+  if (user->nopass && !user->password_hash.empty()) {
+    r.error(r.lineOfKey("nopass"), "nopass", "cannot be combined with password_hash");
+  } else if (!user->nopass && !r.has("password_hash")) {
+    r.error(r.tableLine(), "password_hash", "required unless nopass = true");
+  }
+}
+
+void readPolicy(TableReader& r, PolicyConfig* c) {
+  r.readChoice("outside_namespaces", {"allow", "refuse"}, &c->outside_namespaces);
+  r.readString("default_user", &c->default_user);
+  r.readInt("auth_max_failures", 0, 1000000, &c->auth_max_failures);
+  r.readInt("auth_failure_window_s", 1, 86400, &c->auth_failure_window_s);
+  r.readInt("auth_block_s", 0, 86400, &c->auth_block_s);
+}
+
+// default_user against the declared users. Without users there is one implicit user named
+// "default"; with users, the implicit default_user = "default" quietly becomes "" (every client
+// must AUTH) when no user has that name, while an explicit name must exist.
+void checkDefaultUser(const toml::table& root, Errors* errors, PolicyConfig* c) {
+  const toml::node* policy = root.get("policy");
+  const toml::node* node =
+      policy != nullptr && policy->is_table() ? policy->as_table()->get("default_user") : nullptr;
+  if (node != nullptr && !node->is_string())
+    return; // already reported
+  const std::string& name = c->default_user;
+  if (name.empty())
+    return;
+  bool found = c->users.empty() && name == "default";
+  for (const UserConfig& user : c->users)
+    found |= user.name == name;
+  if (found)
+    return;
+  if (node == nullptr) {
+    c->default_user.clear();
+    return;
+  }
+  errors->add(lineOf(*node), "policy.default_user: " + quoteName(name) +
+                                 (c->users.empty() ? " is not a user (no [[users]] are declared, "
+                                                     "only the implicit 'default')"
+                                                   : " is not a declared user"));
+}
+
 void readRoot(TableReader& r, Config* c) {
   r.readTable("server", [c](TableReader& s) { readServer(s, &c->server); });
   r.readTable("upstream", [c](TableReader& s) { readUpstream(s, &c->upstream); });
   r.readTable("limits", [c](TableReader& s) { readLimits(s, &c->limits); });
   r.readTable("metrics", [c](TableReader& s) { readMetrics(s, &c->metrics); });
+  // Namespaces first: user grants are checked against their names.
+  PolicyConfig* p = &c->policy;
+  r.readTableArray("namespaces", [p](TableReader& s, size_t) {
+    NamespaceConfig ns;
+    readNamespace(s, p->namespaces, &ns);
+    p->namespaces.push_back(std::move(ns));
+  });
+  r.readTableArray("users", [p](TableReader& s, size_t) {
+    UserConfig user;
+    readUser(s, p->namespaces, p->users, &user);
+    p->users.push_back(std::move(user));
+  });
+  r.readTable("policy", [p](TableReader& s) { readPolicy(s, p); });
 }
 
 bool isHostChar(char c) {
@@ -427,6 +650,13 @@ bool parseConfigText(std::string_view text, std::string_view source_name, Config
   TableReader reader(root, "", &errors);
   readRoot(reader, &config);
   reader.finish();
+  checkDefaultUser(root, &errors, &config.policy);
+  if (errors.empty()) {
+    // Everything above has been checked with line numbers; this catches whatever slipped by.
+    std::string problem;
+    if (!CompiledPolicy::build(config.policy, &problem))
+      errors.add(0, "policy: " + problem);
+  }
   if (!errors.empty()) {
     *error = errors.joined();
     return false;

@@ -9,7 +9,9 @@ namespace {
 
 constexpr size_t kUuidLength = 36;
 
-bool isDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool isDigit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
 
 bool isHex(unsigned char c) {
   return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -23,7 +25,8 @@ bool isUuid(const char* p) {
   for (size_t i = 0; i < kUuidLength; ++i) {
     const auto c = static_cast<unsigned char>(p[i]);
     if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
+      if (c != '-')
+        return false;
     } else if (!isHex(c)) {
       return false;
     }
@@ -36,14 +39,18 @@ bool isUuid(const char* p) {
 size_t scanInt(const char* p, size_t n) {
   size_t i = 0;
   const bool negative = n > 0 && p[0] == '-';
-  if (negative) i = 1;
-  if (i >= n || !isDigit(p[i])) return 0;
-  if (p[i] == '0') return negative ? 0 : i + 1;  // "0" only: no leading zeros, no "-0"
+  if (negative)
+    i = 1;
+  if (i >= n || !isDigit(p[i]))
+    return 0;
+  if (p[i] == '0')
+    return negative ? 0 : i + 1; // "0" only: no leading zeros, no "-0"
   const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
   uint64_t value = 0;
   for (; i < n && isDigit(p[i]); ++i) {
     const uint64_t digit = static_cast<unsigned char>(p[i]) - '0';
-    if (value > (limit - digit) / 10) return 0;
+    if (value > (limit - digit) / 10)
+      return 0;
     value = value * 10 + digit;
   }
   return i;
@@ -57,13 +64,16 @@ std::string quoted(std::string_view bytes) {
 }
 
 bool fail(std::string* error, size_t offset, std::string message) {
-  if (error) *error = "column " + std::to_string(offset + 1) + ": " + message;
+  if (error)
+    *error = "column " + std::to_string(offset + 1) + ": " + message;
   return false;
 }
 
 std::string placeholderText(const PatternSegment& seg) {
-  if (seg.type == SegmentType::kRest) return "{" + seg.text + "...}";
-  if (seg.type == SegmentType::kAny) return "{" + seg.text + "}";
+  if (seg.type == SegmentType::kRest)
+    return "{" + seg.text + "...}";
+  if (seg.type == SegmentType::kAny)
+    return "{" + seg.text + "}";
   return "{" + seg.text + ":" + std::string(segmentTypeName(seg.type)) + "}";
 }
 
@@ -79,7 +89,8 @@ bool parsePlaceholder(std::string_view text, size_t open, size_t close, PatternS
     rest = true;
     name.remove_suffix(3);
   }
-  if (name.empty()) return fail(error, open, "empty placeholder name");
+  if (name.empty())
+    return fail(error, open, "empty placeholder name");
   for (size_t i = 0; i < name.size(); ++i) {
     if (!isNameChar(static_cast<unsigned char>(name[i]))) {
       return fail(error, body_at + i,
@@ -95,7 +106,8 @@ bool parsePlaceholder(std::string_view text, size_t open, size_t close, PatternS
   }
   const size_t type_at = body_at + colon + 1;
   std::string_view type = body.substr(colon + 1);
-  if (rest) return fail(error, type_at, "a rest placeholder takes no type: write {name...}");
+  if (rest)
+    return fail(error, type_at, "a rest placeholder takes no type: write {name...}");
   if (type.size() >= 3 && type.substr(type.size() - 3) == "...") {
     return fail(error, type_at, "a rest placeholder takes no type: write {name...}");
   }
@@ -119,9 +131,10 @@ bool tokenize(std::string_view text, std::vector<PatternSegment>* segments, std:
   std::string literal;
   size_t literal_at = 0;
   auto flush = [&] {
-    if (literal.empty()) return;
-    segments->push_back({SegmentType::kLiteral, std::move(literal),
-                         static_cast<uint32_t>(literal_at + 1)});
+    if (literal.empty())
+      return;
+    segments->push_back(
+        {SegmentType::kLiteral, std::move(literal), static_cast<uint32_t>(literal_at + 1)});
     literal.clear();
   };
   size_t i = 0;
@@ -129,18 +142,21 @@ bool tokenize(std::string_view text, std::vector<PatternSegment>* segments, std:
     const char c = text[i];
     const bool doubled = i + 1 < text.size() && text[i + 1] == c;
     if (c != '{' && c != '}') {
-      if (literal.empty()) literal_at = i;
+      if (literal.empty())
+        literal_at = i;
       literal.push_back(c);
       ++i;
       continue;
     }
     if (doubled) {
-      if (literal.empty()) literal_at = i;
+      if (literal.empty())
+        literal_at = i;
       literal.push_back(c);
       i += 2;
       continue;
     }
-    if (c == '}') return fail(error, i, "unmatched '}' (write '}}' for a literal '}')");
+    if (c == '}')
+      return fail(error, i, "unmatched '}' (write '}}' for a literal '}')");
     size_t close = i + 1;
     while (close < text.size() && text[close] != '}') {
       if (text[close] == '{') {
@@ -148,10 +164,12 @@ bool tokenize(std::string_view text, std::vector<PatternSegment>* segments, std:
       }
       ++close;
     }
-    if (close == text.size()) return fail(error, i, "unclosed '{' (write '{{' for a literal '{')");
+    if (close == text.size())
+      return fail(error, i, "unclosed '{' (write '{{' for a literal '{')");
     flush();
     PatternSegment seg;
-    if (!parsePlaceholder(text, i, close, &seg, error)) return false;
+    if (!parsePlaceholder(text, i, close, &seg, error))
+      return false;
     segments->push_back(std::move(seg));
     i = close + 1;
   }
@@ -163,13 +181,15 @@ bool tokenize(std::string_view text, std::vector<PatternSegment>* segments, std:
 bool checkSequence(const std::vector<PatternSegment>& segments, std::string* error) {
   for (size_t i = 0; i < segments.size(); ++i) {
     const PatternSegment& seg = segments[i];
-    if (seg.type == SegmentType::kLiteral) continue;
+    if (seg.type == SegmentType::kLiteral)
+      continue;
     for (size_t j = 0; j < i; ++j) {
       if (segments[j].type != SegmentType::kLiteral && segments[j].text == seg.text) {
         return fail(error, seg.column - 1, "duplicate placeholder name '" + seg.text + "'");
       }
     }
-    if (i + 1 == segments.size()) continue;
+    if (i + 1 == segments.size())
+      continue;
     const PatternSegment& next = segments[i + 1];
     if (seg.type == SegmentType::kRest) {
       return fail(error, seg.column - 1,
@@ -189,15 +209,20 @@ bool checkSequence(const std::vector<PatternSegment>& segments, std::string* err
   return true;
 }
 
-}  // namespace
+} // namespace
 
 std::string_view segmentTypeName(SegmentType type) {
   switch (type) {
-  case SegmentType::kLiteral: return "literal";
-  case SegmentType::kAny: return "any";
-  case SegmentType::kUuid: return "uuid";
-  case SegmentType::kInt: return "int";
-  case SegmentType::kRest: return "rest";
+  case SegmentType::kLiteral:
+    return "literal";
+  case SegmentType::kAny:
+    return "any";
+  case SegmentType::kUuid:
+    return "uuid";
+  case SegmentType::kInt:
+    return "int";
+  case SegmentType::kRest:
+    return "rest";
   }
   return "?";
 }
@@ -226,7 +251,8 @@ std::optional<KeyPattern> KeyPattern::parse(std::string_view text, std::string* 
       op.lit_offset = static_cast<uint32_t>(pattern.literals_.size());
       op.lit_len = static_cast<uint32_t>(seg.text.size());
       pattern.literals_ += seg.text;
-      if (i == 0) pattern.prefix_len_ = seg.text.size();
+      if (i == 0)
+        pattern.prefix_len_ = seg.text.size();
       break;
     case SegmentType::kAny:
       // checkSequence() guarantees a non-final placeholder is followed by a literal.
@@ -270,17 +296,20 @@ bool KeyPattern::matchFrom(std::string_view key, size_t first_op, size_t pos,
       pos += op.lit_len;
       continue;
     case SegmentType::kUuid:
-      if (left < kUuidLength || !isUuid(p + pos)) return false;
+      if (left < kUuidLength || !isUuid(p + pos))
+        return false;
       pos += kUuidLength;
       break;
     case SegmentType::kInt: {
       const size_t len = scanInt(p + pos, left);
-      if (len == 0) return false;
+      if (len == 0)
+        return false;
       pos += len;
       break;
     }
     case SegmentType::kAny: {
-      if (left == 0) return false;
+      if (left == 0)
+        return false;
       // The value ends at the first ':' or delimiter; it must, since neither may occur inside.
       size_t len = left;
       if (op.has_stop) {
@@ -293,19 +322,22 @@ bool KeyPattern::matchFrom(std::string_view key, size_t first_op, size_t pos,
           len = static_cast<size_t>(static_cast<const char*>(hit) - (p + pos));
         }
       }
-      if (len == 0) return false;
+      if (len == 0)
+        return false;
       pos += len;
       break;
     }
     case SegmentType::kRest:
-      if (left == 0) return false;
+      if (left == 0)
+        return false;
       pos = n;
       break;
     }
-    if (capture < captures.size()) captures[capture] = key.substr(start, pos - start);
+    if (capture < captures.size())
+      captures[capture] = key.substr(start, pos - start);
     ++capture;
   }
   return pos == n;
 }
 
-}  // namespace kw
+} // namespace kw

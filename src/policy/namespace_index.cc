@@ -11,7 +11,7 @@ namespace {
 
 constexpr size_t kMaxKeyInMessage = 128;
 
-}  // namespace
+} // namespace
 
 // Uncompressed byte trie used only while building.
 struct NamespaceIndex::BuildNode {
@@ -22,7 +22,8 @@ struct NamespaceIndex::BuildNode {
 std::optional<NamespaceIndex> NamespaceIndex::build(std::vector<NamespaceDef> defs,
                                                     std::string* error) {
   auto fail = [&](std::string message) -> std::optional<NamespaceIndex> {
-    if (error) *error = std::move(message);
+    if (error)
+      *error = std::move(message);
     return std::nullopt;
   };
   auto quoted = [](std::string_view bytes) {
@@ -31,11 +32,13 @@ std::optional<NamespaceIndex> NamespaceIndex::build(std::vector<NamespaceDef> de
     out.push_back('\'');
     return out;
   };
-  if (defs.size() >= Resolution::kNone) return fail("too many namespaces");
+  if (defs.size() >= Resolution::kNone)
+    return fail("too many namespaces");
   std::map<std::string_view, uint32_t> names;
   std::map<std::string_view, uint32_t> texts;
   for (uint32_t i = 0; i < defs.size(); ++i) {
-    if (defs[i].name.empty()) return fail("namespace #" + std::to_string(i + 1) + " has no name");
+    if (defs[i].name.empty())
+      return fail("namespace #" + std::to_string(i + 1) + " has no name");
     if (!names.emplace(defs[i].name, i).second) {
       return fail("duplicate namespace name " + quoted(defs[i].name));
     }
@@ -61,16 +64,19 @@ std::optional<NamespaceIndex> NamespaceIndex::build(std::vector<NamespaceDef> de
     uint32_t at = 0;
     for (char c : prefix) {
       auto [it, fresh] = tmp[at].kids.emplace(static_cast<uint8_t>(c), 0);
-      if (fresh) it->second = static_cast<uint32_t>(tmp.size());
+      if (fresh)
+        it->second = static_cast<uint32_t>(tmp.size());
       const uint32_t next = it->second;
-      if (fresh) tmp.emplace_back();  // may move tmp[at], so `it` is not used past here
+      if (fresh)
+        tmp.emplace_back(); // may move tmp[at], so `it` is not used past here
       at = next;
     }
     tmp[at].ns.push_back(i);
   }
   const auto by_rank = [&index](uint32_t a, uint32_t b) { return index.better(a, b); };
   std::sort(index.unprefixed_.begin(), index.unprefixed_.end(), by_rank);
-  for (BuildNode& node : tmp) std::sort(node.ns.begin(), node.ns.end(), by_rank);
+  for (BuildNode& node : tmp)
+    std::sort(node.ns.begin(), node.ns.end(), by_rank);
   index.flatten(tmp, 0, {});
   return index;
 }
@@ -111,7 +117,8 @@ uint32_t NamespaceIndex::flatten(const std::vector<BuildNode>& tmp, uint32_t at,
 }
 
 bool NamespaceIndex::better(uint32_t a, uint32_t b) const {
-  if (specificity_[a] != specificity_[b]) return specificity_[a] > specificity_[b];
+  if (specificity_[a] != specificity_[b])
+    return specificity_[a] > specificity_[b];
   return a < b;
 }
 
@@ -129,18 +136,22 @@ Resolution NamespaceIndex::resolve(std::string_view key) const {
         longest_prefix = ns[0];
         // Sorted best first: stop at the first match or at the first that cannot win anyway.
         for (uint32_t i = 0; i < node.ns_count; ++i) {
-          if (best != Resolution::kNone && !better(ns[i], best)) break;
-          if (defs_[ns[i]].pattern.matchesAfterPrefix(key)) {  // the walk saw the prefix
+          if (best != Resolution::kNone && !better(ns[i], best))
+            break;
+          if (defs_[ns[i]].pattern.matchesAfterPrefix(key)) { // the walk saw the prefix
             best = ns[i];
             break;
           }
         }
       }
-      if (depth == key.size() || node.edge_count == 0) break;
+      if (depth == key.size() || node.edge_count == 0)
+        break;
       const void* hit = std::memchr(edge_first_.data() + node.edge_begin,
                                     static_cast<unsigned char>(p[depth]), node.edge_count);
-      if (!hit) break;
-      const size_t edge = static_cast<size_t>(static_cast<const uint8_t*>(hit) - edge_first_.data());
+      if (!hit)
+        break;
+      const size_t edge =
+          static_cast<size_t>(static_cast<const uint8_t*>(hit) - edge_first_.data());
       const uint32_t next = edge_target_[edge];
       const Node& child = nodes_[next];
       if (key.size() - depth < child.label_length ||
@@ -152,13 +163,15 @@ Resolution NamespaceIndex::resolve(std::string_view key) const {
     }
   }
   for (uint32_t ns : unprefixed_) {
-    if (best != Resolution::kNone && !better(ns, best)) break;
+    if (best != Resolution::kNone && !better(ns, best))
+      break;
     if (defs_[ns].pattern.matches(key)) {
       best = ns;
       break;
     }
   }
-  if (best != Resolution::kNone) return {best, true};
+  if (best != Resolution::kNone)
+    return {best, true};
   return {longest_prefix, false};
 }
 
@@ -178,4 +191,4 @@ std::string describeNamespaceMismatch(std::string_view key, std::string_view ns_
   return out;
 }
 
-}  // namespace kw
+} // namespace kw

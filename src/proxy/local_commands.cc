@@ -79,6 +79,7 @@ void Session::resetConnectionState() {
   proto_ = 2;
   db_ = worker_->config().upstream.db;
   in_multi_ = false;
+  multi_dirty_ = false;
   watching_ = false;
   reply_mode_ = ReplyMode::kOn;
   name_.clear();

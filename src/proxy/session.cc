@@ -255,13 +255,25 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
     if (!in_multi_) {
       if (!pin()) return true;
       in_multi_ = true;
+      multi_dirty_ = false;
     }
     forward(req, &cmd);
     return true;
   case CmdId::kExec:
   case CmdId::kDiscard:
+    if (in_multi_ && multi_dirty_ && cmd.id == CmdId::kExec) {
+      // Upstream queued only what we let through: discard it, and answer as Redis would.
+      static const char kDiscard[] = "*1\r\n$7\r\nDISCARD\r\n";
+      DecodedRequest discard{std::string_view(kDiscard, sizeof kDiscard - 1), {"DISCARD"}};
+      in_multi_ = false;
+      watching_ = false;
+      multi_dirty_ = false;
+      forward(discard, worker_->commands().find("discard"), SlotEffect::kExecAbort);
+      return true;
+    }
     in_multi_ = false;
     watching_ = false;
+    multi_dirty_ = false;
     forward(req, &cmd);  // unpinned: Redis answers "EXEC without MULTI" itself
     return true;
   case CmdId::kWatch:
@@ -502,6 +514,9 @@ void Session::replyLocal(std::string_view bytes) {
 }
 
 void Session::replyError(std::string_view msg) {
+  // Inside MULTI, an error the proxy gives is a queue-time rejection: like Redis, EXEC then
+  // discards the whole transaction.
+  if (in_multi_) multi_dirty_ = true;
   std::string line;
   line.reserve(msg.size() + 3);
   line.push_back('-');
@@ -546,7 +561,7 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
     if (!slot->suppress) emit(bytes);
     popHead();
     drainDone();
-  } else {
+  } else if (!over_limit_) {
     slot->reply.assign(bytes.data(), bytes.size());
     slot->done = true;
     stored_bytes_ += bytes.size();
@@ -582,20 +597,23 @@ void Session::drainDone() {
 }
 
 void Session::emit(std::string_view bytes) {
-  if (closed_) return;
+  if (closed_ || over_limit_) return;
   writer_.buffer().append(bytes);
   checkOutputLimit();
 }
 
+// Only flags the client: closing here would pull the session out from under the delivery that
+// is running. flush() closes it at the end of the loop turn.
 void Session::checkOutputLimit() {
-  if (closed_) return;
+  if (closed_ || over_limit_) return;
   const uint64_t total = writer_.buffered() + stored_bytes_;
   if (total > worker_->config().limits.max_reply_buffer_bytes) {
+    over_limit_ = true;
     worker_->stats().clients_output_limit.add();
     KW_LOG_WARN("client %s id=%llu exceeded the reply buffer limit (%llu bytes unread); closing",
                 addr_.c_str(), static_cast<unsigned long long>(id_),
                 static_cast<unsigned long long>(total));
-    close("reply buffer limit");
+    markDirty();
   }
 }
 
@@ -605,6 +623,10 @@ void Session::markDirty() {
 
 void Session::flush() {
   if (closed_) return;
+  if (over_limit_) {
+    close("reply buffer limit");
+    return;
+  }
   const uint64_t before = writer_.written();
   int rc = writer_.flush();
   worker_->stats().bytes_out.add(writer_.written() - before);

@@ -152,6 +152,7 @@ private:
   int proto_ = 2;
   int db_ = 0;
   bool in_multi_ = false;
+  bool multi_dirty_ = false;  // a queued command was refused: EXEC must abort
   bool watching_ = false;
   bool passthrough_ = false;
   bool authenticated_ = true;
@@ -170,6 +171,7 @@ private:
   bool close_after_flush_ = false;
   bool reading_ = false;
   bool admitted_ = false;
+  bool over_limit_ = false;  // reply buffer limit exceeded: closed at the next flush
   bool awaiting_reset_ = false;  // RESET sent in passthrough: hold later requests until it ends
 };
 

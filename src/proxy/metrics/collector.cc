@@ -4,6 +4,7 @@
 
 #include <limits>
 #include <map>
+#include <memory>
 #include <tuple>
 
 namespace kw {
@@ -31,7 +32,8 @@ std::string sanitizeLabel(std::string_view s) {
 std::vector<std::string> commandLabels(const std::vector<std::string>& names) {
   std::vector<std::string> labels(kMaxCommands, "other");
   for (uint32_t i = 0; i < kMaxCommands && i < names.size(); ++i) {
-    if (i != kOtherCommand && !names[i].empty()) labels[i] = sanitizeLabel(names[i]);
+    if (i != kOtherCommand && !names[i].empty())
+      labels[i] = sanitizeLabel(names[i]);
   }
   return labels;
 }
@@ -39,7 +41,8 @@ std::vector<std::string> commandLabels(const std::vector<std::string>& names) {
 std::vector<std::string> namespaceLabels(const std::vector<std::string>& names) {
   std::vector<std::string> labels(kNamespaceSlots, "other");
   for (uint32_t i = 0; i < kMaxNamespaces && i < names.size(); ++i) {
-    if (!names[i].empty()) labels[i] = sanitizeLabel(names[i]);
+    if (!names[i].empty())
+      labels[i] = sanitizeLabel(names[i]);
   }
   labels[kNoNamespace] = "none";
   return labels;
@@ -90,7 +93,7 @@ struct Totals {
   int64_t clients_connected = 0;
   int64_t upstream_connected = 0;
   int64_t upstream_inflight = 0;
-  std::map<uint64_t, uint64_t> commands;  // (cmd * kNamespaceSlots + ns) * kOutcomes + o
+  std::map<uint64_t, uint64_t> commands; // (cmd * kNamespaceSlots + ns) * kOutcomes + o
   std::vector<HistogramSnapshot> latency = std::vector<HistogramSnapshot>(kMaxCommands);
   HistogramSnapshot rtt;
   uint64_t reads[kNamespaceSlots][2] = {};
@@ -116,12 +119,14 @@ void addShard(Totals* t, const WorkerStats& s, const RequestMetrics& r) {
     HistogramSnapshot h = r.latency(cmd);
     // Every recorded command has a latency sample, so an empty histogram means an untouched
     // row: skipping it keeps a scrape from reading (and faulting in) the whole mapping.
-    if (h.count() == 0) continue;
+    if (h.count() == 0)
+      continue;
     t->latency[cmd].add(h);
     for (uint32_t ns = 0; ns < kNamespaceSlots; ++ns) {
       for (size_t o = 0; o < kOutcomes; ++o) {
         uint64_t v = r.commands(cmd, ns, static_cast<Outcome>(o));
-        if (v) t->commands[(uint64_t{cmd} * kNamespaceSlots + ns) * kOutcomes + o] += v;
+        if (v)
+          t->commands[(uint64_t{cmd} * kNamespaceSlots + ns) * kOutcomes + o] += v;
       }
     }
   }
@@ -129,12 +134,13 @@ void addShard(Totals* t, const WorkerStats& s, const RequestMetrics& r) {
   for (uint32_t ns = 0; ns < kNamespaceSlots; ++ns) {
     t->reads[ns][0] += r.reads(ns, true);
     t->reads[ns][1] += r.reads(ns, false);
-    for (size_t a = 0; a < kTtlActions; ++a) t->ttl[ns][a] += r.ttl(ns, static_cast<TtlAction>(a));
+    for (size_t a = 0; a < kTtlActions; ++a)
+      t->ttl[ns][a] += r.ttl(ns, static_cast<TtlAction>(a));
   }
   t->auth_failures += r.authFailures();
 }
 
-}  // namespace
+} // namespace
 
 std::string statCounterFamilyName(std::string_view name) {
   constexpr std::string_view kSuffix = "_total";
@@ -143,7 +149,8 @@ std::string statCounterFamilyName(std::string_view name) {
   }
   // keywarden_commands_total is the labelled family; the WorkerStats counter of every command
   // received (including those that never reach a recordCommand) keeps its own name.
-  if (name == "commands") name = "commands_received";
+  if (name == "commands")
+    name = "commands_received";
   return "keywarden_" + std::string(name) + "_total";
 }
 
@@ -152,7 +159,8 @@ MetricsCollector::MetricsCollector(const MetricsSource* source, std::string vers
 
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   auto t = std::make_unique<Totals>();
-  source_->forEachShard([&](const WorkerStats& s, const RequestMetrics& r) { addShard(t.get(), s, r); });
+  source_->forEachShard(
+      [&](const WorkerStats& s, const RequestMetrics& r) { addShard(t.get(), s, r); });
   std::vector<std::string> cmd_labels = commandLabels(source_->commandNames());
   std::vector<std::string> ns_labels = namespaceLabels(source_->namespaceNames());
 
@@ -177,7 +185,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                   {"outcome", std::string(outcomeName(static_cast<Outcome>(std::get<2>(k))))}},
                  static_cast<double>(v));
     }
-    if (!f.metric.empty()) out.push_back(std::move(f));
+    if (!f.metric.empty())
+      out.push_back(std::move(f));
   }
   {
     auto f = family("keywarden_command_duration_seconds",
@@ -185,15 +194,18 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                     MetricType::Histogram);
     std::map<std::string_view, HistogramSnapshot> series;
     for (uint32_t cmd = 0; cmd < kMaxCommands; ++cmd) {
-      if (t->latency[cmd].count()) series[cmd_labels[cmd]].add(t->latency[cmd]);
+      if (t->latency[cmd].count())
+        series[cmd_labels[cmd]].add(t->latency[cmd]);
     }
-    for (const auto& [name, h] : series) addHistogram(&f, {{"command", std::string(name)}}, h);
-    if (!f.metric.empty()) out.push_back(std::move(f));
+    for (const auto& [name, h] : series)
+      addHistogram(&f, {{"command", std::string(name)}}, h);
+    if (!f.metric.empty())
+      out.push_back(std::move(f));
   }
   {
-    auto f = family("keywarden_upstream_rtt_seconds",
-                    "Round trip of a request to the upstream Redis and back.",
-                    MetricType::Histogram);
+    auto f =
+        family("keywarden_upstream_rtt_seconds",
+               "Round trip of a request to the upstream Redis and back.", MetricType::Histogram);
     addHistogram(&f, {}, t->rtt);
     out.push_back(std::move(f));
   }
@@ -204,7 +216,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     std::map<std::pair<std::string_view, int>, uint64_t> series;
     for (uint32_t ns = 0; ns < kNamespaceSlots; ++ns) {
       for (int r = 0; r < 2; ++r) {
-        if (t->reads[ns][r]) series[{ns_labels[ns], r}] += t->reads[ns][r];
+        if (t->reads[ns][r])
+          series[{ns_labels[ns], r}] += t->reads[ns][r];
       }
     }
     for (const auto& [k, v] : series) {
@@ -212,7 +225,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                  {{"namespace", std::string(k.first)}, {"result", k.second == 0 ? "hit" : "miss"}},
                  static_cast<double>(v));
     }
-    if (!f.metric.empty()) out.push_back(std::move(f));
+    if (!f.metric.empty())
+      out.push_back(std::move(f));
   }
   {
     auto f = family("keywarden_ttl_actions_total",
@@ -222,7 +236,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     std::map<std::pair<std::string_view, size_t>, uint64_t> series;
     for (uint32_t ns = 0; ns < kNamespaceSlots; ++ns) {
       for (size_t a = 0; a < kTtlActions; ++a) {
-        if (t->ttl[ns][a]) series[{ns_labels[ns], a}] += t->ttl[ns][a];
+        if (t->ttl[ns][a])
+          series[{ns_labels[ns], a}] += t->ttl[ns][a];
       }
     }
     for (const auto& [k, v] : series) {
@@ -231,7 +246,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                   {"action", std::string(ttlActionName(static_cast<TtlAction>(k.second)))}},
                  static_cast<double>(v));
     }
-    if (!f.metric.empty()) out.push_back(std::move(f));
+    if (!f.metric.empty())
+      out.push_back(std::move(f));
   }
   {
     auto f = family("keywarden_auth_failures_total", "Failed AUTH and HELLO AUTH attempts.",
@@ -243,7 +259,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   size_t i = 0;
 #define KW_EMIT_COUNTER(name, help)                                                                \
   {                                                                                                \
-    auto f = family(statCounterFamilyName(#name), help, MetricType::Counter);                     \
+    auto f = family(statCounterFamilyName(#name), help, MetricType::Counter);                      \
     addCounter(&f, {}, static_cast<double>(t->stats[i++]));                                        \
     out.push_back(std::move(f));                                                                   \
   }
@@ -274,4 +290,4 @@ std::string MetricsCollector::serialize() const {
   return prometheus::TextSerializer().Serialize(Collect());
 }
 
-}  // namespace kw
+} // namespace kw

@@ -17,8 +17,8 @@ constexpr size_t kTotalWords =
 constexpr size_t kMappedBytes = kTotalWords * sizeof(uint64_t);
 
 constexpr std::string_view kOutcomeNames[] = {
-    "ok", "error", "upstream_down", "refused_acl", "refused_shape", "refused_ttl",
-    "refused_auth", "refused_other",
+    "ok",          "error",        "upstream_down", "refused_acl", "refused_shape",
+    "refused_ttl", "refused_auth", "refused_other",
 };
 static_assert(std::size(kOutcomeNames) == kOutcomes);
 
@@ -30,7 +30,7 @@ static_assert(std::size(kTtlActionNames) == kTtlActions);
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free);
 static_assert(std::atomic_ref<uint64_t>::required_alignment <= alignof(uint64_t));
 
-}  // namespace
+} // namespace
 
 std::string_view outcomeName(Outcome o) {
   size_t i = static_cast<size_t>(o);
@@ -44,12 +44,14 @@ std::string_view ttlActionName(TtlAction a) {
 
 uint64_t HistogramSnapshot::count() const {
   uint64_t n = 0;
-  for (uint64_t b : buckets) n += b;
+  for (uint64_t b : buckets)
+    n += b;
   return n;
 }
 
 void HistogramSnapshot::add(const HistogramSnapshot& o) {
-  for (size_t i = 0; i < kLatencyBuckets; ++i) buckets[i] += o.buckets[i];
+  for (size_t i = 0; i < kLatencyBuckets; ++i)
+    buckets[i] += o.buckets[i];
   sum_ns += o.sum_ns;
 }
 
@@ -58,7 +60,8 @@ RequestMetrics::RequestMetrics() {
   // what keeps the dense layout cheap; malloc would not promise either (it may reuse and
   // memset a freed chunk).
   void* p = mmap(nullptr, kMappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();  // at worker construction, never on a request
+  if (p == MAP_FAILED)
+    throw std::bad_alloc(); // at worker construction, never on a request
   base_ = p;
   uint64_t* w = static_cast<uint64_t*>(p);
   commands_ = w;
@@ -74,9 +77,13 @@ RequestMetrics::RequestMetrics() {
   auth_failures_ = w;
 }
 
-RequestMetrics::~RequestMetrics() { munmap(base_, kMappedBytes); }
+RequestMetrics::~RequestMetrics() {
+  munmap(base_, kMappedBytes);
+}
 
-size_t RequestMetrics::mappedBytes() { return kMappedBytes; }
+size_t RequestMetrics::mappedBytes() {
+  return kMappedBytes;
+}
 
 uint64_t RequestMetrics::commands(uint32_t cmd, uint32_t ns, Outcome o) const {
   if (cmd >= kMaxCommands || ns >= kNamespaceSlots || static_cast<size_t>(o) >= kOutcomes) {
@@ -88,27 +95,34 @@ uint64_t RequestMetrics::commands(uint32_t cmd, uint32_t ns, Outcome o) const {
 
 HistogramSnapshot RequestMetrics::snapshot(const uint64_t* h) {
   HistogramSnapshot s;
-  for (size_t i = 0; i < kLatencyBuckets; ++i) s.buckets[i] = load(h[i]);
+  for (size_t i = 0; i < kLatencyBuckets; ++i)
+    s.buckets[i] = load(h[i]);
   s.sum_ns = load(h[kLatencyBuckets]);
   return s;
 }
 
 HistogramSnapshot RequestMetrics::latency(uint32_t cmd) const {
-  if (cmd >= kMaxCommands) return {};
+  if (cmd >= kMaxCommands)
+    return {};
   return snapshot(latency_ + static_cast<size_t>(cmd) * kHistWords);
 }
 
-HistogramSnapshot RequestMetrics::upstreamRtt() const { return snapshot(rtt_); }
+HistogramSnapshot RequestMetrics::upstreamRtt() const {
+  return snapshot(rtt_);
+}
 
 uint64_t RequestMetrics::reads(uint32_t ns, bool hit) const {
   return ns < kNamespaceSlots ? load(reads_[ns * 2 + (hit ? 0 : 1)]) : 0;
 }
 
 uint64_t RequestMetrics::ttl(uint32_t ns, TtlAction a) const {
-  if (ns >= kNamespaceSlots || static_cast<size_t>(a) >= kTtlActions) return 0;
+  if (ns >= kNamespaceSlots || static_cast<size_t>(a) >= kTtlActions)
+    return 0;
   return load(ttl_[ns * kTtlActions + static_cast<size_t>(a)]);
 }
 
-uint64_t RequestMetrics::authFailures() const { return load(*auth_failures_); }
+uint64_t RequestMetrics::authFailures() const {
+  return load(*auth_failures_);
+}
 
-}  // namespace kw
+} // namespace kw

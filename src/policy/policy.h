@@ -1,0 +1,122 @@
+// The compiled policy: namespaces (key -> namespace), users with their grants resolved to
+// per-namespace bits, and the TTL rules. Built once per config load from PolicyConfig, then
+// shared read-only by every worker thread as std::shared_ptr<const CompiledPolicy>.
+//
+// Grants: a user's `read`/`write` entries are Redis-style globs over namespace names ("*" is
+// every namespace), plus "@outside" for keys that belong to no namespace (honoured only while
+// [policy] outside_namespaces = "allow"). Admin users may do everything: every command, every
+// key, every channel, whatever outside_namespaces says.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/policy_config.h"
+#include "policy/namespace_index.h"
+
+namespace kw {
+
+inline constexpr std::string_view kOutsideGrant = "@outside";
+
+struct CompiledUser {
+  enum : uint8_t { kCanRead = 1, kCanWrite = 2 };
+
+  std::string name;
+  std::string password_hash; // empty for nopass users
+  bool nopass = false;
+  bool enabled = true;
+  bool admin = false;
+  uint32_t categories = 0;        // CategoryBit set (kCatAll for admins)
+  std::vector<uint8_t> ns_access; // per namespace id: kCanRead | kCanWrite
+  bool outside_read = false;      // keys in no namespace (already false under "refuse")
+  bool outside_write = false;
+  std::vector<std::string> channels; // pub/sub channel globs
+  bool all_channels = false;         // admin, or a "*" channel grant
+  bool read_everything = false;      // every namespace and outside readable (SORT BY/GET)
+  bool full_access = false;
+
+  // Admin, or every namespace and the outside readable and writable with no namespace enforcing
+  // a key shape: checkAccess() then only checks the command and channels, never keys.
+  bool fullAccess() const { return full_access; }
+
+  // ns is a namespace id or Resolution::kNone (no namespace).
+  bool canRead(uint32_t ns) const {
+    return ns == Resolution::kNone ? outside_read : (ns_access[ns] & kCanRead) != 0;
+  }
+  bool canWrite(uint32_t ns) const {
+    return ns == Resolution::kNone ? outside_write : (ns_access[ns] & kCanWrite) != 0;
+  }
+
+  // nopass, or the password matches the hash (constant-time). Ignores `enabled`.
+  bool checkPassword(std::string_view password) const;
+};
+
+class CompiledPolicy {
+public:
+  // nullptr with *error set ("namespace 'x': ...", "user 'y': ...") when the config is invalid.
+  // config_loader.cc reports the same problems with line numbers first.
+  static std::shared_ptr<const CompiledPolicy> build(const PolicyConfig& config,
+                                                     std::string* error);
+
+  const NamespaceIndex& namespaces() const { return index_; }
+  size_t namespaceCount() const { return config_.namespaces.size(); }
+  const NamespaceConfig& ns(uint32_t id) const { return config_.namespaces[id]; }
+
+  const CompiledUser* findUser(std::string_view name) const; // nullptr if unknown
+  // The user of clients that never AUTH; nullptr (clients must AUTH first) when default_user is
+  // "" or names a disabled user.
+  const CompiledUser* defaultUser() const { return default_user_; }
+  bool requiresAuth() const { return default_user_ == nullptr; }
+
+  // The user `name` when it exists, is enabled and `password` is right; nullptr otherwise
+  // (Redis: "WRONGPASS invalid username-password pair or user is disabled."). Unknown users cost
+  // the same hashing as known ones, so timing does not reveal which names exist.
+  const CompiledUser* authenticate(std::string_view name, std::string_view password) const;
+
+  const std::vector<CompiledUser>& users() const { return users_; }
+  OutsidePolicy outsideNamespaces() const { return config_.outside_namespaces; }
+  const PolicyConfig& config() const { return config_; }
+
+  // Whether namespace `id` has any TTL rule (default, maximum or required).
+  bool hasTtlRules(uint32_t id) const { return ttl_rules_[id] != 0; }
+  bool anyTtlRules() const { return any_ttl_rules_; }
+
+  CompiledPolicy(const CompiledPolicy&) = delete;  // users hold views of themselves
+  CompiledPolicy& operator=(const CompiledPolicy&) = delete;
+
+private:
+  CompiledPolicy() = default;
+
+  PolicyConfig config_;
+  NamespaceIndex index_;
+  std::vector<CompiledUser> users_;
+  std::unordered_map<std::string_view, size_t> user_index_; // views into users_[i].name
+  const CompiledUser* default_user_ = nullptr;
+  std::vector<uint8_t> ttl_rules_;
+  bool any_ttl_rules_ = false;
+};
+
+// Parses one `commands` entry of a user: "read", "write", "keyspace", "pubsub", "scripting",
+// "admin", "dangerous" or "all". Returns 0 when unknown.
+uint32_t parseCategory(std::string_view name);
+
+// The problem with one namespace's own settings ("ttl_required needs default_ttl_s > 0"), or ""
+// when fine. Shared with config_loader.cc.
+std::string validateNamespaceTtl(const NamespaceConfig& ns);
+
+// Checks a namespace name: non-empty, printable, no glob characters, not starting with '@'.
+// Returns the problem or "".
+std::string validateNamespaceName(std::string_view name);
+
+// Checks a user name: non-empty, printable, no spaces. Returns the problem or "".
+std::string validateUserName(std::string_view name);
+
+// Checks a `read`/`write` grant against the declared namespace names: "@outside", a glob, or
+// the exact name of a namespace. Returns the problem or "".
+std::string validateGrant(std::string_view grant, const std::vector<NamespaceConfig>& namespaces);
+
+} // namespace kw
