@@ -6,6 +6,7 @@
 #include "common/cli.h"
 #include "common/config_loader.h"
 #include "common/log.h"
+#include "policy/policy.h"
 #include "proxy/server.h"
 
 int main(int argc, char** argv) {
@@ -29,13 +30,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   kw::applyCliOverrides(cli, config.get());
+  auto policy = kw::CompiledPolicy::build(config->policy, &error);
+  if (!policy) {
+    fprintf(stderr, "keywarden: %s: %s\n", cli.config_path.c_str(), error.c_str());
+    return 1;
+  }
   if (cli.check_config) {
     printf("%s: configuration OK\n", cli.config_path.c_str());
     return 0;
   }
   kw::setLogLevel(config->server.log_level);
   kw::setThreadLogName("main");
-  kw::Server server(config, cli);
+  kw::Server server(config, policy, cli);
   if (!server.start(&error)) {
     KW_LOG_ERROR("%s", error.c_str());
     return 1;

@@ -7,17 +7,18 @@
 namespace kw {
 namespace {
 
-constexpr size_t kMaxShown = 128;  // bytes of a key or channel quoted in a reply
+constexpr size_t kMaxShown = 128; // bytes of a key or channel quoted in a reply
 
 enum Access : uint8_t { kNeedRead = 1, kNeedWrite = 2 };
 
 // Container commands are named "name|subcommand" in NOPERM replies, as Redis 7.2 does.
 bool isContainer(std::string_view name) {
   static constexpr std::string_view kContainers[] = {
-      "acl",     "client", "cluster", "command", "config", "function", "latency", "memory",
-      "module",  "object", "pubsub",  "script",  "slowlog", "xgroup",  "xinfo"};
+      "acl",    "client", "cluster", "command", "config",  "function", "latency", "memory",
+      "module", "object", "pubsub",  "script",  "slowlog", "xgroup",   "xinfo"};
   for (std::string_view c : kContainers) {
-    if (c == name) return true;
+    if (c == name)
+      return true;
   }
   return false;
 }
@@ -29,7 +30,8 @@ void appendCommandName(std::string* out, const CommandInfo& cmd,
     out->push_back('|');
     std::string lower(args[1].substr(0, 32));
     for (char& c : lower) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c >= 'A' && c <= 'Z')
+        c = static_cast<char>(c - 'A' + 'a');
     }
     appendByteRepr(out, lower, 32);
   }
@@ -50,9 +52,12 @@ bool refuseCommand(const CompiledUser& user, const CommandInfo& cmd,
 }
 
 bool isDangerous(const CommandInfo& cmd, std::span<const std::string_view> args) {
-  if (cmd.flags & kDangerous) return true;
-  if (args.size() < 2) return false;
-  if (cmd.name == "script") return optionIs(args[1], "flush");
+  if (cmd.flags & kDangerous)
+    return true;
+  if (args.size() < 2)
+    return false;
+  if (cmd.name == "script")
+    return optionIs(args[1], "flush");
   if (cmd.name == "function") {
     return optionIs(args[1], "flush") || optionIs(args[1], "delete") ||
            optionIs(args[1], "restore");
@@ -62,12 +67,18 @@ bool isDangerous(const CommandInfo& cmd, std::span<const std::string_view> args)
 
 uint32_t categoriesOf(uint32_t flags) {
   uint32_t cats = 0;
-  if (flags & kRead) cats |= kCatRead;
-  if (flags & kWrite) cats |= kCatWrite;
-  if (flags & kKeyspace) cats |= kCatKeyspace;
-  if (flags & kPubsub) cats |= kCatPubsub;
-  if (flags & kScripting) cats |= kCatScripting;
-  if (flags & kAdmin) cats |= kCatAdmin;
+  if (flags & kRead)
+    cats |= kCatRead;
+  if (flags & kWrite)
+    cats |= kCatWrite;
+  if (flags & kKeyspace)
+    cats |= kCatKeyspace;
+  if (flags & kPubsub)
+    cats |= kCatPubsub;
+  if (flags & kScripting)
+    cats |= kCatScripting;
+  if (flags & kAdmin)
+    cats |= kCatAdmin;
   return cats;
 }
 
@@ -77,7 +88,8 @@ bool checkCategories(const CompiledUser& user, const CommandInfo& cmd,
     return refuseCommand(user, cmd, args, "category 'scripting' is not granted", error_reply);
   }
   const uint32_t cats = categoriesOf(cmd.flags);
-  if (cats == 0 || (cats & user.categories) != 0) return true;
+  if (cats == 0 || (cats & user.categories) != 0)
+    return true;
   static constexpr struct {
     uint32_t bit;
     std::string_view name;
@@ -86,7 +98,8 @@ bool checkCategories(const CompiledUser& user, const CommandInfo& cmd,
   std::string why;
   int count = 0;
   for (const auto& n : kNames) {
-    if (!(cats & n.bit)) continue;
+    if (!(cats & n.bit))
+      continue;
     why += count++ ? ", '" : "'";
     why += n.name;
     why += '\'';
@@ -97,13 +110,16 @@ bool checkCategories(const CompiledUser& user, const CommandInfo& cmd,
 }
 
 uint8_t baseAccess(const CommandInfo& cmd) {
-  if (cmd.flags & kScripting) return (cmd.flags & kRead) ? kNeedRead : kNeedRead | kNeedWrite;
-  if (cmd.flags & kWrite) return kNeedWrite;
+  if (cmd.flags & kScripting)
+    return (cmd.flags & kRead) ? kNeedRead : kNeedRead | kNeedWrite;
+  if (cmd.flags & kWrite)
+    return kNeedWrite;
   return kNeedRead;
 }
 
 uint8_t keyAccess(uint8_t base, KeyLayout layout, int pos, int sort_store) {
-  if (base != kNeedWrite) return base;
+  if (base != kNeedWrite)
+    return base;
   switch (layout) {
   case KeyLayout::kAllKeys:
     return base;
@@ -161,11 +177,13 @@ bool checkKey(const CompiledPolicy& policy, const CompiledUser& user, std::strin
 }
 
 bool channelAllowed(const CompiledUser& user, std::string_view channel, bool is_pattern) {
-  if (user.all_channels) return true;
+  if (user.all_channels)
+    return true;
   for (const std::string& granted : user.channels) {
     // As Redis: a subscription pattern must be granted literally, since a pattern matching
     // a granted glob could still match channels outside it.
-    if (is_pattern ? granted == channel : globMatch(granted, channel)) return true;
+    if (is_pattern ? granted == channel : globMatch(granted, channel))
+      return true;
   }
   return false;
 }
@@ -183,7 +201,8 @@ bool checkChannels(const CompiledUser& user, const CommandInfo& cmd,
     is_pattern = true;
   }
   for (size_t i = 1; i < end; ++i) {
-    if (channelAllowed(user, args[i], is_pattern)) continue;
+    if (channelAllowed(user, args[i], is_pattern))
+      continue;
     std::string& e = *error_reply;
     e = "NOPERM User ";
     e += user.name;
@@ -195,7 +214,31 @@ bool checkChannels(const CompiledUser& user, const CommandInfo& cmd,
   return true;
 }
 
-}  // namespace
+// XREAD/XREADGROUP keys, found as Redis's xreadCommand parses its options: in order, each
+// option skipping its values, keywords compared as C strings. A plain search for "STREAMS" would
+// be fooled by `GROUP streams consumer STREAMS key id` or by "STREAMS\0x".
+void streamKeyPositions(std::span<const std::string_view> args, std::vector<int>* out) {
+  const size_t n = args.size();
+  for (size_t i = 1; i < n; ++i) {
+    const size_t more = n - i - 1;
+    if ((optionIs(args[i], "block") || optionIs(args[i], "count")) && more >= 1) {
+      ++i;
+    } else if (optionIs(args[i], "group") && more >= 2) {
+      i += 2;
+    } else if (optionIs(args[i], "noack")) {
+    } else if (optionIs(args[i], "streams") && more >= 1) {
+      if (more % 2 != 0)
+        return; // Redis: unbalanced list of streams
+      for (size_t k = 0; k < more / 2; ++k)
+        out->push_back(static_cast<int>(i + 1 + k));
+      return;
+    } else {
+      return; // Redis: syntax error
+    }
+  }
+}
+
+} // namespace
 
 bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const CommandInfo& cmd,
                  std::span<const std::string_view> args, PolicyScratch* scratch,
@@ -209,10 +252,15 @@ bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const C
                                                   : "dangerous commands need an admin user",
                            error_reply);
     }
-    if (!checkCategories(user, cmd, args, error_reply)) return false;
+    if (!checkCategories(user, cmd, args, error_reply))
+      return false;
   }
 
-  CommandTable::keyPositions(cmd, args.size(), args.data(), &scratch->positions);
+  if (cmd.keys == KeySpec::kStreams) {
+    streamKeyPositions(args, &scratch->positions);
+  } else {
+    CommandTable::keyPositions(cmd, args.size(), args.data(), &scratch->positions);
+  }
   const bool is_sort = cmd.name == "sort" || cmd.name == "sort_ro";
   int sort_store = -1;
   if (is_sort) {
@@ -231,21 +279,25 @@ bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const C
 
   const uint8_t base = baseAccess(cmd);
   KeyLayout layout = KeyLayout::kAllKeys;
-  if (base == kNeedWrite && scratch->positions.size() > 1 && !user.full_access) {
+  if (is_sort) {
+    layout = KeyLayout::kSortStore;
+  } else if (base == kNeedWrite && scratch->positions.size() > 1 && !user.full_key_access) {
     layout = commandTraits(cmd.name).layout;
   }
   for (int pos : scratch->positions) {
     const std::string_view key = args[static_cast<size_t>(pos)];
     const Resolution r = policy.namespaces().resolve(key);
     scratch->ns_ids.push_back(r.ns);
-    if (user.full_access) continue;
+    if (user.full_key_access)
+      continue;
     if (!checkKey(policy, user, key, r, keyAccess(base, layout, pos, sort_store), error_reply)) {
       return false;
     }
   }
 
-  if ((cmd.flags & kPubsub) && !checkChannels(user, cmd, args, error_reply)) return false;
+  if ((cmd.flags & kPubsub) && !checkChannels(user, cmd, args, error_reply))
+    return false;
   return true;
 }
 
-}  // namespace kw
+} // namespace kw

@@ -19,7 +19,8 @@ size_t matchSet(std::string_view pattern, size_t p, unsigned char c, bool* hit) 
   while (p < n && pattern[p] != ']') {
     if (pattern[p] == '\\' && p + 1 < n) {
       ++p;
-      if (static_cast<unsigned char>(pattern[p]) == c) match = true;
+      if (static_cast<unsigned char>(pattern[p]) == c)
+        match = true;
       ++p;
     } else if (p + 2 < n && pattern[p + 1] == '-') {
       unsigned char lo = static_cast<unsigned char>(pattern[p]);
@@ -29,19 +30,22 @@ size_t matchSet(std::string_view pattern, size_t p, unsigned char c, bool* hit) 
         lo = hi;
         hi = t;
       }
-      if (c >= lo && c <= hi) match = true;
+      if (c >= lo && c <= hi)
+        match = true;
       p += 3;
     } else {
-      if (static_cast<unsigned char>(pattern[p]) == c) match = true;
+      if (static_cast<unsigned char>(pattern[p]) == c)
+        match = true;
       ++p;
     }
   }
-  if (p < n) ++p;  // the `]`
+  if (p < n)
+    ++p; // the `]`
   *hit = negate ? !match : match;
   return p;
 }
 
-}  // namespace
+} // namespace
 
 bool globMatch(std::string_view pattern, std::string_view subject) {
   const size_t pn = pattern.size();
@@ -57,8 +61,10 @@ bool globMatch(std::string_view pattern, std::string_view subject) {
     if (p < pn) {
       const char pc = pattern[p];
       if (pc == '*') {
-        while (p < pn && pattern[p] == '*') ++p;
-        if (p == pn) return true;
+        while (p < pn && pattern[p] == '*')
+          ++p;
+        if (p == pn)
+          return true;
         star_p = p;
         star_s = s;
         continue;
@@ -82,11 +88,13 @@ bool globMatch(std::string_view pattern, std::string_view subject) {
         continue;
       }
     }
-    if (star_p == SIZE_MAX) return false;
+    if (star_p == SIZE_MAX)
+      return false;
     p = star_p;
     s = ++star_s;
   }
-  while (p < pn && pattern[p] == '*') ++p;
+  while (p < pn && pattern[p] == '*')
+    ++p;
   return p == pn;
 }
 
@@ -102,4 +110,4 @@ bool globHasWildcard(std::string_view pattern) {
   return false;
 }
 
-}  // namespace kw
+} // namespace kw

@@ -49,13 +49,14 @@ public:
 
   // As matches(), and on success stores each placeholder's value, in pattern order, into
   // captures[0 .. placeholderCount()) (views into `key`). captures may be empty or shorter than
-  // placeholderCount(); extra placeholders are then matched but not reported.
+  // placeholderCount(); extra placeholders are then matched but not reported. On failure the
+  // captures hold garbage.
   bool match(std::string_view key, std::span<std::string_view> captures) const {
     return matchFrom(key, 0, 0, captures);
   }
 
   const std::string& text() const { return text_; }
-  // Literal bytes before the first placeholder (the whole key for a placeholder-free pattern).
+  // Literal bytes before the first placeholder (the whole text for a placeholder-free pattern).
   std::string_view literalPrefix() const { return {literals_.data(), prefix_len_}; }
   const std::vector<PatternSegment>& segments() const { return segments_; }
   size_t placeholderCount() const { return placeholder_count_; }

@@ -15,14 +15,17 @@ constexpr size_t kDigestBytes = crypto_hash_sha256_BYTES;
 void initSodium() {
   // Safe to call repeatedly and from several threads; fails only when no entropy source exists,
   // where issuing salts would be unsafe anyway.
-  if (sodium_init() < 0) std::abort();
+  if (sodium_init() < 0)
+    std::abort();
 }
 
 bool decodeHex(std::string_view hex, unsigned char* out, size_t out_len) {
-  if (hex.size() != out_len * 2) return false;
+  if (hex.size() != out_len * 2)
+    return false;
   for (char c : hex) {
     const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    if (!ok) return false;
+    if (!ok)
+      return false;
   }
   size_t written = 0;
   return sodium_hex2bin(out, out_len, hex.data(), hex.size(), nullptr, &written, nullptr) == 0 &&
@@ -46,15 +49,17 @@ void digestOf(const unsigned char* salt, std::string_view password, unsigned cha
 }
 
 bool split(std::string_view hash, unsigned char* salt, unsigned char* digest) {
-  if (hash.substr(0, kScheme.size()) != kScheme) return false;
+  if (hash.substr(0, kScheme.size()) != kScheme)
+    return false;
   hash.remove_prefix(kScheme.size());
   const size_t dollar = hash.find('$');
-  if (dollar == std::string_view::npos) return false;
+  if (dollar == std::string_view::npos)
+    return false;
   return decodeHex(hash.substr(0, dollar), salt, kSaltBytes) &&
          decodeHex(hash.substr(dollar + 1), digest, kDigestBytes);
 }
 
-}  // namespace
+} // namespace
 
 std::string hashPassword(std::string_view password) {
   initSodium();
@@ -74,7 +79,8 @@ bool verifyPassword(std::string_view hash, std::string_view password) {
   initSodium();
   unsigned char salt[kSaltBytes];
   unsigned char want[kDigestBytes];
-  if (!split(hash, salt, want)) return false;
+  if (!split(hash, salt, want))
+    return false;
   unsigned char got[kDigestBytes];
   digestOf(salt, password, got);
   const bool ok = sodium_memcmp(got, want, kDigestBytes) == 0;
@@ -88,4 +94,4 @@ bool isValidPasswordHash(std::string_view hash) {
   return split(hash, salt, digest);
 }
 
-}  // namespace kw
+} // namespace kw

@@ -35,26 +35,35 @@ void applyGrants(const std::vector<std::string>& grants, const PolicyConfig& con
       continue;
     }
     for (size_t i = 0; i < config.namespaces.size(); ++i) {
-      if (globMatch(grant, config.namespaces[i].name)) user->ns_access[i] |= bit;
+      if (globMatch(grant, config.namespaces[i].name))
+        user->ns_access[i] |= bit;
     }
   }
 }
 
-}  // namespace
+} // namespace
 
 bool CompiledUser::checkPassword(std::string_view password) const {
   return nopass || verifyPassword(password_hash, password);
 }
 
 uint32_t parseCategory(std::string_view name) {
-  if (name == "read") return kCatRead;
-  if (name == "write") return kCatWrite;
-  if (name == "keyspace") return kCatKeyspace;
-  if (name == "pubsub") return kCatPubsub;
-  if (name == "scripting") return kCatScripting;
-  if (name == "admin") return kCatAdmin;
-  if (name == "dangerous") return kCatDangerous;
-  if (name == "all") return kCatAll;
+  if (name == "read")
+    return kCatRead;
+  if (name == "write")
+    return kCatWrite;
+  if (name == "keyspace")
+    return kCatKeyspace;
+  if (name == "pubsub")
+    return kCatPubsub;
+  if (name == "scripting")
+    return kCatScripting;
+  if (name == "admin")
+    return kCatAdmin;
+  if (name == "dangerous")
+    return kCatDangerous;
+  if (name == "all")
+    return kCatAll;
   return 0;
 }
 
@@ -70,13 +79,16 @@ std::string validateNamespaceTtl(const NamespaceConfig& ns) {
 }
 
 std::string validateNamespaceName(std::string_view name) {
-  if (name.empty()) return "must not be empty";
+  if (name.empty())
+    return "must not be empty";
   if (name.size() > kMaxNameLength) {
     return "longer than " + std::to_string(kMaxNameLength) + " bytes";
   }
-  if (name[0] == '@') return "must not start with '@' (reserved for grants like @outside)";
+  if (name[0] == '@')
+    return "must not start with '@' (reserved for grants like @outside)";
   for (char c : name) {
-    if (c <= 0x20 || c >= 0x7f) return "only printable ASCII without spaces is allowed";
+    if (c <= 0x20 || c >= 0x7f)
+      return "only printable ASCII without spaces is allowed";
     if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') {
       return "must not contain glob characters * ? [ ] \\";
     }
@@ -85,21 +97,26 @@ std::string validateNamespaceName(std::string_view name) {
 }
 
 std::string validateUserName(std::string_view name) {
-  if (name.empty()) return "must not be empty";
+  if (name.empty())
+    return "must not be empty";
   if (name.size() > kMaxNameLength) {
     return "longer than " + std::to_string(kMaxNameLength) + " bytes";
   }
   for (char c : name) {
-    if (c <= 0x20 || c >= 0x7f) return "only printable ASCII without spaces is allowed";
+    if (c <= 0x20 || c >= 0x7f)
+      return "only printable ASCII without spaces is allowed";
   }
   return "";
 }
 
 std::string validateGrant(std::string_view grant, const std::vector<NamespaceConfig>& namespaces) {
-  if (grant.empty()) return "empty grant";
-  if (grant == kOutsideGrant || globHasWildcard(grant)) return "";
+  if (grant.empty())
+    return "empty grant";
+  if (grant == kOutsideGrant || globHasWildcard(grant))
+    return "";
   for (const NamespaceConfig& ns : namespaces) {
-    if (globMatch(grant, ns.name)) return "";
+    if (globMatch(grant, ns.name))
+      return "";
   }
   return "no namespace is named " + quoted(grant);
 }
@@ -107,7 +124,8 @@ std::string validateGrant(std::string_view grant, const std::vector<NamespaceCon
 std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& config,
                                                             std::string* error) {
   auto fail = [error](std::string message) -> std::shared_ptr<const CompiledPolicy> {
-    if (error != nullptr) *error = std::move(message);
+    if (error != nullptr)
+      *error = std::move(message);
     return nullptr;
   };
   std::shared_ptr<CompiledPolicy> policy(new CompiledPolicy());
@@ -118,16 +136,20 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
   for (const NamespaceConfig& ns : config.namespaces) {
     const std::string where = "namespace " + quoted(ns.name) + ": ";
     std::string problem = validateNamespaceName(ns.name);
-    if (!problem.empty()) return fail(where + "name " + problem);
+    if (!problem.empty())
+      return fail(where + "name " + problem);
     problem = validateNamespaceTtl(ns);
-    if (!problem.empty()) return fail(where + problem);
+    if (!problem.empty())
+      return fail(where + problem);
     std::optional<KeyPattern> pattern = KeyPattern::parse(ns.pattern, &problem);
-    if (!pattern) return fail(where + "pattern: " + problem);
+    if (!pattern)
+      return fail(where + "pattern: " + problem);
     defs.push_back({ns.name, std::move(*pattern)});
   }
   std::string problem;
   std::optional<NamespaceIndex> index = NamespaceIndex::build(std::move(defs), &problem);
-  if (!index) return fail(problem);
+  if (!index)
+    return fail(problem);
   policy->index_ = std::move(*index);
 
   policy->ttl_rules_.resize(config.namespaces.size());
@@ -138,7 +160,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
   }
 
   bool any_shape_rule = false;
-  for (const NamespaceConfig& ns : config.namespaces) any_shape_rule |= ns.enforce_shape;
+  for (const NamespaceConfig& ns : config.namespaces)
+    any_shape_rule |= ns.enforce_shape;
   const bool outside_allowed = config.outside_namespaces == OutsidePolicy::kAllow;
 
   if (config.users.empty()) {
@@ -152,7 +175,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
   for (const UserConfig& uc : config.users) {
     const std::string where = "user " + quoted(uc.name) + ": ";
     problem = validateUserName(uc.name);
-    if (!problem.empty()) return fail(where + "name " + problem);
+    if (!problem.empty())
+      return fail(where + "name " + problem);
     if (!uc.nopass && !isValidPasswordHash(uc.password_hash)) {
       return fail(where + (uc.password_hash.empty()
                                ? "needs password_hash or nopass = true"
@@ -164,7 +188,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
     for (const auto* list : {&uc.read, &uc.write}) {
       for (const std::string& grant : *list) {
         problem = validateGrant(grant, config.namespaces);
-        if (!problem.empty()) return fail(where + problem);
+        if (!problem.empty())
+          return fail(where + problem);
       }
     }
     CompiledUser user;
@@ -183,7 +208,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
     user.ns_access.assign(config.namespaces.size(), 0);
     if (user.admin) {
       user.categories = kCatAll;
-      user.ns_access.assign(config.namespaces.size(), CompiledUser::kCanRead | CompiledUser::kCanWrite);
+      user.ns_access.assign(config.namespaces.size(),
+                            CompiledUser::kCanRead | CompiledUser::kCanWrite);
       user.outside_read = user.outside_write = true;
       user.all_channels = true;
     } else {
@@ -194,7 +220,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
       applyGrants(uc.write, config, CompiledUser::kCanWrite, &user, &outside_write);
       user.outside_read = outside_allowed && outside_read;
       user.outside_write = outside_allowed && outside_write;
-      for (const std::string& ch : user.channels) user.all_channels |= ch == "*";
+      for (const std::string& ch : user.channels)
+        user.all_channels |= ch == "*";
     }
     bool all_read = user.outside_read;
     bool all_write = user.outside_write;
@@ -203,7 +230,7 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
       all_write &= (bits & CompiledUser::kCanWrite) != 0;
     }
     user.read_everything = user.admin || all_read;
-    user.full_access = user.admin || (all_read && all_write && !any_shape_rule);
+    user.full_key_access = user.admin || (all_read && all_write && !any_shape_rule);
     if (!policy->user_index_.emplace(user.name, u).second) {
       return fail("user " + quoted(user.name) + ": declared twice");
     }
@@ -235,4 +262,4 @@ const CompiledUser* CompiledPolicy::authenticate(std::string_view name,
   return ok && user->enabled ? user : nullptr;
 }
 
-}  // namespace kw
+} // namespace kw

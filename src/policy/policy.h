@@ -37,11 +37,15 @@ struct CompiledUser {
   std::vector<std::string> channels; // pub/sub channel globs
   bool all_channels = false;         // admin, or a "*" channel grant
   bool read_everything = false;      // every namespace and outside readable (SORT BY/GET)
-  bool full_access = false;
+  bool full_key_access = false;
+
+  // checkAccess() would allow any command with any keys and channels, so callers may skip it:
+  // admins only, since other users never run dangerous commands.
+  bool fullAccess() const { return admin; }
 
   // Admin, or every namespace and the outside readable and writable with no namespace enforcing
-  // a key shape: checkAccess() then only checks the command and channels, never keys.
-  bool fullAccess() const { return full_access; }
+  // a key shape: checkAccess() still checks the command and channels, but no key.
+  bool fullKeyAccess() const { return full_key_access; }
 
   // ns is a namespace id or Resolution::kNone (no namespace).
   bool canRead(uint32_t ns) const {
@@ -85,7 +89,7 @@ public:
   bool hasTtlRules(uint32_t id) const { return ttl_rules_[id] != 0; }
   bool anyTtlRules() const { return any_ttl_rules_; }
 
-  CompiledPolicy(const CompiledPolicy&) = delete;  // users hold views of themselves
+  CompiledPolicy(const CompiledPolicy&) = delete; // users hold views of themselves
   CompiledPolicy& operator=(const CompiledPolicy&) = delete;
 
 private:

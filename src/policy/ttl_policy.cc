@@ -23,7 +23,8 @@
 // Relative times <= 0 and absolute times in the past delete the key (or are errors): unchanged.
 //
 // Refusing TTL removal (ttl_required namespaces):
-//   PERSIST k, GETEX k PERSIST       -> ERR PERSIST refused: keys of namespace '<ns>' must have a TTL
+//   PERSIST k, GETEX k PERSIST       -> ERR PERSIST refused: keys of namespace '<ns>' must have a
+//   TTL
 //
 // Follow-ups (ttl_required namespaces): commands that can create a key without a TTL are sent
 // unchanged, then "EXPIRE <key> <default_ttl_s> NX" is pipelined right after on the same
@@ -57,9 +58,17 @@ constexpr int64_t kLlongMin = std::numeric_limits<int64_t>::min();
 
 enum class Unit : uint8_t { kSeconds, kMillis };
 
+// The clock is the caller's; a nonsense one must not make arithmetic undefined.
+int64_t saturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (!__builtin_add_overflow(a, b, &sum))
+    return sum;
+  return b > 0 ? kLlongMax : kLlongMin;
+}
+
 struct Managed {
   uint32_t id = Resolution::kNone;
-  const NamespaceConfig* ns = nullptr;  // null: no TTL rules apply to the key
+  const NamespaceConfig* ns = nullptr; // null: no TTL rules apply to the key
 };
 
 class Stage {
@@ -70,15 +79,18 @@ public:
 
   Managed managed(std::string_view key) const {
     const Resolution r = policy_.namespaces().resolve(key);
-    if (!r.found() || !policy_.hasTtlRules(r.ns)) return {};
+    if (!r.found() || !policy_.hasTtlRules(r.ns))
+      return {};
     return {r.ns, &policy_.ns(r.ns)};
   }
 
   // Ensures out_->args holds a copy of the command, to be edited.
   void beginRewrite() {
-    if (!out_->args.empty()) return;
+    if (!out_->args.empty())
+      return;
     out_->args.reserve(args_.size() + 2);
-    for (std::string_view a : args_) out_->args.emplace_back(a);
+    for (std::string_view a : args_)
+      out_->args.emplace_back(a);
   }
 
   TtlDecision finish() const {
@@ -90,15 +102,18 @@ public:
   // "EXPIRE <key> <default> NX" when the key's namespace requires a TTL.
   void followupDefault(std::string_view key) {
     const Managed m = managed(key);
-    if (m.ns == nullptr || !m.ns->ttl_required) return;
-    out_->followups.push_back({"EXPIRE", std::string(key), std::to_string(m.ns->default_ttl_s), "NX"});
+    if (m.ns == nullptr || !m.ns->ttl_required)
+      return;
+    out_->followups.push_back(
+        {"EXPIRE", std::string(key), std::to_string(m.ns->default_ttl_s), "NX"});
     event(m.id, TtlAction::kFollowup);
   }
 
   void followupCarried(std::string_view key) {
     followupDefault(key);
     const Managed m = managed(key);
-    if (m.ns == nullptr || m.ns->max_ttl_s == 0) return;
+    if (m.ns == nullptr || m.ns->max_ttl_s == 0)
+      return;
     out_->followups.push_back({"EXPIRE", std::string(key), std::to_string(m.ns->max_ttl_s), "LT"});
     event(m.id, TtlAction::kFollowup);
   }
@@ -122,15 +137,18 @@ public:
   // written into out_->args, or a refusal. Returns false when refused.
   bool capExpiry(const Managed& m, std::string_view key, size_t index, int64_t value, Unit unit,
                  bool absolute, TtlDecision* refused) {
-    if (m.ns == nullptr || m.ns->max_ttl_s == 0) return true;
+    if (m.ns == nullptr || m.ns->max_ttl_s == 0)
+      return true;
     const int64_t max_ms = static_cast<int64_t>(m.ns->max_ttl_s) * 1000;
     // Redis-valid inputs keep these in range: seconds are <= LLONG_MAX / 1000 in magnitude.
     const int64_t value_ms = unit == Unit::kSeconds ? value * 1000 : value;
     int64_t ttl_ms = value_ms;
     if (absolute) {
-      if (__builtin_sub_overflow(value_ms, now_ms_, &ttl_ms)) ttl_ms = value_ms < 0 ? -1 : kLlongMax;
+      if (__builtin_sub_overflow(value_ms, now_ms_, &ttl_ms))
+        ttl_ms = value_ms < 0 ? -1 : kLlongMax;
     }
-    if (ttl_ms <= max_ms) return true;
+    if (ttl_ms <= max_ms)
+      return true;
     if (m.ns->over_max_ttl == OverMaxTtl::kRefuse) {
       const int64_t seconds = ttl_ms / 1000 + (ttl_ms % 1000 != 0);
       std::string e = "ERR TTL of " + std::to_string(seconds) + " seconds for key '";
@@ -144,8 +162,9 @@ public:
     }
     int64_t clamped;
     if (absolute) {
-      const int64_t at_ms = now_ms_ + max_ms;
-      clamped = unit == Unit::kSeconds ? at_ms / 1000 : at_ms;
+      const int64_t at_ms = saturatingAdd(now_ms_, max_ms);
+      // Rounded down, also for (nonsense) negative clocks, so the clamp never overshoots.
+      clamped = unit == Unit::kSeconds ? at_ms / 1000 - (at_ms % 1000 < 0) : at_ms;
     } else {
       clamped = unit == Unit::kSeconds ? static_cast<int64_t>(m.ns->max_ttl_s) : max_ms;
     }
@@ -173,8 +192,10 @@ private:
 // Redis's getExpireMillisecondsOrReply: false when Redis would reply "invalid expire time".
 bool validSetExpiry(std::string_view text, Unit unit, bool absolute, int64_t now_ms,
                     int64_t* value) {
-  if (!parseRedisInt(text, value) || *value <= 0) return false;
-  if (unit == Unit::kSeconds && *value > kLlongMax / 1000) return false;
+  if (!parseRedisInt(text, value) || *value <= 0)
+    return false;
+  if (unit == Unit::kSeconds && *value > kLlongMax / 1000)
+    return false;
   const int64_t ms = unit == Unit::kSeconds ? *value * 1000 : *value;
   int64_t at;
   return absolute || (!__builtin_add_overflow(ms, now_ms, &at) && at > 0);
@@ -182,14 +203,22 @@ bool validSetExpiry(std::string_view text, Unit unit, bool absolute, int64_t now
 
 // SET and GETEX options, as Redis's parseExtendedStringArgumentsOrReply.
 enum : uint32_t {
-  kNx = 1, kXx = 2, kGet = 4, kKeepTtl = 8, kPersist = 16, kEx = 32, kPx = 64, kExat = 128,
+  kNx = 1,
+  kXx = 2,
+  kGet = 4,
+  kKeepTtl = 8,
+  kPersist = 16,
+  kEx = 32,
+  kPx = 64,
+  kExat = 128,
   kPxat = 256,
 };
 
 TtlDecision Stage::setFamily(bool is_set) {
   const size_t n = args_.size();
   const size_t first = is_set ? 3 : 2;
-  if (n < first) return TtlDecision::kPass;
+  if (n < first)
+    return TtlDecision::kPass;
   uint32_t flags = 0;
   size_t expire_index = 0;
   for (size_t j = first; j < n; ++j) {
@@ -222,12 +251,13 @@ TtlDecision Stage::setFamily(bool is_set) {
       flags |= kPxat;
       expire_index = ++j;
     } else {
-      return TtlDecision::kPass;  // syntax error
+      return TtlDecision::kPass; // syntax error
     }
   }
   const std::string_view key = args_[1];
   const Managed m = managed(key);
-  if (m.ns == nullptr) return TtlDecision::kPass;
+  if (m.ns == nullptr)
+    return TtlDecision::kPass;
   if (flags & kPersist) {
     return m.ns->ttl_required ? refusePersist(m) : TtlDecision::kPass;
   }
@@ -236,7 +266,8 @@ TtlDecision Stage::setFamily(bool is_set) {
     return TtlDecision::kPass;
   }
   if (expire_index == 0) {
-    if (!is_set || m.ns->default_ttl_s == 0) return TtlDecision::kPass;
+    if (!is_set || m.ns->default_ttl_s == 0)
+      return TtlDecision::kPass;
     beginRewrite();
     out_->args.emplace_back("EX");
     out_->args.push_back(std::to_string(m.ns->default_ttl_s));
@@ -250,27 +281,36 @@ TtlDecision Stage::setFamily(bool is_set) {
     return TtlDecision::kPass;
   }
   TtlDecision refused;
-  if (!capExpiry(m, key, expire_index, value, unit, absolute, &refused)) return refused;
+  if (!capExpiry(m, key, expire_index, value, unit, absolute, &refused))
+    return refused;
   return finish();
 }
 
 TtlDecision Stage::setex(Unit unit) {
-  if (args_.size() != 4) return TtlDecision::kPass;
+  if (args_.size() != 4)
+    return TtlDecision::kPass;
   const Managed m = managed(args_[1]);
   int64_t value;
   if (m.ns == nullptr || !validSetExpiry(args_[2], unit, false, now_ms_, &value)) {
     return TtlDecision::kPass;
   }
   TtlDecision refused;
-  if (!capExpiry(m, args_[1], 2, value, unit, false, &refused)) return refused;
+  if (!capExpiry(m, args_[1], 2, value, unit, false, &refused))
+    return refused;
   return finish();
 }
 
 TtlDecision Stage::getset() {
-  if (args_.size() != 3) return TtlDecision::kPass;
+  if (args_.size() != 3)
+    return TtlDecision::kPass;
   const Managed m = managed(args_[1]);
-  if (m.ns == nullptr || m.ns->default_ttl_s == 0) return TtlDecision::kPass;
-  out_->args = {"SET", std::string(args_[1]), std::string(args_[2]), "GET", "EX",
+  if (m.ns == nullptr || m.ns->default_ttl_s == 0)
+    return TtlDecision::kPass;
+  out_->args = {"SET",
+                std::string(args_[1]),
+                std::string(args_[2]),
+                "GET",
+                "EX",
                 std::to_string(m.ns->default_ttl_s)};
   event(m.id, TtlAction::kRewriteDefault);
   return TtlDecision::kRewrite;
@@ -278,42 +318,56 @@ TtlDecision Stage::getset() {
 
 TtlDecision Stage::expire(Unit unit, bool absolute) {
   const size_t n = args_.size();
-  if (n < 3) return TtlDecision::kPass;
+  if (n < 3)
+    return TtlDecision::kPass;
   // Redis's parseExtendedExpireArgumentsOrReply.
   bool nx = false, xx = false, gt = false, lt = false;
   for (size_t j = 3; j < n; ++j) {
-    if (optionIs(args_[j], "nx")) nx = true;
-    else if (optionIs(args_[j], "xx")) xx = true;
-    else if (optionIs(args_[j], "gt")) gt = true;
-    else if (optionIs(args_[j], "lt")) lt = true;
-    else return TtlDecision::kPass;
+    if (optionIs(args_[j], "nx"))
+      nx = true;
+    else if (optionIs(args_[j], "xx"))
+      xx = true;
+    else if (optionIs(args_[j], "gt"))
+      gt = true;
+    else if (optionIs(args_[j], "lt"))
+      lt = true;
+    else
+      return TtlDecision::kPass;
   }
-  if ((nx && (xx || gt || lt)) || (gt && lt)) return TtlDecision::kPass;
+  if ((nx && (xx || gt || lt)) || (gt && lt))
+    return TtlDecision::kPass;
   const Managed m = managed(args_[1]);
   int64_t value;
-  if (m.ns == nullptr || !parseRedisInt(args_[2], &value)) return TtlDecision::kPass;
+  if (m.ns == nullptr || !parseRedisInt(args_[2], &value))
+    return TtlDecision::kPass;
   if (unit == Unit::kSeconds && (value > kLlongMax / 1000 || value < kLlongMin / 1000)) {
     return TtlDecision::kPass;
   }
   const int64_t ms = unit == Unit::kSeconds ? value * 1000 : value;
   int64_t at;
-  if (!absolute && __builtin_add_overflow(ms, now_ms_, &at)) return TtlDecision::kPass;
-  if (!absolute && value <= 0) return TtlDecision::kPass;  // deletes the key
+  if (!absolute && __builtin_add_overflow(ms, now_ms_, &at))
+    return TtlDecision::kPass;
+  if (!absolute && value <= 0)
+    return TtlDecision::kPass; // deletes the key
   TtlDecision refused;
-  if (!capExpiry(m, args_[1], 2, value, unit, absolute, &refused)) return refused;
+  if (!capExpiry(m, args_[1], 2, value, unit, absolute, &refused))
+    return refused;
   return finish();
 }
 
 TtlDecision Stage::persist() {
-  if (args_.size() != 2) return TtlDecision::kPass;
+  if (args_.size() != 2)
+    return TtlDecision::kPass;
   const Managed m = managed(args_[1]);
-  if (m.ns == nullptr || !m.ns->ttl_required) return TtlDecision::kPass;
+  if (m.ns == nullptr || !m.ns->ttl_required)
+    return TtlDecision::kPass;
   return refusePersist(m);
 }
 
 TtlDecision Stage::restore() {
   const size_t n = args_.size();
-  if (n < 4) return TtlDecision::kPass;
+  if (n < 4)
+    return TtlDecision::kPass;
   bool absttl = false, idle = false, freq = false;
   for (size_t j = 4; j < n; ++j) {
     const bool more = j + 1 < n;
@@ -332,17 +386,20 @@ TtlDecision Stage::restore() {
   }
   const Managed m = managed(args_[1]);
   int64_t ttl;
-  if (m.ns == nullptr || !parseRedisInt(args_[2], &ttl) || ttl < 0) return TtlDecision::kPass;
+  if (m.ns == nullptr || !parseRedisInt(args_[2], &ttl) || ttl < 0)
+    return TtlDecision::kPass;
   if (ttl == 0) {
-    if (m.ns->default_ttl_s == 0) return TtlDecision::kPass;
+    if (m.ns->default_ttl_s == 0)
+      return TtlDecision::kPass;
     const int64_t ms = static_cast<int64_t>(m.ns->default_ttl_s) * 1000;
     beginRewrite();
-    out_->args[2] = std::to_string(absttl ? now_ms_ + ms : ms);
+    out_->args[2] = std::to_string(absttl ? saturatingAdd(now_ms_, ms) : ms);
     event(m.id, TtlAction::kRewriteDefault);
     return TtlDecision::kRewrite;
   }
   TtlDecision refused;
-  if (!capExpiry(m, args_[1], 2, ttl, Unit::kMillis, absttl, &refused)) return refused;
+  if (!capExpiry(m, args_[1], 2, ttl, Unit::kMillis, absttl, &refused))
+    return refused;
   return finish();
 }
 
@@ -350,31 +407,39 @@ TtlDecision Stage::creates(TtlKind kind) {
   const size_t n = args_.size();
   switch (kind) {
   case TtlKind::kCreatesArg1:
-    if (n >= 2) followupDefault(args_[1]);
+    if (n >= 2)
+      followupDefault(args_[1]);
     break;
   case TtlKind::kCreatesArg2:
-    if (n >= 3) followupDefault(args_[2]);
+    if (n >= 3)
+      followupDefault(args_[2]);
     break;
   case TtlKind::kCarriesTtl: {
-    if (n < 3) break;
+    if (n < 3)
+      break;
     // COPY src dst DB n targets another database, which a follow-up here cannot reach.
     for (size_t j = 3; j < n; ++j) {
-      if (optionIs(args_[j], "db")) return TtlDecision::kPass;
+      if (optionIs(args_[j], "db"))
+        return TtlDecision::kPass;
     }
     followupCarried(args_[2]);
     break;
   }
   case TtlKind::kCreatesPairs:
-    if (n % 2 == 0) break;  // Redis: wrong number of arguments
-    for (size_t j = 1; j < n; j += 2) followupDefault(args_[j]);
+    if (n % 2 == 0)
+      break; // Redis: wrong number of arguments
+    for (size_t j = 1; j < n; j += 2)
+      followupDefault(args_[j]);
     break;
   case TtlKind::kSortStore: {
     const SortOptions sort = parseSortOptions(args_);
-    if (sort.valid && sort.last_store > 0) followupDefault(args_[sort.last_store]);
+    if (sort.valid && sort.last_store > 0)
+      followupDefault(args_[sort.last_store]);
     break;
   }
   case TtlKind::kXgroup: {
-    if (n < 5 || !optionIs(args_[1], "create")) break;
+    if (n < 5 || !optionIs(args_[1], "create"))
+      break;
     for (size_t j = 5; j < n; ++j) {
       if (optionIs(args_[j], "mkstream")) {
         followupDefault(args_[2]);
@@ -394,7 +459,7 @@ bool arityOk(const CommandInfo& cmd, size_t argc) {
   return cmd.arity >= 0 ? n == cmd.arity : n >= -static_cast<int64_t>(cmd.arity);
 }
 
-}  // namespace
+} // namespace
 
 TtlDecision applyTtlPolicy(const CompiledPolicy& policy, const CommandInfo& cmd,
                            std::span<const std::string_view> args, int64_t now_ms,
@@ -438,4 +503,4 @@ TtlDecision applyTtlPolicy(const CompiledPolicy& policy, const CommandInfo& cmd,
   }
 }
 
-}  // namespace kw
+} // namespace kw

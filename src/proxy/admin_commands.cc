@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "policy/policy.h"
 #include "proxy/reload.h"
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
@@ -326,20 +327,71 @@ std::string Session::mergeInfo(ReplySlot* slot, std::string_view upstream_reply)
 }
 
 void Session::appendReadStats(std::string* out) const {
-  (void)out;
+  uint64_t hits = 0, misses = 0;
+  for (Worker* w : worker_->shared().workers)
+    for (uint32_t ns = 0; ns < kNamespaceSlots; ++ns) {
+      hits += w->metrics().reads(ns, true);
+      misses += w->metrics().reads(ns, false);
+    }
+  *out += "keyspace_hits:" + std::to_string(hits) + "\r\n";
+  *out += "keyspace_misses:" + std::to_string(misses) + "\r\n";
+}
+
+// Per namespace: commands, refusals, TTL actions, read hits and misses, summed over workers.
+struct NamespaceCounters {
+  uint64_t commands = 0, errors = 0, refused = 0, hits = 0, misses = 0;
+  uint64_t ttl[kTtlCounters] = {};
+};
+
+static NamespaceCounters countNamespace(SharedState& sh, uint32_t ns, size_t command_rows) {
+  NamespaceCounters c;
+  for (Worker* w : sh.workers) {
+    const RequestMetrics& m = w->metrics();
+    for (uint32_t cmd = 0; cmd < kMaxCommands; ++cmd) {
+      if (cmd >= command_rows && cmd != kOtherCommand) continue;
+      for (size_t o = 0; o < kOutcomes; ++o) {
+        const uint64_t v = m.commands(cmd, ns, static_cast<Outcome>(o));
+        c.commands += v;
+        if (o == static_cast<size_t>(Outcome::kError) || o == static_cast<size_t>(Outcome::kUpstreamDown))
+          c.errors += v;
+        else if (o != static_cast<size_t>(Outcome::kOk))
+          c.refused += v;
+      }
+    }
+    c.hits += m.reads(ns, true);
+    c.misses += m.reads(ns, false);
+    for (size_t a = 0; a < kTtlCounters; ++a) c.ttl[a] += m.ttl(ns, static_cast<TtlCounter>(a));
+  }
+  return c;
 }
 
 void Session::appendNamespaceInfo(std::string* out) const {
-  const Config& c = worker_->config();
-  *out += "namespaces:" + std::to_string(c.policy.namespaces.size()) + "\r\n";
+  const CompiledPolicy& policy = worker_->policy();
+  for (uint32_t i = 0; i <= policy.namespaceCount() && i < kMaxNamespaces; ++i) {
+    const bool none = i == policy.namespaceCount();
+    const uint32_t ns = none ? kNoNamespace : i;
+    NamespaceCounters c = countNamespace(worker_->shared(), ns, worker_->commands().size());
+    *out += "ns_" + (none ? std::string("none") : policy.ns(i).name) + ":";
+    *out += "commands=" + std::to_string(c.commands) + ",errors=" + std::to_string(c.errors) +
+            ",refused=" + std::to_string(c.refused) + ",hits=" + std::to_string(c.hits) +
+            ",misses=" + std::to_string(c.misses);
+    for (size_t a = 0; a < kTtlCounters; ++a)
+      *out += ",ttl_" + std::string(ttlCounterName(static_cast<TtlCounter>(a))) + "=" +
+              std::to_string(c.ttl[a]);
+    *out += "\r\n";
+  }
 }
 
 std::string Session::namespacesReply() const {
-  const Config& c = worker_->config();
+  const CompiledPolicy& policy = worker_->policy();
   std::string out;
-  resp::arrayHeader(&out, static_cast<int64_t>(c.policy.namespaces.size()));
-  for (const NamespaceConfig& ns : c.policy.namespaces) {
-    resp::mapHeader(&out, proto_, 7);
+  resp::arrayHeader(&out, static_cast<int64_t>(policy.namespaceCount()));
+  for (uint32_t i = 0; i < policy.namespaceCount(); ++i) {
+    const NamespaceConfig& ns = policy.ns(i);
+    NamespaceCounters c = i < kMaxNamespaces
+                              ? countNamespace(worker_->shared(), i, worker_->commands().size())
+                              : NamespaceCounters{};
+    resp::mapHeader(&out, proto_, 12 + static_cast<int64_t>(kTtlCounters));
     resp::bulk(&out, "name");
     resp::bulk(&out, ns.name);
     resp::bulk(&out, "pattern");
@@ -354,17 +406,50 @@ std::string Session::namespacesReply() const {
     resp::integer(&out, ns.enforce_shape);
     resp::bulk(&out, "over_max_ttl");
     resp::bulk(&out, ns.over_max_ttl == OverMaxTtl::kClamp ? "clamp" : "refuse");
+    const std::pair<const char*, uint64_t> counters[] = {{"commands", c.commands},
+                                                         {"errors", c.errors},
+                                                         {"refused", c.refused},
+                                                         {"hits", c.hits},
+                                                         {"misses", c.misses}};
+    for (const auto& [k, v] : counters) {
+      resp::bulk(&out, k);
+      resp::integer(&out, static_cast<int64_t>(v));
+    }
+    for (size_t a = 0; a < kTtlCounters; ++a) {
+      resp::bulk(&out, "ttl_" + std::string(ttlCounterName(static_cast<TtlCounter>(a))));
+      resp::integer(&out, static_cast<int64_t>(c.ttl[a]));
+    }
   }
   return out;
 }
 
+// Counted when the reply is known (not when it is written): outcome, latency from decode to
+// reply, read hit/miss per namespace, and the slow log.
 void Session::recordCompletion(ReplySlot* slot, std::string_view bytes) {
-  (void)bytes;
+  const uint64_t latency_ns = uv_hrtime() - slot->start_ns;
+  Outcome outcome = static_cast<Outcome>(slot->refusal);
+  if (outcome == Outcome::kOk && !bytes.empty() && (bytes[0] == '-' || bytes[0] == '!'))
+    outcome = bytes.compare(0, 13, "-UPSTREAMDOWN") == 0 ? Outcome::kUpstreamDown : Outcome::kError;
+  const uint32_t ns = metricsNs(slot->ns);
+  RequestMetrics& m = worker_->metrics();
+  m.recordCommand(slot->cmd == CommandTable::kUnknownIndex ? kOtherCommand : slot->cmd, ns, outcome,
+                  latency_ns);
+  if (outcome == Outcome::kOk && slot->cmd != CommandTable::kUnknownIndex &&
+      slot->cmd < worker_->commands().size()) {
+    const uint32_t flags = worker_->commands().row(slot->cmd).flags;
+    if ((flags & kRead) && !(flags & (kWrite | kNoKeys))) {
+      const bool miss = bytes == "$-1\r\n" || bytes == "_\r\n" || bytes == "*-1\r\n";
+      m.recordRead(ns, !miss);
+    }
+  }
   const int64_t threshold = worker_->config().slowlog.threshold_us;
   if (threshold < 0 || slot->request.empty()) return;
-  const uint64_t us = (uv_hrtime() - slot->start_ns) / 1000;
+  const uint64_t us = latency_ns / 1000;
   if (us < static_cast<uint64_t>(threshold)) return;
-  worker_->shared().slowlog.record(slot->request, us, addr_, name_, "none",
+  const CompiledPolicy& policy = worker_->policy();
+  std::string_view ns_name = slot->ns < policy.namespaceCount() ? std::string_view(policy.ns(slot->ns).name)
+                                                                : std::string_view("none");
+  worker_->shared().slowlog.record(slot->request, us, addr_, name_, ns_name,
                                    worker_->config().slowlog.max_len);
 }
 
@@ -523,7 +608,7 @@ void Session::cmdClientKill(const DecodedRequest& req) {
           if (f.id && s->id() != f.id) continue;
           if (!f.addr.empty() && s->addr_ != f.addr) continue;
           if (!f.laddr.empty() && s->laddr_ != f.laddr) continue;
-          if (!f.user.empty() && s->user_ != f.user) continue;
+          if (!f.user.empty() && s->user_name_ != f.user) continue;
           victims.push_back(s);
         }
         for (Session* s : victims) {

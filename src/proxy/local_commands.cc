@@ -83,7 +83,10 @@ void Session::resetConnectionState() {
   watching_ = false;
   reply_mode_ = ReplyMode::kOn;
   name_.clear();
-  user_ = "default";
+  // RESET authenticates the connection as the default user again.
+  user_ = worker_->policy().defaultUser();
+  user_name_ = user_ ? user_->name : "";
+  explicit_auth_ = false;
   shared_conn_ = nullptr;
 }
 
@@ -99,25 +102,17 @@ void Session::cmdReset() {
   maybeReleasePin();
 }
 
-bool Session::checkAuthPair(std::string_view user, std::string_view, std::string* err) {
-  // No client credentials are configured yet: like Redis's default user with `nopass`, the
-  // default user accepts any password; no other user exists.
-  if (user == "default") return true;
-  *err = "WRONGPASS invalid username-password pair or user is disabled.";
-  return false;
-}
-
 void Session::cmdAuth(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
   if (req.args.size() > 3) return replyError("ERR syntax error");
-  if (req.args.size() == 2) {
-    return replyError("ERR AUTH <password> called without any password configured for the "
-                      "default user. Are you sure your configuration is correct?");
-  }
+  // AUTH <password> is AUTH default <password>, as in Redis 6+.
+  const bool one_arg = req.args.size() == 2;
   std::string err;
-  if (!checkAuthPair(req.args[1], req.args[2], &err)) return replyError(err);
-  user_.assign(req.args[1]);
-  authenticated_ = true;
+  if (!authenticate(one_arg ? "default" : req.args[1], one_arg ? req.args[1] : req.args[2],
+                    one_arg, &err)) {
+    current_outcome_ = Outcome::kRefusedAuth;
+    return replyError(err);
+  }
   replyLocal("+OK\r\n");
 }
 
@@ -150,9 +145,10 @@ void Session::cmdHello(const DecodedRequest& req) {
   }
   if (have_auth) {
     std::string err;
-    if (!checkAuthPair(auth_user, auth_pass, &err)) return replyError(err);
-    user_.assign(auth_user);
-    authenticated_ = true;
+    if (!authenticate(auth_user, auth_pass, false, &err)) {
+      current_outcome_ = Outcome::kRefusedAuth;
+      return replyError(err);
+    }
   }
   if (have_name && !validClientName(setname))
     return replyError("ERR Client names cannot contain spaces, newlines or special characters.");
@@ -250,7 +246,7 @@ std::string Session::infoLine() const {
   s += " qbuf=" + std::to_string(inbuf_.size());
   s += " obl=0 oll=" + std::to_string(slot_count_);
   s += " omem=" + std::to_string(writer_.buffered() + stored_bytes_);
-  s += " user=" + user_;
+  s += " user=" + user_name_;
   s += " resp=" + std::to_string(proto_);
   s += " lib-name=" + lib_name_;
   s += " lib-ver=" + lib_ver_;
@@ -309,6 +305,13 @@ void Session::cmdClient(const DecodedRequest& req) {
     resp::verbatim(&out, proto_, infoLine());
     return replyLocal(out);
   }
+  if ((eq(sub, "list") || eq(sub, "kill") || eq(sub, "pause") || eq(sub, "unpause")) &&
+      !user_->admin) {
+    local();
+    current_outcome_ = Outcome::kRefusedAcl;
+    return replyError("NOPERM User " + user_->name + " has no permissions to run the 'client|" +
+                      lower(sub) + "' command (admin only)");
+  }
   if (eq(sub, "list")) return cmdClientList(req);
   if (eq(sub, "kill")) {
     if (argc < 3) return wrongArity("client|kill");
@@ -354,7 +357,7 @@ void Session::cmdClient(const DecodedRequest& req) {
     slot->effect = SlotEffect::kPassthrough;
     passthrough_slot_ = slot;
     worker_->stats().commands_forwarded.add();
-    return sendTo(pinned_, req.raw, nullptr, false);
+    return sendTo(pinned_, req.raw, nullptr, false, /*tracked=*/false);
   }
   if (eq(sub, "unblock")) {
     local();

@@ -4,6 +4,7 @@
 
 #include "common/config_loader.h"
 #include "common/log.h"
+#include "policy/policy.h"
 #include "proxy/shared_state.h"
 
 namespace kw {
@@ -25,7 +26,8 @@ ReloadResult reloadConfig(SharedState& shared) {
   }
   applyCliOverrides(shared.cli, next.get());
   std::string policy_error;
-  if (!shared.validatePolicy(*next, &policy_error)) {
+  auto policy = CompiledPolicy::build(next->policy, &policy_error);
+  if (!policy) {
     result.error = old->source_path + ": " + policy_error;
     shared.reload_failures.fetch_add(1);
     KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());
@@ -50,7 +52,7 @@ ReloadResult reloadConfig(SharedState& shared) {
     next->metrics = old->metrics;
   }
   setLogLevel(next->server.log_level);
-  shared.publishConfig(next);
+  shared.publishConfig(next, policy);
   shared.reloads.fetch_add(1);
   result.ok = true;
   std::string restart;

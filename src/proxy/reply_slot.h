@@ -39,6 +39,7 @@ struct ReplySlot {
   bool external = false;  // completed later by another worker's answer (admin queries)
   uint16_t cmd = 0;       // command table row, for metrics
   uint32_t ns = UINT32_MAX;  // namespace of the first key, for metrics
+  uint8_t refusal = 0;       // Outcome of a refusal the proxy answered, 0 (kOk) otherwise
   std::string request;    // the request (cut short), kept only for the slow log
   std::string aux;        // per-effect data (INFO: the proxy's sections)
 };
@@ -73,6 +74,7 @@ public:
     s->external = false;
     s->cmd = 0;
     s->ns = UINT32_MAX;
+    s->refusal = 0;
     s->request.clear();
     s->aux.clear();
     free_.push_back(s);

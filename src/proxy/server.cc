@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "policy/policy.h"
 #include "proxy/reload.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_probe.h"
@@ -83,12 +84,13 @@ void onProbe(uv_timer_t* t) {
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const Config> config, CliOptions cli)
-    : config_(std::move(config)), cli_(std::move(cli)) {}
+Server::Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
+               CliOptions cli)
+    : config_(std::move(config)), policy_(std::move(policy)), cli_(std::move(cli)) {}
 Server::~Server() = default;
 
 bool Server::start(std::string* error) {
-  shared_ = std::make_unique<SharedState>(config_);
+  shared_ = std::make_unique<SharedState>(config_, policy_);
   shared_->cli = cli_;
   shared_->start_time_ms = uv_now(uv_default_loop());
   shared_->start_unix_s = static_cast<int64_t>(time(nullptr));

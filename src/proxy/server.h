@@ -11,12 +11,14 @@
 
 namespace kw {
 
+class CompiledPolicy;
 class SharedState;
 class Worker;
 
 class Server {
 public:
-  Server(std::shared_ptr<const Config> config, CliOptions cli);
+  Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
+         CliOptions cli);
   ~Server();
   // Binds every worker's socket; false with *error on failure (nothing started).
   bool start(std::string* error);
@@ -25,6 +27,7 @@ public:
 
 private:
   std::shared_ptr<const Config> config_;
+  std::shared_ptr<const CompiledPolicy> policy_;
   CliOptions cli_;
   std::unique_ptr<SharedState> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -43,6 +43,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view lower) {
 
 Session::Session(Worker* worker) : worker_(worker) {
   id_ = worker_->shared().nextClientId();
+  user_ = worker_->policy().defaultUser();
+  user_name_ = user_ ? user_->name : "";
   db_ = worker_->config().upstream.db;
   created_ms_ = last_active_ms_ = worker_->nowMs();
 }
@@ -125,8 +127,10 @@ void Session::processInput(std::string_view data) {
 size_t Session::processBuffer(std::string_view data) {
   const LimitsConfig& lim = worker_->config().limits;
   DecodeLimits limits;
-  limits.max_bulk_len = authenticated_ ? lim.max_bulk_len : lim.preauth_max_bulk_len;
-  limits.max_array_len = authenticated_ ? lim.max_array_len : lim.preauth_max_array_len;
+  // Before AUTH the caps are Redis's own (or stricter ones from the config, never looser).
+  limits.max_bulk_len = user_ ? lim.max_bulk_len : std::min(lim.preauth_max_bulk_len, lim.max_bulk_len);
+  limits.max_array_len =
+      user_ ? lim.max_array_len : std::min(lim.preauth_max_array_len, lim.max_array_len);
   limits.max_inline_len = lim.max_inline_len;
   RequestDecoder& decoder = worker_->decoder();
   DecodedRequest req;
@@ -143,6 +147,13 @@ size_t Session::processBuffer(std::string_view data) {
       worker_->stats().errors_protocol.add();
       KW_LOG_INFO("protocol error from client %s: %s", addr_.c_str(), decoder.error().c_str());
       std::string msg = "ERR " + decoder.error();
+      if (!user_) {
+        // Redis words the pre-AUTH caps its own way.
+        if (decoder.error() == "Protocol error: invalid multibulk length")
+          msg = "ERR Protocol error: unauthenticated multibulk length";
+        else if (decoder.error() == "Protocol error: invalid bulk length")
+          msg = "ERR Protocol error: unauthenticated bulk length";
+      }
       replyError(msg);
       close_after_flush_ = true;
       if (reading_) {
@@ -163,14 +174,29 @@ void Session::dispatch(const DecodedRequest& req) {
   const CommandInfo* cmd = worker_->commands().find(req.args[0]);
   current_raw_ = req.raw;
   current_cmd_ = worker_->commands().indexOf(cmd);
-  if (passthrough_) return dispatchPassthrough(req, cmd);
+  current_ns_ = Resolution::kNone;
+  current_outcome_ = Outcome::kOk;
+  filter_scan_ = false;
   if (cmd) {
     const long argc = static_cast<long>(req.args.size());
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
       worker_->stats().commands_local.add();
+      current_outcome_ = Outcome::kRefusedOther;
       return wrongArity(cmd->name);
     }
   }
+  // The policy chain (policy_gates.cc): each gate answers its own refusals.
+  if (!gateAuth(req, cmd)) return;
+  if (!gateAccess(req, cmd)) return;
+  DecodedRequest rewritten;
+  const DecodedRequest* effective = &req;
+  followups_.clear();
+  if (!gateTtl(req, cmd, &rewritten, &effective)) return;
+  if (passthrough_) return dispatchPassthrough(*effective, cmd);
+  route(*effective, cmd);
+}
+
+void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
   if (cmd && cmd->id != CmdId::kOther) {
     if (in_multi_) {
       // Inside MULTI, Redis queues everything but these; so do we (on the pinned connection).
@@ -197,7 +223,7 @@ void Session::dispatch(const DecodedRequest& req) {
     if (dispatchLocal(req, *cmd)) return;
     if (dispatchTransaction(req, *cmd)) return;
   }
-  forward(req, cmd);
+  forward(req, cmd, filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone);
 }
 
 bool Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
@@ -229,7 +255,7 @@ bool Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
     slot->effect = SlotEffect::kPassthrough;
     passthrough_slot_ = slot;
     worker_->stats().commands_forwarded.add();
-    sendTo(pinned_, req.raw, nullptr, false);
+    sendTo(pinned_, req.raw, nullptr, false, /*tracked=*/false);
     return true;
   }
   default:
@@ -260,7 +286,7 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
     forward(req, &cmd);
     return true;
   case CmdId::kExec:
-  case CmdId::kDiscard:
+  case CmdId::kDiscard: {
     if (in_multi_ && multi_dirty_ && cmd.id == CmdId::kExec) {
       // Upstream queued only what we let through: discard it, and answer as Redis would.
       static const char kDiscard[] = "*1\r\n$7\r\nDISCARD\r\n";
@@ -268,14 +294,21 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
       in_multi_ = false;
       watching_ = false;
       multi_dirty_ = false;
+      post_exec_.clear();
       forward(discard, worker_->commands().find("discard"), SlotEffect::kExecAbort);
       return true;
     }
+    const bool was_in_multi = in_multi_;
     in_multi_ = false;
     watching_ = false;
     multi_dirty_ = false;
-    forward(req, &cmd);  // unpinned: Redis answers "EXEC without MULTI" itself
+    std::string after;
+    after.swap(post_exec_);
+    ReplySlot* slot = forward(req, &cmd);  // unpinned: Redis answers "EXEC without MULTI"
+    if (slot && was_in_multi && cmd.id == CmdId::kExec && !after.empty() && pinned_)
+      sendRawDropped(pinned_, after);
     return true;
+  }
   case CmdId::kWatch:
     if (!in_multi_) {
       if (!pin()) return true;
@@ -301,7 +334,7 @@ void Session::dispatchPassthrough(const DecodedRequest& req, const CommandInfo* 
   worker_->stats().commands_forwarded.add();
   UpstreamConn* target = pinned_;
   if (!target) return;
-  sendTo(target, req.raw, nullptr, false);
+  sendTo(target, req.raw, nullptr, false, /*tracked=*/false);
   if (cmd && cmd->id == CmdId::kReset) {
     // What follows RESET must be routed by the state after it: wait for "+RESET".
     target->expectReset();
@@ -346,23 +379,29 @@ ReplySlot* Session::forward(const DecodedRequest& req, const CommandInfo* cmd, S
   slot->arg = arg;
   worker_->stats().commands_forwarded.add();
   sendTo(target, req.raw, slot, blocking);
+  sendFollowups(target);
   return slot;
 }
 
-void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking) {
+// `slot` receives the reply; nullptr with `tracked` drops it (follow-ups); `tracked` false is
+// passthrough mode, where nothing waits for a reply.
+void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking,
+                     bool tracked) {
   if (!deferred_.empty() || (target != route_conn_ && upstream_inflight_ > 0)) {
-    deferred_.push_back({std::string(raw), slot, target, blocking});
+    deferred_.push_back({std::string(raw), slot, target, blocking, tracked});
     if (slot) slot->upstream = true;
     return;
   }
   route_conn_ = target;
+  if (!tracked) {
+    target->sendUntracked(raw);
+    return;
+  }
   if (slot) {
     slot->upstream = true;
     ++upstream_inflight_;
-    target->send(raw, slot, blocking);
-  } else {
-    target->sendUntracked(raw);
   }
+  target->send(raw, slot, blocking);
 }
 
 void Session::sendDeferred() {
@@ -370,11 +409,11 @@ void Session::sendDeferred() {
     Deferred& d = deferred_.front();
     if (d.target != route_conn_ && upstream_inflight_ > 0) return;
     route_conn_ = d.target;
-    if (d.slot) {
-      ++upstream_inflight_;
-      d.target->send(d.raw, d.slot, d.blocking);
-    } else {
+    if (!d.tracked) {
       d.target->sendUntracked(d.raw);
+    } else {
+      if (d.slot) ++upstream_inflight_;
+      d.target->send(d.raw, d.slot, d.blocking);
     }
     deferred_.pop_front();
   }
@@ -488,6 +527,8 @@ ReplySlot* Session::newSlot() {
   s->owner = this;
   s->start_ns = uv_hrtime();
   s->cmd = current_cmd_;
+  s->ns = current_ns_;
+  s->refusal = static_cast<uint8_t>(current_outcome_);
   if (worker_->config().slowlog.threshold_us >= 0)
     s->request.assign(current_raw_.substr(0, std::min<size_t>(current_raw_.size(), 512)));
   if (reply_mode_ == ReplyMode::kOff) {
@@ -543,6 +584,10 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
   switch (slot->effect) {
   case SlotEffect::kInfoMerge:
     transformed = mergeInfo(slot, bytes);
+    bytes = transformed;
+    break;
+  case SlotEffect::kFilterScan:
+    transformed = filterScanReply(bytes);
     bytes = transformed;
     break;
   case SlotEffect::kExecAbort:

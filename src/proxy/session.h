@@ -22,7 +22,10 @@
 #include <string>
 #include <string_view>
 
+#include "policy/access_check.h"
+#include "policy/ttl_policy.h"
 #include "proxy/command_table.h"
+#include "proxy/metrics/request_metrics.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
 #include "proxy/stream_writer.h"
@@ -31,6 +34,9 @@ namespace kw {
 
 class Worker;
 class UpstreamConn;
+
+// Metrics label index of a namespace id (Resolution::kNone -> "none").
+uint32_t metricsNs(uint32_t ns);
 
 class Session {
 public:
@@ -48,6 +54,8 @@ public:
   void onPassthroughEnded(UpstreamConn* conn);
   void onPinnedReplyDelivered(UpstreamConn* conn);
   void onPinnedLost(UpstreamConn* conn);
+  // The worker took a new policy snapshot: look the user up again.
+  void onPolicyChanged();
 
   uint64_t id() const { return id_; }
   uint64_t lastActiveMs() const { return last_active_ms_; }
@@ -63,6 +71,7 @@ private:
     ReplySlot* slot;  // nullptr: untracked (passthrough)
     UpstreamConn* target;
     bool blocking;
+    bool tracked;
   };
 
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -73,9 +82,22 @@ private:
   void processInput(std::string_view data);
   size_t processBuffer(std::string_view data);
   void dispatch(const DecodedRequest& req);
+  void route(const DecodedRequest& req, const CommandInfo* cmd);
   void dispatchPassthrough(const DecodedRequest& req, const CommandInfo* cmd);
   bool dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd);
   bool dispatchTransaction(const DecodedRequest& req, const CommandInfo& cmd);
+
+  // The policy chain (policy_gates.cc). Each returns false when it answered the request.
+  bool gateAuth(const DecodedRequest& req, const CommandInfo* cmd);
+  bool gateAccess(const DecodedRequest& req, const CommandInfo* cmd);
+  bool gateTtl(const DecodedRequest& req, const CommandInfo* cmd, DecodedRequest* rewritten,
+               const DecodedRequest** effective);
+  uint32_t firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd);
+  void sendFollowups(UpstreamConn* target);
+  void sendRawDropped(UpstreamConn* target, std::string_view commands);
+  bool authenticate(std::string_view name, std::string_view password, bool one_arg_form,
+                    std::string* err);
+  std::string filterScanReply(std::string_view reply) const;
 
   // Local replies (local_commands.cc).
   void cmdPing(const DecodedRequest& req);
@@ -101,7 +123,6 @@ private:
   void cmdKeywarden(const DecodedRequest& req);
   void recordCompletion(ReplySlot* slot, std::string_view bytes);
 
-  bool checkAuthPair(std::string_view user, std::string_view pass, std::string* err);
   void wrongArity(std::string_view name);
 
   // Reply plumbing.
@@ -119,7 +140,8 @@ private:
   // Returns the slot waiting for the reply, or nullptr if the request was answered with an error.
   ReplySlot* forward(const DecodedRequest& req, const CommandInfo* cmd,
                      SlotEffect effect = SlotEffect::kNone, int64_t arg = 0);
-  void sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking);
+  void sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking,
+              bool tracked = true);
   void sendDeferred();
   UpstreamConn* sharedConn(std::string* cause);
   UpstreamConn* pin();
@@ -155,15 +177,26 @@ private:
   bool multi_dirty_ = false;  // a queued command was refused: EXEC must abort
   bool watching_ = false;
   bool passthrough_ = false;
-  bool authenticated_ = true;
+  const CompiledUser* user_ = nullptr;  // points into the worker's policy snapshot; null: NOAUTH
+  std::string user_name_;
+  bool explicit_auth_ = false;  // AUTH/HELLO AUTH succeeded (else: the configured default user)
   enum class ReplyMode : uint8_t { kOn, kOff, kSkipNext, kSkipThis } reply_mode_ = ReplyMode::kOn;
   std::string name_;
   std::string lib_name_;
   std::string lib_ver_;
-  std::string user_ = "default";
   std::string last_command_;
   std::string_view current_raw_;  // the request being dispatched (valid during dispatch only)
   uint16_t current_cmd_ = 0;
+  uint32_t current_ns_ = UINT32_MAX;
+  Outcome current_outcome_ = Outcome::kOk;  // for a refusal answered by the proxy
+  bool filter_scan_ = false;
+
+  // Policy scratch space, reused so the steady state allocates nothing.
+  PolicyScratch access_scratch_;
+  TtlScratch ttl_scratch_;
+  std::string rewrite_buf_;
+  std::string followups_;  // EXPIRE ... NX commands to send right after the current request
+  std::string post_exec_;  // follow-ups of commands queued in MULTI: sent right after EXEC
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;

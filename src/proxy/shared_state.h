@@ -18,6 +18,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "proxy/command_table.h"
+#include "policy/auth_throttle.h"
 #include "proxy/slowlog.h"
 
 namespace kw {
@@ -27,22 +28,27 @@ class Worker;
 
 class SharedState {
 public:
-  explicit SharedState(std::shared_ptr<const Config> config)
+  SharedState(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy)
       : config_(std::move(config)),
+        policy_(std::move(policy)),
         commands_(std::shared_ptr<const CommandTable>(&CommandTable::builtin(),
                                                       [](const CommandTable*) {})) {}
 
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
-  void snapshot(std::shared_ptr<const Config>* config,
+  void snapshot(std::shared_ptr<const Config>* config, std::shared_ptr<const CompiledPolicy>* policy,
                 std::shared_ptr<const CommandTable>* commands) const {
     std::lock_guard<std::mutex> lock(mu_);
     *config = config_;
+    *policy = policy_;
     *commands = commands_;
   }
-  void publishConfig(std::shared_ptr<const Config> config) {
+  // The config and the policy compiled from it change together.
+  void publishConfig(std::shared_ptr<const Config> config,
+                     std::shared_ptr<const CompiledPolicy> policy) {
     std::lock_guard<std::mutex> lock(mu_);
     config_ = std::move(config);
+    policy_ = std::move(policy);
     generation_.fetch_add(1, std::memory_order_release);
   }
   void publishCommands(std::shared_ptr<const CommandTable> commands) {
@@ -50,10 +56,6 @@ public:
     commands_ = std::move(commands);
     generation_.fetch_add(1, std::memory_order_release);
   }
-  // Builds the compiled policy of `config`; false with *error if it does not compile.
-  // (Defined with the policy, so this header does not depend on it.)
-  bool validatePolicy(const Config& config, std::string* error);
-
   std::shared_ptr<const Config> config() const {
     std::lock_guard<std::mutex> lock(mu_);
     return config_;
@@ -80,6 +82,7 @@ public:
   int64_t start_unix_s = 0;
 
   SlowLog slowlog;
+  AuthThrottle auth_throttle;
   std::vector<Worker*> workers;  // fixed after startup
   CliOptions cli;                // re-applied on every reload
   std::mutex reload_mu;          // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
@@ -89,6 +92,7 @@ public:
 private:
   mutable std::mutex mu_;
   std::shared_ptr<const Config> config_;
+  std::shared_ptr<const CompiledPolicy> policy_;
   std::shared_ptr<const CommandTable> commands_;
   std::atomic<uint64_t> generation_{1};
   std::atomic<uint32_t> clients_{0};

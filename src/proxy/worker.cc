@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "proxy/session.h"
+#include "policy/policy.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_conn.h"
 
@@ -17,7 +18,7 @@ namespace kw {
 
 Worker::Worker(unsigned index, SharedState* shared)
     : index_(index), shared_(shared), upstreams_(this), read_buf_(new char[kReadBufferSize]) {
-  shared_->snapshot(&config_, &commands_);
+  shared_->snapshot(&config_, &policy_, &commands_);
   uv_loop_init(&loop_);
 }
 
@@ -116,7 +117,14 @@ void Worker::onCheck(uv_check_t* h) {
 
 void Worker::refreshSnapshots() {
   seen_generation_ = shared_->generation();
-  shared_->snapshot(&config_, &commands_);
+  auto old_policy = policy_;
+  shared_->snapshot(&config_, &policy_, &commands_);
+  if (policy_ != old_policy) {
+    // Users point into the policy: every session looks its user up again (and a client whose
+    // user is gone or disabled is disconnected, as Redis does on ACL DELUSER).
+    std::vector<Session*> all = sessions_;
+    for (Session* s : all) s->onPolicyChanged();
+  }
 }
 
 void Worker::flushDirty() {

@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "proxy/command_table.h"
+#include "proxy/metrics/request_metrics.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
 #include "proxy/stats.h"
@@ -26,6 +27,7 @@ namespace kw {
 class Session;
 class UpstreamConn;
 class SharedState;
+class CompiledPolicy;
 
 class Worker {
 public:
@@ -48,8 +50,12 @@ public:
   uv_loop_t* loop() { return &loop_; }
   const Config& config() const { return *config_; }
   const CommandTable& commands() const { return *commands_; }
+  const CompiledPolicy& policy() const { return *policy_; }
   SharedState& shared() { return *shared_; }
   WorkerStats& stats() { return stats_; }
+  RequestMetrics& metrics() { return metrics_; }
+  const RequestMetrics& metrics() const { return metrics_; }
+  const WorkerStats& stats() const { return stats_; }
   SlotPool& slots() { return slots_; }
   RequestDecoder& decoder() { return decoder_; }
   UpstreamPool& upstreams() { return upstreams_; }
@@ -84,6 +90,7 @@ private:
   const unsigned index_;
   SharedState* shared_;
   std::shared_ptr<const Config> config_;
+  std::shared_ptr<const CompiledPolicy> policy_;
   std::shared_ptr<const CommandTable> commands_;
   uv_loop_t loop_{};
   uv_tcp_t listener_{};
@@ -100,6 +107,7 @@ private:
   uint64_t seen_generation_ = 0;
 
   WorkerStats stats_;
+  RequestMetrics metrics_;
   SlotPool slots_;
   RequestDecoder decoder_;
   UpstreamPool upstreams_;

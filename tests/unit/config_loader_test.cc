@@ -6,6 +6,7 @@
 #include <doctest.h>
 
 #include "common/config_loader.h"
+#include "policy/password.h"
 
 namespace kw {
 namespace {
@@ -272,6 +273,256 @@ TEST_CASE("config: the shipped conf/keywarden.toml loads and matches the default
   CHECK(c.upstream.connections == d.upstream.connections);
   CHECK(c.limits.max_query_buffer_bytes == d.limits.max_query_buffer_bytes);
   CHECK(c.limits.preauth_max_array_len == d.limits.preauth_max_array_len);
+}
+
+// ---- [policy], [[namespaces]], [[users]] ----
+
+const std::string kHash = hashPassword("pw");
+
+TEST_CASE("config: policy sections") {
+  Config c = parseOk(R"(
+[policy]
+outside_namespaces = "refuse"
+default_user = "auth-service"
+auth_max_failures = 3
+auth_failure_window_s = 10
+auth_block_s = 20
+
+[[namespaces]]
+name = "session"
+pattern = "session:{user_id:uuid}:{session_id}"
+default_ttl_s = 2592000
+max_ttl_s = 2592000
+ttl_required = true
+enforce_shape = true
+over_max_ttl = "clamp"
+
+[[namespaces]]
+name = "doc:processing"
+pattern = "doc:processing:{doc_id}"
+default_ttl_s = 600
+max_ttl_s = 3600
+over_max_ttl = "refuse"
+enforce_shape = false
+
+[[users]]
+name = "auth-service"
+password_hash = ")" + kHash + R"("
+read = ["session", "doc:*", "@outside"]
+write = ["session"]
+commands = ["read", "write", "keyspace"]
+channels = ["*"]
+
+[[users]]
+name = "ops"
+nopass = true
+admin = true
+enabled = false
+)");
+  const PolicyConfig& p = c.policy;
+  CHECK(p.outside_namespaces == OutsidePolicy::kRefuse);
+  CHECK(p.default_user == "auth-service");
+  CHECK(p.auth_max_failures == 3);
+  CHECK(p.auth_failure_window_s == 10);
+  CHECK(p.auth_block_s == 20);
+  REQUIRE(p.namespaces.size() == 2);
+  CHECK(p.namespaces[0].name == "session");
+  CHECK(p.namespaces[0].pattern == "session:{user_id:uuid}:{session_id}");
+  CHECK(p.namespaces[0].default_ttl_s == 2592000);
+  CHECK(p.namespaces[0].max_ttl_s == 2592000);
+  CHECK(p.namespaces[0].ttl_required);
+  CHECK(p.namespaces[0].enforce_shape);
+  CHECK(p.namespaces[0].over_max_ttl == OverMaxTtl::kClamp);
+  CHECK(p.namespaces[0].line == 9);
+  CHECK(p.namespaces[1].over_max_ttl == OverMaxTtl::kRefuse);
+  CHECK_FALSE(p.namespaces[1].enforce_shape);
+  CHECK_FALSE(p.namespaces[1].ttl_required);
+  REQUIRE(p.users.size() == 2);
+  CHECK(p.users[0].name == "auth-service");
+  CHECK(p.users[0].password_hash == kHash);
+  CHECK_FALSE(p.users[0].nopass);
+  CHECK(p.users[0].enabled);
+  CHECK_FALSE(p.users[0].admin);
+  CHECK(p.users[0].read == std::vector<std::string>{"session", "doc:*", "@outside"});
+  CHECK(p.users[0].write == std::vector<std::string>{"session"});
+  CHECK(p.users[0].categories == (kCatRead | kCatWrite | kCatKeyspace));
+  CHECK(p.users[0].channels == std::vector<std::string>{"*"});
+  CHECK(p.users[0].line == 26);
+  CHECK(p.users[1].nopass);
+  CHECK(p.users[1].admin);
+  CHECK_FALSE(p.users[1].enabled);
+  CHECK(p.users[1].categories == 0);
+}
+
+TEST_CASE("config: policy defaults") {
+  Config c = parseOk("");
+  CHECK(c.policy.namespaces.empty());
+  CHECK(c.policy.users.empty());
+  CHECK(c.policy.default_user == "default");  // the implicit user
+  CHECK(c.policy.outside_namespaces == OutsidePolicy::kAllow);
+  // Users declared, none named "default": clients must AUTH.
+  c = parseOk("[[users]]\nname = \"a\"\nnopass = true\n");
+  CHECK(c.policy.default_user.empty());
+  c = parseOk("[[users]]\nname = \"default\"\nnopass = true\n");
+  CHECK(c.policy.default_user == "default");
+  c = parseOk("[policy]\ndefault_user = \"\"\n");
+  CHECK(c.policy.default_user.empty());
+  c = parseOk("[[users]]\nname = \"x\"\ncommands = [\"all\"]\nnopass = true\n");
+  CHECK(c.policy.users[0].categories == kCatAll);
+}
+
+TEST_CASE("config: namespace errors") {
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id:uid}\"\n") ==
+        "conf/keywarden.toml:3: namespaces[0].pattern: column 7: unknown placeholder type 'uid' "
+        "(expected any, uuid or int), got \"s:{id:uid}\"");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\nttl_required = true\n") ==
+        "conf/keywarden.toml:4: namespaces[0].ttl_required: needs default_ttl_s > 0 (the TTL "
+        "given to keys created without one)");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\ndefault_ttl_s = 10\n"
+                   "max_ttl_s = 5\n") ==
+        "conf/keywarden.toml:4: namespaces[0].default_ttl_s: must be <= max_ttl_s (5), got 10");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\n"
+                   "[[namespaces]]\nname = \"s\"\npattern = \"t:{id}\"\n") ==
+        "conf/keywarden.toml:5: namespaces[1].name: duplicate namespace name 's' (first "
+        "declared on line 1)");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\n"
+                   "[[namespaces]]\nname = \"t\"\npattern = \"s:{id}\"\n") ==
+        "conf/keywarden.toml:6: namespaces[1].pattern: same pattern as namespace 's' (line 1)");
+  CHECK(parseError("[[namespaces]]\npattern = \"s:{id}\"\n") ==
+        "conf/keywarden.toml:1: namespaces[0].name: required");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\n") ==
+        "conf/keywarden.toml:1: namespaces[0].pattern: required");
+  CHECK(parseError("[[namespaces]]\nname = \"s*\"\npattern = \"s:{id}\"\n") ==
+        "conf/keywarden.toml:2: namespaces[0].name: must not contain glob characters * ? [ ] \\");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\nover_max_ttl = \"cap\"\n") ==
+        "conf/keywarden.toml:4: namespaces[0].over_max_ttl: expected \"clamp\" or \"refuse\", got "
+        "\"cap\"");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\nmax_ttl_s = -1\n") ==
+        "conf/keywarden.toml:4: namespaces[0].max_ttl_s: expected an integer in 0..3153600000, "
+        "got -1");
+  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\nttl = 5\n") ==
+        "conf/keywarden.toml:4: namespaces[0].ttl: unknown key");
+  CHECK(parseError("namespaces = 5\n") ==
+        "conf/keywarden.toml:1: namespaces: expected an array of tables [[namespaces]], got 5");
+}
+
+TEST_CASE("config: user errors") {
+  const std::string ns = "[[namespaces]]\nname = \"session\"\npattern = \"session:{id}\"\n";
+  CHECK(parseError(ns + "[[users]]\nname = \"a\"\nnopass = true\nread = [\"sesion\"]\n") ==
+        "conf/keywarden.toml:7: users[0].read: no namespace is named 'sesion'");
+  CHECK(parseError(ns + "[[users]]\nname = \"a\"\nnopass = true\nwrite = [\"session\", 5]\n") ==
+        "conf/keywarden.toml:7: users[0].write: expected an array of strings, got 5");
+  CHECK(parseError(ns + "[[users]]\nname = \"a\"\nnopass = true\nread = \"session\"\n") ==
+        "conf/keywarden.toml:7: users[0].read: expected an array of strings, got \"session\"");
+  // Globs may match nothing.
+  parseOk(ns + "[[users]]\nname = \"a\"\nnopass = true\nread = [\"x:*\", \"@outside\"]\n");
+  CHECK(parseError(ns + "[[users]]\nname = \"a\"\nnopass = true\ncommands = [\"get\"]\n") ==
+        "conf/keywarden.toml:7: users[0].commands: unknown command category \"get\" (expected "
+        "read, write, keyspace, pubsub, scripting, admin, dangerous or all)");
+  CHECK(parseError("[[users]]\nname = \"a\"\n") ==
+        "conf/keywarden.toml:1: users[0].password_hash: required unless nopass = true");
+  CHECK(parseError("[[users]]\nname = \"a\"\npassword_hash = \"hunter2\"\n") ==
+        "conf/keywarden.toml:3: users[0].password_hash: expected \"sha256$<32 hex digits>$<64 "
+        "hex digits>\" (make one with tools/hash-password)");
+  CHECK(parseError("[[users]]\nname = \"a\"\npassword_hash = \"" + kHash + "\"\nnopass = true\n") ==
+        "conf/keywarden.toml:4: users[0].nopass: cannot be combined with password_hash");
+  CHECK(parseError("[[users]]\nname = \"a\"\nnopass = true\n[[users]]\nname = \"a\"\n"
+                   "nopass = true\n") ==
+        "conf/keywarden.toml:5: users[1].name: duplicate user name 'a' (first declared on line "
+        "1)");
+  CHECK(parseError("[[users]]\nname = \"a b\"\nnopass = true\n") ==
+        "conf/keywarden.toml:2: users[0].name: only printable ASCII without spaces is allowed");
+  CHECK(parseError("[[users]]\nnopass = true\n") ==
+        "conf/keywarden.toml:1: users[0].name: required");
+  CHECK(parseError("[[users]]\nname = \"a\"\nnopass = true\nadmin = \"yes\"\n") ==
+        "conf/keywarden.toml:4: users[0].admin: expected true or false, got \"yes\"");
+}
+
+TEST_CASE("config: [policy] errors") {
+  CHECK(parseError("[policy]\noutside_namespaces = \"deny\"\n") ==
+        "conf/keywarden.toml:2: policy.outside_namespaces: expected \"allow\" or \"refuse\", got "
+        "\"deny\"");
+  CHECK(parseError("[policy]\ndefault_user = \"bob\"\n") ==
+        "conf/keywarden.toml:2: policy.default_user: 'bob' is not a user (no [[users]] are "
+        "declared, only the implicit 'default')");
+  CHECK(parseError("[[users]]\nname = \"a\"\nnopass = true\n[policy]\ndefault_user = \"b\"\n") ==
+        "conf/keywarden.toml:5: policy.default_user: 'b' is not a declared user");
+  CHECK(parseError("[policy]\nauth_failure_window_s = 0\n") ==
+        "conf/keywarden.toml:2: policy.auth_failure_window_s: expected an integer in 1..86400, "
+        "got 0");
+  CHECK(parseError("[policy]\ndefault_user = 5\n") ==
+        "conf/keywarden.toml:2: policy.default_user: expected a string, got 5");
+}
+
+TEST_CASE("config: the platform example loads") {
+  std::string text = R"(
+[policy]
+outside_namespaces = "refuse"
+default_user = ""
+[[namespaces]]
+name = "session"
+pattern = "session:{user_id:uuid}:{session_id}"
+default_ttl_s = 2592000
+max_ttl_s = 2592000
+ttl_required = true
+[[namespaces]]
+name = "blacklist:access"
+pattern = "blacklist:access:{jti}"
+default_ttl_s = 900
+ttl_required = true
+[[namespaces]]
+name = "blacklist:refresh"
+pattern = "blacklist:refresh:{jti}"
+default_ttl_s = 2592000
+ttl_required = true
+[[namespaces]]
+name = "profile"
+pattern = "profile:{user_id:int}"
+[[namespaces]]
+name = "doc:processing"
+pattern = "doc:processing:{doc_id}"
+default_ttl_s = 600
+max_ttl_s = 3600
+ttl_required = true
+over_max_ttl = "refuse"
+[[namespaces]]
+name = "rl"
+pattern = "rl:{bucket}:{client}"
+default_ttl_s = 60
+ttl_required = true
+[[namespaces]]
+name = "user:id"
+pattern = "user:id:{user_id:int}"
+[[namespaces]]
+name = "user:email"
+pattern = "user:email:{email}"
+[[namespaces]]
+name = "tenant-cache"
+pattern = "{tenant}:cache:{rest...}"
+default_ttl_s = 300
+[[users]]
+name = "auth-service"
+password_hash = "HASH"
+read = ["session", "blacklist:*", "rl"]
+write = ["session", "blacklist:*", "rl"]
+commands = ["read", "write", "keyspace"]
+[[users]]
+name = "user-service"
+password_hash = "HASH"
+read = ["profile", "user:*"]
+write = ["profile", "user:*"]
+commands = ["read", "write", "keyspace", "pubsub"]
+channels = ["user:*"]
+[[users]]
+name = "ops"
+password_hash = "HASH"
+admin = true
+)";
+  for (size_t at; (at = text.find("HASH")) != std::string::npos;) text.replace(at, 4, kHash);
+  Config c = parseOk(text);
+  CHECK(c.policy.namespaces.size() == 9);
+  CHECK(c.policy.users.size() == 3);
+  CHECK(c.policy.default_user.empty());
 }
 
 TEST_CASE("parseHostPort") {

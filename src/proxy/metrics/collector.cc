@@ -97,7 +97,7 @@ struct Totals {
   std::vector<HistogramSnapshot> latency = std::vector<HistogramSnapshot>(kMaxCommands);
   HistogramSnapshot rtt;
   uint64_t reads[kNamespaceSlots][2] = {};
-  uint64_t ttl[kNamespaceSlots][kTtlActions] = {};
+  uint64_t ttl[kNamespaceSlots][kTtlCounters] = {};
   uint64_t auth_failures = 0;
 };
 
@@ -134,8 +134,8 @@ void addShard(Totals* t, const WorkerStats& s, const RequestMetrics& r) {
   for (uint32_t ns = 0; ns < kNamespaceSlots; ++ns) {
     t->reads[ns][0] += r.reads(ns, true);
     t->reads[ns][1] += r.reads(ns, false);
-    for (size_t a = 0; a < kTtlActions; ++a)
-      t->ttl[ns][a] += r.ttl(ns, static_cast<TtlAction>(a));
+    for (size_t a = 0; a < kTtlCounters; ++a)
+      t->ttl[ns][a] += r.ttl(ns, static_cast<TtlCounter>(a));
   }
   t->auth_failures += r.authFailures();
 }
@@ -235,7 +235,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                     MetricType::Counter);
     std::map<std::pair<std::string_view, size_t>, uint64_t> series;
     for (uint32_t ns = 0; ns < kNamespaceSlots; ++ns) {
-      for (size_t a = 0; a < kTtlActions; ++a) {
+      for (size_t a = 0; a < kTtlCounters; ++a) {
         if (t->ttl[ns][a])
           series[{ns_labels[ns], a}] += t->ttl[ns][a];
       }
@@ -243,7 +243,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
     for (const auto& [k, v] : series) {
       addCounter(&f,
                  {{"namespace", std::string(k.first)},
-                  {"action", std::string(ttlActionName(static_cast<TtlAction>(k.second)))}},
+                  {"action", std::string(ttlCounterName(static_cast<TtlCounter>(k.second)))}},
                  static_cast<double>(v));
     }
     if (!f.metric.empty())

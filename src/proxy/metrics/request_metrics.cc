@@ -11,7 +11,7 @@ constexpr size_t kHistWords = kLatencyBuckets + 1;
 constexpr size_t kCommandWords = size_t{kMaxCommands} * kNamespaceSlots * kOutcomes;
 constexpr size_t kLatencyWords = size_t{kMaxCommands} * kHistWords;
 constexpr size_t kReadWords = size_t{kNamespaceSlots} * 2;
-constexpr size_t kTtlWords = size_t{kNamespaceSlots} * kTtlActions;
+constexpr size_t kTtlWords = size_t{kNamespaceSlots} * kTtlCounters;
 constexpr size_t kTotalWords =
     kCommandWords + kLatencyWords + kHistWords + kReadWords + kTtlWords + 1;
 constexpr size_t kMappedBytes = kTotalWords * sizeof(uint64_t);
@@ -25,7 +25,7 @@ static_assert(std::size(kOutcomeNames) == kOutcomes);
 constexpr std::string_view kTtlActionNames[] = {
     "default_applied", "clamped", "refused_max", "refused_persist", "followup",
 };
-static_assert(std::size(kTtlActionNames) == kTtlActions);
+static_assert(std::size(kTtlActionNames) == kTtlCounters);
 
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free);
 static_assert(std::atomic_ref<uint64_t>::required_alignment <= alignof(uint64_t));
@@ -37,9 +37,9 @@ std::string_view outcomeName(Outcome o) {
   return i < kOutcomes ? kOutcomeNames[i] : "unknown";
 }
 
-std::string_view ttlActionName(TtlAction a) {
+std::string_view ttlCounterName(TtlCounter a) {
   size_t i = static_cast<size_t>(a);
-  return i < kTtlActions ? kTtlActionNames[i] : "unknown";
+  return i < kTtlCounters ? kTtlActionNames[i] : "unknown";
 }
 
 uint64_t HistogramSnapshot::count() const {
@@ -115,10 +115,10 @@ uint64_t RequestMetrics::reads(uint32_t ns, bool hit) const {
   return ns < kNamespaceSlots ? load(reads_[ns * 2 + (hit ? 0 : 1)]) : 0;
 }
 
-uint64_t RequestMetrics::ttl(uint32_t ns, TtlAction a) const {
-  if (ns >= kNamespaceSlots || static_cast<size_t>(a) >= kTtlActions)
+uint64_t RequestMetrics::ttl(uint32_t ns, TtlCounter a) const {
+  if (ns >= kNamespaceSlots || static_cast<size_t>(a) >= kTtlCounters)
     return 0;
-  return load(ttl_[ns * kTtlActions + static_cast<size_t>(a)]);
+  return load(ttl_[ns * kTtlCounters + static_cast<size_t>(a)]);
 }
 
 uint64_t RequestMetrics::authFailures() const {

@@ -42,7 +42,7 @@ enum class Outcome : uint8_t {
   kCount
 };
 
-enum class TtlAction : uint8_t {
+enum class TtlCounter : uint8_t {
   kDefaultApplied,
   kClamped,
   kRefusedMax,
@@ -52,11 +52,11 @@ enum class TtlAction : uint8_t {
 };
 
 inline constexpr size_t kOutcomes = static_cast<size_t>(Outcome::kCount);
-inline constexpr size_t kTtlActions = static_cast<size_t>(TtlAction::kCount);
+inline constexpr size_t kTtlCounters = static_cast<size_t>(TtlCounter::kCount);
 
 // Label values ("ok", "refused_acl", "default_applied", ...).
 std::string_view outcomeName(Outcome o);
-std::string_view ttlActionName(TtlAction a);
+std::string_view ttlCounterName(TtlCounter a);
 
 // Upper bounds in nanoseconds: fine enough for tens of microseconds (a proxied GET on loopback),
 // wide enough for a slow blocking command. The last bucket (+Inf) is implicit.
@@ -93,9 +93,9 @@ public:
   }
   void recordUpstreamRtt(uint64_t ns) { observe(rtt_, ns); }
   void recordRead(uint32_t ns, bool hit) { bump(reads_[clampNs(ns) * 2 + (hit ? 0 : 1)]); }
-  void recordTtl(uint32_t ns, TtlAction a) {
-    size_t ai = static_cast<size_t>(a) < kTtlActions ? static_cast<size_t>(a) : 0;
-    bump(ttl_[clampNs(ns) * kTtlActions + ai]);
+  void recordTtl(uint32_t ns, TtlCounter a) {
+    size_t ai = static_cast<size_t>(a) < kTtlCounters ? static_cast<size_t>(a) : 0;
+    bump(ttl_[clampNs(ns) * kTtlCounters + ai]);
   }
   void recordAuthFailure() { bump(*auth_failures_); }
 
@@ -105,7 +105,7 @@ public:
   HistogramSnapshot latency(uint32_t cmd) const;
   HistogramSnapshot upstreamRtt() const;
   uint64_t reads(uint32_t ns, bool hit) const;
-  uint64_t ttl(uint32_t ns, TtlAction a) const;
+  uint64_t ttl(uint32_t ns, TtlCounter a) const;
   uint64_t authFailures() const;
 
   // The whole mapping; what a worker commits is the pages it wrote to.
@@ -138,7 +138,7 @@ private:
   uint64_t* latency_ = nullptr;  // [kMaxCommands][kHistWords]
   uint64_t* rtt_ = nullptr;      // [kHistWords]
   uint64_t* reads_ = nullptr;    // [kNamespaceSlots][hit, miss]
-  uint64_t* ttl_ = nullptr;      // [kNamespaceSlots][kTtlActions]
+  uint64_t* ttl_ = nullptr;      // [kNamespaceSlots][kTtlCounters]
   uint64_t* auth_failures_ = nullptr;
 };
 

@@ -1,0 +1,272 @@
+// The policy chain of the request path, one gate per function, each answering a refusal with a
+// canned error and a counter, and returning false when the request stops there:
+//
+//   gateAuth    no user yet: only AUTH, HELLO, PING, QUIT              -NOAUTH
+//   gateAccess  command category, dangerous commands, every key's
+//               namespace and read/write grant, key shape, channels   -NOPERM / -ERR key ...
+//   gateTtl     default TTL added, TTL clamped or refused, PERSIST
+//               refused, EXPIRE ... NX follow-ups for created keys      -ERR TTL ...
+//
+// The stages themselves are pure functions in src/policy/; this file only connects them to
+// the session.
+#include "common/log.h"
+#include "policy/access_check.h"
+#include "policy/policy.h"
+#include "policy/ttl_policy.h"
+#include "proxy/resp_writer.h"
+#include "proxy/session.h"
+#include "proxy/shared_state.h"
+#include "proxy/worker.h"
+
+#include <sys/time.h>
+
+namespace kw {
+namespace {
+
+int64_t unixNowMs() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+}
+
+void encodeCommand(std::string* out, const std::vector<std::string>& args) {
+  resp::arrayHeader(out, static_cast<int64_t>(args.size()));
+  for (const std::string& a : args) resp::bulk(out, a);
+}
+
+TtlCounter ttlCounter(TtlAction a) {
+  switch (a) {
+  case TtlAction::kRewriteDefault: return TtlCounter::kDefaultApplied;
+  case TtlAction::kClamp: return TtlCounter::kClamped;
+  case TtlAction::kRefuseMax: return TtlCounter::kRefusedMax;
+  case TtlAction::kRefusePersist: return TtlCounter::kRefusedPersist;
+  case TtlAction::kFollowup: return TtlCounter::kFollowup;
+  }
+  return TtlCounter::kFollowup;
+}
+
+}  // namespace
+
+uint32_t metricsNs(uint32_t ns) { return ns == Resolution::kNone ? kNoNamespace : ns; }
+
+bool Session::gateAuth(const DecodedRequest& req, const CommandInfo* cmd) {
+  if (user_) return true;
+  if (cmd) {
+    switch (cmd->id) {
+    case CmdId::kAuth:
+    case CmdId::kPing:
+    case CmdId::kQuit:
+      return true;
+    case CmdId::kHello: {
+      // HELLO may authenticate; without AUTH it is refused like any command.
+      for (size_t i = 2; i < req.args.size(); ++i)
+        if (req.args[i].size() == 4 && (req.args[i][0] == 'a' || req.args[i][0] == 'A'))
+          return true;
+      worker_->metrics().recordAuthFailure();
+      replyError("NOAUTH HELLO must be called with the client already authenticated, otherwise "
+                 "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+                 "client and select the RESP protocol version at the same time");
+      return false;
+    }
+    default:
+      break;
+    }
+  }
+  current_outcome_ = Outcome::kRefusedAuth;
+  replyError("NOAUTH Authentication required.");
+  return false;
+}
+
+bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
+  const CompiledPolicy& policy = worker_->policy();
+  if (user_->fullAccess()) {
+    if (cmd && policy.namespaceCount() > 0 && !(cmd->flags & kNoKeys)) current_ns_ = firstKeyNs(req, *cmd);
+    return true;
+  }
+  if (!cmd) {
+    // Without a command-table row its keys are unknown, and keys are never guessed.
+    current_outcome_ = Outcome::kRefusedAcl;
+    replyError("NOPERM User " + user_->name + " has no permissions to run the '" +
+               std::string(req.args[0].substr(0, 64)) + "' command (unknown command)");
+    return false;
+  }
+  std::string err;
+  if (!checkAccess(policy, *user_, *cmd, std::span<const std::string_view>(req.args), &access_scratch_, &err)) {
+    current_outcome_ = err.compare(0, 3, "ERR") == 0 ? Outcome::kRefusedShape : Outcome::kRefusedAcl;
+    if (!access_scratch_.ns_ids.empty()) current_ns_ = access_scratch_.ns_ids.back();
+    replyError(err);
+    return false;
+  }
+  if (!access_scratch_.ns_ids.empty()) current_ns_ = access_scratch_.ns_ids.front();
+  // Commands that would show keys of every namespace.
+  if (!user_->read_everything) {
+    if (cmd->id == CmdId::kScan) {
+      filter_scan_ = true;
+    } else if (cmd->name == "randomkey") {
+      current_outcome_ = Outcome::kRefusedAcl;
+      replyError("NOPERM User " + user_->name +
+                 " has no permissions to run the 'randomkey' command (it can return keys of "
+                 "namespaces this user may not read; use SCAN)");
+      return false;
+    }
+  }
+  return true;
+}
+
+uint32_t Session::firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd) {
+  access_scratch_.positions.clear();
+  CommandTable::keyPositions(cmd, req.args.size(), req.args.data(), &access_scratch_.positions);
+  if (access_scratch_.positions.empty()) return Resolution::kNone;
+  return worker_->policy().namespaces().resolve(req.args[access_scratch_.positions[0]]).ns;
+}
+
+bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, DecodedRequest* rewritten,
+                      const DecodedRequest** effective) {
+  const CompiledPolicy& policy = worker_->policy();
+  if (!cmd || !policy.anyTtlRules() || !(cmd->flags & (kWrite | kKeyspace))) return true;
+  TtlDecision d = applyTtlPolicy(policy, *cmd, std::span<const std::string_view>(req.args),
+                                 unixNowMs(), &ttl_scratch_);
+  for (const TtlEvent& e : ttl_scratch_.events) worker_->metrics().recordTtl(metricsNs(e.ns), ttlCounter(e.action));
+  if (d == TtlDecision::kRefuse) {
+    current_outcome_ = Outcome::kRefusedTtl;
+    replyError(ttl_scratch_.error);
+    return false;
+  }
+  if (d == TtlDecision::kRewrite) {
+    rewrite_buf_.clear();
+    encodeCommand(&rewrite_buf_, ttl_scratch_.args);
+    rewritten->raw = rewrite_buf_;
+    rewritten->args.assign(ttl_scratch_.args.begin(), ttl_scratch_.args.end());
+    *effective = rewritten;
+  }
+  followups_.clear();
+  for (const auto& f : ttl_scratch_.followups) encodeCommand(&followups_, f);
+  return true;
+}
+
+// Pipelined right behind the command on the same connection; their replies are dropped, so
+// the client sees exactly the reply of its own command.
+void Session::sendFollowups(UpstreamConn* target) {
+  if (followups_.empty()) return;
+  if (in_multi_) {
+    // Inside MULTI they would show up in EXEC's reply: they go right after EXEC instead.
+    post_exec_.append(followups_);
+    followups_.clear();
+    return;
+  }
+  sendRawDropped(target, followups_);
+  followups_.clear();
+}
+
+void Session::sendRawDropped(UpstreamConn* target, std::string_view commands) {
+  // One in-flight entry per command, so the replies line up with the queue.
+  size_t pos = 0;
+  while (pos < commands.size()) {
+    const size_t start = pos;
+    // Each command is "*N\r\n" followed by N bulks; count to find its end.
+    size_t eol = commands.find("\r\n", pos);
+    long n = std::strtol(commands.data() + pos + 1, nullptr, 10);
+    pos = eol + 2;
+    for (long i = 0; i < n; ++i) {
+      eol = commands.find("\r\n", pos);
+      long len = std::strtol(commands.data() + pos + 1, nullptr, 10);
+      pos = eol + 2 + static_cast<size_t>(len) + 2;
+    }
+    sendTo(target, commands.substr(start, pos - start), nullptr, false);
+  }
+}
+
+void Session::onPolicyChanged() {
+  if (closed_) return;
+  const CompiledPolicy& policy = worker_->policy();
+  if (!explicit_auth_) {
+    user_ = policy.defaultUser();
+    user_name_ = user_ ? user_->name : "";
+    return;
+  }
+  const CompiledUser* u = policy.findUser(user_name_);
+  if (!u || !u->enabled) {
+    KW_LOG_INFO("closing client %s: user '%s' no longer exists or is disabled", addr_.c_str(),
+                user_name_.c_str());
+    close_after_flush_ = true;
+    user_ = nullptr;
+    markDirty();
+    return;
+  }
+  user_ = u;
+}
+
+// Authenticates as `name` with `password`; on failure *err holds the reply (without '-').
+bool Session::authenticate(std::string_view name, std::string_view password, bool one_arg_form,
+                           std::string* err) {
+  SharedState& sh = worker_->shared();
+  const PolicyConfig& pc = worker_->config().policy;
+  const AuthThrottle::Limits limits{pc.auth_max_failures, pc.auth_failure_window_s, pc.auth_block_s};
+  const std::string_view host = hostOf(addr_);
+  const int64_t now = static_cast<int64_t>(worker_->nowMs());
+  if (!sh.auth_throttle.allowed(host, now, limits)) {
+    worker_->metrics().recordAuthFailure();
+    *err = "ERR too many failed authentication attempts from this address; try again later";
+    return false;
+  }
+  const CompiledPolicy& policy = worker_->policy();
+  const CompiledUser* known = policy.findUser(name);
+  if (one_arg_form && known && known->nopass) {
+    *err = "ERR AUTH <password> called without any password configured for the default user. "
+           "Are you sure your configuration is correct?";
+    return false;
+  }
+  const CompiledUser* u = policy.authenticate(name, password);
+  if (!u) {
+    worker_->metrics().recordAuthFailure();
+    sh.auth_throttle.recordFailure(host, now, limits);
+    KW_LOG_INFO("authentication failed for user '%.*s' from %s", static_cast<int>(std::min<size_t>(name.size(), 64)),
+                name.data(), addr_.c_str());
+    *err = "WRONGPASS invalid username-password pair or user is disabled.";
+    return false;
+  }
+  sh.auth_throttle.recordSuccess(host);
+  user_ = u;
+  user_name_ = u->name;
+  explicit_auth_ = true;
+  return true;
+}
+
+// SCAN by a user who may not read everything: keys of namespaces it may not read are removed
+// from the page; the cursor is untouched, so the iteration still completes.
+std::string Session::filterScanReply(std::string_view reply) const {
+  // *2\r\n $n\r\n<cursor>\r\n *k\r\n ($n\r\n<key>\r\n)*k   (same shape in RESP3)
+  auto line = [&](size_t* pos, char type, long long* n) {
+    if (*pos >= reply.size() || reply[*pos] != type) return false;
+    size_t eol = reply.find("\r\n", *pos);
+    if (eol == std::string_view::npos) return false;
+    char* end = nullptr;
+    *n = std::strtoll(reply.data() + *pos + 1, &end, 10);
+    if (end != reply.data() + eol) return false;
+    *pos = eol + 2;
+    return true;
+  };
+  size_t pos = 0;
+  long long n = 0, len = 0, count = 0;
+  if (!line(&pos, '*', &n) || n != 2 || !line(&pos, '$', &len) || len < 0) return std::string(reply);
+  const std::string_view cursor = reply.substr(pos, static_cast<size_t>(len));
+  pos += static_cast<size_t>(len) + 2;
+  if (!line(&pos, '*', &count) || count < 0) return std::string(reply);
+  const CompiledPolicy& policy = worker_->policy();
+  std::vector<std::string_view> keep;
+  for (long long i = 0; i < count; ++i) {
+    if (!line(&pos, '$', &len) || len < 0 || pos + static_cast<size_t>(len) > reply.size())
+      return std::string(reply);
+    std::string_view key = reply.substr(pos, static_cast<size_t>(len));
+    pos += static_cast<size_t>(len) + 2;
+    if (user_ && user_->canRead(policy.namespaces().resolve(key).ns)) keep.push_back(key);
+  }
+  std::string out;
+  resp::arrayHeader(&out, 2);
+  resp::bulk(&out, cursor);
+  resp::arrayHeader(&out, static_cast<int64_t>(keep.size()));
+  for (std::string_view k : keep) resp::bulk(&out, k);
+  return out;
+}
+
+}  // namespace kw

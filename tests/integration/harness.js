@@ -1,0 +1,513 @@
+'use strict';
+// Process harness for the integration suite: starts redis-server and
+// keywarden on free loopback ports, waits until they answer, and guarantees
+// that every child is killed when the test process exits, whatever happened.
+//
+// KW_TARGET=redis runs the suite straight against redis-server (keywarden is
+// not started), to validate the tests themselves on plain Redis behaviour.
+
+const assert = require('node:assert/strict');
+const { AsyncLocalStorage } = require('node:async_hooks');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const nodeTest = require('node:test');
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const TARGET_REDIS = process.env.KW_TARGET === 'redis';
+const KEYWARDEN_BIN = process.env.KEYWARDEN_BIN || path.join(REPO_ROOT, 'build-asan', 'keywarden');
+const REDIS_BIN = process.env.REDIS_SERVER_BIN || 'redis-server';
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 10000;
+const STOP_TIMEOUT_MS = 10000;
+
+const children = new Set(); // live ChildProcess objects
+const tempDirs = [];
+const servers = []; // every server ever started in this process, for log dumps
+// Servers started inside a test body belong to that test: the wrapper stops
+// them when it ends, so a failing shutdown never hides the test's own error.
+const testScope = new AsyncLocalStorage();
+
+function killAllChildren() {
+  for (const c of children) {
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  children.clear();
+}
+
+process.on('exit', () => {
+  killAllChildren();
+  if (!process.env.KW_KEEP_TMP) {
+    for (const d of tempDirs) {
+      try {
+        fs.rmSync(d, { recursive: true, force: true });
+      } catch {
+        // best effort
+      }
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    killAllChildren();
+    process.exit(128 + os.constants.signals[sig]);
+  });
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function makeTempDir(prefix = 'kw-it-') {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function tailFile(file, maxLines = 80) {
+  try {
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    return lines.slice(-maxLines).join('\n');
+  } catch (e) {
+    return `<cannot read ${file}: ${e.message}>`;
+  }
+}
+
+// One PING over a fresh connection. Resolves with the first reply line
+// ('+PONG', '-NOAUTH ...'), or throws on connect/timeout/close.
+function pingOnce(port, timeoutMs = 1000) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: HOST });
+    let data = '';
+    let done = false;
+    const finish = (err, val) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        s.destroy();
+        reject(err);
+        return;
+      }
+      // Close our side and wait for the server to close too, so that the
+      // probe is no longer counted as a client when we return.
+      s.end();
+      const t2 = setTimeout(() => s.destroy(), 1000);
+      s.once('close', () => {
+        clearTimeout(t2);
+        resolve(val);
+      });
+    };
+    const timer = setTimeout(() => finish(new Error('PING timed out')), timeoutMs);
+    s.on('error', (e) => finish(e));
+    s.on('connect', () => s.write('*1\r\n$4\r\nPING\r\n'));
+    s.on('data', (d) => {
+      data += d.toString('latin1');
+      const i = data.indexOf('\r\n');
+      if (i >= 0) finish(null, data.slice(0, i));
+    });
+    s.on('close', () => finish(new Error(`connection closed before a reply (got ${JSON.stringify(data)})`)));
+  });
+}
+
+class Server {
+  constructor(kind, dir, port) {
+    this.kind = kind;
+    this.dir = dir;
+    this.host = HOST;
+    this.port = port;
+    this.proc = null;
+    this.logFile = path.join(dir, `${kind}.log`);
+    this.exitInfo = null;
+    this.exited = null;
+    this.expectExit = false; // set when the harness or a test ends it on purpose
+    servers.push(this);
+    const scope = testScope.getStore();
+    if (scope) scope.push(this);
+  }
+
+  spawn(bin, args, env) {
+    const fd = fs.openSync(this.logFile, 'a');
+    const proc = spawn(bin, args, { stdio: ['ignore', fd, fd], cwd: this.dir, env: env || process.env });
+    fs.closeSync(fd);
+    this.proc = proc;
+    this.exitInfo = null;
+    this.expectExit = false;
+    children.add(proc);
+    this.exited = new Promise((resolve) => {
+      proc.once('exit', (code, signal) => {
+        children.delete(proc);
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      });
+      proc.once('error', (err) => {
+        children.delete(proc);
+        this.exitInfo = { code: null, signal: null, error: err };
+        resolve(this.exitInfo);
+      });
+    });
+  }
+
+  get alive() {
+    return this.proc !== null && this.exitInfo === null;
+  }
+
+  logs() {
+    return tailFile(this.logFile, 100000);
+  }
+
+  describeFailure(what) {
+    const ex = this.exitInfo ? ` (process exited: ${JSON.stringify(this.exitInfo)})` : '';
+    return `${this.kind} on port ${this.port}: ${what}${ex}\n--- ${this.logFile} (tail) ---\n${tailFile(this.logFile)}`;
+  }
+
+  async waitReady(acceptReply = (line) => line === '+PONG') {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    let last = 'never connected';
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new Error(this.describeFailure('exited during startup'));
+      try {
+        const line = await pingOnce(this.port);
+        if (acceptReply(line)) return;
+        last = `PING answered ${JSON.stringify(line)}`;
+      } catch (e) {
+        last = e.message;
+      }
+      await sleep(50);
+    }
+    throw new Error(this.describeFailure(`not ready after ${READY_TIMEOUT_MS} ms: ${last}`));
+  }
+
+  async waitExit(timeoutMs = STOP_TIMEOUT_MS) {
+    if (!this.proc) return null;
+    let timer;
+    const r = await Promise.race([
+      this.exited,
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return r;
+  }
+
+  // Sends a signal the test means to send (the exit it causes is expected).
+  signal(sig) {
+    this.expectExit = true;
+    this.proc.kill(sig);
+  }
+
+  // SIGKILL, no questions asked.
+  async kill() {
+    this.expectExit = true;
+    if (this.alive) {
+      try {
+        this.proc.kill('SIGKILL');
+      } catch {
+        // raced with exit
+      }
+    }
+    await this.exited;
+  }
+}
+
+class RedisServer extends Server {
+  constructor(dir, port, opts) {
+    super('redis', dir, port);
+    this.password = opts.password || null;
+    this.extraArgs = opts.args || [];
+  }
+
+  args() {
+    const a = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--save', '', '--appendonly', 'no'];
+    if (this.password) a.push('--requirepass', this.password);
+    return a.concat(this.extraArgs);
+  }
+
+  async start() {
+    this.spawn(REDIS_BIN, this.args());
+    await this.waitReady((line) => line === '+PONG' || (this.password !== null && line.startsWith('-NOAUTH')));
+    return this;
+  }
+
+  async stop() {
+    this.expectExit = true;
+    if (!this.alive) return;
+    this.proc.kill('SIGTERM');
+    const r = await this.waitExit();
+    if (r === null) {
+      await this.kill();
+      throw new Error(this.describeFailure('did not exit after SIGTERM'));
+    }
+  }
+
+  // Same port, same arguments: clients of a proxy see "the same" Redis return.
+  async restart() {
+    if (this.alive) await this.stop();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        return await this.start();
+      } catch (e) {
+        // The port can linger briefly after a SIGKILL; retry within bounds.
+        if (Date.now() > deadline) throw e;
+        await sleep(100);
+      }
+    }
+  }
+}
+
+async function startRedis(opts = {}) {
+  const dir = makeTempDir('kw-redis-');
+  const port = opts.port || (await freePort());
+  const r = new RedisServer(dir, port, opts);
+  return r.start();
+}
+
+function tomlValue(v) {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw new Error(`unsupported TOML value ${JSON.stringify(v)}`);
+}
+
+function renderToml(sections) {
+  let out = '';
+  for (const [name, kv] of Object.entries(sections)) {
+    out += `[${name}]\n`;
+    for (const [k, v] of Object.entries(kv)) out += `${k} = ${tomlValue(v)}\n`;
+    out += '\n';
+  }
+  return out;
+}
+
+class KeywardenServer extends Server {
+  constructor(dir, port, configPath, extraArgs) {
+    super('keywarden', dir, port);
+    this.configPath = configPath;
+    this.extraArgs = extraArgs;
+  }
+
+  async start() {
+    if (!fs.existsSync(KEYWARDEN_BIN)) {
+      throw new Error(`keywarden binary not found at ${KEYWARDEN_BIN} (set KEYWARDEN_BIN, or KW_TARGET=redis to test redis-server alone)`);
+    }
+    this.spawn(KEYWARDEN_BIN, ['-c', this.configPath, ...this.extraArgs]);
+    await this.waitReady();
+    return this;
+  }
+
+  // Graceful stop: SIGTERM, wait, and require exit code 0.
+  async stop() {
+    if (this.proc === null) return;
+    const diedEarlier = !this.alive && !this.expectExit;
+    this.expectExit = true;
+    if (this.alive) this.proc.kill('SIGTERM');
+    const r = await this.waitExit();
+    if (r === null) {
+      await this.kill();
+      throw new Error(this.describeFailure(`did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM`));
+    }
+    assert.ok(
+      r.code === 0 && r.signal === null,
+      this.describeFailure(diedEarlier
+        ? `had already exited before it was asked to stop: ${JSON.stringify(r)}`
+        : `expected exit code 0 after SIGTERM, got ${JSON.stringify(r)}`),
+    );
+  }
+}
+
+// Target handed to tests in KW_TARGET=redis mode: the Redis itself.
+class RedisAsTarget {
+  constructor(redis, owned) {
+    this.kind = 'redis-target';
+    this.redis = redis;
+    this.owned = owned;
+    this.host = redis.host;
+    this.port = redis.port;
+    this.proc = redis.proc;
+  }
+  get alive() {
+    return this.redis.alive;
+  }
+  get exitInfo() {
+    return this.redis.exitInfo;
+  }
+  waitExit(ms) {
+    return this.redis.waitExit(ms);
+  }
+  signal(sig) {
+    this.redis.signal(sig);
+  }
+  logs() {
+    return this.redis.logs();
+  }
+  async stop() {
+    if (this.owned) await this.redis.stop();
+  }
+  async kill() {
+    if (this.owned) await this.redis.kill();
+  }
+}
+
+// Starts keywarden in front of Redis on upstreamPort. `toml` overrides the
+// config sections ({limits: {max_clients: 3}}). In KW_TARGET=redis mode the
+// upstream itself is returned, or, when `redisArgs` is given, a dedicated
+// redis-server started with those arguments (Redis's own equivalent of the
+// limit under test), so the test body runs unchanged.
+async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, args = [], redisArgs } = {}) {
+  assert.ok(upstreamPort, 'startKeywarden needs upstreamPort');
+  if (TARGET_REDIS) {
+    if (redisArgs) {
+      const r = await startRedis({ args: redisArgs, password: upstreamPassword });
+      return new RedisAsTarget(r, true);
+    }
+    const existing = servers.find((s) => s instanceof RedisServer && s.port === upstreamPort);
+    assert.ok(existing, `no redis-server on port ${upstreamPort} started by this harness`);
+    return new RedisAsTarget(existing, false);
+  }
+  const dir = makeTempDir('kw-proxy-');
+  const port = await freePort();
+  const sections = {
+    server: { listen: `${HOST}:${port}`, workers: 2, shutdown_deadline_ms: 5000, log_level: 'info' },
+    upstream: { address: `${HOST}:${upstreamPort}` },
+    limits: {},
+    metrics: { enabled: false },
+  };
+  if (upstreamPassword) sections.upstream.password = upstreamPassword;
+  for (const [sec, kv] of Object.entries(toml)) sections[sec] = { ...(sections[sec] || {}), ...kv };
+  const configPath = path.join(dir, 'keywarden.toml');
+  fs.writeFileSync(configPath, renderToml(sections));
+  const kw = new KeywardenServer(dir, port, configPath, args);
+  return kw.start();
+}
+
+function dumpLogs(list, why) {
+  for (const s of list) {
+    if (s.kind !== 'keywarden' && !(s.kind === 'redis' && TARGET_REDIS)) continue;
+    process.stderr.write(`\n===== ${s.kind} port ${s.port} log (tail) ${why} =====\n`);
+    process.stderr.write(`${tailFile(s.logFile, 60)}\n`);
+    if (s.exitInfo) process.stderr.write(`===== exit: ${JSON.stringify(s.exitInfo)} =====\n`);
+  }
+}
+
+// Runs a test body with its own server scope. Afterwards: servers the test
+// started are stopped (keywarden must exit 0), any keywarden that died
+// without being asked fails the test, and on failure the logs are printed.
+function wrap(fn) {
+  return async (t) => {
+    const liveAtStart = servers.filter((s) => s.alive);
+    const own = [];
+    const problems = [];
+    let failure = null;
+    try {
+      await testScope.run(own, () => fn(t));
+    } catch (err) {
+      failure = err;
+    }
+    for (const s of [...liveAtStart, ...own]) {
+      if (s.kind === 'keywarden' && s.exitInfo && !s.expectExit) {
+        problems.push(s.describeFailure('exited unexpectedly during the test'));
+        s.expectExit = true; // report once
+      }
+    }
+    for (const s of own.slice().reverse()) {
+      try {
+        await s.stop();
+      } catch (e) {
+        problems.push(e.message);
+      }
+    }
+    const involved = [...new Set([...liveAtStart, ...own])];
+    if (failure) {
+      dumpLogs(involved, `for failed test "${t.name}"`);
+      if (problems.length) {
+        process.stderr.write(`\n===== also in "${t.name}" =====\n${problems.join('\n')}\n`);
+      }
+      throw failure;
+    }
+    if (problems.length) {
+      throw new Error(problems.join('\n\n'));
+    }
+  };
+}
+
+function test(name, opts, fn) {
+  assert.ok(opts && opts.timeout, `test "${name}" must set a timeout`);
+  return nodeTest.test(name, opts, wrap(fn));
+}
+
+// A test of behaviour only the proxy has (keywarden's own config, upstream
+// loss, its shutdown): skipped, with the reason shown, only in KW_TARGET=redis.
+function proxyTest(name, opts, fn) {
+  assert.ok(opts && opts.timeout, `test "${name}" must set a timeout`);
+  if (TARGET_REDIS) {
+    return nodeTest.test(name, { ...opts, skip: 'proxy-only behaviour; KW_TARGET=redis runs against redis-server alone' }, () => {});
+  }
+  return nodeTest.test(name, opts, wrap(fn));
+}
+
+// Rejects if `promise` does not settle within ms.
+async function within(ms, promise, what = 'operation') {
+  let timer;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Server version ("7.0.15") read from INFO through any RawClient-like caller.
+async function serverVersion(rawClient) {
+  const info = await rawClient.call('INFO', 'server');
+  const m = /redis_version:([0-9.]+)/.exec(String(info));
+  return m ? m[1] : null;
+}
+
+function versionAtLeast(v, want) {
+  const a = String(v).split('.').map(Number);
+  const b = want.split('.').map(Number);
+  for (let i = 0; i < b.length; i++) {
+    if ((a[i] || 0) !== b[i]) return (a[i] || 0) > b[i];
+  }
+  return true;
+}
+
+module.exports = {
+  HOST,
+  KEYWARDEN_BIN,
+  REPO_ROOT,
+  TARGET_REDIS,
+  freePort,
+  makeTempDir,
+  proxyTest,
+  serverVersion,
+  sleep,
+  startKeywarden,
+  startRedis,
+  test,
+  versionAtLeast,
+  within,
+};

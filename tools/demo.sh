@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Starts a throwaway Redis and keywarden in front of it, for trying keywarden by hand.
+#   tools/demo.sh         install deps, build (release), start everything
+#   tools/demo.sh stop    stop everything this script started
+# Environment: KW_BUILD_DIR (build), KW_DEMO_DIR (/tmp/keywarden-demo: data, pid files, logs).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source tools/lib.sh
+
+build=${KW_BUILD_DIR:-build}
+state=${KW_DEMO_DIR:-${TMPDIR:-/tmp}/keywarden-demo}
+proxy_port=6380
+metrics_url=http://127.0.0.1:9121/metrics
+
+stop_all() {
+  kw_stop_pidfile "$state/keywarden.pid"
+  # --- PostgreSQL stop: to be added with the PostgreSQL issue (mirror of the start block). ---
+  kw_stop_pidfile "$state/redis/redis.pid"
+}
+
+case "${1:-start}" in
+  stop)
+    stop_all
+    echo "demo: stopped (logs kept in $state)"
+    exit 0
+    ;;
+  start) ;;
+  *)
+    echo "usage: $0 [start|stop]" >&2
+    exit 2
+    ;;
+esac
+
+bash tools/setup-deps.sh
+if [[ ! -f "$build/build.ninja" ]]; then
+  meson setup "$build" --buildtype=release
+fi
+meson compile -C "$build"
+
+# A previous demo would hold the ports; restarting is what someone rerunning the demo wants.
+stop_all
+if kw_port_busy "$proxy_port"; then
+  echo "demo: port $proxy_port is already in use by another program; stop it first" >&2
+  exit 1
+fi
+mkdir -p "$state"
+
+redis_port=$(kw_free_port)
+if ! kw_start_redis "$state/redis" "$redis_port"; then
+  echo "demo: redis-server did not start; see $state/redis/redis.log" >&2
+  exit 1
+fi
+
+# --- PostgreSQL start: to be added with the PostgreSQL issue. ---
+# Start a throwaway cluster under "$state/pg" here (initdb + pg_ctl start on a free port, pid in
+# its data dir), pass its connection string to keywarden below, and stop it in stop_all().
+
+nohup "$build/keywarden" -c conf/keywarden.toml --upstream "127.0.0.1:$redis_port" \
+  >"$state/keywarden.log" 2>&1 </dev/null &
+kw_pid=$!
+echo "$kw_pid" >"$state/keywarden.pid"
+if ! kw_wait_pong "$proxy_port" 15 "$kw_pid"; then
+  echo "demo: keywarden did not answer PING on port $proxy_port; last log lines:" >&2
+  tail -n 20 "$state/keywarden.log" >&2
+  stop_all
+  exit 1
+fi
+
+cat <<MSG
+
+keywarden is running (pid $kw_pid) in front of redis-server on 127.0.0.1:$redis_port.
+
+  connect:  redis-cli -p $proxy_port
+  metrics:  $metrics_url
+  logs:     $state/keywarden.log, $state/redis/redis.log
+  stop:     tools/demo.sh stop
+MSG
