@@ -74,12 +74,29 @@ long rssKiB() {
 } // namespace
 
 int main() {
+  // Memory first, on this thread alone so that no thread stack blurs the RSS deltas.
+  rssKiB(); // warm up the stream machinery
+  long rss0 = rssKiB();
+  auto probe = std::make_unique<kw::RequestMetrics>();
+  long rss1 = rssKiB();
+  for (uint32_t cmd = 0; cmd < kCommands; ++cmd) {
+    probe->recordCommand(cmd, kw::kNoNamespace, kw::Outcome::kOk, 20'000);
+  }
+  long rss2 = rssKiB();
+  for (uint32_t cmd = 0; cmd < kw::kMaxCommands; ++cmd) {
+    for (uint32_t ns = 0; ns < kw::kNamespaceSlots; ++ns) {
+      for (size_t o = 0; o < kw::kOutcomes; ++o) {
+        probe->recordCommand(cmd, ns, static_cast<kw::Outcome>(o), 20'000);
+      }
+    }
+  }
+  long rss3 = rssKiB();
+  probe.reset();
+
   // Shards: one per thread, as one per worker.
   std::vector<std::unique_ptr<kw::RequestMetrics>> shards;
-  long rss0 = rssKiB();
   for (int i = 0; i < 2; ++i)
     shards.push_back(std::make_unique<kw::RequestMetrics>());
-  long rss1 = rssKiB();
   auto shard_body = [&](int t) {
     kw::RequestMetrics& m = *shards[t];
     for (int i = 0; i < kIters; ++i) {
@@ -88,7 +105,6 @@ int main() {
     }
   };
   double shard1 = nsPerOp(shard_body, 1);
-  long rss2 = rssKiB();
   double shard2 = nsPerOp(shard_body, 2);
 
   // prometheus-cpp: one family per metric, one child per command, resolved before the loop.
@@ -123,8 +139,9 @@ int main() {
   std::printf("  %-44s %8.1f %8.1f\n", "keywarden RequestMetrics (per-worker shard)", shard1,
               shard2);
   std::printf("  %-44s %8.1f %8.1f\n", "prometheus-cpp Counter::Increment + Observe", prom1, prom2);
-  std::printf("shard memory: %zu KiB mapped each; RSS +%ld KiB for 2 new shards, +%ld KiB after "
-              "recording %d commands in one namespace\n",
-              kw::RequestMetrics::mappedBytes() / 1024, rss1 - rss0, rss2 - rss1, kCommands);
+  std::printf("shard memory: %zu KiB mapped; RSS +%ld KiB new, +%ld KiB after %d commands in "
+              "one namespace, +%ld KiB with every (command, namespace, outcome) written\n",
+              kw::RequestMetrics::mappedBytes() / 1024, rss1 - rss0, rss2 - rss1, kCommands,
+              rss3 - rss2);
   return 0;
 }

@@ -31,8 +31,9 @@ finish() {
 }
 
 # Sanitizer reports must fail the run, never scroll by: UBSan findings are fatal like ASan's.
-# Reports go to files because a keywarden started by the integration suite may have its stderr
-# swallowed by the test harness; every stage is checked for new report files afterwards.
+# ASan/LSan reports go to files because a keywarden started by the integration suite may have its
+# stderr swallowed by the test harness; every stage is checked for new report files afterwards.
+# (GCC's UBSan ignores log_path and prints to stderr, but halt_on_error still kills the process.)
 sanitizer_dir=$logs/sanitizer
 asan_opts=detect_leaks=1:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=1
 asan_opts+=:check_initialization_order=1:strict_init_order=1
@@ -80,7 +81,8 @@ if [[ ! -x "$build/unit_tests" ]]; then
   echo "missing $build/unit_tests"
   note "unit tests (not built)" 0 1
 else
-  "$build/unit_tests" --no-colors 2>&1 | tee "$logs/unit.log"
+  # From the build dir, like `meson test`: tests may open files relative to it.
+  (cd "$build" && ./unit_tests --no-colors) 2>&1 | tee "$logs/unit.log"
   rc=${PIPESTATUS[0]}
   # doctest: "[doctest] test cases: 12 | 11 passed | 1 failed | 0 skipped"
   line=$(grep -E '^\[doctest\] test cases:' "$logs/unit.log" | tail -n 1)

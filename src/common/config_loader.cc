@@ -378,6 +378,11 @@ void readMetrics(TableReader& r, MetricsConfig* c) {
   r.readHostPort("listen", kListener, &c->listen);
 }
 
+void readSlowlog(TableReader& r, SlowlogConfig* c) {
+  r.readInt("threshold_us", -1, INT64_MAX, &c->threshold_us);
+  r.readInt("max_len", 0, 1000000, &c->max_len);
+}
+
 std::string quoteName(std::string_view s) {
   std::string out = "'";
   for (size_t i = 0; i < s.size() && i < kMaxShownValue; i++)
@@ -536,6 +541,7 @@ void readRoot(TableReader& r, Config* c) {
   r.readTable("upstream", [c](TableReader& s) { readUpstream(s, &c->upstream); });
   r.readTable("limits", [c](TableReader& s) { readLimits(s, &c->limits); });
   r.readTable("metrics", [c](TableReader& s) { readMetrics(s, &c->metrics); });
+  r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;
   r.readTableArray("namespaces", [p](TableReader& s, size_t) {

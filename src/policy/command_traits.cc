@@ -41,6 +41,10 @@ const Row kRows[] = {
     {"incrbyfloat", {kAll, TtlKind::kCreatesArg1}},
     {"bitfield", {kAll, TtlKind::kCreatesArg1}},
     {"hset", {kAll, TtlKind::kCreatesArg1}},
+    // Scripts may create any declared key.
+    {"eval", {kAll, TtlKind::kScriptKeys}},
+    {"evalsha", {kAll, TtlKind::kScriptKeys}},
+    {"fcall", {kAll, TtlKind::kScriptKeys}},
     {"hsetnx", {kAll, TtlKind::kCreatesArg1}},
     {"hmset", {kAll, TtlKind::kCreatesArg1}},
     {"hincrby", {kAll, TtlKind::kCreatesArg1}},

@@ -38,6 +38,7 @@ enum class TtlKind : uint8_t {
   kCreatesPairs, // MSET/MSETNX: keys at 1, 3, 5...
   kSortStore,    // SORT ... STORE dest
   kXgroup,       // XGROUP CREATE key group id MKSTREAM
+  kScriptKeys,   // EVAL/EVALSHA/FCALL script numkeys key...: the declared keys
 };
 
 struct CommandTraits {

@@ -39,7 +39,9 @@
 //   RENAME, RENAMENX, COPY (without DB): the destination, which takes the source's TTL or none;
 //     when the destination's namespace has max_ttl_s, also "EXPIRE <dest> <max_ttl_s> LT"
 //     (lowers a longer TTL carried over from the source; LT treats no TTL as infinite).
-// Not covered: keys a Lua script or function creates (EVAL, FCALL), LINSERT/LPUSHX/RPUSHX (only
+//   EVAL, EVALSHA, FCALL: every declared key (KEYS[]); a script that writes undeclared keys
+//     escapes the proxy, which is why scripting is a category of its own.
+// Not covered: undeclared keys a script touches, EVAL_RO/FCALL_RO, LINSERT/LPUSHX/RPUSHX (only
 // ever touch existing keys), MOVE and COPY ... DB n (another database), and MULTI blocks are
 // the caller's business (follow-ups of queued commands must be queued too).
 #include "policy/ttl_policy.h"
@@ -435,6 +437,14 @@ TtlDecision Stage::creates(TtlKind kind) {
     const SortOptions sort = parseSortOptions(args_);
     if (sort.valid && sort.last_store > 0)
       followupDefault(args_[sort.last_store]);
+    break;
+  }
+  case TtlKind::kScriptKeys: {
+    int64_t numkeys = 0;
+    if (n < 3 || !parseRedisInt(args_[2], &numkeys) || numkeys < 0 ||
+        numkeys > static_cast<int64_t>(n - 3))
+      break;  // Redis answers its own error
+    for (size_t j = 0; j < static_cast<size_t>(numkeys); ++j) followupDefault(args_[3 + j]);
     break;
   }
   case TtlKind::kXgroup: {

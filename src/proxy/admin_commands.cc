@@ -254,6 +254,16 @@ std::string Session::proxyInfo(std::string_view section) const {
 }
 
 void Session::cmdInfo(const DecodedRequest& req) {
+  if (!user_->admin) {
+    // Operators' counters are for admins. Clients still get what their libraries look for
+    // (ioredis waits for loading:0 before it reports ready).
+    worker_->stats().commands_local.add();
+    std::string text = proxyInfo("server");
+    text += "# Persistence\r\nloading:0\r\n\r\n";
+    std::string out;
+    resp::verbatim(&out, proto_, text);
+    return replyLocal(out);
+  }
   bool want_all = req.args.size() == 1;
   bool want_upstream_only = false;
   std::string proxy_part;
@@ -371,7 +381,13 @@ void Session::appendNamespaceInfo(std::string* out) const {
     const bool none = i == policy.namespaceCount();
     const uint32_t ns = none ? kNoNamespace : i;
     NamespaceCounters c = countNamespace(worker_->shared(), ns, worker_->commands().size());
-    *out += "ns_" + (none ? std::string("none") : policy.ns(i).name) + ":";
+    // INFO parsers split "field:value" at the first ':', and namespace names contain ':', so the
+    // field name gets '_' instead and the real name is in the value.
+    std::string name = none ? std::string("none") : policy.ns(i).name;
+    std::string field = name;
+    for (char& ch : field)
+      if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    *out += "ns_" + field + ":name=" + name + ",";
     *out += "commands=" + std::to_string(c.commands) + ",errors=" + std::to_string(c.errors) +
             ",refused=" + std::to_string(c.refused) + ",hits=" + std::to_string(c.hits) +
             ",misses=" + std::to_string(c.misses);

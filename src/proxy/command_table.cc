@@ -240,7 +240,7 @@ const CommandInfo kRows[] = {
     {"time", 1, N, k0, 0, 0, 0, I::kOther},
     {"lastsave", 1, N, k0, 0, 0, 0, I::kOther},
     {"lolwut", -1, R | N, k0, 0, 0, 0, I::kOther},
-    {"memory", -2, R | N, k0, 0, 0, 0, I::kOther},
+    {"memory", -2, R, kR, 2, 2, 1, I::kOther},  // MEMORY USAGE key
     {"latency", -2, A | N, k0, 0, 0, 0, I::kOther},
     {"slowlog", -2, A | N, k0, 0, 0, 0, I::kSlowlog},
     {"keywarden", -2, A | N, k0, 0, 0, 0, I::kKeywarden},

@@ -78,6 +78,8 @@ bool Session::gateAuth(const DecodedRequest& req, const CommandInfo* cmd) {
 }
 
 bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
+  // Only AUTH, HELLO AUTH, PING and QUIT get here without a user; they touch no keys.
+  if (!user_) return true;
   const CompiledPolicy& policy = worker_->policy();
   if (user_->fullAccess()) {
     if (cmd && policy.namespaceCount() > 0 && !(cmd->flags & kNoKeys)) current_ns_ = firstKeyNs(req, *cmd);
@@ -123,7 +125,7 @@ uint32_t Session::firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd) 
 bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, DecodedRequest* rewritten,
                       const DecodedRequest** effective) {
   const CompiledPolicy& policy = worker_->policy();
-  if (!cmd || !policy.anyTtlRules() || !(cmd->flags & (kWrite | kKeyspace))) return true;
+  if (!cmd || !policy.anyTtlRules() || !(cmd->flags & (kWrite | kKeyspace | kScripting))) return true;
   TtlDecision d = applyTtlPolicy(policy, *cmd, std::span<const std::string_view>(req.args),
                                  unixNowMs(), &ttl_scratch_);
   for (const TtlEvent& e : ttl_scratch_.events) worker_->metrics().recordTtl(metricsNs(e.ns), ttlCounter(e.action));

@@ -8,6 +8,8 @@
 
 #include "common/log.h"
 #include "policy/policy.h"
+#include "proxy/metrics/collector.h"
+#include "proxy/metrics/http_endpoint.h"
 #include "proxy/reload.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_probe.h"
@@ -15,6 +17,45 @@
 
 namespace kw {
 namespace {
+
+// What the metrics collector reads: every worker's shards, and names for the label indexes.
+class WorkerMetricsSource : public MetricsSource {
+public:
+  explicit WorkerMetricsSource(SharedState* shared) : shared_(shared) {}
+  void forEachShard(const ShardFn& fn) const override {
+    for (Worker* w : shared_->workers) fn(w->stats(), w->metrics());
+  }
+  std::vector<std::string> commandNames() const override {
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<const CompiledPolicy> policy;
+    std::shared_ptr<const CommandTable> commands;
+    shared_->snapshot(&config, &policy, &commands);
+    std::vector<std::string> names;
+    for (size_t i = 0; i < commands->size(); ++i) names.emplace_back(commands->row(i).name);
+    return names;
+  }
+  std::vector<std::string> namespaceNames() const override {
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<const CompiledPolicy> policy;
+    std::shared_ptr<const CommandTable> commands;
+    shared_->snapshot(&config, &policy, &commands);
+    std::vector<std::string> names;
+    for (size_t i = 0; i < policy->namespaceCount(); ++i) names.push_back(policy->ns(static_cast<uint32_t>(i)).name);
+    return names;
+  }
+  // Up when at least one upstream connection is established somewhere.
+  bool upstreamUp() const override {
+    for (Worker* w : shared_->workers)
+      if (w->stats().upstream_connected.get() > 0) return true;
+    return false;
+  }
+  double uptimeSeconds() const override {
+    return static_cast<double>(time(nullptr) - shared_->start_unix_s);
+  }
+
+private:
+  SharedState* shared_;
+};
 
 struct MainLoop {
   uv_loop_t loop{};
@@ -26,6 +67,7 @@ struct MainLoop {
   Server* server = nullptr;
   SharedState* shared = nullptr;
   std::vector<std::unique_ptr<Worker>>* workers = nullptr;
+  MetricsHttpEndpoint* http = nullptr;
 };
 
 void closeAll(MainLoop* m) {
@@ -57,7 +99,9 @@ void onHup(uv_signal_t* h, int) {
 
 void onWorkerExited(uv_async_t* h) {
   auto* m = static_cast<MainLoop*>(h->data);
-  if (m->running.load() == 0) closeAll(m);
+  if (m->running.load() != 0) return;
+  if (m->http) m->http->stop();
+  closeAll(m);
 }
 
 void onProbe(uv_timer_t* t) {
@@ -138,6 +182,23 @@ int Server::run() {
   uv_timer_init(&m.loop, &m.probe_timer);
   m.probe_timer.data = &m;
   uv_timer_start(&m.probe_timer, &onProbe, 0, 2000);
+
+  WorkerMetricsSource source(shared_.get());
+  MetricsCollector collector(&source, "0.1.0");
+  MetricsHttpEndpoint http([&collector] { return collector.serialize(); },
+                           [&source] { return source.upstreamUp(); });
+  if (config_->metrics.enabled) {
+    std::string error;
+    if (!http.start(&m.loop, config_->metrics.listen, &error)) {
+      KW_LOG_ERROR("%s", error.c_str());
+      closeAll(&m);
+      uv_run(&m.loop, UV_RUN_DEFAULT);
+      uv_loop_close(&m.loop);
+      return 1;
+    }
+    m.http = &http;
+    KW_LOG_INFO("metrics on http://%s:%d/metrics", config_->metrics.listen.host.c_str(), http.port());
+  }
 
   m.running = static_cast<unsigned>(workers_.size());
   for (auto& w : workers_) {

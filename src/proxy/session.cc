@@ -97,6 +97,8 @@ void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   self->worker_->stats().bytes_in.add(static_cast<uint64_t>(nread));
+  self->worker_->refreshIfChanged();
+  if (self->closed_) return;
   self->last_active_ms_ = self->worker_->nowMs();
   self->processInput(std::string_view(buf->base, static_cast<size_t>(nread)));
 }
@@ -176,6 +178,8 @@ void Session::dispatch(const DecodedRequest& req) {
   current_cmd_ = worker_->commands().indexOf(cmd);
   current_ns_ = Resolution::kNone;
   current_outcome_ = Outcome::kOk;
+  // Secrets never reach the slow log (Redis redacts the same commands).
+  redact_ = cmd && (cmd->id == CmdId::kAuth || cmd->id == CmdId::kHello || cmd->name == "migrate");
   filter_scan_ = false;
   if (cmd) {
     const long argc = static_cast<long>(req.args.size());
@@ -522,6 +526,21 @@ void Session::onPassthroughEnded(UpstreamConn* conn) {
 
 // ---- replies ----
 
+// The request with every argument after the command name replaced by "(redacted)".
+std::string Session::redactedRequest(std::string_view raw) {
+  std::string out;
+  if (raw.empty() || raw[0] != '*') return out;
+  const long argc = std::strtol(raw.data() + 1, nullptr, 10);
+  const size_t first = raw.find("\r\n") + 2;  // "$len\r\nNAME\r\n"
+  const size_t name_len_end = raw.find("\r\n", first);
+  if (argc <= 0 || first < 2 || name_len_end == std::string_view::npos) return out;
+  const long name_len = std::strtol(raw.data() + first + 1, nullptr, 10);
+  resp::arrayHeader(&out, argc);
+  resp::bulk(&out, raw.substr(name_len_end + 2, static_cast<size_t>(name_len)));
+  for (long i = 1; i < argc; ++i) resp::bulk(&out, "(redacted)");
+  return out;
+}
+
 ReplySlot* Session::newSlot() {
   ReplySlot* s = worker_->slots().get();
   s->owner = this;
@@ -529,8 +548,13 @@ ReplySlot* Session::newSlot() {
   s->cmd = current_cmd_;
   s->ns = current_ns_;
   s->refusal = static_cast<uint8_t>(current_outcome_);
-  if (worker_->config().slowlog.threshold_us >= 0)
-    s->request.assign(current_raw_.substr(0, std::min<size_t>(current_raw_.size(), 512)));
+  if (current_outcome_ != Outcome::kOk) worker_->stats().errors_refused.add();
+  if (worker_->config().slowlog.threshold_us >= 0) {
+    if (redact_)
+      s->request = redactedRequest(current_raw_);
+    else
+      s->request.assign(current_raw_.substr(0, std::min<size_t>(current_raw_.size(), 512)));
+  }
   if (reply_mode_ == ReplyMode::kOff) {
     s->suppress = true;
   } else if (reply_mode_ == ReplyMode::kSkipThis) {

@@ -127,6 +127,7 @@ private:
 
   // Reply plumbing.
   ReplySlot* newSlot();
+  static std::string redactedRequest(std::string_view raw);
   void replyLocal(std::string_view bytes);  // complete reply bytes for a new slot
   void replyError(std::string_view msg);    // "-<msg>\r\n"
   void complete(ReplySlot* slot, std::string_view bytes);
@@ -190,6 +191,7 @@ private:
   uint32_t current_ns_ = UINT32_MAX;
   Outcome current_outcome_ = Outcome::kOk;  // for a refusal answered by the proxy
   bool filter_scan_ = false;
+  bool redact_ = false;
 
   // Policy scratch space, reused so the steady state allocates nothing.
   PolicyScratch access_scratch_;

@@ -95,8 +95,8 @@ void UpstreamConn::queueHandshake() {
   appendCommand(&hs, {"CLIENT", "SETNAME", name});
   internal.push_back({nullptr, 0, true, false});
 
-  const uint64_t now = worker_->nowMs();
-  for (auto& f : internal) f.sent_ms = now;
+  const uint64_t now = uv_hrtime();
+  for (auto& f : internal) f.sent_ns = now;
   for (auto it = internal.rbegin(); it != internal.rend(); ++it) inflight_.push_front(*it);
   hs.append(writer_.buffer());
   writer_.buffer().swap(hs);
@@ -111,7 +111,7 @@ void UpstreamConn::queueHandshake() {
 
 void UpstreamConn::send(std::string_view raw, ReplySlot* slot, bool blocking) {
   writer_.buffer().append(raw);
-  inflight_.push_back({slot, worker_->nowMs(), false, blocking});
+  inflight_.push_back({slot, uv_hrtime(), false, blocking});
   worker_->stats().upstream_inflight.add(1);
   if (state_ == State::kReady) worker_->markDirty(this);
 }
@@ -224,6 +224,7 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     return;
   }
   worker_->stats().upstream_inflight.add(-1);
+  if (!head.blocking) worker_->metrics().recordUpstreamRtt(uv_hrtime() - head.sent_ns);
   Session::deliver(worker_, head.slot, bytes);
   if (owner_ && role_ == Role::kPinned) owner_->onPinnedReplyDelivered(this);
 }
@@ -324,10 +325,10 @@ void UpstreamConn::onTimer(uv_timer_t* t) {
 // timeout the connection is declared broken and every waiting request gets an error.
 void UpstreamConn::checkTimeouts() {
   const UpstreamConfig& up = worker_->config().upstream;
-  const uint64_t now = worker_->nowMs();
+  const uint64_t now = uv_hrtime();
   if (!inflight_.empty()) {
     const InFlight& head = inflight_.front();
-    if (!head.blocking && now - head.sent_ms > up.request_timeout_ms) {
+    if (!head.blocking && now - head.sent_ns > uint64_t{up.request_timeout_ms} * 1000000) {
       worker_->stats().errors_timeout.add();
       fail("request timeout");
       return;

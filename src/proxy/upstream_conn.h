@@ -65,7 +65,7 @@ public:
 private:
   struct InFlight {
     ReplySlot* slot;  // nullptr: internal (handshake) or dropped reply
-    uint64_t sent_ms;
+    uint64_t sent_ns;  // uv_hrtime() when queued: request timeout and round-trip metric
     bool internal;
     bool blocking;
   };

@@ -112,8 +112,10 @@ void Worker::onConnection(uv_stream_t* server, int status) {
 void Worker::onCheck(uv_check_t* h) {
   auto* self = static_cast<Worker*>(h->data);
   self->flushDirty();
-  if (self->shared_->generation() != self->seen_generation_) self->refreshSnapshots();
+  self->refreshIfChanged();
 }
+
+uint64_t Worker::shared_generation() const { return shared_->generation(); }
 
 void Worker::refreshSnapshots() {
   seen_generation_ = shared_->generation();

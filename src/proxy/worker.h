@@ -65,6 +65,12 @@ public:
   char* readBuffer() { return read_buf_.get(); }
   static constexpr size_t kReadBufferSize = 64 * 1024;
 
+  // Takes a newer config/policy snapshot if one was published. Called before each batch of
+  // client input, so a request that arrives after a reload was answered runs under the new one.
+  void refreshIfChanged() {
+    if (shared_generation() != seen_generation_) refreshSnapshots();
+  }
+
   void markDirty(Session* s);
   void markDirty(UpstreamConn* c);
   void forgetDirty(Session* s);
@@ -74,6 +80,7 @@ public:
   const std::vector<Session*>& sessions() const { return sessions_; }
 
 private:
+  uint64_t shared_generation() const;
   static void onConnection(uv_stream_t* server, int status);
   static void onCheck(uv_check_t* h);
   static void onAsync(uv_async_t* h);

@@ -368,11 +368,13 @@ class RedisAsTarget {
 }
 
 // Starts keywarden in front of Redis on upstreamPort. `toml` overrides the
-// config sections ({limits: {max_clients: 3}}). In KW_TARGET=redis mode the
+// config sections ({limits: {max_clients: 3}}); `tomlText` is raw TOML
+// appended after them (arrays, [[namespaces]], [[users]]); `metrics: true`
+// enables the metrics endpoint on a free port (kw.metricsPort). In KW_TARGET=redis mode the
 // upstream itself is returned, or, when `redisArgs` is given, a dedicated
 // redis-server started with those arguments (Redis's own equivalent of the
 // limit under test), so the test body runs unchanged.
-async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, args = [], redisArgs } = {}) {
+async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, tomlText = '', metrics = false, args = [], redisArgs } = {}) {
   assert.ok(upstreamPort, 'startKeywarden needs upstreamPort');
   if (TARGET_REDIS) {
     if (redisArgs) {
@@ -392,11 +394,26 @@ async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, args 
     metrics: { enabled: false },
   };
   if (upstreamPassword) sections.upstream.password = upstreamPassword;
+  let metricsPort = null;
+  if (metrics) {
+    metricsPort = await freePort();
+    sections.metrics = { enabled: true, listen: `${HOST}:${metricsPort}` };
+  }
   for (const [sec, kv] of Object.entries(toml)) sections[sec] = { ...(sections[sec] || {}), ...kv };
   const configPath = path.join(dir, 'keywarden.toml');
-  fs.writeFileSync(configPath, renderToml(sections));
+  fs.writeFileSync(configPath, renderToml(sections) + tomlText);
   const kw = new KeywardenServer(dir, port, configPath, args);
+  kw.metricsPort = metricsPort;
   return kw.start();
+}
+
+// The [[namespaces]] and [[users]] blocks of a config under conf/ (everything
+// from the first [[namespaces]] on), to append as `tomlText`.
+function confPolicyBlocks(name = 'keywarden.production.toml') {
+  const text = fs.readFileSync(path.join(REPO_ROOT, 'conf', name), 'utf8');
+  const i = text.indexOf('[[namespaces]]');
+  assert.ok(i >= 0, `no [[namespaces]] in conf/${name}`);
+  return `${text.slice(i)}\n`;
 }
 
 function dumpLogs(list, why) {
@@ -497,6 +514,7 @@ function versionAtLeast(v, want) {
 
 module.exports = {
   HOST,
+  confPolicyBlocks,
   KEYWARDEN_BIN,
   REPO_ROOT,
   TARGET_REDIS,

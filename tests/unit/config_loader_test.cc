@@ -307,7 +307,8 @@ enforce_shape = false
 
 [[users]]
 name = "auth-service"
-password_hash = ")" + kHash + R"("
+password_hash = ")" + kHash +
+                     R"("
 read = ["session", "doc:*", "@outside"]
 write = ["session"]
 commands = ["read", "write", "keyspace"]
@@ -358,7 +359,7 @@ TEST_CASE("config: policy defaults") {
   Config c = parseOk("");
   CHECK(c.policy.namespaces.empty());
   CHECK(c.policy.users.empty());
-  CHECK(c.policy.default_user == "default");  // the implicit user
+  CHECK(c.policy.default_user == "default"); // the implicit user
   CHECK(c.policy.outside_namespaces == OutsidePolicy::kAllow);
   // Users declared, none named "default": clients must AUTH.
   c = parseOk("[[users]]\nname = \"a\"\nnopass = true\n");
@@ -394,9 +395,10 @@ TEST_CASE("config: namespace errors") {
         "conf/keywarden.toml:1: namespaces[0].pattern: required");
   CHECK(parseError("[[namespaces]]\nname = \"s*\"\npattern = \"s:{id}\"\n") ==
         "conf/keywarden.toml:2: namespaces[0].name: must not contain glob characters * ? [ ] \\");
-  CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\nover_max_ttl = \"cap\"\n") ==
-        "conf/keywarden.toml:4: namespaces[0].over_max_ttl: expected \"clamp\" or \"refuse\", got "
-        "\"cap\"");
+  CHECK(
+      parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\nover_max_ttl = \"cap\"\n") ==
+      "conf/keywarden.toml:4: namespaces[0].over_max_ttl: expected \"clamp\" or \"refuse\", got "
+      "\"cap\"");
   CHECK(parseError("[[namespaces]]\nname = \"s\"\npattern = \"s:{id}\"\nmax_ttl_s = -1\n") ==
         "conf/keywarden.toml:4: namespaces[0].max_ttl_s: expected an integer in 0..3153600000, "
         "got -1");
@@ -518,7 +520,8 @@ name = "ops"
 password_hash = "HASH"
 admin = true
 )";
-  for (size_t at; (at = text.find("HASH")) != std::string::npos;) text.replace(at, 4, kHash);
+  for (size_t at; (at = text.find("HASH")) != std::string::npos;)
+    text.replace(at, 4, kHash);
   Config c = parseOk(text);
   CHECK(c.policy.namespaces.size() == 9);
   CHECK(c.policy.users.size() == 3);
