@@ -414,7 +414,20 @@ TEST_CASE("ttl: commands without TTL effects pass") {
   checkPass(s, {"DEL", kSession});
   checkPass(s, {"TTL", kSession});
   checkPass(s, {"PING"});
-  checkPass(s, {"EVAL", "redis.call('set', KEYS[1], 1)", "1", kSession});
+  checkPass(s, {"EVAL_RO", "return 1", "1", kSession});
+}
+
+TEST_CASE("ttl: scripts get follow-ups for their declared keys") {
+  Stage s;
+  const std::string exp = "EXPIRE " + kSession + " 2592000 NX";
+  CHECK(followups(s, {"EVAL", "redis.call('set', KEYS[1], 1)", "1", kSession}) ==
+        std::vector<std::string>{exp});
+  CHECK(followups(s, {"EVALSHA", "abc", "2", kSession, "x"}) == std::vector<std::string>{exp});
+  CHECK(followups(s, {"FCALL", "f", "1", kSession}) == std::vector<std::string>{exp});
+  // numkeys Redis would refuse: left for Redis to answer.
+  checkPass(s, {"EVAL", "return 1", "3", kSession});
+  checkPass(s, {"EVAL", "return 1", "-1", kSession});
+  checkPass(s, {"EVAL", "return 1", "x", kSession});
 }
 
 TEST_CASE("ttl: adversarial keys") {
