@@ -26,7 +26,7 @@ enum class Opt {
 
 struct OptSpec {
   std::string_view long_name;
-  char short_name; // '\0': none
+  char short_name;  // '\0': none
   bool takes_value;
   Opt opt;
 };
@@ -126,7 +126,7 @@ bool applyOption(const OptSpec& spec, std::string_view name, std::string_view va
   return false;
 }
 
-} // namespace
+}  // namespace
 
 bool parseCli(int argc, char** argv, CliOptions* out, std::string* error) {
   for (int i = 1; i < argc; i++) {
@@ -214,4 +214,4 @@ const char* cliHelpText() {
          "Every option also accepts --option=VALUE. IPv6 addresses are written [::1]:6380.\n";
 }
 
-} // namespace kw
+}  // namespace kw

@@ -27,4 +27,4 @@ void applyCliOverrides(const CliOptions& options, Config* config);
 
 const char* cliHelpText();
 
-} // namespace kw
+}  // namespace kw

@@ -30,7 +30,7 @@ constexpr size_t kMaxConfigFileBytes = 16u << 20;
 constexpr size_t kMaxShownValue = 80;
 constexpr int64_t kU32Max = std::numeric_limits<uint32_t>::max();
 constexpr int64_t kMaxBytes = int64_t{1} << 40;
-constexpr int64_t kMaxTtlS = int64_t{100} * 365 * 24 * 3600; // keeps now + max far from overflow
+constexpr int64_t kMaxTtlS = int64_t{100} * 365 * 24 * 3600;  // keeps now + max far from overflow
 
 // Ports for listeners may be 0 (kernel picks one, handy for tests); an upstream needs a real one.
 constexpr bool kListener = true;
@@ -517,7 +517,7 @@ void checkDefaultUser(const toml::table& root, Errors* errors, PolicyConfig* c) 
   const toml::node* node =
       policy != nullptr && policy->is_table() ? policy->as_table()->get("default_user") : nullptr;
   if (node != nullptr && !node->is_string())
-    return; // already reported
+    return;  // already reported
   const std::string& name = c->default_user;
   if (name.empty())
     return;
@@ -562,7 +562,7 @@ bool isHostChar(char c) {
          c == '.' || c == '_';
 }
 
-} // namespace
+}  // namespace
 
 bool parseHostPort(std::string_view text, bool allow_port_zero, HostPort* out, std::string* error) {
   auto fail = [error](const char* why) {
@@ -704,4 +704,4 @@ bool loadConfigFile(const std::string& path, Config* out, std::string* error) {
   return true;
 }
 
-} // namespace kw
+}  // namespace kw

@@ -26,4 +26,4 @@ bool parseHostPort(std::string_view text, bool allow_port_zero, HostPort* out, s
 // Inverse of parseHostPort: brackets an IPv6 host.
 std::string formatHostPort(const HostPort& hp);
 
-} // namespace kw
+}  // namespace kw

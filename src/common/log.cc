@@ -11,7 +11,7 @@ namespace kw {
 
 namespace detail {
 std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
-} // namespace detail
+}  // namespace detail
 
 namespace {
 
@@ -36,7 +36,7 @@ char levelLetter(LogLevel level) {
   return '?';
 }
 
-} // namespace
+}  // namespace
 
 void setLogLevel(LogLevel level) {
   detail::g_log_level.store(static_cast<int>(level), std::memory_order_relaxed);
@@ -104,7 +104,7 @@ void logWrite(LogLevel level, const char* fmt, ...) {
     if (w < 0) {
       if (errno == EINTR)
         continue;
-      return; // Nowhere to report a failing stderr.
+      return;  // Nowhere to report a failing stderr.
     }
     off += static_cast<size_t>(w);
   }
@@ -141,4 +141,4 @@ const char* logLevelName(LogLevel level) {
   return "unknown";
 }
 
-} // namespace kw
+}  // namespace kw

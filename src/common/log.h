@@ -12,7 +12,7 @@ namespace kw {
 
 namespace detail {
 extern std::atomic<int> g_log_level;
-} // namespace detail
+}  // namespace detail
 
 void setLogLevel(LogLevel level);
 LogLevel logLevel();
@@ -32,7 +32,7 @@ void logWrite(LogLevel level, const char* fmt, ...) __attribute__((format(printf
 bool parseLogLevel(std::string_view text, LogLevel* out);
 const char* logLevelName(LogLevel level);
 
-} // namespace kw
+}  // namespace kw
 
 #define KW_LOG_AT(level, ...)                                                                      \
   do {                                                                                             \

@@ -13,13 +13,13 @@ enum class OutsidePolicy { kAllow, kRefuse };
 
 struct NamespaceConfig {
   std::string name;
-  std::string pattern;          // e.g. "session:{user_id:uuid}:{session_id}"
-  uint64_t default_ttl_s = 0;   // 0: none. SET without an expiry gets it.
-  uint64_t max_ttl_s = 0;       // 0: no cap
-  bool ttl_required = false;    // no key of this namespace may live without a TTL (needs default)
-  bool enforce_shape = true;    // keys under the prefix that do not match the pattern are refused
+  std::string pattern;         // e.g. "session:{user_id:uuid}:{session_id}"
+  uint64_t default_ttl_s = 0;  // 0: none. SET without an expiry gets it.
+  uint64_t max_ttl_s = 0;      // 0: no cap
+  bool ttl_required = false;   // no key of this namespace may live without a TTL (needs default)
+  bool enforce_shape = true;   // keys under the prefix that do not match the pattern are refused
   OverMaxTtl over_max_ttl = OverMaxTtl::kClamp;
-  int line = 0;                 // where it was declared, for messages
+  int line = 0;  // where it was declared, for messages
 };
 
 // Command categories a user may be granted (Redis ACL categories, coarse).
@@ -39,8 +39,8 @@ struct UserConfig {
   std::string password_hash;  // "sha256$<salt hex>$<digest hex>"; see tools/hash-password
   bool nopass = false;        // any password (or none) authenticates, like Redis's nopass
   bool enabled = true;
-  bool admin = false;         // admin commands, dangerous commands, every namespace
-  std::vector<std::string> read;      // globs over namespace names; "@outside": keys in no namespace
+  bool admin = false;             // admin commands, dangerous commands, every namespace
+  std::vector<std::string> read;  // globs over namespace names; "@outside": keys in no namespace
   std::vector<std::string> write;
   uint32_t categories = 0;            // CategoryBit set
   std::vector<std::string> channels;  // pub/sub channel globs
@@ -49,10 +49,10 @@ struct UserConfig {
 
 struct PolicyConfig {
   std::vector<NamespaceConfig> namespaces;
-  std::vector<UserConfig> users;      // empty: one implicit "default" user with full access
+  std::vector<UserConfig> users;         // empty: one implicit "default" user with full access
   std::string default_user = "default";  // user of clients that never AUTH; "": none (NOAUTH)
   OutsidePolicy outside_namespaces = OutsidePolicy::kAllow;
-  uint32_t auth_max_failures = 5;     // per client address within the window
+  uint32_t auth_max_failures = 5;  // per client address within the window
   uint32_t auth_failure_window_s = 60;
   uint32_t auth_block_s = 30;
 };

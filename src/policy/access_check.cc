@@ -7,7 +7,7 @@
 namespace kw {
 namespace {
 
-constexpr size_t kMaxShown = 128; // bytes of a key or channel quoted in a reply
+constexpr size_t kMaxShown = 128;  // bytes of a key or channel quoted in a reply
 
 enum Access : uint8_t { kNeedRead = 1, kNeedWrite = 2 };
 
@@ -228,17 +228,17 @@ void streamKeyPositions(std::span<const std::string_view> args, std::vector<int>
     } else if (optionIs(args[i], "noack")) {
     } else if (optionIs(args[i], "streams") && more >= 1) {
       if (more % 2 != 0)
-        return; // Redis: unbalanced list of streams
+        return;  // Redis: unbalanced list of streams
       for (size_t k = 0; k < more / 2; ++k)
         out->push_back(static_cast<int>(i + 1 + k));
       return;
     } else {
-      return; // Redis: syntax error
+      return;  // Redis: syntax error
     }
   }
 }
 
-} // namespace
+}  // namespace
 
 bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const CommandInfo& cmd,
                  std::span<const std::string_view> args, PolicyScratch* scratch,
@@ -300,4 +300,4 @@ bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const C
   return true;
 }
 
-} // namespace kw
+}  // namespace kw

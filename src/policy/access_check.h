@@ -34,9 +34,9 @@
 namespace kw {
 
 struct PolicyScratch {
-  std::vector<int> positions; // key argument indexes, as CommandTable::keyPositions (+ SORT STORE)
-  std::vector<uint32_t> ns_ids; // namespace of each key, parallel to positions; Resolution::kNone
-                                // for keys in no namespace. Filled up to the refused key.
+  std::vector<int> positions;  // key argument indexes, as CommandTable::keyPositions (+ SORT STORE)
+  std::vector<uint32_t> ns_ids;  // namespace of each key, parallel to positions; Resolution::kNone
+                                 // for keys in no namespace. Filled up to the refused key.
 };
 
 // args[0] is the command name. On refusal returns false and sets *error_reply.
@@ -44,4 +44,4 @@ bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const C
                  std::span<const std::string_view> args, PolicyScratch* scratch,
                  std::string* error_reply);
 
-} // namespace kw
+}  // namespace kw

@@ -21,7 +21,8 @@ bool AuthThrottle::allowed(std::string_view address, int64_t now_ms, const Limit
 }
 
 void AuthThrottle::recordFailure(std::string_view address, int64_t now_ms, const Limits& limits) {
-  if (limits.max_failures == 0) return;
+  if (limits.max_failures == 0)
+    return;
   Stripe& s = stripe(address);
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.entries.size() >= kMaxEntriesPerStripe) {
@@ -35,7 +36,8 @@ void AuthThrottle::recordFailure(std::string_view address, int64_t now_ms, const
       else
         ++it;
     }
-    if (s.entries.size() >= kMaxEntriesPerStripe) s.entries.clear();
+    if (s.entries.size() >= kMaxEntriesPerStripe)
+      s.entries.clear();
   }
   Entry& e = s.entries[std::string(address)];
   if (now_ms - e.window_start_ms > static_cast<int64_t>(limits.window_s) * 1000) {
@@ -53,7 +55,8 @@ void AuthThrottle::recordSuccess(std::string_view address) {
   Stripe& s = stripe(address);
   std::lock_guard<std::mutex> lock(s.mu);
   auto it = s.entries.find(std::string(address));
-  if (it != s.entries.end() && it->second.blocked_until_ms == 0) s.entries.erase(it);
+  if (it != s.entries.end() && it->second.blocked_until_ms == 0)
+    s.entries.erase(it);
 }
 
 }  // namespace kw

@@ -46,4 +46,4 @@ void appendByteRepr(std::string* out, std::string_view bytes, size_t max_bytes) 
     out->append("...");
 }
 
-} // namespace kw
+}  // namespace kw

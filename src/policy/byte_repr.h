@@ -13,4 +13,4 @@ namespace kw {
 // Appends the escaped form of the first `max_bytes` bytes of `bytes`, then "..." if any were cut.
 void appendByteRepr(std::string* out, std::string_view bytes, size_t max_bytes = SIZE_MAX);
 
-} // namespace kw
+}  // namespace kw

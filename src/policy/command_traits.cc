@@ -94,7 +94,7 @@ const std::unordered_map<std::string_view, CommandTraits>& traitsMap() {
   return *map;
 }
 
-} // namespace
+}  // namespace
 
 CommandTraits commandTraits(std::string_view lower_name) {
   const auto& map = traitsMap();
@@ -182,4 +182,4 @@ SortOptions parseSortOptions(std::span<const std::string_view> args) {
   return out;
 }
 
-} // namespace kw
+}  // namespace kw

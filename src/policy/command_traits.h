@@ -12,33 +12,33 @@ namespace kw {
 // Which key arguments a write command writes. The command table gives key positions; a layout
 // other than kAllKeys says that only the destination is written and the other keys are read.
 enum class KeyLayout : uint8_t {
-  kAllKeys,   // every key gets the command's own access (read, write, or both)
-  kDestArg1,  // args[1] written, other keys read: SINTERSTORE dest k..., PFMERGE dest k...
-  kDestArg2,  // args[2] written, other keys read: COPY src dest, BITOP op dest k...
-  kSortStore, // SORT key ... [STORE dest]: key read, each STORE destination written
+  kAllKeys,    // every key gets the command's own access (read, write, or both)
+  kDestArg1,   // args[1] written, other keys read: SINTERSTORE dest k..., PFMERGE dest k...
+  kDestArg2,   // args[2] written, other keys read: COPY src dest, BITOP op dest k...
+  kSortStore,  // SORT key ... [STORE dest]: key read, each STORE destination written
 };
 
 // How a command interacts with key expiry; see ttl_policy.cc for what each kind does.
 enum class TtlKind : uint8_t {
   kNone,
-  kSet,          // SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT t|KEEPTTL]
-  kGetset,       // GETSET key value
-  kSetex,        // SETEX key seconds value
-  kPsetex,       // PSETEX key milliseconds value
-  kGetex,        // GETEX key [EX|PX|EXAT|PXAT t|PERSIST]
-  kExpire,       // EXPIRE key seconds [flag]
-  kPexpire,      // PEXPIRE key ms [flag]
-  kExpireat,     // EXPIREAT key unix-seconds [flag]
-  kPexpireat,    // PEXPIREAT key unix-ms [flag]
-  kPersist,      // PERSIST key
-  kRestore,      // RESTORE key ttl value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]
-  kCreatesArg1,  // may create args[1] without a TTL
-  kCreatesArg2,  // may create args[2] without a TTL
-  kCarriesTtl,   // RENAME/RENAMENX/COPY: args[2] gets the source's TTL (or none)
-  kCreatesPairs, // MSET/MSETNX: keys at 1, 3, 5...
-  kSortStore,    // SORT ... STORE dest
-  kXgroup,       // XGROUP CREATE key group id MKSTREAM
-  kScriptKeys,   // EVAL/EVALSHA/FCALL script numkeys key...: the declared keys
+  kSet,           // SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT t|KEEPTTL]
+  kGetset,        // GETSET key value
+  kSetex,         // SETEX key seconds value
+  kPsetex,        // PSETEX key milliseconds value
+  kGetex,         // GETEX key [EX|PX|EXAT|PXAT t|PERSIST]
+  kExpire,        // EXPIRE key seconds [flag]
+  kPexpire,       // PEXPIRE key ms [flag]
+  kExpireat,      // EXPIREAT key unix-seconds [flag]
+  kPexpireat,     // PEXPIREAT key unix-ms [flag]
+  kPersist,       // PERSIST key
+  kRestore,       // RESTORE key ttl value [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]
+  kCreatesArg1,   // may create args[1] without a TTL
+  kCreatesArg2,   // may create args[2] without a TTL
+  kCarriesTtl,    // RENAME/RENAMENX/COPY: args[2] gets the source's TTL (or none)
+  kCreatesPairs,  // MSET/MSETNX: keys at 1, 3, 5...
+  kSortStore,     // SORT ... STORE dest
+  kXgroup,        // XGROUP CREATE key group id MKSTREAM
+  kScriptKeys,    // EVAL/EVALSHA/FCALL script numkeys key...: the declared keys
 };
 
 struct CommandTraits {
@@ -63,10 +63,10 @@ bool optionIs(std::string_view arg, std::string_view lower);
 // would report itself.
 struct SortOptions {
   bool valid = true;
-  bool by_pattern = false;  // BY with a '*' in it: reads arbitrary keys
-  bool get_pattern = false; // GET other than '#': reads arbitrary keys
-  int last_store = -1;      // index of the last STORE destination argument, -1 if none
+  bool by_pattern = false;   // BY with a '*' in it: reads arbitrary keys
+  bool get_pattern = false;  // GET other than '#': reads arbitrary keys
+  int last_store = -1;       // index of the last STORE destination argument, -1 if none
 };
 SortOptions parseSortOptions(std::span<const std::string_view> args);
 
-} // namespace kw
+}  // namespace kw

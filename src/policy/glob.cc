@@ -40,12 +40,12 @@ size_t matchSet(std::string_view pattern, size_t p, unsigned char c, bool* hit) 
     }
   }
   if (p < n)
-    ++p; // the `]`
+    ++p;  // the `]`
   *hit = negate ? !match : match;
   return p;
 }
 
-} // namespace
+}  // namespace
 
 bool globMatch(std::string_view pattern, std::string_view subject) {
   const size_t pn = pattern.size();
@@ -110,4 +110,4 @@ bool globHasWildcard(std::string_view pattern) {
   return false;
 }
 
-} // namespace kw
+}  // namespace kw

@@ -15,4 +15,4 @@ bool globMatch(std::string_view pattern, std::string_view subject);
 // True when the pattern holds an unescaped `*`, `?` or `[`, i.e. may match more than one string.
 bool globHasWildcard(std::string_view pattern);
 
-} // namespace kw
+}  // namespace kw

@@ -44,7 +44,7 @@ size_t scanInt(const char* p, size_t n) {
   if (i >= n || !isDigit(p[i]))
     return 0;
   if (p[i] == '0')
-    return negative ? 0 : i + 1; // "0" only: no leading zeros, no "-0"
+    return negative ? 0 : i + 1;  // "0" only: no leading zeros, no "-0"
   const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
   uint64_t value = 0;
   for (; i < n && isDigit(p[i]); ++i) {
@@ -209,7 +209,7 @@ bool checkSequence(const std::vector<PatternSegment>& segments, std::string* err
   return true;
 }
 
-} // namespace
+}  // namespace
 
 std::string_view segmentTypeName(SegmentType type) {
   switch (type) {
@@ -340,4 +340,4 @@ bool KeyPattern::matchFrom(std::string_view key, size_t first_op, size_t pos,
   return pos == n;
 }
 
-} // namespace kw
+}  // namespace kw

@@ -33,8 +33,8 @@ std::string_view segmentTypeName(SegmentType type);
 
 struct PatternSegment {
   SegmentType type = SegmentType::kLiteral;
-  std::string text;    // the literal bytes (escapes resolved), or the placeholder name
-  uint32_t column = 0; // 1-based byte column in the pattern text where the segment starts
+  std::string text;     // the literal bytes (escapes resolved), or the placeholder name
+  uint32_t column = 0;  // 1-based byte column in the pattern text where the segment starts
 };
 
 class KeyPattern {
@@ -73,7 +73,7 @@ private:
     // kAny only: the delimiter byte (first byte of the following literal); meaningful if has_stop.
     bool has_stop;
     uint8_t stop;
-    uint32_t lit_offset; // kLiteral only: bytes are literals_[lit_offset, +lit_len)
+    uint32_t lit_offset;  // kLiteral only: bytes are literals_[lit_offset, +lit_len)
     uint32_t lit_len;
   };
 
@@ -90,7 +90,7 @@ private:
   }
 
   std::string text_;
-  std::string literals_; // all literal bytes, concatenated in pattern order
+  std::string literals_;  // all literal bytes, concatenated in pattern order
   std::vector<Op> ops_;
   std::vector<PatternSegment> segments_;
   size_t prefix_len_ = 0;
@@ -99,4 +99,4 @@ private:
   uint64_t specificity_ = 0;
 };
 
-} // namespace kw
+}  // namespace kw

@@ -11,7 +11,7 @@ namespace {
 
 constexpr size_t kMaxKeyInMessage = 128;
 
-} // namespace
+}  // namespace
 
 // Uncompressed byte trie used only while building.
 struct NamespaceIndex::BuildNode {
@@ -68,7 +68,7 @@ std::optional<NamespaceIndex> NamespaceIndex::build(std::vector<NamespaceDef> de
         it->second = static_cast<uint32_t>(tmp.size());
       const uint32_t next = it->second;
       if (fresh)
-        tmp.emplace_back(); // may move tmp[at], so `it` is not used past here
+        tmp.emplace_back();  // may move tmp[at], so `it` is not used past here
       at = next;
     }
     tmp[at].ns.push_back(i);
@@ -138,7 +138,7 @@ Resolution NamespaceIndex::resolve(std::string_view key) const {
         for (uint32_t i = 0; i < node.ns_count; ++i) {
           if (best != Resolution::kNone && !better(ns[i], best))
             break;
-          if (defs_[ns[i]].pattern.matchesAfterPrefix(key)) { // the walk saw the prefix
+          if (defs_[ns[i]].pattern.matchesAfterPrefix(key)) {  // the walk saw the prefix
             best = ns[i];
             break;
           }
@@ -191,4 +191,4 @@ std::string describeNamespaceMismatch(std::string_view key, std::string_view ns_
   return out;
 }
 
-} // namespace kw
+}  // namespace kw

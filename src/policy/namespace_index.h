@@ -27,14 +27,14 @@ struct NamespaceDef {
 
 struct Resolution {
   static constexpr uint32_t kNone = UINT32_MAX;
-  uint32_t ns = kNone; // index into the definitions given to build()
+  uint32_t ns = kNone;  // index into the definitions given to build()
   bool shape_ok = false;
   bool found() const { return ns != kNone; }
 };
 
 class NamespaceIndex {
 public:
-  NamespaceIndex() = default; // no namespaces: every key resolves to none
+  NamespaceIndex() = default;  // no namespaces: every key resolves to none
 
   // Fails (nullopt, *error set; error may be null) on an empty or duplicate name or a pattern
   // text declared twice.
@@ -51,11 +51,11 @@ public:
 
 private:
   struct Node {
-    uint32_t label_offset; // label of the edge into this node: labels_[offset, +length)
+    uint32_t label_offset;  // label of the edge into this node: labels_[offset, +length)
     uint32_t label_length;
-    uint32_t edge_begin; // children: edge_first_[begin, +count) / edge_target_[...]
+    uint32_t edge_begin;  // children: edge_first_[begin, +count) / edge_target_[...]
     uint32_t edge_count;
-    uint32_t ns_begin; // namespaces whose prefix ends here: node_ns_[begin, +count), best first
+    uint32_t ns_begin;  // namespaces whose prefix ends here: node_ns_[begin, +count), best first
     uint32_t ns_count;
   };
   struct BuildNode;
@@ -64,17 +64,17 @@ private:
   uint32_t flatten(const std::vector<BuildNode>& tmp, uint32_t at, std::string_view label);
 
   std::vector<NamespaceDef> defs_;
-  std::vector<uint64_t> specificity_; // per namespace, kept hot next to the tree
-  std::vector<Node> nodes_;           // nodes_[0] is the root (empty prefix)
+  std::vector<uint64_t> specificity_;  // per namespace, kept hot next to the tree
+  std::vector<Node> nodes_;            // nodes_[0] is the root (empty prefix)
   std::string labels_;
-  std::vector<uint8_t> edge_first_; // first byte of each child's label, sorted per node
+  std::vector<uint8_t> edge_first_;  // first byte of each child's label, sorted per node
   std::vector<uint32_t> edge_target_;
   std::vector<uint32_t> node_ns_;
-  std::vector<uint32_t> unprefixed_; // patterns starting with a placeholder, best first
+  std::vector<uint32_t> unprefixed_;  // patterns starting with a placeholder, best first
 };
 
 // The message alone, for callers that hold the name and pattern rather than an index.
 std::string describeNamespaceMismatch(std::string_view key, std::string_view ns_name,
                                       std::string_view pattern_text);
 
-} // namespace kw
+}  // namespace kw

@@ -59,7 +59,7 @@ bool split(std::string_view hash, unsigned char* salt, unsigned char* digest) {
          decodeHex(hash.substr(dollar + 1), digest, kDigestBytes);
 }
 
-} // namespace
+}  // namespace
 
 std::string hashPassword(std::string_view password) {
   initSodium();
@@ -94,4 +94,4 @@ bool isValidPasswordHash(std::string_view hash) {
   return split(hash, salt, digest);
 }
 
-} // namespace kw
+}  // namespace kw

@@ -16,4 +16,4 @@ bool verifyPassword(std::string_view hash, std::string_view password);
 // "sha256$" + 32 hex digits + "$" + 64 hex digits (either case).
 bool isValidPasswordHash(std::string_view hash);
 
-} // namespace kw
+}  // namespace kw

@@ -41,7 +41,7 @@ void applyGrants(const std::vector<std::string>& grants, const PolicyConfig& con
   }
 }
 
-} // namespace
+}  // namespace
 
 bool CompiledUser::checkPassword(std::string_view password) const {
   return nopass || verifyPassword(password_hash, password);
@@ -262,4 +262,4 @@ const CompiledUser* CompiledPolicy::authenticate(std::string_view name,
   return ok && user->enabled ? user : nullptr;
 }
 
-} // namespace kw
+}  // namespace kw

@@ -26,17 +26,17 @@ struct CompiledUser {
   enum : uint8_t { kCanRead = 1, kCanWrite = 2 };
 
   std::string name;
-  std::string password_hash; // empty for nopass users
+  std::string password_hash;  // empty for nopass users
   bool nopass = false;
   bool enabled = true;
   bool admin = false;
-  uint32_t categories = 0;        // CategoryBit set (kCatAll for admins)
-  std::vector<uint8_t> ns_access; // per namespace id: kCanRead | kCanWrite
-  bool outside_read = false;      // keys in no namespace (already false under "refuse")
+  uint32_t categories = 0;         // CategoryBit set (kCatAll for admins)
+  std::vector<uint8_t> ns_access;  // per namespace id: kCanRead | kCanWrite
+  bool outside_read = false;       // keys in no namespace (already false under "refuse")
   bool outside_write = false;
-  std::vector<std::string> channels; // pub/sub channel globs
-  bool all_channels = false;         // admin, or a "*" channel grant
-  bool read_everything = false;      // every namespace and outside readable (SORT BY/GET)
+  std::vector<std::string> channels;  // pub/sub channel globs
+  bool all_channels = false;          // admin, or a "*" channel grant
+  bool read_everything = false;       // every namespace and outside readable (SORT BY/GET)
   bool full_key_access = false;
 
   // checkAccess() would allow any command with any keys and channels, so callers may skip it:
@@ -70,7 +70,7 @@ public:
   size_t namespaceCount() const { return config_.namespaces.size(); }
   const NamespaceConfig& ns(uint32_t id) const { return config_.namespaces[id]; }
 
-  const CompiledUser* findUser(std::string_view name) const; // nullptr if unknown
+  const CompiledUser* findUser(std::string_view name) const;  // nullptr if unknown
   // The user of clients that never AUTH; nullptr (clients must AUTH first) when default_user is
   // "" or names a disabled user.
   const CompiledUser* defaultUser() const { return default_user_; }
@@ -89,7 +89,7 @@ public:
   bool hasTtlRules(uint32_t id) const { return ttl_rules_[id] != 0; }
   bool anyTtlRules() const { return any_ttl_rules_; }
 
-  CompiledPolicy(const CompiledPolicy&) = delete; // users hold views of themselves
+  CompiledPolicy(const CompiledPolicy&) = delete;  // users hold views of themselves
   CompiledPolicy& operator=(const CompiledPolicy&) = delete;
 
 private:
@@ -98,7 +98,7 @@ private:
   PolicyConfig config_;
   NamespaceIndex index_;
   std::vector<CompiledUser> users_;
-  std::unordered_map<std::string_view, size_t> user_index_; // views into users_[i].name
+  std::unordered_map<std::string_view, size_t> user_index_;  // views into users_[i].name
   const CompiledUser* default_user_ = nullptr;
   std::vector<uint8_t> ttl_rules_;
   bool any_ttl_rules_ = false;
@@ -123,4 +123,4 @@ std::string validateUserName(std::string_view name);
 // the exact name of a namespace. Returns the problem or "".
 std::string validateGrant(std::string_view grant, const std::vector<NamespaceConfig>& namespaces);
 
-} // namespace kw
+}  // namespace kw

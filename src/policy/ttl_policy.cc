@@ -70,7 +70,7 @@ int64_t saturatingAdd(int64_t a, int64_t b) {
 
 struct Managed {
   uint32_t id = Resolution::kNone;
-  const NamespaceConfig* ns = nullptr; // null: no TTL rules apply to the key
+  const NamespaceConfig* ns = nullptr;  // null: no TTL rules apply to the key
 };
 
 class Stage {
@@ -253,7 +253,7 @@ TtlDecision Stage::setFamily(bool is_set) {
       flags |= kPxat;
       expire_index = ++j;
     } else {
-      return TtlDecision::kPass; // syntax error
+      return TtlDecision::kPass;  // syntax error
     }
   }
   const std::string_view key = args_[1];
@@ -350,7 +350,7 @@ TtlDecision Stage::expire(Unit unit, bool absolute) {
   if (!absolute && __builtin_add_overflow(ms, now_ms_, &at))
     return TtlDecision::kPass;
   if (!absolute && value <= 0)
-    return TtlDecision::kPass; // deletes the key
+    return TtlDecision::kPass;  // deletes the key
   TtlDecision refused;
   if (!capExpiry(m, args_[1], 2, value, unit, absolute, &refused))
     return refused;
@@ -429,7 +429,7 @@ TtlDecision Stage::creates(TtlKind kind) {
   }
   case TtlKind::kCreatesPairs:
     if (n % 2 == 0)
-      break; // Redis: wrong number of arguments
+      break;  // Redis: wrong number of arguments
     for (size_t j = 1; j < n; j += 2)
       followupDefault(args_[j]);
     break;
@@ -444,7 +444,8 @@ TtlDecision Stage::creates(TtlKind kind) {
     if (n < 3 || !parseRedisInt(args_[2], &numkeys) || numkeys < 0 ||
         numkeys > static_cast<int64_t>(n - 3))
       break;  // Redis answers its own error
-    for (size_t j = 0; j < static_cast<size_t>(numkeys); ++j) followupDefault(args_[3 + j]);
+    for (size_t j = 0; j < static_cast<size_t>(numkeys); ++j)
+      followupDefault(args_[3 + j]);
     break;
   }
   case TtlKind::kXgroup: {
@@ -469,7 +470,7 @@ bool arityOk(const CommandInfo& cmd, size_t argc) {
   return cmd.arity >= 0 ? n == cmd.arity : n >= -static_cast<int64_t>(cmd.arity);
 }
 
-} // namespace
+}  // namespace
 
 TtlDecision applyTtlPolicy(const CompiledPolicy& policy, const CommandInfo& cmd,
                            std::span<const std::string_view> args, int64_t now_ms,
@@ -513,4 +514,4 @@ TtlDecision applyTtlPolicy(const CompiledPolicy& policy, const CommandInfo& cmd,
   }
 }
 
-} // namespace kw
+}  // namespace kw

@@ -16,18 +16,18 @@
 namespace kw {
 
 enum class TtlDecision : uint8_t {
-  kPass,    // send the command as it is
-  kRefuse,  // answer scratch->error (without '-' and CRLF), send nothing
-  kRewrite, // send scratch->args instead of the command
+  kPass,     // send the command as it is
+  kRefuse,   // answer scratch->error (without '-' and CRLF), send nothing
+  kRewrite,  // send scratch->args instead of the command
 };
 
 // What happened, per namespace, for counters.
 enum class TtlAction : uint8_t {
-  kRewriteDefault, // the namespace's default TTL was added (SET, GETSET, RESTORE ttl 0)
-  kClamp,          // a TTL above max_ttl_s was lowered to it
-  kRefuseMax,      // a TTL above max_ttl_s was refused (over_max_ttl = "refuse")
-  kRefusePersist,  // PERSIST / GETEX PERSIST on a ttl_required namespace
-  kFollowup,       // an EXPIRE follow-up was queued for a key
+  kRewriteDefault,  // the namespace's default TTL was added (SET, GETSET, RESTORE ttl 0)
+  kClamp,           // a TTL above max_ttl_s was lowered to it
+  kRefuseMax,       // a TTL above max_ttl_s was refused (over_max_ttl = "refuse")
+  kRefusePersist,   // PERSIST / GETEX PERSIST on a ttl_required namespace
+  kFollowup,        // an EXPIRE follow-up was queued for a key
 };
 
 struct TtlEvent {
@@ -36,12 +36,12 @@ struct TtlEvent {
 };
 
 struct TtlScratch {
-  std::vector<std::string> args; // kRewrite: the command to send instead (args[0] included)
+  std::vector<std::string> args;  // kRewrite: the command to send instead (args[0] included)
   // Unless kRefuse: commands to pipeline right after the command on the same upstream
   // connection, replies dropped: "EXPIRE key seconds NX" (and "EXPIRE key max LT").
   std::vector<std::vector<std::string>> followups;
   std::vector<TtlEvent> events;
-  std::string error; // kRefuse: e.g. "ERR PERSIST refused: keys of namespace ..."
+  std::string error;  // kRefuse: e.g. "ERR PERSIST refused: keys of namespace ..."
 };
 
 // args[0] is the command name. now_ms: the current Unix time in milliseconds, for EXAT, PXAT,
@@ -50,4 +50,4 @@ TtlDecision applyTtlPolicy(const CompiledPolicy& policy, const CommandInfo& cmd,
                            std::span<const std::string_view> args, int64_t now_ms,
                            TtlScratch* scratch);
 
-} // namespace kw
+}  // namespace kw

@@ -25,11 +25,14 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 bool eq(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
+  if (a.size() != lower.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
     char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i])
+      return false;
   }
   return true;
 }
@@ -37,7 +40,8 @@ bool eq(std::string_view a, std::string_view lower) {
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
   return out;
 }
 
@@ -72,7 +76,8 @@ void broadcast(Worker& origin, std::function<std::string(Worker&)> part,
   };
   for (size_t i = 0; i < workers.size(); ++i) {
     Worker* w = workers[i];
-    if (!w->post([st, w, i, finishOne] { finishOne(i, st->part(*w)); })) finishOne(i, {});
+    if (!w->post([st, w, i, finishOne] { finishOne(i, st->part(*w)); }))
+      finishOne(i, {});
   }
 }
 
@@ -93,7 +98,8 @@ bool globMatch(std::string_view pat, std::string_view s) {
       return false;
     }
   }
-  while (p < pat.size() && pat[p] == '*') ++p;
+  while (p < pat.size() && pat[p] == '*')
+    ++p;
   return p == pat.size();
 }
 
@@ -104,10 +110,14 @@ std::string hostPort(const HostPort& hp) {
 
 const char* levelName(LogLevel l) {
   switch (l) {
-  case LogLevel::kDebug: return "debug";
-  case LogLevel::kInfo: return "info";
-  case LogLevel::kWarn: return "warn";
-  case LogLevel::kError: return "error";
+  case LogLevel::kDebug:
+    return "debug";
+  case LogLevel::kInfo:
+    return "info";
+  case LogLevel::kWarn:
+    return "warn";
+  case LogLevel::kError:
+    return "error";
   }
   return "info";
 }
@@ -191,11 +201,14 @@ bool isProxySection(std::string_view s) {
 
 std::string upstreamInfoText(std::string_view reply) {
   // "$N\r\n<text>\r\n" (RESP2) or "=N\r\ntxt:<text>\r\n" (RESP3).
-  if (reply.empty() || (reply[0] != '$' && reply[0] != '=')) return {};
+  if (reply.empty() || (reply[0] != '$' && reply[0] != '='))
+    return {};
   size_t eol = reply.find("\r\n");
-  if (eol == std::string_view::npos || reply.size() < eol + 4) return {};
+  if (eol == std::string_view::npos || reply.size() < eol + 4)
+    return {};
   std::string_view body = reply.substr(eol + 2, reply.size() - eol - 4);
-  if (reply[0] == '=' && body.size() >= 4) body.remove_prefix(4);
+  if (reply[0] == '=' && body.size() >= 4)
+    body.remove_prefix(4);
   return std::string(body);
 }
 
@@ -210,7 +223,8 @@ std::string Session::proxyInfo(std::string_view section) const {
     const uint64_t up_s = static_cast<uint64_t>(time(nullptr) - sh.start_unix_s);
     out += "# Server\r\n";
     out += "redis_version:";
-    out += sh.upstream_version_known.load(std::memory_order_acquire) ? sh.upstream_version : "7.2.0";
+    out +=
+        sh.upstream_version_known.load(std::memory_order_acquire) ? sh.upstream_version : "7.2.0";
     out += "\r\nredis_mode:standalone\r\n";
     out += "keywarden_version:" + std::string(kVersion) + "\r\n";
     out += "process_id:" + std::to_string(getpid()) + "\r\n";
@@ -280,7 +294,8 @@ void Session::cmdInfo(const DecodedRequest& req) {
       others.push_back(a);
     }
   }
-  if (want_all) proxy_part = proxyInfo({});
+  if (want_all)
+    proxy_part = proxyInfo({});
   if (!want_all && others.empty() && !want_upstream_only) {
     worker_->stats().commands_local.add();
     std::string out;
@@ -292,15 +307,18 @@ void Session::cmdInfo(const DecodedRequest& req) {
   std::vector<std::string_view> fwd{"INFO"};
   if (want_all && req.args.size() > 1) {
     for (size_t i = 1; i < req.args.size(); ++i)
-      if (!eq(req.args[i], "upstream") && !isProxySection(req.args[i])) fwd.push_back(req.args[i]);
+      if (!eq(req.args[i], "upstream") && !isProxySection(req.args[i]))
+        fwd.push_back(req.args[i]);
   } else {
     fwd.insert(fwd.end(), others.begin(), others.end());
   }
   resp::arrayHeader(&raw, static_cast<int64_t>(fwd.size()));
-  for (std::string_view a : fwd) resp::bulk(&raw, a);
+  for (std::string_view a : fwd)
+    resp::bulk(&raw, a);
   DecodedRequest info{raw, {fwd.begin(), fwd.end()}};
   ReplySlot* slot = forward(info, worker_->commands().find("info"), SlotEffect::kInfoMerge);
-  if (slot) slot->aux = std::move(proxy_part);  // "INFO upstream" alone: nothing in front
+  if (slot)
+    slot->aux = std::move(proxy_part);  // "INFO upstream" alone: nothing in front
 }
 
 std::string Session::mergeInfo(ReplySlot* slot, std::string_view upstream_reply) {
@@ -316,7 +334,8 @@ std::string Session::mergeInfo(ReplySlot* slot, std::string_view upstream_reply)
     size_t pos = 0;
     while (pos < text.size()) {
       size_t eol = text.find("\r\n", pos);
-      if (eol == std::string::npos) eol = text.size();
+      if (eol == std::string::npos)
+        eol = text.size();
       std::string_view line(text.data() + pos, eol - pos);
       if (line.size() > 2 && line[0] == '#' && line[1] == ' ') {
         renamed += "# Upstream ";
@@ -358,11 +377,13 @@ static NamespaceCounters countNamespace(SharedState& sh, uint32_t ns, size_t com
   for (Worker* w : sh.workers) {
     const RequestMetrics& m = w->metrics();
     for (uint32_t cmd = 0; cmd < kMaxCommands; ++cmd) {
-      if (cmd >= command_rows && cmd != kOtherCommand) continue;
+      if (cmd >= command_rows && cmd != kOtherCommand)
+        continue;
       for (size_t o = 0; o < kOutcomes; ++o) {
         const uint64_t v = m.commands(cmd, ns, static_cast<Outcome>(o));
         c.commands += v;
-        if (o == static_cast<size_t>(Outcome::kError) || o == static_cast<size_t>(Outcome::kUpstreamDown))
+        if (o == static_cast<size_t>(Outcome::kError) ||
+            o == static_cast<size_t>(Outcome::kUpstreamDown))
           c.errors += v;
         else if (o != static_cast<size_t>(Outcome::kOk))
           c.refused += v;
@@ -370,7 +391,8 @@ static NamespaceCounters countNamespace(SharedState& sh, uint32_t ns, size_t com
     }
     c.hits += m.reads(ns, true);
     c.misses += m.reads(ns, false);
-    for (size_t a = 0; a < kTtlCounters; ++a) c.ttl[a] += m.ttl(ns, static_cast<TtlCounter>(a));
+    for (size_t a = 0; a < kTtlCounters; ++a)
+      c.ttl[a] += m.ttl(ns, static_cast<TtlCounter>(a));
   }
   return c;
 }
@@ -386,7 +408,8 @@ void Session::appendNamespaceInfo(std::string* out) const {
     std::string name = none ? std::string("none") : policy.ns(i).name;
     std::string field = name;
     for (char& ch : field)
-      if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      if (!isalnum(static_cast<unsigned char>(ch)))
+        ch = '_';
     *out += "ns_" + field + ":name=" + name + ",";
     *out += "commands=" + std::to_string(c.commands) + ",errors=" + std::to_string(c.errors) +
             ",refused=" + std::to_string(c.refused) + ",hits=" + std::to_string(c.hits) +
@@ -440,9 +463,21 @@ std::string Session::namespacesReply() const {
 }
 
 // Counted when the reply is known (not when it is written): outcome, latency from decode to
-// reply, read hit/miss per namespace, and the slow log.
+// reply, read hit/miss per namespace, and the slow log. With metrics off and the slow log off
+// this costs one branch.
 void Session::recordCompletion(ReplySlot* slot, std::string_view bytes) {
+  const Config& config = worker_->config();
+  if (!config.metrics.enabled && config.slowlog.threshold_us < 0)
+    return;
   const uint64_t latency_ns = uv_hrtime() - slot->start_ns;
+  if (config.metrics.enabled)
+    recordMetrics(slot, bytes, latency_ns);
+  if (config.slowlog.threshold_us >= 0 && !slot->request.empty() &&
+      latency_ns / 1000 >= static_cast<uint64_t>(config.slowlog.threshold_us))
+    recordSlow(slot, latency_ns);
+}
+
+void Session::recordMetrics(const ReplySlot* slot, std::string_view bytes, uint64_t latency_ns) {
   Outcome outcome = static_cast<Outcome>(slot->refusal);
   if (outcome == Outcome::kOk && !bytes.empty() && (bytes[0] == '-' || bytes[0] == '!'))
     outcome = bytes.compare(0, 13, "-UPSTREAMDOWN") == 0 ? Outcome::kUpstreamDown : Outcome::kError;
@@ -450,22 +485,21 @@ void Session::recordCompletion(ReplySlot* slot, std::string_view bytes) {
   RequestMetrics& m = worker_->metrics();
   m.recordCommand(slot->cmd == CommandTable::kUnknownIndex ? kOtherCommand : slot->cmd, ns, outcome,
                   latency_ns);
-  if (outcome == Outcome::kOk && slot->cmd != CommandTable::kUnknownIndex &&
-      slot->cmd < worker_->commands().size()) {
-    const uint32_t flags = worker_->commands().row(slot->cmd).flags;
-    if ((flags & kRead) && !(flags & (kWrite | kNoKeys))) {
-      const bool miss = bytes == "$-1\r\n" || bytes == "_\r\n" || bytes == "*-1\r\n";
-      m.recordRead(ns, !miss);
-    }
+  if (outcome != Outcome::kOk || slot->cmd >= worker_->commands().size())
+    return;
+  const uint32_t flags = worker_->commands().row(slot->cmd).flags;
+  if ((flags & kRead) && !(flags & (kWrite | kNoKeys))) {
+    const bool miss = bytes == "$-1\r\n" || bytes == "_\r\n" || bytes == "*-1\r\n";
+    m.recordRead(ns, !miss);
   }
-  const int64_t threshold = worker_->config().slowlog.threshold_us;
-  if (threshold < 0 || slot->request.empty()) return;
-  const uint64_t us = latency_ns / 1000;
-  if (us < static_cast<uint64_t>(threshold)) return;
+}
+
+void Session::recordSlow(const ReplySlot* slot, uint64_t latency_ns) {
   const CompiledPolicy& policy = worker_->policy();
-  std::string_view ns_name = slot->ns < policy.namespaceCount() ? std::string_view(policy.ns(slot->ns).name)
-                                                                : std::string_view("none");
-  worker_->shared().slowlog.record(slot->request, us, addr_, name_, ns_name,
+  std::string_view ns_name = slot->ns < policy.namespaceCount()
+                                 ? std::string_view(policy.ns(slot->ns).name)
+                                 : std::string_view("none");
+  worker_->shared().slowlog.record(slot->request, latency_ns / 1000, addr_, name_, ns_name,
                                    worker_->config().slowlog.max_len);
 }
 
@@ -484,12 +518,14 @@ void Session::cmdSlowlog(const DecodedRequest& req) {
   }
   if (eq(sub, "get")) {
     long long n = 10;
-    if (req.args.size() > 3) return wrongArity("slowlog|get");
+    if (req.args.size() > 3)
+      return wrongArity("slowlog|get");
     if (req.args.size() == 3) {
       auto r = std::from_chars(req.args[2].data(), req.args[2].data() + req.args[2].size(), n);
       if (r.ec != std::errc() || r.ptr != req.args[2].data() + req.args[2].size() || n < -1)
         return replyError("ERR count should be greater than or equal to -1");
-      if (n == -1) n = INT64_MAX;
+      if (n == -1)
+        n = INT64_MAX;
     }
     auto entries = log.get(static_cast<size_t>(n));
     resp::arrayHeader(&out, static_cast<int64_t>(entries.size()));
@@ -499,7 +535,8 @@ void Session::cmdSlowlog(const DecodedRequest& req) {
       resp::integer(&out, e.unix_time_s);
       resp::integer(&out, static_cast<int64_t>(e.duration_us));
       resp::arrayHeader(&out, static_cast<int64_t>(e.args.size()));
-      for (const std::string& a : e.args) resp::bulk(&out, a);
+      for (const std::string& a : e.args)
+        resp::bulk(&out, a);
       resp::bulk(&out, e.client_addr);
       resp::bulk(&out, e.client_name);
       resp::bulk(&out, e.ns);
@@ -520,7 +557,8 @@ void Session::cmdSlowlog(const DecodedRequest& req) {
         "HELP",
         "    Print this help."};
     resp::arrayHeader(&out, std::size(lines));
-    for (const char* l : lines) resp::simple(&out, l);
+    for (const char* l : lines)
+      resp::simple(&out, l);
     return replyLocal(out);
   }
   replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try SLOWLOG HELP.");
@@ -541,7 +579,8 @@ void Session::cmdClientList(const DecodedRequest& req) {
       while (++i < req.args.size()) {
         unsigned long long v = 0;
         auto r = std::from_chars(req.args[i].data(), req.args[i].data() + req.args[i].size(), v);
-        if (r.ec != std::errc() || v == 0) return replyError("ERR Invalid client ID");
+        if (r.ec != std::errc() || v == 0)
+          return replyError("ERR Invalid client ID");
         ids.push_back(v);
       }
     } else {
@@ -556,18 +595,24 @@ void Session::cmdClientList(const DecodedRequest& req) {
       [ids, type](Worker& w) {
         std::string text;
         for (const Session* s : w.sessions()) {
-          if (s->closed()) continue;
-          if (!ids.empty() && std::find(ids.begin(), ids.end(), s->id()) == ids.end()) continue;
-          if (type == "pubsub" && !s->passthrough_) continue;
-          if ((type == "master" || type == "replica" || type == "slave")) continue;
-          if (type == "normal" && s->passthrough_) continue;
+          if (s->closed())
+            continue;
+          if (!ids.empty() && std::find(ids.begin(), ids.end(), s->id()) == ids.end())
+            continue;
+          if (type == "pubsub" && !s->passthrough_)
+            continue;
+          if ((type == "master" || type == "replica" || type == "slave"))
+            continue;
+          if (type == "normal" && s->passthrough_)
+            continue;
           text += s->infoLine();
         }
         return text;
       },
       [w = worker_, slot, proto](std::vector<std::string>& parts) {
         std::string text;
-        for (auto& p : parts) text += p;
+        for (auto& p : parts)
+          text += p;
         std::string out;
         resp::verbatim(&out, proto, text);
         Session::deliver(w, slot, out);
@@ -589,12 +634,14 @@ void Session::cmdClientKill(const DecodedRequest& req) {
     f.addr.assign(req.args[2]);
     f.skipme = false;
   } else {
-    if ((req.args.size() - 2) % 2 != 0) return replyError("ERR syntax error");
+    if ((req.args.size() - 2) % 2 != 0)
+      return replyError("ERR syntax error");
     for (size_t i = 2; i + 1 < req.args.size(); i += 2) {
       std::string_view k = req.args[i], v = req.args[i + 1];
       if (eq(k, "id")) {
         auto r = std::from_chars(v.data(), v.data() + v.size(), f.id);
-        if (r.ec != std::errc() || f.id == 0) return replyError("ERR client-id should be greater than 0");
+        if (r.ec != std::errc() || f.id == 0)
+          return replyError("ERR client-id should be greater than 0");
       } else if (eq(k, "addr")) {
         f.addr.assign(v);
       } else if (eq(k, "laddr")) {
@@ -602,9 +649,12 @@ void Session::cmdClientKill(const DecodedRequest& req) {
       } else if (eq(k, "user")) {
         f.user.assign(v);
       } else if (eq(k, "skipme")) {
-        if (eq(v, "yes")) f.skipme = true;
-        else if (eq(v, "no")) f.skipme = false;
-        else return replyError("ERR syntax error");
+        if (eq(v, "yes"))
+          f.skipme = true;
+        else if (eq(v, "no"))
+          f.skipme = false;
+        else
+          return replyError("ERR syntax error");
       } else if (eq(k, "type")) {
         // All our clients are normal clients.
       } else {
@@ -619,12 +669,18 @@ void Session::cmdClientKill(const DecodedRequest& req) {
       [f](Worker& w) {
         std::vector<Session*> victims;
         for (Session* s : w.sessions()) {
-          if (s->closed()) continue;
-          if (f.skipme && s->id() == f.self) continue;
-          if (f.id && s->id() != f.id) continue;
-          if (!f.addr.empty() && s->addr_ != f.addr) continue;
-          if (!f.laddr.empty() && s->laddr_ != f.laddr) continue;
-          if (!f.user.empty() && s->user_name_ != f.user) continue;
+          if (s->closed())
+            continue;
+          if (f.skipme && s->id() == f.self)
+            continue;
+          if (f.id && s->id() != f.id)
+            continue;
+          if (!f.addr.empty() && s->addr_ != f.addr)
+            continue;
+          if (!f.laddr.empty() && s->laddr_ != f.laddr)
+            continue;
+          if (!f.user.empty() && s->user_name_ != f.user)
+            continue;
           victims.push_back(s);
         }
         for (Session* s : victims) {
@@ -639,7 +695,8 @@ void Session::cmdClientKill(const DecodedRequest& req) {
       },
       [w = worker_, slot, old_form](std::vector<std::string>& parts) {
         long long killed = 0;
-        for (auto& p : parts) killed += p.empty() ? 0 : std::stoll(p);
+        for (auto& p : parts)
+          killed += p.empty() ? 0 : std::stoll(p);
         std::string out;
         if (old_form)
           out = killed > 0 ? "+OK\r\n" : "-ERR No such client\r\n";
@@ -667,7 +724,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "HELP",
         "    Print this help."};
     resp::arrayHeader(&out, std::size(lines));
-    for (const char* l : lines) resp::simple(&out, l);
+    for (const char* l : lines)
+      resp::simple(&out, l);
     return replyLocal(out);
   }
   if (eq(sub, "config")) {
@@ -677,7 +735,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     auto kv = flattenConfig(worker_->config());
     std::vector<std::pair<std::string, std::string>> hits;
     for (auto& [k, v] : kv)
-      if (globMatch(req.args[3], k)) hits.emplace_back(k, v);
+      if (globMatch(req.args[3], k))
+        hits.emplace_back(k, v);
     resp::mapHeader(&out, proto_, static_cast<int64_t>(hits.size()));
     for (auto& [k, v] : hits) {
       resp::bulk(&out, k);
@@ -688,10 +747,13 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
   if (eq(sub, "reload")) {
     worker_->stats().commands_local.add();
     ReloadResult r = reloadConfig(worker_->shared());
-    if (!r.ok) return replyError("ERR reload failed, configuration unchanged: " + r.error);
-    if (r.needs_restart.empty()) return replyLocal("+OK\r\n");
+    if (!r.ok)
+      return replyError("ERR reload failed, configuration unchanged: " + r.error);
+    if (r.needs_restart.empty())
+      return replyLocal("+OK\r\n");
     std::string msg = "OK reloaded; needs a restart to apply:";
-    for (const auto& s : r.needs_restart) msg += " " + s;
+    for (const auto& s : r.needs_restart)
+      msg += " " + s;
     resp::simple(&out, msg);
     return replyLocal(out);
   }
@@ -714,13 +776,16 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
                                     : c->state() == UpstreamConn::State::kConnecting ? "connecting"
                                     : c->state() == UpstreamConn::State::kDown       ? "down"
                                                                                      : "closed";
-                *t += "role=" + std::string(c->role() == UpstreamConn::Role::kShared ? "shared" : "pinned");
+                *t += "role=" +
+                      std::string(c->role() == UpstreamConn::Role::kShared ? "shared" : "pinned");
                 *t += " proto=" + std::to_string(c->proto());
                 *t += " state=" + std::string(state);
                 *t += " inflight=" + std::to_string(c->inflight());
                 *t += " db=" + std::to_string(c->db);
-                *t += " owner=" + (c->owner() ? std::to_string(c->owner()->id()) : std::string("-"));
-                if (c->state() == UpstreamConn::State::kDown) *t += " cause=" + c->downCause();
+                *t +=
+                    " owner=" + (c->owner() ? std::to_string(c->owner()->id()) : std::string("-"));
+                if (c->state() == UpstreamConn::State::kDown)
+                  *t += " cause=" + c->downCause();
                 *t += "\n";
               },
               &text);
@@ -739,7 +804,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
           }
           std::string o;
           resp::arrayHeader(&o, static_cast<int64_t>(lines.size()));
-          for (auto& l : lines) resp::bulk(&o, l);
+          for (auto& l : lines)
+            resp::bulk(&o, l);
           Session::deliver(w, slot, o);
         });
     return;

@@ -279,12 +279,14 @@ const CommandTable& CommandTable::builtin() {
 void CommandTable::build() {
   index_.clear();
   index_.reserve(rows_.size() * 2);
-  for (size_t i = 0; i < rows_.size(); ++i) index_.emplace(rows_[i].name, i);
+  for (size_t i = 0; i < rows_.size(); ++i)
+    index_.emplace(rows_[i].name, i);
 }
 
 const CommandInfo* CommandTable::find(std::string_view name) const {
   char lower[48];
-  if (name.empty() || name.size() > sizeof lower) return nullptr;
+  if (name.empty() || name.size() > sizeof lower)
+    return nullptr;
   for (size_t i = 0; i < name.size(); ++i)
     lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
   auto it = index_.find(std::string_view(lower, name.size()));
@@ -298,20 +300,26 @@ void CommandTable::keyPositions(const CommandInfo& cmd, size_t argc, const std::
   case KeySpec::kNone:
     return;
   case KeySpec::kRange: {
-    if (cmd.first <= 0 || cmd.first >= n) return;
+    if (cmd.first <= 0 || cmd.first >= n)
+      return;
     int last = cmd.last < 0 ? n + cmd.last : cmd.last;
-    if (last >= n) last = n - 1;
-    for (int i = cmd.first; i <= last; i += std::max(cmd.step, 1)) out->push_back(i);
+    if (last >= n)
+      last = n - 1;
+    for (int i = cmd.first; i <= last; i += std::max(cmd.step, 1))
+      out->push_back(i);
     return;
   }
   case KeySpec::kNumkeys: {
-    if (cmd.last > 0 && cmd.last < n) out->push_back(cmd.last);
-    if (cmd.first >= n) return;
+    if (cmd.last > 0 && cmd.last < n)
+      out->push_back(cmd.last);
+    if (cmd.first >= n)
+      return;
     // numkeys is validated by Redis itself; a bad value just yields the keys we can see.
     const std::string_view s = args[cmd.first];
     long long k = 0;
     for (char c : s) {
-      if (c < '0' || c > '9' || k > 1000000) return;
+      if (c < '0' || c > '9' || k > 1000000)
+        return;
       k = k * 10 + (c - '0');
     }
     for (long long i = 0; i < k && cmd.first + 1 + i < n; ++i)
@@ -323,10 +331,13 @@ void CommandTable::keyPositions(const CommandInfo& cmd, size_t argc, const std::
       const std::string_view a = args[i];
       if (a.size() == 7 && (a[0] == 's' || a[0] == 'S')) {
         char buf[7];
-        for (int j = 0; j < 7; ++j) buf[j] = static_cast<char>(std::tolower(a[j]));
-        if (std::string_view(buf, 7) != "streams") continue;
+        for (int j = 0; j < 7; ++j)
+          buf[j] = static_cast<char>(std::tolower(a[j]));
+        if (std::string_view(buf, 7) != "streams")
+          continue;
         const int rest = n - i - 1;
-        for (int j = 0; j < rest / 2; ++j) out->push_back(i + 1 + j);
+        for (int j = 0; j < rest / 2; ++j)
+          out->push_back(i + 1 + j);
         return;
       }
     }
@@ -346,18 +357,28 @@ std::string_view str(const redisReply* r) {
 uint32_t flagsFromUpstream(const redisReply* flags, const redisReply* categories) {
   uint32_t f = 0;
   auto scan = [&](const redisReply* list) {
-    if (!list || list->type != REDIS_REPLY_ARRAY) return;
+    if (!list || list->type != REDIS_REPLY_ARRAY)
+      return;
     for (size_t i = 0; i < list->elements; ++i) {
       const std::string_view s = str(list->element[i]);
-      if (s == "readonly" || s == "@read") f |= kRead;
-      else if (s == "write" || s == "@write") f |= kWrite;
-      else if (s == "admin" || s == "@admin") f |= kAdmin;
-      else if (s == "@dangerous") f |= kDangerous;
-      else if (s == "pubsub" || s == "@pubsub") f |= kPubsub;
-      else if (s == "blocking" || s == "@blocking") f |= kBlocking;
-      else if (s == "@scripting") f |= kScripting;
-      else if (s == "@keyspace") f |= kKeyspace;
-      else if (s == "@transaction") f |= kTransaction;
+      if (s == "readonly" || s == "@read")
+        f |= kRead;
+      else if (s == "write" || s == "@write")
+        f |= kWrite;
+      else if (s == "admin" || s == "@admin")
+        f |= kAdmin;
+      else if (s == "@dangerous")
+        f |= kDangerous;
+      else if (s == "pubsub" || s == "@pubsub")
+        f |= kPubsub;
+      else if (s == "blocking" || s == "@blocking")
+        f |= kBlocking;
+      else if (s == "@scripting")
+        f |= kScripting;
+      else if (s == "@keyspace")
+        f |= kKeyspace;
+      else if (s == "@transaction")
+        f |= kTransaction;
     }
   };
   scan(flags);
@@ -373,11 +394,15 @@ std::shared_ptr<const CommandTable> CommandTable::learnFromUpstream(const redisR
   if (root && root->type == REDIS_REPLY_ARRAY) {
     for (size_t i = 0; i < root->elements; ++i) {
       const redisReply* c = root->element[i];
-      if (!c || c->type != REDIS_REPLY_ARRAY || c->elements < 6) continue;
+      if (!c || c->type != REDIS_REPLY_ARRAY || c->elements < 6)
+        continue;
       std::string name(str(c->element[0]));
-      if (name.empty() || name.size() > 47) continue;
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (builtin().find(name)) continue;
+      if (name.empty() || name.size() > 47)
+        continue;
+      for (char& ch : name)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (builtin().find(name))
+        continue;
       auto as_int = [&](size_t k) {
         return c->element[k]->type == REDIS_REPLY_INTEGER ? static_cast<int>(c->element[k]->integer)
                                                           : 0;
@@ -391,7 +416,8 @@ std::shared_ptr<const CommandTable> CommandTable::learnFromUpstream(const redisR
                        as_int(4),
                        as_int(5),
                        CmdId::kOther};
-      if (info.keys == KeySpec::kNone) info.flags |= kNoKeys;
+      if (info.keys == KeySpec::kNone)
+        info.flags |= kNoKeys;
       table->rows_.push_back(info);
     }
   }

@@ -18,12 +18,34 @@ namespace kw {
 // Commands the proxy treats specially; everything else is kOther.
 enum class CmdId : uint8_t {
   kOther,
-  kPing, kEcho, kQuit, kReset, kHello, kAuth, kClient, kSelect,
-  kMulti, kExec, kDiscard, kWatch, kUnwatch,
-  kSubscribe, kMonitor, kReadonly, kReadwrite,
-  kXread, kXreadgroup,
-  kInfo, kCommand, kKeys, kScan, kSwapdb, kMove, kCopy,
-  kSlowlog, kKeywarden,
+  kPing,
+  kEcho,
+  kQuit,
+  kReset,
+  kHello,
+  kAuth,
+  kClient,
+  kSelect,
+  kMulti,
+  kExec,
+  kDiscard,
+  kWatch,
+  kUnwatch,
+  kSubscribe,
+  kMonitor,
+  kReadonly,
+  kReadwrite,
+  kXread,
+  kXreadgroup,
+  kInfo,
+  kCommand,
+  kKeys,
+  kScan,
+  kSwapdb,
+  kMove,
+  kCopy,
+  kSlowlog,
+  kKeywarden,
 };
 
 enum CmdFlag : uint32_t {
@@ -32,7 +54,7 @@ enum CmdFlag : uint32_t {
   kAdmin = 1u << 2,
   kDangerous = 1u << 3,
   kPubsub = 1u << 4,
-  kBlocking = 1u << 5,   // always blocks: needs a pinned connection for its duration
+  kBlocking = 1u << 5,  // always blocks: needs a pinned connection for its duration
   kTransaction = 1u << 6,
   kScripting = 1u << 7,
   kKeyspace = 1u << 8,
@@ -75,13 +97,14 @@ public:
   // Row index of `cmd` (a row of this table); kUnknownIndex for nullptr.
   static constexpr uint16_t kUnknownIndex = 0xffff;
   uint16_t indexOf(const CommandInfo* cmd) const {
-    if (!cmd || rows_.empty() || cmd < &rows_.front() || cmd > &rows_.back()) return kUnknownIndex;
+    if (!cmd || rows_.empty() || cmd < &rows_.front() || cmd > &rows_.back())
+      return kUnknownIndex;
     return static_cast<uint16_t>(cmd - &rows_.front());
   }
 
   // Appends the indexes of key arguments of `args` (argv[0] is the command name).
-  static void keyPositions(const CommandInfo& cmd, size_t argc,
-                           const std::string_view* args, std::vector<int>* out);
+  static void keyPositions(const CommandInfo& cmd, size_t argc, const std::string_view* args,
+                           std::vector<int>* out);
 
 private:
   struct Hash {

@@ -13,17 +13,21 @@ namespace kw {
 namespace {
 
 bool eq(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
+  if (a.size() != lower.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
     char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i])
+      return false;
   }
   return true;
 }
 
 bool parseInt(std::string_view s, long long* out) {
-  if (s.empty()) return false;
+  if (s.empty())
+    return false;
   auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
@@ -31,14 +35,16 @@ bool parseInt(std::string_view s, long long* out) {
 // Redis refuses names with spaces, newlines and other special characters.
 bool validClientName(std::string_view s) {
   for (char c : s)
-    if (c < '!' || c > '~') return false;
+    if (c < '!' || c > '~')
+      return false;
   return true;
 }
 
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
   return out;
 }
 
@@ -50,8 +56,10 @@ void Session::wrongArity(std::string_view name) {
 
 void Session::cmdPing(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
-  if (req.args.size() > 2) return wrongArity("ping");
-  if (req.args.size() == 1) return replyLocal("+PONG\r\n");
+  if (req.args.size() > 2)
+    return wrongArity("ping");
+  if (req.args.size() == 1)
+    return replyLocal("+PONG\r\n");
   std::string out;
   resp::bulk(&out, req.args[1]);
   replyLocal(out);
@@ -59,7 +67,8 @@ void Session::cmdPing(const DecodedRequest& req) {
 
 void Session::cmdEcho(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
-  if (req.args.size() != 2) return wrongArity("echo");
+  if (req.args.size() != 2)
+    return wrongArity("echo");
   std::string out;
   resp::bulk(&out, req.args[1]);
   replyLocal(out);
@@ -104,12 +113,13 @@ void Session::cmdReset() {
 
 void Session::cmdAuth(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
-  if (req.args.size() > 3) return replyError("ERR syntax error");
+  if (req.args.size() > 3)
+    return replyError("ERR syntax error");
   // AUTH <password> is AUTH default <password>, as in Redis 6+.
   const bool one_arg = req.args.size() == 2;
   std::string err;
-  if (!authenticate(one_arg ? "default" : req.args[1], one_arg ? req.args[1] : req.args[2],
-                    one_arg, &err)) {
+  if (!authenticate(one_arg ? "default" : req.args[1], one_arg ? req.args[1] : req.args[2], one_arg,
+                    &err)) {
     current_outcome_ = Outcome::kRefusedAuth;
     return replyError(err);
   }
@@ -125,7 +135,8 @@ void Session::cmdHello(const DecodedRequest& req) {
     long long v = 0;
     if (!parseInt(req.args[1], &v))
       return replyError("ERR Protocol version is not an integer or out of range");
-    if (v < 2 || v > 3) return replyError("NOPROTO unsupported protocol version");
+    if (v < 2 || v > 3)
+      return replyError("NOPROTO unsupported protocol version");
     proto = static_cast<int>(v);
     for (size_t i = 2; i < req.args.size(); ++i) {
       const size_t more = req.args.size() - i - 1;
@@ -157,7 +168,8 @@ void Session::cmdHello(const DecodedRequest& req) {
         "ERR HELLO cannot switch protocol while the connection holds MULTI, WATCH, SELECT or "
         "pub/sub state; RESET first");
   }
-  if (have_name) name_.assign(setname);
+  if (have_name)
+    name_.assign(setname);
   if (proto != proto_) {
     proto_ = proto;
     shared_conn_ = nullptr;  // the next request goes to a connection of the new protocol
@@ -201,7 +213,8 @@ void Session::cmdSelect(const DecodedRequest& req) {
   }
   // A non-default db lives on a pinned connection, so no other client's keys move. Redis
   // validates the index; the session's db changes when it answers +OK.
-  if (!pin()) return;
+  if (!pin())
+    return;
   forward(req, worker_->commands().find("select"), SlotEffect::kSelect, db);
 }
 
@@ -221,8 +234,10 @@ void Session::cmdUnsubscribeLocal(const DecodedRequest& req) {
       resp::bulk(&out, channel);
     resp::integer(&out, 0);
   };
-  if (req.args.size() == 1) one({}, true);
-  for (size_t i = 1; i < req.args.size(); ++i) one(req.args[i], false);
+  if (req.args.size() == 1)
+    one({}, true);
+  for (size_t i = 1; i < req.args.size(); ++i)
+    one(req.args[i], false);
   replyLocal(out);
 }
 
@@ -237,10 +252,14 @@ std::string Session::infoLine() const {
   s += " age=" + std::to_string((now - created_ms_) / 1000);
   s += " idle=" + std::to_string((now - last_active_ms_) / 1000);
   s += " flags=";
-  if (passthrough_) s += "P";
-  if (in_multi_) s += "x";
-  if (pinned_ && !passthrough_ && !in_multi_ && pinned_->inflight() > 0) s += "b";
-  if (!passthrough_ && !in_multi_) s += "N";
+  if (passthrough_)
+    s += "P";
+  if (in_multi_)
+    s += "x";
+  if (pinned_ && !passthrough_ && !in_multi_ && pinned_->inflight() > 0)
+    s += "b";
+  if (!passthrough_ && !in_multi_)
+    s += "N";
   s += " db=" + std::to_string(db_);
   s += " sub=0 psub=0 ssub=0 multi=" + std::string(in_multi_ ? "0" : "-1");
   s += " qbuf=" + std::to_string(inbuf_.size());
@@ -261,14 +280,16 @@ void Session::cmdClient(const DecodedRequest& req) {
   auto local = [&] { worker_->stats().commands_local.add(); };
   if (eq(sub, "id")) {
     local();
-    if (argc != 2) return wrongArity("client|id");
+    if (argc != 2)
+      return wrongArity("client|id");
     std::string out;
     resp::integer(&out, static_cast<int64_t>(id_));
     return replyLocal(out);
   }
   if (eq(sub, "getname")) {
     local();
-    if (argc != 2) return wrongArity("client|getname");
+    if (argc != 2)
+      return wrongArity("client|getname");
     std::string out;
     if (name_.empty())
       resp::null(&out, proto_);
@@ -278,7 +299,8 @@ void Session::cmdClient(const DecodedRequest& req) {
   }
   if (eq(sub, "setname")) {
     local();
-    if (argc != 3) return wrongArity("client|setname");
+    if (argc != 3)
+      return wrongArity("client|setname");
     if (!validClientName(req.args[2]))
       return replyError("ERR Client names cannot contain spaces, newlines or special characters.");
     name_.assign(req.args[2]);
@@ -286,7 +308,8 @@ void Session::cmdClient(const DecodedRequest& req) {
   }
   if (eq(sub, "setinfo")) {
     local();
-    if (argc != 4) return wrongArity("client|setinfo");
+    if (argc != 4)
+      return wrongArity("client|setinfo");
     if (!validClientName(req.args[3]))
       return replyError("ERR " + std::string(req.args[2]) +
                         " cannot contain spaces, newlines or special characters.");
@@ -300,7 +323,8 @@ void Session::cmdClient(const DecodedRequest& req) {
   }
   if (eq(sub, "info")) {
     local();
-    if (argc != 2) return wrongArity("client|info");
+    if (argc != 2)
+      return wrongArity("client|info");
     std::string out;
     resp::verbatim(&out, proto_, infoLine());
     return replyLocal(out);
@@ -312,14 +336,17 @@ void Session::cmdClient(const DecodedRequest& req) {
     return replyError("NOPERM User " + user_->name + " has no permissions to run the 'client|" +
                       lower(sub) + "' command (admin only)");
   }
-  if (eq(sub, "list")) return cmdClientList(req);
+  if (eq(sub, "list"))
+    return cmdClientList(req);
   if (eq(sub, "kill")) {
-    if (argc < 3) return wrongArity("client|kill");
+    if (argc < 3)
+      return wrongArity("client|kill");
     return cmdClientKill(req);
   }
   if (eq(sub, "reply")) {
     local();
-    if (argc != 3) return wrongArity("client|reply");
+    if (argc != 3)
+      return wrongArity("client|reply");
     if (eq(req.args[2], "on")) {
       reply_mode_ = ReplyMode::kOn;
       return replyLocal("+OK\r\n");
@@ -338,8 +365,10 @@ void Session::cmdClient(const DecodedRequest& req) {
   }
   if (eq(sub, "no-evict") || eq(sub, "no-touch")) {
     local();
-    if (argc != 3) return wrongArity(eq(sub, "no-evict") ? "client|no-evict" : "client|no-touch");
-    if (!eq(req.args[2], "on") && !eq(req.args[2], "off")) return replyError("ERR syntax error");
+    if (argc != 3)
+      return wrongArity(eq(sub, "no-evict") ? "client|no-evict" : "client|no-touch");
+    if (!eq(req.args[2], "on") && !eq(req.args[2], "off"))
+      return replyError("ERR syntax error");
     return replyLocal("+OK\r\n");
   }
   if (eq(sub, "getredir")) {
@@ -349,7 +378,8 @@ void Session::cmdClient(const DecodedRequest& req) {
   if (eq(sub, "tracking")) {
     // Invalidation pushes arrive on the connection that enabled tracking: it streams to this
     // client from now on.
-    if (!pin()) return;
+    if (!pin())
+      return;
     passthrough_ = true;
     pinned_->enterPassthrough();
     pinned_->state_dirty = true;

@@ -31,26 +31,35 @@ int64_t unixNowMs() {
 
 void encodeCommand(std::string* out, const std::vector<std::string>& args) {
   resp::arrayHeader(out, static_cast<int64_t>(args.size()));
-  for (const std::string& a : args) resp::bulk(out, a);
+  for (const std::string& a : args)
+    resp::bulk(out, a);
 }
 
 TtlCounter ttlCounter(TtlAction a) {
   switch (a) {
-  case TtlAction::kRewriteDefault: return TtlCounter::kDefaultApplied;
-  case TtlAction::kClamp: return TtlCounter::kClamped;
-  case TtlAction::kRefuseMax: return TtlCounter::kRefusedMax;
-  case TtlAction::kRefusePersist: return TtlCounter::kRefusedPersist;
-  case TtlAction::kFollowup: return TtlCounter::kFollowup;
+  case TtlAction::kRewriteDefault:
+    return TtlCounter::kDefaultApplied;
+  case TtlAction::kClamp:
+    return TtlCounter::kClamped;
+  case TtlAction::kRefuseMax:
+    return TtlCounter::kRefusedMax;
+  case TtlAction::kRefusePersist:
+    return TtlCounter::kRefusedPersist;
+  case TtlAction::kFollowup:
+    return TtlCounter::kFollowup;
   }
   return TtlCounter::kFollowup;
 }
 
 }  // namespace
 
-uint32_t metricsNs(uint32_t ns) { return ns == Resolution::kNone ? kNoNamespace : ns; }
+uint32_t metricsNs(uint32_t ns) {
+  return ns == Resolution::kNone ? kNoNamespace : ns;
+}
 
 bool Session::gateAuth(const DecodedRequest& req, const CommandInfo* cmd) {
-  if (user_) return true;
+  if (user_)
+    return true;
   if (cmd) {
     switch (cmd->id) {
     case CmdId::kAuth:
@@ -79,10 +88,12 @@ bool Session::gateAuth(const DecodedRequest& req, const CommandInfo* cmd) {
 
 bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
   // Only AUTH, HELLO AUTH, PING and QUIT get here without a user; they touch no keys.
-  if (!user_) return true;
+  if (!user_)
+    return true;
   const CompiledPolicy& policy = worker_->policy();
   if (user_->fullAccess()) {
-    if (cmd && policy.namespaceCount() > 0 && !(cmd->flags & kNoKeys)) current_ns_ = firstKeyNs(req, *cmd);
+    if (cmd && policy.namespaceCount() > 0 && !(cmd->flags & kNoKeys))
+      current_ns_ = firstKeyNs(req, *cmd);
     return true;
   }
   if (!cmd) {
@@ -93,13 +104,17 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
     return false;
   }
   std::string err;
-  if (!checkAccess(policy, *user_, *cmd, std::span<const std::string_view>(req.args), &access_scratch_, &err)) {
-    current_outcome_ = err.compare(0, 3, "ERR") == 0 ? Outcome::kRefusedShape : Outcome::kRefusedAcl;
-    if (!access_scratch_.ns_ids.empty()) current_ns_ = access_scratch_.ns_ids.back();
+  if (!checkAccess(policy, *user_, *cmd, std::span<const std::string_view>(req.args),
+                   &access_scratch_, &err)) {
+    current_outcome_ =
+        err.compare(0, 3, "ERR") == 0 ? Outcome::kRefusedShape : Outcome::kRefusedAcl;
+    if (!access_scratch_.ns_ids.empty())
+      current_ns_ = access_scratch_.ns_ids.back();
     replyError(err);
     return false;
   }
-  if (!access_scratch_.ns_ids.empty()) current_ns_ = access_scratch_.ns_ids.front();
+  if (!access_scratch_.ns_ids.empty())
+    current_ns_ = access_scratch_.ns_ids.front();
   // Commands that would show keys of every namespace.
   if (!user_->read_everything) {
     if (cmd->id == CmdId::kScan) {
@@ -118,17 +133,20 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
 uint32_t Session::firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd) {
   access_scratch_.positions.clear();
   CommandTable::keyPositions(cmd, req.args.size(), req.args.data(), &access_scratch_.positions);
-  if (access_scratch_.positions.empty()) return Resolution::kNone;
+  if (access_scratch_.positions.empty())
+    return Resolution::kNone;
   return worker_->policy().namespaces().resolve(req.args[access_scratch_.positions[0]]).ns;
 }
 
 bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, DecodedRequest* rewritten,
                       const DecodedRequest** effective) {
   const CompiledPolicy& policy = worker_->policy();
-  if (!cmd || !policy.anyTtlRules() || !(cmd->flags & (kWrite | kKeyspace | kScripting))) return true;
+  if (!cmd || !policy.anyTtlRules() || !(cmd->flags & (kWrite | kKeyspace | kScripting)))
+    return true;
   TtlDecision d = applyTtlPolicy(policy, *cmd, std::span<const std::string_view>(req.args),
                                  unixNowMs(), &ttl_scratch_);
-  for (const TtlEvent& e : ttl_scratch_.events) worker_->metrics().recordTtl(metricsNs(e.ns), ttlCounter(e.action));
+  for (const TtlEvent& e : ttl_scratch_.events)
+    worker_->metrics().recordTtl(metricsNs(e.ns), ttlCounter(e.action));
   if (d == TtlDecision::kRefuse) {
     current_outcome_ = Outcome::kRefusedTtl;
     replyError(ttl_scratch_.error);
@@ -142,14 +160,16 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
     *effective = rewritten;
   }
   followups_.clear();
-  for (const auto& f : ttl_scratch_.followups) encodeCommand(&followups_, f);
+  for (const auto& f : ttl_scratch_.followups)
+    encodeCommand(&followups_, f);
   return true;
 }
 
 // Pipelined right behind the command on the same connection; their replies are dropped, so
 // the client sees exactly the reply of its own command.
 void Session::sendFollowups(UpstreamConn* target) {
-  if (followups_.empty()) return;
+  if (followups_.empty())
+    return;
   if (in_multi_) {
     // Inside MULTI they would show up in EXEC's reply: they go right after EXEC instead.
     post_exec_.append(followups_);
@@ -179,7 +199,8 @@ void Session::sendRawDropped(UpstreamConn* target, std::string_view commands) {
 }
 
 void Session::onPolicyChanged() {
-  if (closed_) return;
+  if (closed_)
+    return;
   const CompiledPolicy& policy = worker_->policy();
   if (!explicit_auth_) {
     user_ = policy.defaultUser();
@@ -203,7 +224,8 @@ bool Session::authenticate(std::string_view name, std::string_view password, boo
                            std::string* err) {
   SharedState& sh = worker_->shared();
   const PolicyConfig& pc = worker_->config().policy;
-  const AuthThrottle::Limits limits{pc.auth_max_failures, pc.auth_failure_window_s, pc.auth_block_s};
+  const AuthThrottle::Limits limits{pc.auth_max_failures, pc.auth_failure_window_s,
+                                    pc.auth_block_s};
   const std::string_view host = hostOf(addr_);
   const int64_t now = static_cast<int64_t>(worker_->nowMs());
   if (!sh.auth_throttle.allowed(host, now, limits)) {
@@ -222,8 +244,8 @@ bool Session::authenticate(std::string_view name, std::string_view password, boo
   if (!u) {
     worker_->metrics().recordAuthFailure();
     sh.auth_throttle.recordFailure(host, now, limits);
-    KW_LOG_INFO("authentication failed for user '%.*s' from %s", static_cast<int>(std::min<size_t>(name.size(), 64)),
-                name.data(), addr_.c_str());
+    KW_LOG_INFO("authentication failed for user '%.*s' from %s",
+                static_cast<int>(std::min<size_t>(name.size(), 64)), name.data(), addr_.c_str());
     *err = "WRONGPASS invalid username-password pair or user is disabled.";
     return false;
   }
@@ -239,21 +261,26 @@ bool Session::authenticate(std::string_view name, std::string_view password, boo
 std::string Session::filterScanReply(std::string_view reply) const {
   // *2\r\n $n\r\n<cursor>\r\n *k\r\n ($n\r\n<key>\r\n)*k   (same shape in RESP3)
   auto line = [&](size_t* pos, char type, long long* n) {
-    if (*pos >= reply.size() || reply[*pos] != type) return false;
+    if (*pos >= reply.size() || reply[*pos] != type)
+      return false;
     size_t eol = reply.find("\r\n", *pos);
-    if (eol == std::string_view::npos) return false;
+    if (eol == std::string_view::npos)
+      return false;
     char* end = nullptr;
     *n = std::strtoll(reply.data() + *pos + 1, &end, 10);
-    if (end != reply.data() + eol) return false;
+    if (end != reply.data() + eol)
+      return false;
     *pos = eol + 2;
     return true;
   };
   size_t pos = 0;
   long long n = 0, len = 0, count = 0;
-  if (!line(&pos, '*', &n) || n != 2 || !line(&pos, '$', &len) || len < 0) return std::string(reply);
+  if (!line(&pos, '*', &n) || n != 2 || !line(&pos, '$', &len) || len < 0)
+    return std::string(reply);
   const std::string_view cursor = reply.substr(pos, static_cast<size_t>(len));
   pos += static_cast<size_t>(len) + 2;
-  if (!line(&pos, '*', &count) || count < 0) return std::string(reply);
+  if (!line(&pos, '*', &count) || count < 0)
+    return std::string(reply);
   const CompiledPolicy& policy = worker_->policy();
   std::vector<std::string_view> keep;
   for (long long i = 0; i < count; ++i) {
@@ -261,13 +288,15 @@ std::string Session::filterScanReply(std::string_view reply) const {
       return std::string(reply);
     std::string_view key = reply.substr(pos, static_cast<size_t>(len));
     pos += static_cast<size_t>(len) + 2;
-    if (user_ && user_->canRead(policy.namespaces().resolve(key).ns)) keep.push_back(key);
+    if (user_ && user_->canRead(policy.namespaces().resolve(key).ns))
+      keep.push_back(key);
   }
   std::string out;
   resp::arrayHeader(&out, 2);
   resp::bulk(&out, cursor);
   resp::arrayHeader(&out, static_cast<int64_t>(keep.size()));
-  for (std::string_view k : keep) resp::bulk(&out, k);
+  for (std::string_view k : keep)
+    resp::bulk(&out, k);
   return out;
 }
 

@@ -10,7 +10,9 @@
 namespace kw {
 namespace {
 
-bool sameHostPort(const HostPort& a, const HostPort& b) { return a.host == b.host && a.port == b.port; }
+bool sameHostPort(const HostPort& a, const HostPort& b) {
+  return a.host == b.host && a.port == b.port;
+}
 
 }  // namespace
 
@@ -56,7 +58,8 @@ ReloadResult reloadConfig(SharedState& shared) {
   shared.reloads.fetch_add(1);
   result.ok = true;
   std::string restart;
-  for (const auto& s : result.needs_restart) restart += (restart.empty() ? "" : ", ") + s;
+  for (const auto& s : result.needs_restart)
+    restart += (restart.empty() ? "" : ", ") + s;
   KW_LOG_INFO("configuration reloaded from %s%s%s", old->source_path.c_str(),
               restart.empty() ? "" : "; needs a restart to apply: ", restart.c_str());
   return result;

@@ -55,7 +55,7 @@ bool parseLength(std::string_view digits, bool allow_null, int64_t* out) {
   return true;
 }
 
-} // namespace
+}  // namespace
 
 ReplyScanner::Status ReplyScanner::scan(std::string_view in, Frame* frame) {
   if (*error_ != '\0')
@@ -147,7 +147,7 @@ ReplyScanner::Status ReplyScanner::scan(std::string_view in, Frame* frame) {
         return fail("Protocol error: invalid multibulk length");
       }
       if (count < 0)
-        count = 0; // null array: a complete element with no children
+        count = 0;  // null array: a complete element with no children
       const int64_t children = (type == '%' || type == '|') ? 2 * count : count;
       // The attribute header is not an element: the value it annotates is still pending.
       const int64_t next = pending_ - (type == '|' ? 0 : 1) + children;
@@ -168,4 +168,4 @@ ReplyScanner::Status ReplyScanner::scan(std::string_view in, Frame* frame) {
   return Status::kComplete;
 }
 
-} // namespace kw
+}  // namespace kw

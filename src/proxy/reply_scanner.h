@@ -15,8 +15,8 @@ public:
   enum class Status { kComplete, kNeedMore, kError };
 
   struct Frame {
-    size_t length = 0;   // bytes of the whole top-level reply, including attributes before it
-    char type = 0;       // first byte of the top-level value after any attribute ('+', '-', '>', ...)
+    size_t length = 0;  // bytes of the whole top-level reply, including attributes before it
+    char type = 0;  // first byte of the top-level value after any attribute ('+', '-', '>', ...)
     bool is_push = false;  // RESP3 out-of-band push ('>')
   };
 
@@ -28,8 +28,8 @@ public:
   const char* error() const { return error_; }
 
 private:
-  size_t pos_ = 0;        // offset of the first element not yet fully scanned
-  int64_t pending_ = 1;   // elements still expected before the top-level reply is complete
+  size_t pos_ = 0;       // offset of the first element not yet fully scanned
+  int64_t pending_ = 1;  // elements still expected before the top-level reply is complete
   char top_type_ = 0;
   bool top_seen_ = false;
   const char* error_ = "";

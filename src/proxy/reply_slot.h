@@ -22,8 +22,8 @@ enum class SlotEffect : uint8_t {
   kSelect,       // +OK: the session's db becomes `arg`
   kPassthrough,  // entering pub/sub or MONITOR: the slot stays at the head and streams
   kInfoMerge,    // upstream INFO text: the proxy's own sections go in front of it
-  kExecAbort,    // EXEC after a refused queued command: the upstream DISCARD's +OK becomes EXECABORT
-  kFilterScan,   // SCAN reply: keys the user may not read are removed
+  kExecAbort,   // EXEC after a refused queued command: the upstream DISCARD's +OK becomes EXECABORT
+  kFilterScan,  // SCAN reply: keys the user may not read are removed
 };
 
 struct ReplySlot {
@@ -34,24 +34,26 @@ struct ReplySlot {
   int64_t arg = 0;
   SlotEffect effect = SlotEffect::kNone;
   bool done = false;
-  bool suppress = false;  // CLIENT REPLY OFF/SKIP: the reply is dropped, not sent
-  bool upstream = false;  // sent (or waiting to be sent) upstream, reply not yet in
-  bool external = false;  // completed later by another worker's answer (admin queries)
-  uint16_t cmd = 0;       // command table row, for metrics
+  bool suppress = false;     // CLIENT REPLY OFF/SKIP: the reply is dropped, not sent
+  bool upstream = false;     // sent (or waiting to be sent) upstream, reply not yet in
+  bool external = false;     // completed later by another worker's answer (admin queries)
+  uint16_t cmd = 0;          // command table row, for metrics
   uint32_t ns = UINT32_MAX;  // namespace of the first key, for metrics
   uint8_t refusal = 0;       // Outcome of a refusal the proxy answered, 0 (kOk) otherwise
-  std::string request;    // the request (cut short), kept only for the slow log
-  std::string aux;        // per-effect data (INFO: the proxy's sections)
+  std::string request;       // the request (cut short), kept only for the slow log
+  std::string aux;           // per-effect data (INFO: the proxy's sections)
 };
 
 // Per-worker free list, so steady-state requests allocate nothing.
 class SlotPool {
 public:
   ~SlotPool() {
-    for (ReplySlot* s : free_) delete s;
+    for (ReplySlot* s : free_)
+      delete s;
   }
   ReplySlot* get() {
-    if (free_.empty()) return new ReplySlot();
+    if (free_.empty())
+      return new ReplySlot();
     ReplySlot* s = free_.back();
     free_.pop_back();
     return s;

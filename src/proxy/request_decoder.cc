@@ -13,10 +13,10 @@ using Status = RequestDecoder::Status;
 
 // Per-call context reachable from the hiredis callbacks through reader->privdata.
 struct DecodeContext {
-  std::string_view frame; // the request bytes in the caller's span
-  const char* base;       // where hiredis holds frame[0] in its own buffer
+  std::string_view frame;  // the request bytes in the caller's span
+  const char* base;        // where hiredis holds frame[0] in its own buffer
   std::vector<std::string_view>* args;
-  bool unexpected; // hiredis produced something other than bulk strings in one array
+  bool unexpected;  // hiredis produced something other than bulk strings in one array
 };
 
 // hiredis treats a null object as out-of-memory, so every callback returns this token; nothing
@@ -249,7 +249,7 @@ bool splitInline(std::string_view line, std::string* out, size_t* argc) {
   }
 }
 
-} // namespace
+}  // namespace
 
 RequestDecoder::RequestDecoder() : reader_(redisReaderCreateWithFunctions(&kCallbacks)) {
   // hiredis only copies the bytes we feed it; a large request must not leave a large buffer
@@ -388,4 +388,4 @@ RequestDecoder::Status RequestDecoder::next(std::string_view in, const DecodeLim
   return Status::kRequest;
 }
 
-} // namespace kw
+}  // namespace kw

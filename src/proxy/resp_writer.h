@@ -27,7 +27,9 @@ inline void error(std::string* out, std::string_view msg) {
   out->append(msg);
   out->append("\r\n", 2);
 }
-inline void integer(std::string* out, int64_t v) { appendInt(out, ':', v); }
+inline void integer(std::string* out, int64_t v) {
+  appendInt(out, ':', v);
+}
 inline void bulk(std::string* out, std::string_view s) {
   appendInt(out, '$', static_cast<int64_t>(s.size()));
   out->append(s);
@@ -39,7 +41,9 @@ inline void null(std::string* out, int proto) {
   else
     out->append("$-1\r\n", 5);
 }
-inline void arrayHeader(std::string* out, int64_t n) { appendInt(out, '*', n); }
+inline void arrayHeader(std::string* out, int64_t n) {
+  appendInt(out, '*', n);
+}
 // A map of n pairs: RESP3 '%', RESP2 a flat array of 2n.
 inline void mapHeader(std::string* out, int proto, int64_t n) {
   if (proto >= 3)
@@ -49,7 +53,8 @@ inline void mapHeader(std::string* out, int proto, int64_t n) {
 }
 // Verbatim text ("txt"), as Redis sends CLIENT INFO / INFO: a bulk string in RESP2.
 inline void verbatim(std::string* out, int proto, std::string_view s) {
-  if (proto < 3) return bulk(out, s);
+  if (proto < 3)
+    return bulk(out, s);
   appendInt(out, '=', static_cast<int64_t>(s.size() + 4));
   out->append("txt:", 4);
   out->append(s);

@@ -23,7 +23,8 @@ class WorkerMetricsSource : public MetricsSource {
 public:
   explicit WorkerMetricsSource(SharedState* shared) : shared_(shared) {}
   void forEachShard(const ShardFn& fn) const override {
-    for (Worker* w : shared_->workers) fn(w->stats(), w->metrics());
+    for (Worker* w : shared_->workers)
+      fn(w->stats(), w->metrics());
   }
   std::vector<std::string> commandNames() const override {
     std::shared_ptr<const Config> config;
@@ -31,7 +32,8 @@ public:
     std::shared_ptr<const CommandTable> commands;
     shared_->snapshot(&config, &policy, &commands);
     std::vector<std::string> names;
-    for (size_t i = 0; i < commands->size(); ++i) names.emplace_back(commands->row(i).name);
+    for (size_t i = 0; i < commands->size(); ++i)
+      names.emplace_back(commands->row(i).name);
     return names;
   }
   std::vector<std::string> namespaceNames() const override {
@@ -40,13 +42,15 @@ public:
     std::shared_ptr<const CommandTable> commands;
     shared_->snapshot(&config, &policy, &commands);
     std::vector<std::string> names;
-    for (size_t i = 0; i < policy->namespaceCount(); ++i) names.push_back(policy->ns(static_cast<uint32_t>(i)).name);
+    for (size_t i = 0; i < policy->namespaceCount(); ++i)
+      names.push_back(policy->ns(static_cast<uint32_t>(i)).name);
     return names;
   }
   // Up when at least one upstream connection is established somewhere.
   bool upstreamUp() const override {
     for (Worker* w : shared_->workers)
-      if (w->stats().upstream_connected.get() > 0) return true;
+      if (w->stats().upstream_connected.get() > 0)
+        return true;
     return false;
   }
   double uptimeSeconds() const override {
@@ -74,7 +78,8 @@ void closeAll(MainLoop* m) {
   uv_walk(
       &m->loop,
       [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
+        if (!uv_is_closing(h))
+          uv_close(h, nullptr);
       },
       nullptr);
 }
@@ -88,7 +93,8 @@ void onStopSignal(uv_signal_t* h, int signum) {
   m->draining = true;
   KW_LOG_INFO("%s: draining (deadline %u ms)", strsignal(signum),
               m->shared->config()->server.shutdown_deadline_ms);
-  for (auto& w : *m->workers) w->requestDrain();
+  for (auto& w : *m->workers)
+    w->requestDrain();
 }
 
 void onHup(uv_signal_t* h, int) {
@@ -99,8 +105,10 @@ void onHup(uv_signal_t* h, int) {
 
 void onWorkerExited(uv_async_t* h) {
   auto* m = static_cast<MainLoop*>(h->data);
-  if (m->running.load() != 0) return;
-  if (m->http) m->http->stop();
+  if (m->running.load() != 0)
+    return;
+  if (m->http)
+    m->http->stop();
   closeAll(m);
 }
 
@@ -154,10 +162,12 @@ bool Server::start(std::string* error) {
   freeaddrinfo(res);
 
   unsigned n = config_->server.workers;
-  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  if (n == 0)
+    n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, shared_.get()));
-    if (!workers_.back()->bind(error)) return false;
+    if (!workers_.back()->bind(error))
+      return false;
     shared_->workers.push_back(workers_.back().get());
   }
   return true;
@@ -197,7 +207,8 @@ int Server::run() {
       return 1;
     }
     m.http = &http;
-    KW_LOG_INFO("metrics on http://%s:%d/metrics", config_->metrics.listen.host.c_str(), http.port());
+    KW_LOG_INFO("metrics on http://%s:%d/metrics", config_->metrics.listen.host.c_str(),
+                http.port());
   }
 
   m.running = static_cast<unsigned>(workers_.size());
@@ -209,10 +220,11 @@ int Server::run() {
     w->startThread();
   }
   const HostPort& l = config_->server.listen;
-  KW_LOG_INFO("keywarden listening on %s:%u with %zu workers, upstream %s", l.host.c_str(),
-              l.port, workers_.size(), shared_->upstream_name.c_str());
+  KW_LOG_INFO("keywarden listening on %s:%u with %zu workers, upstream %s", l.host.c_str(), l.port,
+              workers_.size(), shared_->upstream_name.c_str());
   uv_run(&m.loop, UV_RUN_DEFAULT);
-  for (auto& w : workers_) w->join();
+  for (auto& w : workers_)
+    w->join();
   uv_loop_close(&m.loop);
   KW_LOG_INFO("stopped");
   return 0;

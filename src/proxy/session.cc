@@ -30,11 +30,14 @@ std::string formatAddr(const sockaddr_storage& ss) {
 }
 
 bool equalsIgnoreCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
+  if (a.size() != lower.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
     char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower[i])
+      return false;
   }
   return true;
 }
@@ -61,9 +64,11 @@ bool Session::accept(uv_stream_t* server) {
   writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &Session::onWriteDone);
   sockaddr_storage ss{};
   int len = sizeof ss;
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) addr_ = formatAddr(ss);
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    addr_ = formatAddr(ss);
   len = sizeof ss;
-  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) laddr_ = formatAddr(ss);
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    laddr_ = formatAddr(ss);
 
   worker_->stats().connections_accepted.add();
   if (!worker_->shared().admitClient(worker_->config().limits.max_clients)) {
@@ -91,14 +96,16 @@ void Session::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 
 void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Session*>(s->data);
-  if (nread == 0 || self->closed_) return;
+  if (nread == 0 || self->closed_)
+    return;
   if (nread < 0) {
     self->close(nread == UV_EOF ? nullptr : uv_strerror(static_cast<int>(nread)));
     return;
   }
   self->worker_->stats().bytes_in.add(static_cast<uint64_t>(nread));
   self->worker_->refreshIfChanged();
-  if (self->closed_) return;
+  if (self->closed_)
+    return;
   self->last_active_ms_ = self->worker_->nowMs();
   self->processInput(std::string_view(buf->base, static_cast<size_t>(nread)));
 }
@@ -107,13 +114,15 @@ void Session::processInput(std::string_view data) {
   if (inbuf_.empty()) {
     // Fast path: requests are decoded straight from the read buffer.
     size_t used = processBuffer(data);
-    if (used < data.size() && !closed_ && !close_after_flush_) inbuf_.assign(data.substr(used));
+    if (used < data.size() && !closed_ && !close_after_flush_)
+      inbuf_.assign(data.substr(used));
   } else {
     inbuf_.append(data);
     size_t used = processBuffer(inbuf_);
     if (used >= inbuf_.size()) {
       inbuf_.clear();
-      if (inbuf_.capacity() > (1u << 20)) std::string().swap(inbuf_);
+      if (inbuf_.capacity() > (1u << 20))
+        std::string().swap(inbuf_);
     } else if (used > 0) {
       inbuf_.erase(0, used);
     }
@@ -130,7 +139,8 @@ size_t Session::processBuffer(std::string_view data) {
   const LimitsConfig& lim = worker_->config().limits;
   DecodeLimits limits;
   // Before AUTH the caps are Redis's own (or stricter ones from the config, never looser).
-  limits.max_bulk_len = user_ ? lim.max_bulk_len : std::min(lim.preauth_max_bulk_len, lim.max_bulk_len);
+  limits.max_bulk_len =
+      user_ ? lim.max_bulk_len : std::min(lim.preauth_max_bulk_len, lim.max_bulk_len);
   limits.max_array_len =
       user_ ? lim.max_array_len : std::min(lim.preauth_max_array_len, lim.max_array_len);
   limits.max_inline_len = lim.max_inline_len;
@@ -140,9 +150,11 @@ size_t Session::processBuffer(std::string_view data) {
   while (off < data.size() && !closed_ && !close_after_flush_ && !awaiting_reset_) {
     size_t used = 0;
     auto st = decoder.next(data.substr(off), limits, &req, &used);
-    if (st == RequestDecoder::Status::kNeedMore) break;
+    if (st == RequestDecoder::Status::kNeedMore)
+      break;
     off += used;
-    if (st == RequestDecoder::Status::kSkip) continue;
+    if (st == RequestDecoder::Status::kSkip)
+      continue;
     if (st == RequestDecoder::Status::kError) {
       // Like Redis: one error reply, then the connection is closed (the stream can no longer
       // be framed, so no later byte can be trusted to start a request).
@@ -190,13 +202,17 @@ void Session::dispatch(const DecodedRequest& req) {
     }
   }
   // The policy chain (policy_gates.cc): each gate answers its own refusals.
-  if (!gateAuth(req, cmd)) return;
-  if (!gateAccess(req, cmd)) return;
+  if (!gateAuth(req, cmd))
+    return;
+  if (!gateAccess(req, cmd))
+    return;
   DecodedRequest rewritten;
   const DecodedRequest* effective = &req;
   followups_.clear();
-  if (!gateTtl(req, cmd, &rewritten, &effective)) return;
-  if (passthrough_) return dispatchPassthrough(*effective, cmd);
+  if (!gateTtl(req, cmd, &rewritten, &effective))
+    return;
+  if (passthrough_)
+    return dispatchPassthrough(*effective, cmd);
   route(*effective, cmd);
 }
 
@@ -205,18 +221,22 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
     if (in_multi_) {
       // Inside MULTI, Redis queues everything but these; so do we (on the pinned connection).
       switch (cmd->id) {
-      case CmdId::kQuit: return cmdQuit();
-      case CmdId::kReset: return cmdReset();
+      case CmdId::kQuit:
+        return cmdQuit();
+      case CmdId::kReset:
+        return cmdReset();
       case CmdId::kMulti:
       case CmdId::kExec:
       case CmdId::kDiscard:
       case CmdId::kWatch:
-        if (dispatchTransaction(req, *cmd)) return;
+        if (dispatchTransaction(req, *cmd))
+          return;
         break;
       case CmdId::kSelect:
       case CmdId::kHello:
       case CmdId::kClient:
-        if (pinned_) pinned_->state_dirty = true;
+        if (pinned_)
+          pinned_->state_dirty = true;
         break;
       default:
         break;
@@ -224,25 +244,49 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
       forward(req, cmd);
       return;
     }
-    if (dispatchLocal(req, *cmd)) return;
-    if (dispatchTransaction(req, *cmd)) return;
+    if (dispatchLocal(req, *cmd))
+      return;
+    if (dispatchTransaction(req, *cmd))
+      return;
   }
   forward(req, cmd, filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone);
 }
 
 bool Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
   switch (cmd.id) {
-  case CmdId::kPing: cmdPing(req); return true;
-  case CmdId::kEcho: cmdEcho(req); return true;
-  case CmdId::kQuit: cmdQuit(); return true;
-  case CmdId::kReset: cmdReset(); return true;
-  case CmdId::kHello: cmdHello(req); return true;
-  case CmdId::kAuth: cmdAuth(req); return true;
-  case CmdId::kClient: cmdClient(req); return true;
-  case CmdId::kSelect: cmdSelect(req); return true;
-  case CmdId::kInfo: cmdInfo(req); return true;
-  case CmdId::kSlowlog: cmdSlowlog(req); return true;
-  case CmdId::kKeywarden: cmdKeywarden(req); return true;
+  case CmdId::kPing:
+    cmdPing(req);
+    return true;
+  case CmdId::kEcho:
+    cmdEcho(req);
+    return true;
+  case CmdId::kQuit:
+    cmdQuit();
+    return true;
+  case CmdId::kReset:
+    cmdReset();
+    return true;
+  case CmdId::kHello:
+    cmdHello(req);
+    return true;
+  case CmdId::kAuth:
+    cmdAuth(req);
+    return true;
+  case CmdId::kClient:
+    cmdClient(req);
+    return true;
+  case CmdId::kSelect:
+    cmdSelect(req);
+    return true;
+  case CmdId::kInfo:
+    cmdInfo(req);
+    return true;
+  case CmdId::kSlowlog:
+    cmdSlowlog(req);
+    return true;
+  case CmdId::kKeywarden:
+    cmdKeywarden(req);
+    return true;
   case CmdId::kReadonly:
   case CmdId::kReadwrite:
     worker_->stats().commands_local.add();
@@ -251,7 +295,8 @@ bool Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
   case CmdId::kSubscribe:
   case CmdId::kMonitor: {
     // From here on the pinned connection streams everything to this client.
-    if (!pin()) return true;
+    if (!pin())
+      return true;
     passthrough_ = true;
     pinned_->enterPassthrough();
     pinned_->state_dirty = true;
@@ -283,7 +328,8 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
   switch (cmd.id) {
   case CmdId::kMulti:
     if (!in_multi_) {
-      if (!pin()) return true;
+      if (!pin())
+        return true;
       in_multi_ = true;
       multi_dirty_ = false;
     }
@@ -315,7 +361,8 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
   }
   case CmdId::kWatch:
     if (!in_multi_) {
-      if (!pin()) return true;
+      if (!pin())
+        return true;
       watching_ = true;
     }
     forward(req, &cmd);
@@ -337,7 +384,8 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
 void Session::dispatchPassthrough(const DecodedRequest& req, const CommandInfo* cmd) {
   worker_->stats().commands_forwarded.add();
   UpstreamConn* target = pinned_;
-  if (!target) return;
+  if (!target)
+    return;
   sendTo(target, req.raw, nullptr, false, /*tracked=*/false);
   if (cmd && cmd->id == CmdId::kReset) {
     // What follows RESET must be routed by the state after it: wait for "+RESET".
@@ -351,11 +399,14 @@ void Session::dispatchPassthrough(const DecodedRequest& req, const CommandInfo* 
 }
 
 bool Session::isBlocking(const DecodedRequest& req, const CommandInfo* cmd) const {
-  if (!cmd || in_multi_) return false;
-  if (cmd->flags & kBlocking) return true;
+  if (!cmd || in_multi_)
+    return false;
+  if (cmd->flags & kBlocking)
+    return true;
   if (cmd->id == CmdId::kXread || cmd->id == CmdId::kXreadgroup) {
     for (size_t i = 1; i < req.args.size(); ++i)
-      if (equalsIgnoreCase(req.args[i], "block")) return true;
+      if (equalsIgnoreCase(req.args[i], "block"))
+        return true;
   }
   return false;
 }
@@ -366,7 +417,8 @@ ReplySlot* Session::forward(const DecodedRequest& req, const CommandInfo* cmd, S
   UpstreamConn* target = pinned_;
   if (!target && blocking) {
     target = pin();
-    if (!target) return nullptr;
+    if (!target)
+      return nullptr;
   }
   if (!target) {
     std::string cause;
@@ -393,7 +445,8 @@ void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot
                      bool tracked) {
   if (!deferred_.empty() || (target != route_conn_ && upstream_inflight_ > 0)) {
     deferred_.push_back({std::string(raw), slot, target, blocking, tracked});
-    if (slot) slot->upstream = true;
+    if (slot)
+      slot->upstream = true;
     return;
   }
   route_conn_ = target;
@@ -411,12 +464,14 @@ void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot
 void Session::sendDeferred() {
   while (!deferred_.empty() && !closed_) {
     Deferred& d = deferred_.front();
-    if (d.target != route_conn_ && upstream_inflight_ > 0) return;
+    if (d.target != route_conn_ && upstream_inflight_ > 0)
+      return;
     route_conn_ = d.target;
     if (!d.tracked) {
       d.target->sendUntracked(d.raw);
     } else {
-      if (d.slot) ++upstream_inflight_;
+      if (d.slot)
+        ++upstream_inflight_;
       d.target->send(d.raw, d.slot, d.blocking);
     }
     deferred_.pop_front();
@@ -432,7 +487,8 @@ UpstreamConn* Session::sharedConn(std::string* cause) {
 }
 
 UpstreamConn* Session::pin() {
-  if (!pinned_) pinned_ = worker_->upstreams().acquirePinned(proto_, this);
+  if (!pinned_)
+    pinned_ = worker_->upstreams().acquirePinned(proto_, this);
   if (!pinned_->accepting()) {
     std::string cause = pinned_->downCause();
     worker_->stats().errors_upstream_down.add();
@@ -444,20 +500,27 @@ UpstreamConn* Session::pin() {
 }
 
 void Session::maybeReleasePin() {
-  if (!pinned_ || in_multi_ || watching_ || passthrough_ || !deferred_.empty()) return;
-  if (db_ != worker_->config().upstream.db || pinned_->inflight() > 0) return;
+  if (!pinned_ || in_multi_ || watching_ || passthrough_ || !deferred_.empty())
+    return;
+  if (db_ != worker_->config().upstream.db || pinned_->inflight() > 0)
+    return;
   UpstreamConn* c = pinned_;
   pinned_ = nullptr;
-  if (route_conn_ == c) route_conn_ = nullptr;
+  if (route_conn_ == c)
+    route_conn_ = nullptr;
   worker_->upstreams().releasePinned(c);
 }
 
-void Session::onPinnedReplyDelivered(UpstreamConn*) { maybeReleasePin(); }
+void Session::onPinnedReplyDelivered(UpstreamConn*) {
+  maybeReleasePin();
+}
 
 void Session::onPinnedLost(UpstreamConn* conn) {
-  if (pinned_ != conn) return;
+  if (pinned_ != conn)
+    return;
   pinned_ = nullptr;
-  if (route_conn_ == conn) route_conn_ = nullptr;
+  if (route_conn_ == conn)
+    route_conn_ = nullptr;
   worker_->upstreams().pinnedGone(conn);
   // Requests that were waiting to go to it get the same error the in-flight ones got.
   for (auto it = deferred_.begin(); it != deferred_.end();) {
@@ -484,7 +547,8 @@ void Session::onPinnedLost(UpstreamConn* conn) {
 }
 
 void Session::onPassthroughFrame(std::string_view bytes) {
-  if (closed_) return;
+  if (closed_)
+    return;
   ReplySlot* slot = passthrough_slot_;
   if (slot && slot == head_) {
     emit(bytes);
@@ -519,7 +583,8 @@ void Session::onPassthroughEnded(UpstreamConn* conn) {
     if (!closed_ && !close_after_flush_ && !worker_->draining()) {
       reading_ = true;
       uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Session::onAlloc, &Session::onRead);
-      if (!inbuf_.empty()) processInput(std::string_view());
+      if (!inbuf_.empty())
+        processInput(std::string_view());
     }
   }
 }
@@ -529,15 +594,18 @@ void Session::onPassthroughEnded(UpstreamConn* conn) {
 // The request with every argument after the command name replaced by "(redacted)".
 std::string Session::redactedRequest(std::string_view raw) {
   std::string out;
-  if (raw.empty() || raw[0] != '*') return out;
+  if (raw.empty() || raw[0] != '*')
+    return out;
   const long argc = std::strtol(raw.data() + 1, nullptr, 10);
   const size_t first = raw.find("\r\n") + 2;  // "$len\r\nNAME\r\n"
   const size_t name_len_end = raw.find("\r\n", first);
-  if (argc <= 0 || first < 2 || name_len_end == std::string_view::npos) return out;
+  if (argc <= 0 || first < 2 || name_len_end == std::string_view::npos)
+    return out;
   const long name_len = std::strtol(raw.data() + first + 1, nullptr, 10);
   resp::arrayHeader(&out, argc);
   resp::bulk(&out, raw.substr(name_len_end + 2, static_cast<size_t>(name_len)));
-  for (long i = 1; i < argc; ++i) resp::bulk(&out, "(redacted)");
+  for (long i = 1; i < argc; ++i)
+    resp::bulk(&out, "(redacted)");
   return out;
 }
 
@@ -548,7 +616,8 @@ ReplySlot* Session::newSlot() {
   s->cmd = current_cmd_;
   s->ns = current_ns_;
   s->refusal = static_cast<uint8_t>(current_outcome_);
-  if (current_outcome_ != Outcome::kOk) worker_->stats().errors_refused.add();
+  if (current_outcome_ != Outcome::kOk)
+    worker_->stats().errors_refused.add();
   if (worker_->config().slowlog.threshold_us >= 0) {
     if (redact_)
       s->request = redactedRequest(current_raw_);
@@ -581,7 +650,8 @@ void Session::replyLocal(std::string_view bytes) {
 void Session::replyError(std::string_view msg) {
   // Inside MULTI, an error the proxy gives is a queue-time rejection: like Redis, EXEC then
   // discards the whole transaction.
-  if (in_multi_) multi_dirty_ = true;
+  if (in_multi_)
+    multi_dirty_ = true;
   std::string line;
   line.reserve(msg.size() + 3);
   line.push_back('-');
@@ -591,7 +661,8 @@ void Session::replyError(std::string_view msg) {
 }
 
 void Session::deliver(Worker* worker, ReplySlot* slot, std::string_view bytes) {
-  if (!slot) return;
+  if (!slot)
+    return;
   Session* s = slot->owner;
   if (!s) {
     worker->slots().put(slot);
@@ -624,10 +695,12 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
   recordCompletion(slot, bytes);
   if (slot->effect == SlotEffect::kSelect && !bytes.empty() && bytes[0] == '+') {
     db_ = static_cast<int>(slot->arg);
-    if (pinned_) pinned_->db = db_;
+    if (pinned_)
+      pinned_->db = db_;
   }
   if (slot == head_) {
-    if (!slot->suppress) emit(bytes);
+    if (!slot->suppress)
+      emit(bytes);
     popHead();
     drainDone();
   } else if (!over_limit_) {
@@ -637,13 +710,15 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
     checkOutputLimit();
   }
   markDirty();
-  if (from_upstream && upstream_inflight_ > 0 && --upstream_inflight_ == 0) sendDeferred();
+  if (from_upstream && upstream_inflight_ > 0 && --upstream_inflight_ == 0)
+    sendDeferred();
 }
 
 void Session::popHead() {
   ReplySlot* s = head_;
   head_ = s->next;
-  if (!head_) tail_ = nullptr;
+  if (!head_)
+    tail_ = nullptr;
   --slot_count_;
   worker_->slots().put(s);
 }
@@ -658,15 +733,18 @@ void Session::drainDone() {
       }
       return;
     }
-    if (!head_->done) return;
+    if (!head_->done)
+      return;
     stored_bytes_ -= std::min(stored_bytes_, head_->reply.size());
-    if (!head_->suppress) emit(head_->reply);
+    if (!head_->suppress)
+      emit(head_->reply);
     popHead();
   }
 }
 
 void Session::emit(std::string_view bytes) {
-  if (closed_ || over_limit_) return;
+  if (closed_ || over_limit_)
+    return;
   writer_.buffer().append(bytes);
   checkOutputLimit();
 }
@@ -674,7 +752,8 @@ void Session::emit(std::string_view bytes) {
 // Only flags the client: closing here would pull the session out from under the delivery that
 // is running. flush() closes it at the end of the loop turn.
 void Session::checkOutputLimit() {
-  if (closed_ || over_limit_) return;
+  if (closed_ || over_limit_)
+    return;
   const uint64_t total = writer_.buffered() + stored_bytes_;
   if (total > worker_->config().limits.max_reply_buffer_bytes) {
     over_limit_ = true;
@@ -687,11 +766,13 @@ void Session::checkOutputLimit() {
 }
 
 void Session::markDirty() {
-  if (!closed_) worker_->markDirty(this);
+  if (!closed_)
+    worker_->markDirty(this);
 }
 
 void Session::flush() {
-  if (closed_) return;
+  if (closed_)
+    return;
   if (over_limit_) {
     close("reply buffer limit");
     return;
@@ -705,13 +786,15 @@ void Session::flush() {
   }
   if (writer_.idle() && (close_after_flush_ || (worker_->draining() && !head_))) {
     // QUIT, a protocol error or a drain: everything owed has been written.
-    if (!head_ || close_after_flush_) close(nullptr);
+    if (!head_ || close_after_flush_)
+      close(nullptr);
   }
 }
 
 void Session::onWriteDone(void* owner, int status) {
   auto* self = static_cast<Session*>(owner);
-  if (self->closed_) return;
+  if (self->closed_)
+    return;
   if (status < 0) {
     self->close(uv_strerror(status));
     return;
@@ -720,13 +803,15 @@ void Session::onWriteDone(void* owner, int status) {
 }
 
 void Session::beginDrain() {
-  if (closed_) return;
+  if (closed_)
+    return;
   if (reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
     reading_ = false;
   }
   // Subscribers and monitors have nothing in flight that could finish: close them now.
-  if (passthrough_ || !head_) close_after_flush_ = true;
+  if (passthrough_ || !head_)
+    close_after_flush_ = true;
   markDirty();
 }
 
@@ -735,11 +820,14 @@ bool Session::blockedOrSubscribed() const {
 }
 
 void Session::close(const char* reason) {
-  if (closed_) return;
+  if (closed_)
+    return;
   closed_ = true;
-  if (reason) KW_LOG_DEBUG("closing client %s id=%llu: %s", addr_.c_str(),
-                           static_cast<unsigned long long>(id_), reason);
-  if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  if (reason)
+    KW_LOG_DEBUG("closing client %s id=%llu: %s", addr_.c_str(),
+                 static_cast<unsigned long long>(id_), reason);
+  if (reading_)
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
   reading_ = false;
   // Slots still waiting on upstream are handed to it (it frees them); the rest go back now.
   for (ReplySlot* s = head_; s;) {
@@ -748,8 +836,10 @@ void Session::close(const char* reason) {
     s->owner = nullptr;
     bool in_flight = (s->upstream || s->external) && s->effect != SlotEffect::kPassthrough;
     for (const Deferred& d : deferred_)
-      if (d.slot == s) in_flight = false;
-    if (!in_flight) worker_->slots().put(s);
+      if (d.slot == s)
+        in_flight = false;
+    if (!in_flight)
+      worker_->slots().put(s);
     s = next;
   }
   head_ = tail_ = passthrough_slot_ = nullptr;
@@ -769,6 +859,8 @@ void Session::close(const char* reason) {
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClosed);
 }
 
-void Session::onClosed(uv_handle_t* h) { delete static_cast<Session*>(h->data); }
+void Session::onClosed(uv_handle_t* h) {
+  delete static_cast<Session*>(h->data);
+}
 
 }  // namespace kw

@@ -122,6 +122,8 @@ private:
   void cmdClientKill(const DecodedRequest& req);
   void cmdKeywarden(const DecodedRequest& req);
   void recordCompletion(ReplySlot* slot, std::string_view bytes);
+  void recordMetrics(const ReplySlot* slot, std::string_view bytes, uint64_t latency_ns);
+  void recordSlow(const ReplySlot* slot, uint64_t latency_ns);
 
   void wrongArity(std::string_view name);
 
@@ -206,7 +208,7 @@ private:
   bool close_after_flush_ = false;
   bool reading_ = false;
   bool admitted_ = false;
-  bool over_limit_ = false;  // reply buffer limit exceeded: closed at the next flush
+  bool over_limit_ = false;      // reply buffer limit exceeded: closed at the next flush
   bool awaiting_reset_ = false;  // RESET sent in passthrough: hold later requests until it ends
 };
 

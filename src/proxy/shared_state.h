@@ -17,8 +17,8 @@
 
 #include "common/cli.h"
 #include "common/config.h"
-#include "proxy/command_table.h"
 #include "policy/auth_throttle.h"
+#include "proxy/command_table.h"
 #include "proxy/slowlog.h"
 
 namespace kw {
@@ -29,14 +29,14 @@ class Worker;
 class SharedState {
 public:
   SharedState(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy)
-      : config_(std::move(config)),
-        policy_(std::move(policy)),
+      : config_(std::move(config)), policy_(std::move(policy)),
         commands_(std::shared_ptr<const CommandTable>(&CommandTable::builtin(),
                                                       [](const CommandTable*) {})) {}
 
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
-  void snapshot(std::shared_ptr<const Config>* config, std::shared_ptr<const CompiledPolicy>* policy,
+  void snapshot(std::shared_ptr<const Config>* config,
+                std::shared_ptr<const CompiledPolicy>* policy,
                 std::shared_ptr<const CommandTable>* commands) const {
     std::lock_guard<std::mutex> lock(mu_);
     *config = config_;
@@ -64,7 +64,8 @@ public:
   // Admission against max_clients: true if the client may stay.
   bool admitClient(uint32_t max_clients) {
     uint32_t n = clients_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (n <= max_clients) return true;
+    if (n <= max_clients)
+      return true;
     clients_.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }

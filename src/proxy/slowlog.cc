@@ -10,30 +10,37 @@ std::vector<std::string> argsFromRawRequest(std::string_view raw, size_t max_arg
   std::vector<std::string> out;
   auto readLine = [&](size_t* pos, long long* n) {
     size_t eol = raw.find("\r\n", *pos);
-    if (eol == std::string_view::npos || eol == *pos) return false;
+    if (eol == std::string_view::npos || eol == *pos)
+      return false;
     auto r = std::from_chars(raw.data() + *pos + 1, raw.data() + eol, *n);
-    if (r.ec != std::errc()) return false;
+    if (r.ec != std::errc())
+      return false;
     *pos = eol + 2;
     return true;
   };
   size_t pos = 0;
   long long argc = 0;
-  if (raw.empty() || raw[0] != '*' || !readLine(&pos, &argc) || argc <= 0) return out;
+  if (raw.empty() || raw[0] != '*' || !readLine(&pos, &argc) || argc <= 0)
+    return out;
   for (long long i = 0; i < argc; ++i) {
     if (out.size() + 1 == max_args && argc > static_cast<long long>(max_args)) {
       out.push_back("... (" + std::to_string(argc - i) + " more arguments)");
       return out;
     }
     long long len = 0;
-    if (pos >= raw.size() || raw[pos] != '$' || !readLine(&pos, &len) || len < 0) break;
+    if (pos >= raw.size() || raw[pos] != '$' || !readLine(&pos, &len) || len < 0)
+      break;
     std::string_view arg = raw.substr(pos, static_cast<size_t>(len));
     const bool cut = arg.size() < static_cast<size_t>(len) || arg.size() > max_arg_len;
-    if (arg.size() > max_arg_len) arg = arg.substr(0, max_arg_len);
+    if (arg.size() > max_arg_len)
+      arg = arg.substr(0, max_arg_len);
     std::string a(arg);
-    if (cut) a += "... (" + std::to_string(static_cast<size_t>(len) - arg.size()) + " more bytes)";
+    if (cut)
+      a += "... (" + std::to_string(static_cast<size_t>(len) - arg.size()) + " more bytes)";
     out.push_back(std::move(a));
     pos += static_cast<size_t>(len) + 2;
-    if (pos > raw.size()) break;
+    if (pos > raw.size())
+      break;
   }
   return out;
 }
@@ -50,7 +57,8 @@ void SlowLog::record(std::string_view raw, uint64_t duration_us, std::string_vie
   std::lock_guard<std::mutex> lock(mu_);
   e.id = next_id_++;
   entries_.push_front(std::move(e));
-  while (entries_.size() > max_len) entries_.pop_back();
+  while (entries_.size() > max_len)
+    entries_.pop_back();
 }
 
 std::vector<SlowLogEntry> SlowLog::get(size_t count) const {

@@ -9,34 +9,36 @@
 
 namespace kw {
 
-#define KW_WORKER_COUNTERS(X)                                                                    \
-  X(connections_accepted, "client connections accepted")                                         \
-  X(connections_rejected_max_clients, "client connections refused: max clients reached")         \
-  X(connections_closed, "client connections closed")                                             \
-  X(commands_total, "commands received from clients")                                            \
-  X(commands_local, "commands answered by the proxy itself")                                     \
-  X(commands_forwarded, "commands forwarded upstream")                                           \
-  X(errors_protocol, "clients closed for malformed RESP, oversized bulk or array")               \
-  X(errors_upstream_down, "commands refused because upstream was unavailable")                   \
-  X(errors_upstream_lost, "in-flight commands failed because their upstream connection broke")   \
-  X(errors_timeout, "upstream connections dropped for a request timeout")                         \
-  X(errors_refused, "commands refused by the proxy (unknown/forbidden)")                         \
-  X(clients_output_limit, "clients disconnected for exceeding the reply buffer limit")           \
-  X(clients_query_limit, "clients disconnected for exceeding the query buffer limit")            \
-  X(clients_idle_timeout, "clients disconnected for idling")                                      \
-  X(upstream_connects, "upstream connections established")                                       \
-  X(upstream_connect_failures, "upstream connection attempts that failed")                      \
-  X(upstream_reconnects, "upstream reconnections after a failure")                               \
-  X(upstream_unexpected_push, "push frames dropped on shared upstream connections")              \
-  X(pinned_acquired, "pinned upstream connections handed to a client")                           \
-  X(pinned_returned, "pinned upstream connections returned clean to the pool")                   \
-  X(pinned_closed, "pinned upstream connections closed because their state was dirty")           \
-  X(bytes_in, "bytes read from clients")                                                          \
+#define KW_WORKER_COUNTERS(X)                                                                      \
+  X(connections_accepted, "client connections accepted")                                           \
+  X(connections_rejected_max_clients, "client connections refused: max clients reached")           \
+  X(connections_closed, "client connections closed")                                               \
+  X(commands_total, "commands received from clients")                                              \
+  X(commands_local, "commands answered by the proxy itself")                                       \
+  X(commands_forwarded, "commands forwarded upstream")                                             \
+  X(errors_protocol, "clients closed for malformed RESP, oversized bulk or array")                 \
+  X(errors_upstream_down, "commands refused because upstream was unavailable")                     \
+  X(errors_upstream_lost, "in-flight commands failed because their upstream connection broke")     \
+  X(errors_timeout, "upstream connections dropped for a request timeout")                          \
+  X(errors_refused, "commands refused by the proxy (unknown/forbidden)")                           \
+  X(clients_output_limit, "clients disconnected for exceeding the reply buffer limit")             \
+  X(clients_query_limit, "clients disconnected for exceeding the query buffer limit")              \
+  X(clients_idle_timeout, "clients disconnected for idling")                                       \
+  X(upstream_connects, "upstream connections established")                                         \
+  X(upstream_connect_failures, "upstream connection attempts that failed")                         \
+  X(upstream_reconnects, "upstream reconnections after a failure")                                 \
+  X(upstream_unexpected_push, "push frames dropped on shared upstream connections")                \
+  X(pinned_acquired, "pinned upstream connections handed to a client")                             \
+  X(pinned_returned, "pinned upstream connections returned clean to the pool")                     \
+  X(pinned_closed, "pinned upstream connections closed because their state was dirty")             \
+  X(bytes_in, "bytes read from clients")                                                           \
   X(bytes_out, "bytes written to clients")
 
 class Counter {
 public:
-  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
 private:
@@ -46,7 +48,9 @@ private:
 // Gauges are written by the owning worker as well, and may go down.
 class Gauge {
 public:
-  void add(int64_t n) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(int64_t n) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   int64_t get() const { return v_.load(std::memory_order_relaxed); }
 
 private:

@@ -29,11 +29,14 @@ public:
   // Returns 0 or a libuv error. Bytes still pending when a write is in flight go out when it
   // completes (the owner's DoneFn calls flush again).
   int flush() {
-    if (writing_ || pending_.empty()) return 0;
+    if (writing_ || pending_.empty())
+      return 0;
     uv_buf_t buf = uv_buf_init(pending_.data(), static_cast<unsigned>(pending_.size()));
     int n = uv_try_write(stream_, &buf, 1);
-    if (n == UV_EAGAIN) n = 0;
-    if (n < 0) return n;
+    if (n == UV_EAGAIN)
+      n = 0;
+    if (n < 0)
+      return n;
     if (static_cast<size_t>(n) == pending_.size()) {
       written_ += n;
       shrinkIfHuge(&pending_);
@@ -45,7 +48,8 @@ public:
     pending_.clear();
     buf = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
     int rc = uv_write(&req_, stream_, &buf, 1, &StreamWriter::onWrite);
-    if (rc < 0) return rc;
+    if (rc < 0)
+      return rc;
     writing_ = true;
     return 0;
   }
@@ -54,12 +58,14 @@ public:
 
 private:
   static void shrinkIfHuge(std::string* s) {
-    if (s->capacity() > (1u << 20)) std::string().swap(*s);
+    if (s->capacity() > (1u << 20))
+      std::string().swap(*s);
   }
   static void onWrite(uv_write_t* req, int status) {
     auto* self = static_cast<StreamWriter*>(req->data);
     self->writing_ = false;
-    if (status == 0) self->written_ += self->inflight_.size();
+    if (status == 0)
+      self->written_ += self->inflight_.size();
     self->inflight_.clear();
     shrinkIfHuge(&self->inflight_);
     self->done_(self->owner_, status);

@@ -14,7 +14,8 @@ namespace {
 
 void appendCommand(std::string* out, std::initializer_list<std::string_view> args) {
   resp::arrayHeader(out, static_cast<int64_t>(args.size()));
-  for (std::string_view a : args) resp::bulk(out, a);
+  for (std::string_view a : args)
+    resp::bulk(out, a);
 }
 
 }  // namespace
@@ -26,10 +27,13 @@ UpstreamConn::UpstreamConn(Worker* worker, int proto, Role role)
   db = worker_->config().upstream.db;
 }
 
-void UpstreamConn::start() { connect(); }
+void UpstreamConn::start() {
+  connect();
+}
 
 void UpstreamConn::connect() {
-  if (destroyed_) return;
+  if (destroyed_)
+    return;
   if (socket_open_) {  // the previous socket is still closing; state stays kDown
     armTimer(1);
     return;
@@ -54,7 +58,8 @@ void UpstreamConn::connect() {
 
 void UpstreamConn::onConnect(uv_connect_t* req, int status) {
   auto* self = static_cast<UpstreamConn*>(req->data);
-  if (status == UV_ECANCELED || self->destroyed_) return;
+  if (status == UV_ECANCELED || self->destroyed_)
+    return;
   if (status < 0) {
     self->fail(uv_strerror(status));
     return;
@@ -96,12 +101,15 @@ void UpstreamConn::queueHandshake() {
   internal.push_back({nullptr, 0, true, false});
 
   const uint64_t now = uv_hrtime();
-  for (auto& f : internal) f.sent_ns = now;
-  for (auto it = internal.rbegin(); it != internal.rend(); ++it) inflight_.push_front(*it);
+  for (auto& f : internal)
+    f.sent_ns = now;
+  for (auto it = internal.rbegin(); it != internal.rend(); ++it)
+    inflight_.push_front(*it);
   hs.append(writer_.buffer());
   writer_.buffer().swap(hs);
   state_ = State::kReady;
-  if (failed_before_) worker_->stats().upstream_reconnects.add();
+  if (failed_before_)
+    worker_->stats().upstream_reconnects.add();
   failed_before_ = false;
   backoff_ms_ = 0;
   worker_->stats().upstream_connects.add();
@@ -113,23 +121,28 @@ void UpstreamConn::send(std::string_view raw, ReplySlot* slot, bool blocking) {
   writer_.buffer().append(raw);
   inflight_.push_back({slot, uv_hrtime(), false, blocking});
   worker_->stats().upstream_inflight.add(1);
-  if (state_ == State::kReady) worker_->markDirty(this);
+  if (state_ == State::kReady)
+    worker_->markDirty(this);
 }
 
 void UpstreamConn::flush() {
-  if (state_ != State::kReady || destroyed_) return;
+  if (state_ != State::kReady || destroyed_)
+    return;
   int rc = writer_.flush();
-  if (rc < 0) fail(uv_strerror(rc));
+  if (rc < 0)
+    fail(uv_strerror(rc));
 }
 
 void UpstreamConn::onWriteDone(void* owner, int status) {
   auto* self = static_cast<UpstreamConn*>(owner);
-  if (status == UV_ECANCELED || self->destroyed_) return;
+  if (status == UV_ECANCELED || self->destroyed_)
+    return;
   if (status < 0) {
     self->fail(uv_strerror(status));
     return;
   }
-  if (!self->writer_.buffer().empty()) self->worker_->markDirty(self);
+  if (!self->writer_.buffer().empty())
+    self->worker_->markDirty(self);
 }
 
 void UpstreamConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -140,9 +153,11 @@ void UpstreamConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
 
 void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<UpstreamConn*>(s->data);
-  if (nread == 0 || self->destroyed_) return;
+  if (nread == 0 || self->destroyed_)
+    return;
   if (nread < 0) {
-    self->fail(nread == UV_EOF ? "connection closed by upstream" : uv_strerror(static_cast<int>(nread)));
+    self->fail(nread == UV_EOF ? "connection closed by upstream"
+                               : uv_strerror(static_cast<int>(nread)));
     return;
   }
   self->consume(std::string_view(buf->base, static_cast<size_t>(nread)));
@@ -152,15 +167,18 @@ void UpstreamConn::consume(std::string_view data) {
   if (partial_.empty()) {
     // Fast path: frames are delivered straight from the read buffer.
     size_t used = consumeFrames(data);
-    if (used < data.size() && state_ == State::kReady) partial_.assign(data.substr(used));
+    if (used < data.size() && state_ == State::kReady)
+      partial_.assign(data.substr(used));
     return;
   }
   partial_.append(data);
   size_t used = consumeFrames(partial_);
-  if (state_ != State::kReady) return;
+  if (state_ != State::kReady)
+    return;
   if (used == partial_.size()) {
     partial_.clear();
-    if (partial_.capacity() > (1u << 20)) std::string().swap(partial_);
+    if (partial_.capacity() > (1u << 20))
+      std::string().swap(partial_);
   } else if (used > 0) {
     partial_.erase(0, used);
   }
@@ -172,7 +190,8 @@ size_t UpstreamConn::consumeFrames(std::string_view data) {
   while (off < data.size() && state_ == State::kReady) {
     ReplyScanner::Frame frame;
     auto st = scanner_.scan(data.substr(off), &frame);
-    if (st == ReplyScanner::Status::kNeedMore) break;
+    if (st == ReplyScanner::Status::kNeedMore)
+      break;
     if (st == ReplyScanner::Status::kError) {
       KW_LOG_ERROR("upstream sent malformed RESP (%s); dropping the connection", scanner_.error());
       fail("malformed reply from upstream");
@@ -224,18 +243,22 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     return;
   }
   worker_->stats().upstream_inflight.add(-1);
-  if (!head.blocking) worker_->metrics().recordUpstreamRtt(uv_hrtime() - head.sent_ns);
+  if (!head.blocking)
+    worker_->metrics().recordUpstreamRtt(uv_hrtime() - head.sent_ns);
   Session::deliver(worker_, head.slot, bytes);
-  if (owner_ && role_ == Role::kPinned) owner_->onPinnedReplyDelivered(this);
+  if (owner_ && role_ == Role::kPinned)
+    owner_->onPinnedReplyDelivered(this);
 }
 
 void UpstreamConn::sendUntracked(std::string_view raw) {
   writer_.buffer().append(raw);
-  if (state_ == State::kReady) worker_->markDirty(this);
+  if (state_ == State::kReady)
+    worker_->markDirty(this);
 }
 
 void UpstreamConn::fail(std::string_view cause) {
-  if (state_ == State::kDown || state_ == State::kClosed) return;
+  if (state_ == State::kDown || state_ == State::kClosed)
+    return;
   const bool was_ready = state_ == State::kReady;
   if (was_ready && destroyed_) {
     worker_->stats().upstream_connected.add(-1);
@@ -264,7 +287,8 @@ void UpstreamConn::fail(std::string_view cause) {
   lost.swap(inflight_);
   std::string err;
   for (const InFlight& f : lost) {
-    if (f.internal) continue;
+    if (f.internal)
+      continue;
     worker_->stats().upstream_inflight.add(-1);
     worker_->stats().errors_upstream_lost.add();
     err.clear();
@@ -281,11 +305,14 @@ void UpstreamConn::fail(std::string_view cause) {
   passthrough_ = false;
 
   if (role_ == Role::kPinned || destroyed_) {
-    if (role_ == Role::kPinned) worker_->upstreams().pinnedGone(this);
+    if (role_ == Role::kPinned)
+      worker_->upstreams().pinnedGone(this);
     Session* owner = owner_;
     owner_ = nullptr;
-    if (owner) owner->onPinnedLost(this);
-    if (!destroyed_) destroy(cause);
+    if (owner)
+      owner->onPinnedLost(this);
+    if (!destroyed_)
+      destroy(cause);
     return;
   }
   scheduleReconnect();
@@ -305,7 +332,8 @@ void UpstreamConn::armTimer(uint64_t ms) {
 
 void UpstreamConn::onTimer(uv_timer_t* t) {
   auto* self = static_cast<UpstreamConn*>(t->data);
-  if (self->destroyed_) return;
+  if (self->destroyed_)
+    return;
   switch (self->state_) {
   case State::kConnecting:
     self->fail("connect timeout");
@@ -339,7 +367,8 @@ void UpstreamConn::checkTimeouts() {
 
 void UpstreamConn::closeSocket() {
   uv_timer_stop(&timer_);
-  if (!socket_open_) return;
+  if (!socket_open_)
+    return;
   auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);
   if (!uv_is_closing(h)) {
     ++pending_closes_;
@@ -348,7 +377,8 @@ void UpstreamConn::closeSocket() {
 }
 
 void UpstreamConn::destroy(std::string_view cause) {
-  if (destroyed_) return;
+  if (destroyed_)
+    return;
   if (state_ == State::kReady || state_ == State::kConnecting) {
     destroyed_ = true;
     fail(cause);
@@ -363,8 +393,10 @@ void UpstreamConn::destroy(std::string_view cause) {
 
 void UpstreamConn::onClosed(uv_handle_t* h) {
   auto* self = static_cast<UpstreamConn*>(h->data);
-  if (h == reinterpret_cast<uv_handle_t*>(&self->tcp_)) self->socket_open_ = false;
-  if (--self->pending_closes_ == 0 && self->destroyed_) delete self;
+  if (h == reinterpret_cast<uv_handle_t*>(&self->tcp_))
+    self->socket_open_ = false;
+  if (--self->pending_closes_ == 0 && self->destroyed_)
+    delete self;
 }
 
 }  // namespace kw

@@ -36,7 +36,9 @@ public:
   void destroy(std::string_view cause);
 
   // True if a request queued now will be sent (connected, or on the first connect attempt).
-  bool accepting() const { return state_ == State::kReady || (state_ == State::kConnecting && !failed_before_); }
+  bool accepting() const {
+    return state_ == State::kReady || (state_ == State::kConnecting && !failed_before_);
+  }
   const std::string& downCause() const { return down_cause_; }
 
   // Queues one request. `slot` receives the reply; nullptr drops it.
@@ -59,12 +61,12 @@ public:
   bool passthrough() const { return passthrough_; }
   // The owner sent RESET in passthrough: the frame "+RESET" ends passthrough.
   void expectReset() { reset_expected_ = true; }
-  int db = 0;              // currently selected db on this connection
+  int db = 0;                // currently selected db on this connection
   bool state_dirty = false;  // carries state that cannot be undone cheaply: close, don't pool
 
 private:
   struct InFlight {
-    ReplySlot* slot;  // nullptr: internal (handshake) or dropped reply
+    ReplySlot* slot;   // nullptr: internal (handshake) or dropped reply
     uint64_t sent_ns;  // uv_hrtime() when queued: request timeout and round-trip metric
     bool internal;
     bool blocking;

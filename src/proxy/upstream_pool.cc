@@ -8,11 +8,14 @@
 
 namespace kw {
 
-void UpstreamPool::start() { ensureShared(2); }
+void UpstreamPool::start() {
+  ensureShared(2);
+}
 
 void UpstreamPool::ensureShared(int proto) {
   auto& list = shared(proto);
-  if (!list.empty()) return;
+  if (!list.empty())
+    return;
   const unsigned n = std::max(1u, worker_->config().upstream.connections);
   for (unsigned i = 0; i < n; ++i) {
     auto* c = new UpstreamConn(worker_, proto, UpstreamConn::Role::kShared);
@@ -77,16 +80,19 @@ void UpstreamPool::releasePinned(UpstreamConn* c) {
 
 void UpstreamPool::pinnedGone(UpstreamConn* c) {
   busy_pinned_.erase(std::remove(busy_pinned_.begin(), busy_pinned_.end(), c), busy_pinned_.end());
-  for (auto& idle : idle_pinned_) idle.erase(std::remove(idle.begin(), idle.end(), c), idle.end());
+  for (auto& idle : idle_pinned_)
+    idle.erase(std::remove(idle.begin(), idle.end(), c), idle.end());
 }
 
 void UpstreamPool::shutdown() {
   for (auto& list : shared_) {
-    for (UpstreamConn* c : list) c->destroy("shutting down");
+    for (UpstreamConn* c : list)
+      c->destroy("shutting down");
     list.clear();
   }
   for (auto& idle : idle_pinned_) {
-    for (UpstreamConn* c : idle) c->destroy("shutting down");
+    for (UpstreamConn* c : idle)
+      c->destroy("shutting down");
     idle.clear();
   }
   std::vector<UpstreamConn*> busy;
@@ -99,10 +105,13 @@ void UpstreamPool::shutdown() {
 
 void UpstreamPool::forEach(void (*fn)(UpstreamConn*, void*), void* arg) const {
   for (const auto& list : shared_)
-    for (UpstreamConn* c : list) fn(c, arg);
-  for (UpstreamConn* c : busy_pinned_) fn(c, arg);
+    for (UpstreamConn* c : list)
+      fn(c, arg);
+  for (UpstreamConn* c : busy_pinned_)
+    fn(c, arg);
   for (const auto& idle : idle_pinned_)
-    for (UpstreamConn* c : idle) fn(c, arg);
+    for (UpstreamConn* c : idle)
+      fn(c, arg);
 }
 
 }  // namespace kw

@@ -12,7 +12,8 @@ bool probeUpstream(const UpstreamConfig& up, UpstreamFacts* out, std::string* er
   redisContext* c = redisConnectWithTimeout(up.address.host.c_str(), up.address.port, tv);
   if (!c || c->err) {
     *error = c ? c->errstr : "cannot allocate a redis context";
-    if (c) redisFree(c);
+    if (c)
+      redisFree(c);
     return false;
   }
   redisSetTimeout(c, tv);
@@ -28,7 +29,8 @@ bool probeUpstream(const UpstreamConfig& up, UpstreamFacts* out, std::string* er
       *error = r ? std::string(r->str, r->len) : std::string(c->errstr);
       ok = false;
     }
-    if (r) freeReplyObject(r);
+    if (r)
+      freeReplyObject(r);
   }
   if (ok) {
     const char* info[] = {"INFO", "server"};
@@ -43,11 +45,12 @@ bool probeUpstream(const UpstreamConfig& up, UpstreamFacts* out, std::string* er
         out->version = text.substr(p, e == std::string::npos ? std::string::npos : e - p);
       }
     } else {
-      *error = r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
-                                                 : std::string(c->errstr);
+      *error =
+          r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : std::string(c->errstr);
       ok = false;
     }
-    if (r) freeReplyObject(r);
+    if (r)
+      freeReplyObject(r);
   }
   if (ok) {
     const char* cmd[] = {"COMMAND"};
@@ -58,7 +61,8 @@ bool probeUpstream(const UpstreamConfig& up, UpstreamFacts* out, std::string* er
       *error = "COMMAND failed";
       ok = false;
     }
-    if (r) freeReplyObject(r);
+    if (r)
+      freeReplyObject(r);
   }
   redisFree(c);
   return ok;

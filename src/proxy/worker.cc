@@ -9,8 +9,8 @@
 #include <cstring>
 
 #include "common/log.h"
-#include "proxy/session.h"
 #include "policy/policy.h"
+#include "proxy/session.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_conn.h"
 
@@ -23,7 +23,8 @@ Worker::Worker(unsigned index, SharedState* shared)
 }
 
 Worker::~Worker() {
-  if (listen_fd_ >= 0 && !handles_closed_) ::close(listen_fd_);
+  if (listen_fd_ >= 0 && !handles_closed_)
+    ::close(listen_fd_);
   uv_loop_close(&loop_);
 }
 
@@ -61,18 +62,21 @@ void Worker::startThread() {
   async_.data = this;
   thread_ = std::thread([this] {
     run();
-    if (on_exit_) on_exit_();
+    if (on_exit_)
+      on_exit_();
   });
 }
 
 void Worker::join() {
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable())
+    thread_.join();
 }
 
 void Worker::requestDrain() {
   drain_requested_.store(true, std::memory_order_release);
   std::lock_guard<std::mutex> lock(inbox_mu_);
-  if (inbox_open_) uv_async_send(&async_);
+  if (inbox_open_)
+    uv_async_send(&async_);
 }
 
 void Worker::run() {
@@ -84,7 +88,8 @@ void Worker::run() {
   listener_.data = this;
   uv_tcp_open(&listener_, listen_fd_);
   int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, &Worker::onConnection);
-  if (rc != 0) KW_LOG_ERROR("listen failed: %s", uv_strerror(rc));
+  if (rc != 0)
+    KW_LOG_ERROR("listen failed: %s", uv_strerror(rc));
 
   uv_check_init(&loop_, &check_);
   check_.data = this;
@@ -96,16 +101,19 @@ void Worker::run() {
   drain_deadline_.data = this;
 
   upstreams_.start();
-  if (drain_requested_.load(std::memory_order_acquire)) beginDrain();
+  if (drain_requested_.load(std::memory_order_acquire))
+    beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);
   KW_LOG_DEBUG("worker loop finished");
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {
   auto* self = static_cast<Worker*>(server->data);
-  if (status < 0 || self->draining_) return;
+  if (status < 0 || self->draining_)
+    return;
   auto* s = new Session(self);
-  if (!s->accept(server)) return;
+  if (!s->accept(server))
+    return;
   self->sessions_.push_back(s);
 }
 
@@ -115,7 +123,9 @@ void Worker::onCheck(uv_check_t* h) {
   self->refreshIfChanged();
 }
 
-uint64_t Worker::shared_generation() const { return shared_->generation(); }
+uint64_t Worker::shared_generation() const {
+  return shared_->generation();
+}
 
 void Worker::refreshSnapshots() {
   seen_generation_ = shared_->generation();
@@ -125,7 +135,8 @@ void Worker::refreshSnapshots() {
     // Users point into the policy: every session looks its user up again (and a client whose
     // user is gone or disabled is disconnected, as Redis does on ACL DELUSER).
     std::vector<Session*> all = sessions_;
-    for (Session* s : all) s->onPolicyChanged();
+    for (Session* s : all)
+      s->onPolicyChanged();
   }
 }
 
@@ -147,30 +158,35 @@ void Worker::flushDirty() {
       s->flush();
     }
   }
-  if (draining_) maybeFinishDrain();
+  if (draining_)
+    maybeFinishDrain();
 }
 
 void Worker::markDirty(Session* s) {
-  if (s->dirty_listed) return;
+  if (s->dirty_listed)
+    return;
   s->dirty_listed = true;
   dirty_sessions_.push_back(s);
 }
 
 void Worker::markDirty(UpstreamConn* c) {
-  if (c->dirty_listed) return;
+  if (c->dirty_listed)
+    return;
   c->dirty_listed = true;
   dirty_upstreams_.push_back(c);
 }
 
 void Worker::forgetDirty(Session* s) {
-  if (!s->dirty_listed) return;
+  if (!s->dirty_listed)
+    return;
   s->dirty_listed = false;
   dirty_sessions_.erase(std::remove(dirty_sessions_.begin(), dirty_sessions_.end(), s),
                         dirty_sessions_.end());
 }
 
 void Worker::forgetDirty(UpstreamConn* c) {
-  if (!c->dirty_listed) return;
+  if (!c->dirty_listed)
+    return;
   c->dirty_listed = false;
   dirty_upstreams_.erase(std::remove(dirty_upstreams_.begin(), dirty_upstreams_.end(), c),
                          dirty_upstreams_.end());
@@ -187,7 +203,8 @@ void Worker::sessionClosed(Session* s) {
 void Worker::onHousekeeping(uv_timer_t* t) {
   auto* self = static_cast<Worker*>(t->data);
   const uint32_t idle_s = self->config_->limits.idle_timeout_s;
-  if (idle_s == 0) return;
+  if (idle_s == 0)
+    return;
   const uint64_t now = self->nowMs();
   std::vector<Session*> idle;
   for (Session* s : self->sessions_)
@@ -201,7 +218,8 @@ void Worker::onHousekeeping(uv_timer_t* t) {
 
 bool Worker::post(std::function<void()> task) {
   std::lock_guard<std::mutex> lock(inbox_mu_);
-  if (!inbox_open_) return false;
+  if (!inbox_open_)
+    return false;
   inbox_.push_back(std::move(task));
   uv_async_send(&async_);
   return true;
@@ -214,7 +232,8 @@ void Worker::onAsync(uv_async_t* h) {
     std::lock_guard<std::mutex> lock(self->inbox_mu_);
     tasks.swap(self->inbox_);
   }
-  for (auto& t : tasks) t();
+  for (auto& t : tasks)
+    t();
   if (self->drain_requested_.load(std::memory_order_acquire) && !self->draining_)
     self->beginDrain();
 }
@@ -226,9 +245,10 @@ void Worker::beginDrain() {
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_)))
     uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
   std::vector<Session*> all = sessions_;
-  for (Session* s : all) s->beginDrain();
-  uv_timer_start(&drain_deadline_, &Worker::onDrainDeadline,
-                 config_->server.shutdown_deadline_ms, 0);
+  for (Session* s : all)
+    s->beginDrain();
+  uv_timer_start(&drain_deadline_, &Worker::onDrainDeadline, config_->server.shutdown_deadline_ms,
+                 0);
   maybeFinishDrain();
 }
 
@@ -237,12 +257,14 @@ void Worker::onDrainDeadline(uv_timer_t* t) {
   KW_LOG_WARN("shutdown deadline reached with %zu clients still open; closing them",
               self->sessions_.size());
   std::vector<Session*> all = self->sessions_;
-  for (Session* s : all) s->close("shutdown deadline");
+  for (Session* s : all)
+    s->close("shutdown deadline");
   self->maybeFinishDrain();
 }
 
 void Worker::maybeFinishDrain() {
-  if (!sessions_.empty() || handles_closed_) return;
+  if (!sessions_.empty() || handles_closed_)
+    return;
   closeAllHandles();
 }
 
@@ -254,11 +276,13 @@ void Worker::closeAllHandles() {
     inbox_open_ = false;
     leftover.swap(inbox_);
   }
-  for (auto& t : leftover) t();
+  for (auto& t : leftover)
+    t();
   upstreams_.shutdown();
   auto close = [](auto* h) {
     auto* handle = reinterpret_cast<uv_handle_t*>(h);
-    if (!uv_is_closing(handle)) uv_close(handle, nullptr);
+    if (!uv_is_closing(handle))
+      uv_close(handle, nullptr);
   };
   close(&check_);
   close(&async_);

@@ -6,8 +6,8 @@
 #include <uv.h>
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,7 +68,8 @@ public:
   // Takes a newer config/policy snapshot if one was published. Called before each batch of
   // client input, so a request that arrives after a reload was answered runs under the new one.
   void refreshIfChanged() {
-    if (shared_generation() != seen_generation_) refreshSnapshots();
+    if (shared_generation() != seen_generation_)
+      refreshSnapshots();
   }
 
   void markDirty(Session* s);

@@ -79,7 +79,7 @@ Resolution reference(const std::vector<kw::NamespaceDef>& defs, std::string_view
   return best;
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);

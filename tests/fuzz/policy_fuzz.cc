@@ -56,7 +56,7 @@ void checkTtl(const kw::CompiledPolicy& policy, const kw::CommandInfo& cmd,
     break;
   case kw::TtlDecision::kRewrite: {
     FUZZ_CHECK(!scratch.args.empty());
-    FUZZ_CHECK(scratch.args.size() >= 2 && scratch.args[1] == args[1]); // same key
+    FUZZ_CHECK(scratch.args.size() >= 2 && scratch.args[1] == args[1]);  // same key
     std::vector<std::string_view> again(scratch.args.begin(), scratch.args.end());
     const kw::CommandInfo* again_cmd = kw::CommandTable::builtin().find(again[0]);
     FUZZ_CHECK(again_cmd != nullptr);
@@ -78,7 +78,7 @@ void checkTtl(const kw::CompiledPolicy& policy, const kw::CommandInfo& cmd,
   }
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::shared_ptr<const kw::CompiledPolicy> policy = kw::testing::platformPolicy();

@@ -24,7 +24,7 @@ bool replayFile(const std::filesystem::path& path) {
   return true;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   size_t replayed = 0;
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "cannot list %s: %s\n", argv[i], ec.message().c_str());
         ok = false;
       }
-      std::sort(files.begin(), files.end()); // a stable order makes failures reproducible
+      std::sort(files.begin(), files.end());  // a stable order makes failures reproducible
       for (const auto& f : files) {
         if (replayFile(f))
           ++replayed;

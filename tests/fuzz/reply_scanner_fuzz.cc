@@ -54,7 +54,7 @@ Outcome scanGrowing(std::string_view in, size_t step) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);

@@ -85,7 +85,7 @@ void decodeAll(std::string_view in, const DecodeLimits& limits) {
   }
 }
 
-} // namespace
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);

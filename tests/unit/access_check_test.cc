@@ -63,7 +63,7 @@ TEST_CASE("access: reads and writes within granted namespaces") {
   CHECK(g.run("auth-service", {"DEL", kSession}) == "");
   CHECK(g.run("user-service", {"HGETALL", "profile:7"}) == "");
   CHECK(g.run("user-service", {"SET", "user:email:a@b.c", "7"}) == "");
-  CHECK(g.run("user-service", {"GET", kSession}) == ""); // read-only grant
+  CHECK(g.run("user-service", {"GET", kSession}) == "");  // read-only grant
   CHECK(g.run("ops", {"GET", "anything"}) == "");
 }
 
@@ -86,7 +86,7 @@ TEST_CASE("access: namespace permissions") {
 TEST_CASE("access: keys outside every namespace") {
   Gate g;
   CHECK(g.run("auth-service", {"GET", "foo"}) == "NOPERM key 'foo' is outside every namespace");
-  CHECK(g.run("ops", {"GET", "foo"}) == ""); // admins are not bound by outside_namespaces
+  CHECK(g.run("ops", {"GET", "foo"}) == "");  // admins are not bound by outside_namespaces
 
   PolicyConfig c = platformConfig();
   c.outside_namespaces = OutsidePolicy::kAllow;
@@ -210,11 +210,11 @@ TEST_CASE("access: multi-key commands check every key") {
   CHECK(g.run("auth-service", {"MGET", kSession, "profile:1", "foo"}) ==
         "NOPERM User auth-service has no permissions to access the 'profile:1' key (namespace "
         "'profile' is not readable by this user)");
-  CHECK(g.scratch().ns_ids.size() == 2); // filled up to the refused key
+  CHECK(g.scratch().ns_ids.size() == 2);  // filled up to the refused key
   CHECK(g.run("auth-service", {"MSET", kSession, "1", "rl:a:b", "2"}) == "");
   CHECK(g.run("auth-service", {"MSET", kSession, "profile:1", "user:id:1", "2"}) ==
         "NOPERM User auth-service has no permissions to access the 'user:id:1' key (namespace "
-        "'user:id' is not writable by this user)"); // values are not keys
+        "'user:id' is not writable by this user)");  // values are not keys
   CHECK(g.run("auth-service", {"DEL", kSession, "rl:a:b", "profile:1"}).find("'profile:1'") !=
         std::string::npos);
   CHECK(g.run("auth-service", {"DEL", kSession, "rl:a:b", "session:bad"}).rfind("ERR key", 0) == 0);
@@ -367,5 +367,5 @@ TEST_CASE("access: steady state reuses the scratch") {
   CHECK(g.scratch().positions.data() == before);
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

@@ -31,7 +31,8 @@ TEST_CASE("auth throttle forgets failures outside the window") {
 TEST_CASE("auth throttle memory stays bounded under address spraying") {
   AuthThrottle t;
   AuthThrottle::Limits lim{5, 60, 30};
-  for (int i = 0; i < 200'000; ++i) t.recordFailure("addr" + std::to_string(i), 0, lim);
+  for (int i = 0; i < 200'000; ++i)
+    t.recordFailure("addr" + std::to_string(i), 0, lim);
   CHECK(t.allowed("fresh", 0, lim));
 }
 

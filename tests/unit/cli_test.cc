@@ -170,5 +170,5 @@ TEST_CASE("cli: help lists every option") {
   }
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

@@ -14,7 +14,7 @@ namespace {
 // Parses text that is expected to fail and returns the error message.
 std::string parseError(const std::string& text) {
   Config config;
-  config.server.workers = 77; // a failed parse must leave *out untouched
+  config.server.workers = 77;  // a failed parse must leave *out untouched
   std::string error;
   CHECK_FALSE(parseConfigText(text, "conf/keywarden.toml", &config, &error));
   CHECK(config.server.workers == 77);
@@ -359,7 +359,7 @@ TEST_CASE("config: policy defaults") {
   Config c = parseOk("");
   CHECK(c.policy.namespaces.empty());
   CHECK(c.policy.users.empty());
-  CHECK(c.policy.default_user == "default"); // the implicit user
+  CHECK(c.policy.default_user == "default");  // the implicit user
   CHECK(c.policy.outside_namespaces == OutsidePolicy::kAllow);
   // Users declared, none named "default": clients must AUTH.
   c = parseOk("[[users]]\nname = \"a\"\nnopass = true\n");
@@ -555,5 +555,5 @@ TEST_CASE("parseHostPort") {
   CHECK(hp.port == 80);
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

@@ -36,13 +36,13 @@ TEST_CASE("glob: sets, ranges, negation and escapes, as Redis") {
   CHECK(globMatch("h[^e]llo", "hallo"));
   CHECK_FALSE(globMatch("h[^e]llo", "hello"));
   CHECK(globMatch("h[a-b]llo", "hbllo"));
-  CHECK(globMatch("h[b-a]llo", "hallo")); // reversed range
+  CHECK(globMatch("h[b-a]llo", "hallo"));  // reversed range
   CHECK_FALSE(globMatch("h[a-b]llo", "hcllo"));
   CHECK(globMatch("a\\*b", "a*b"));
   CHECK_FALSE(globMatch("a\\*b", "axb"));
   CHECK(globMatch("[\\]]", "]"));
-  CHECK(globMatch("a\\", "a\\")); // trailing backslash is literal
-  CHECK(globMatch("[abc", "b"));  // unterminated set runs to the end
+  CHECK(globMatch("a\\", "a\\"));  // trailing backslash is literal
+  CHECK(globMatch("[abc", "b"));   // unterminated set runs to the end
   CHECK_FALSE(globMatch("[abc", "d"));
   CHECK(globMatch("*[0-9]", "rl9"));
 }
@@ -73,5 +73,5 @@ TEST_CASE("glob: wildcard detection") {
   CHECK_FALSE(globHasWildcard("a\\*"));
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

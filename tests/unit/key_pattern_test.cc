@@ -87,7 +87,7 @@ const std::vector<std::pair<std::string, std::string>> kPlatform = {
 
 constexpr std::string_view kUuid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
 
-} // namespace
+}  // namespace
 
 TEST_CASE("key pattern: parses segments, prefix and escapes") {
   KeyPattern p = pat("session:{user_id:uuid}:{session_id}");
@@ -172,7 +172,7 @@ TEST_CASE("key pattern: parse errors name the column") {
         "ambiguous");
   CHECK(parseError(std::string(1025, 'a')) == "column 1025: pattern longer than 1024 bytes");
   CHECK(KeyPattern::parse(std::string(1024, 'a'), nullptr).has_value());
-  CHECK_FALSE(KeyPattern::parse("{", nullptr).has_value()); // null error pointer is allowed
+  CHECK_FALSE(KeyPattern::parse("{", nullptr).has_value());  // null error pointer is allowed
 
   // A long run of braces resolves pairwise, never recursing.
   CHECK(pat(std::string(1024, '{')).literalPrefix() == std::string(512, '{'));
@@ -184,8 +184,8 @@ TEST_CASE("key pattern: any segments") {
   KeyPattern p = pat("user:id:{user_id}");
   CHECK(p.matches("user:id:42"));
   CHECK(p.matches("user:id:a b\r\n\0\xff"s));
-  CHECK_FALSE(p.matches("user:id:"));    // placeholders are never empty
-  CHECK_FALSE(p.matches("user:id:1:2")); // `any` holds no ':'
+  CHECK_FALSE(p.matches("user:id:"));     // placeholders are never empty
+  CHECK_FALSE(p.matches("user:id:1:2"));  // `any` holds no ':'
   CHECK_FALSE(p.matches("user:id"));
   CHECK_FALSE(p.matches("user:idx42"));
   CHECK_FALSE(p.matches(""));
@@ -224,10 +224,10 @@ TEST_CASE("key pattern: uuid segments") {
   CHECK(p.matches("profile:3F2504E0-4F89-11D3-9A0C-0305E82C3301"));
   CHECK(p.matches("profile:3f2504E0-4F89-11d3-9A0c-0305e82C3301"));
   CHECK(p.matches("profile:00000000-0000-0000-0000-000000000000"));
-  CHECK_FALSE(p.matches("profile:3f2504e0-4f89-11d3-9a0c-0305e82c330"));   // 35
-  CHECK_FALSE(p.matches("profile:3f2504e0-4f89-11d3-9a0c-0305e82c33011")); // 37
-  CHECK_FALSE(p.matches("profile:3f2504e04f8911d39a0c0305e82c3301"));      // no hyphens
-  CHECK_FALSE(p.matches("profile:3f2504e0-4f8911d3-9a0c-0305e82c3301-"));  // misplaced
+  CHECK_FALSE(p.matches("profile:3f2504e0-4f89-11d3-9a0c-0305e82c330"));    // 35
+  CHECK_FALSE(p.matches("profile:3f2504e0-4f89-11d3-9a0c-0305e82c33011"));  // 37
+  CHECK_FALSE(p.matches("profile:3f2504e04f8911d39a0c0305e82c3301"));       // no hyphens
+  CHECK_FALSE(p.matches("profile:3f2504e0-4f8911d3-9a0c-0305e82c3301-"));   // misplaced
   CHECK_FALSE(p.matches("profile:3f2504e0_4f89-11d3-9a0c-0305e82c3301"));
   CHECK_FALSE(p.matches("profile:3g2504e0-4f89-11d3-9a0c-0305e82c3301"));
   CHECK_FALSE(p.matches("profile:{3f2504e0-4f89-11d3-9a0c-0305e82c3301}"));
@@ -284,7 +284,7 @@ TEST_CASE("key pattern: rest segments and literal-only patterns") {
   CHECK(caps[1] == "a:b:c");
   CHECK(p.matches("acme:cache::"));
   CHECK(p.matches("acme:cache:\0\r\n"s));
-  CHECK_FALSE(p.matches("acme:cache:")); // rest is one or more bytes
+  CHECK_FALSE(p.matches("acme:cache:"));  // rest is one or more bytes
   CHECK_FALSE(p.matches(":cache:x"));
   CHECK_FALSE(p.matches("a:b:cache:x"));
 
@@ -368,7 +368,7 @@ TEST_CASE("namespace index: platform namespaces") {
   CHECK(name("session") == "-");
   CHECK(name("blacklist:other:x") == "-");
   CHECK(name("user:name:x") == "-");
-  CHECK(name("acme:cache:") == "-"); // a prefix-less pattern claims only full matches
+  CHECK(name("acme:cache:") == "-");  // a prefix-less pattern claims only full matches
   CHECK(name("") == "-");
   CHECK(name("\0\r\n"s) == "-");
 
@@ -410,7 +410,7 @@ TEST_CASE("namespace index: most specific wins among overlapping prefixes") {
     };
     CHECK(name("blacklist:access:j1") == "access");
     CHECK(name("blacklist:refresh:j1") == "any_kind");
-    CHECK(name("blacklist:access:") == "access!"); // longest prefix owns the refusal
+    CHECK(name("blacklist:access:") == "access!");  // longest prefix owns the refusal
     CHECK(name("blacklist:refresh:") == "any_kind!");
     CHECK(name("blacklist:access:a:b") == "access!");
     CHECK(name("blacklist:") == "any_kind!");

@@ -42,7 +42,7 @@ TEST_CASE("log: format, level filter, thread tag, escaping") {
     setThreadLogName(nullptr);
   });
   setLogLevel(saved);
-  CHECK(evaluated == 0); // arguments of a disabled level are not evaluated
+  CHECK(evaluated == 0);  // arguments of a disabled level are not evaluated
   std::regex expected(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z I plain
 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z W \[worker 1\] two\\x0alines x
 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z E \[worker 1\] e
@@ -69,5 +69,5 @@ TEST_CASE("log: level names") {
   CHECK(std::string(logLevelName(LogLevel::kWarn)) == "warn");
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

@@ -103,24 +103,24 @@ int promtoolCheck(const std::string& text, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("request metrics: counters, clamping, histogram buckets") {
   RequestMetrics m;
   m.recordCommand(kGet, 0, Outcome::kOk, 30'000);
-  m.recordCommand(kGet, 0, Outcome::kOk, 10'000); // on a bound: that bucket (le is inclusive)
+  m.recordCommand(kGet, 0, Outcome::kOk, 10'000);  // on a bound: that bucket (le is inclusive)
   m.recordCommand(kGet, 0, Outcome::kRefusedAcl, 20'000'000'000);
-  m.recordCommand(100000, 5000, Outcome::kError, 1);      // out of range: other/other
-  m.recordCommand(kGet, 1, static_cast<Outcome>(200), 1); // bad enum folds into ok
+  m.recordCommand(100000, 5000, Outcome::kError, 1);       // out of range: other/other
+  m.recordCommand(kGet, 1, static_cast<Outcome>(200), 1);  // bad enum folds into ok
   CHECK(m.commands(kGet, 0, Outcome::kOk) == 2);
   CHECK(m.commands(kGet, 0, Outcome::kRefusedAcl) == 1);
   CHECK(m.commands(kGet, 1, Outcome::kOk) == 1);
   CHECK(m.commands(kw::kOtherCommand, kw::kOtherNamespace, Outcome::kError) == 1);
   HistogramSnapshot h = m.latency(kGet);
   CHECK(h.count() == 4);
-  CHECK(h.buckets[0] == 2);                       // 1 ns and 10 us
-  CHECK(h.buckets[2] == 1);                       // 30 us: (25, 50]
-  CHECK(h.buckets[kw::kLatencyBuckets - 1] == 1); // 20 s: +Inf
+  CHECK(h.buckets[0] == 2);                        // 1 ns and 10 us
+  CHECK(h.buckets[2] == 1);                        // 30 us: (25, 50]
+  CHECK(h.buckets[kw::kLatencyBuckets - 1] == 1);  // 20 s: +Inf
   CHECK(h.sum_ns == 30'000 + 10'000 + 20'000'000'000 + 1);
 
   m.recordRead(3, true);
@@ -207,7 +207,7 @@ TEST_CASE("collector: sums shards into exact samples") {
   CHECK(sample(text, h + R"(_bucket{command="set",le="0.001"})") == "0");
   CHECK(sample(text, h + R"(_bucket{command="set",le="0.0025"})") == "1");
   CHECK(countLines(text, h + "_bucket{command=\"get\"") == kw::kLatencyBuckets);
-  CHECK(countLines(text, h + "_count{") == 2); // del was never seen: no series
+  CHECK(countLines(text, h + "_count{") == 2);  // del was never seen: no series
 
   CHECK(sample(text, R"(keywarden_upstream_rtt_seconds_count)") == "2");
   CHECK(sample(text, R"(keywarden_upstream_rtt_seconds_bucket{le="0.0001"})") == "2");
@@ -246,7 +246,7 @@ TEST_CASE("collector: labels stay bounded and unique whatever the indexes") {
   src.commands = {"get", "we\"ird\ncmd\xff", "", "other"};
   src.namespaces = {"none", "bad\xc3name"};
   RequestMetrics& r = src.shards[0]->requests;
-  r.recordCommand(1, 1, Outcome::kOk, 1000); // the odd names: not on the stride below
+  r.recordCommand(1, 1, Outcome::kOk, 1000);  // the odd names: not on the stride below
   for (uint32_t cmd = 0; cmd < kw::kMaxCommands + 50; cmd += 3) {
     for (uint32_t ns = 0; ns < 200; ns += 7) {
       r.recordCommand(cmd, ns, static_cast<Outcome>(cmd % kw::kOutcomes), 1000);
@@ -367,7 +367,7 @@ void sendAll(int fd, const std::string& s) {
   while (off < s.size()) {
     ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
     if (n <= 0)
-      return; // the server may close early (oversized request); reading tells
+      return;  // the server may close early (oversized request); reading tells
     off += static_cast<size_t>(n);
   }
 }
@@ -402,7 +402,7 @@ std::string body(const std::string& response) {
   return p == std::string::npos ? "" : response.substr(p + 4);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("http endpoint: routes, status codes, headers") {
   EndpointThread t;
@@ -499,7 +499,7 @@ TEST_CASE("http endpoint: oversized requests, slow and surplus clients") {
 
 TEST_CASE("http endpoint: random bytes never crash it") {
   MetricsHttpEndpoint::Options opts;
-  opts.timeout_ms = 100; // most mutants are incomplete requests waiting for it
+  opts.timeout_ms = 100;  // most mutants are incomplete requests waiting for it
   EndpointThread t(opts);
   std::mt19937 rng(1234);
   const std::string seeds[] = {"GET /metrics HTTP/1.1\r\n\r\n", "GET /healthz HTTP/1.0\n\n",

@@ -74,5 +74,5 @@ TEST_CASE("password: malformed hashes never verify") {
   CHECK_FALSE(verifyPassword("plaintext", "plaintext"));
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

@@ -75,4 +75,4 @@ inline std::shared_ptr<const CompiledPolicy> platformPolicy() {
   return policy;
 }
 
-} // namespace kw::testing
+}  // namespace kw::testing

@@ -73,7 +73,7 @@ TEST_CASE("policy: platform config compiles; grants resolve to namespaces") {
 
   CHECK(p->findUser("nobody") == nullptr);
   CHECK(p->findUser("") == nullptr);
-  CHECK(p->findUser("OPS") == nullptr); // names are case-sensitive, as in Redis
+  CHECK(p->findUser("OPS") == nullptr);  // names are case-sensitive, as in Redis
 }
 
 TEST_CASE("policy: authenticate") {
@@ -90,7 +90,7 @@ TEST_CASE("policy: authenticate") {
   c.users[1].password_hash.clear();
   auto q = CompiledPolicy::build(c, nullptr);
   REQUIRE(q);
-  CHECK(q->authenticate("auth-service", "auth-service-secret") == nullptr); // disabled
+  CHECK(q->authenticate("auth-service", "auth-service-secret") == nullptr);  // disabled
   CHECK(q->findUser("auth-service")->checkPassword("auth-service-secret"));
   CHECK(q->authenticate("user-service", "anything") != nullptr);
   CHECK(q->authenticate("user-service", "") != nullptr);
@@ -125,7 +125,7 @@ TEST_CASE("policy: default user") {
   REQUIRE(p);
   CHECK(p->defaultUser() == p->findUser("user-service"));
   CHECK_FALSE(p->requiresAuth());
-  c.users[1].enabled = false; // a disabled default user means clients must AUTH
+  c.users[1].enabled = false;  // a disabled default user means clients must AUTH
   p = CompiledPolicy::build(c, nullptr);
   REQUIRE(p);
   CHECK(p->requiresAuth());
@@ -208,7 +208,7 @@ TEST_CASE("policy: build errors") {
   CHECK(buildError(c) == "user 'auth-service': no namespace is named 'sesion'");
 
   c = platformConfig();
-  c.users[0].read.push_back("nothing:*"); // a glob matching nothing is fine
+  c.users[0].read.push_back("nothing:*");  // a glob matching nothing is fine
   CHECK(CompiledPolicy::build(c, nullptr) != nullptr);
 
   c = platformConfig();
@@ -247,5 +247,5 @@ TEST_CASE("policy: every named dangerous command is flagged so in the command ta
   }
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

@@ -86,7 +86,7 @@ void checkError(std::string_view in, const char* message) {
     checkSame(whole, scanSplit(in, cut));
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("reply scanner: RESP2 types") {
   checkComplete("+OK\r\n", '+');

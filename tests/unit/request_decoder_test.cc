@@ -116,7 +116,7 @@ void checkInline(std::string_view line, const Args& args) {
   CHECK(r.raw == multibulk(args));
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("request decoder: multibulk") {
   checkRequest("*1\r\n$4\r\nPING\r\n", {"PING"});
@@ -189,10 +189,10 @@ TEST_CASE("request decoder: pipelines") {
     stream += multibulk(requests[i]);
     expected.push_back(requests[i]);
     if (i == 2) {
-      stream += "*0\r\n"; // skipped
+      stream += "*0\r\n";  // skipped
       stream += "SET b \"two words\"\r\n";
       expected.push_back({"SET", "b", "two words"});
-      stream += "\r\n"; // blank inline line: skipped
+      stream += "\r\n";  // blank inline line: skipped
     }
   }
 

@@ -32,7 +32,7 @@ std::string join(const std::vector<std::string>& args) {
 
 struct Result {
   TtlDecision decision;
-  std::string sent; // the command that goes upstream, joined by spaces ("" when refused)
+  std::string sent;  // the command that goes upstream, joined by spaces ("" when refused)
   std::vector<std::string> followups;
   std::string error;
   std::vector<TtlEvent> events;
@@ -135,7 +135,7 @@ TEST_CASE("ttl: SET without an expiry gets the namespace default") {
   CHECK(r.events[0].action == TtlAction::kRewriteDefault);
   checkRewrite(s, {"set", kRl, "1", "NX"}, "set " + kRl + " 1 NX EX 60");
   checkRewrite(s, {"SET", kRl, "1", "xx", "get"}, "SET " + kRl + " 1 xx get EX 60");
-  checkRewrite(s, {"SET", kCache, "1"}, "SET " + kCache + " 1 EX 300"); // default, not required
+  checkRewrite(s, {"SET", kCache, "1"}, "SET " + kCache + " 1 EX 300");  // default, not required
   checkPass(s, {"SET", "profile:1", "v"});
   checkPass(s, {"SET", "foo", "v"});
   checkPass(s, {"SET", kSession, "v", "EX", "60"});
@@ -160,7 +160,7 @@ TEST_CASE("ttl: SET syntax Redis rejects passes unchanged") {
   checkPass(s, {"SET", kRl, "v", "EX"});
   checkPass(s, {"SET", kRl, "v", "PERSIST"});
   checkPass(s, {"SET", kRl, "v", "bogus"});
-  checkPass(s, {"SET", kRl}); // arity
+  checkPass(s, {"SET", kRl});  // arity
 }
 
 TEST_CASE("ttl: expiry values Redis rejects pass unchanged") {
@@ -202,7 +202,7 @@ TEST_CASE("ttl: explicit TTLs above the maximum are clamped") {
   checkRewrite(s, {"EXPIRE", kRl, "99999", "GT"}, "EXPIRE " + kRl + " 3600 GT");
   checkRewrite(s, {"PEXPIRE", kRl, "3600001", "xx"}, "PEXPIRE " + kRl + " 3600000 xx");
   checkPass(s, {"EXPIRE", kRl, "3600"});
-  checkPass(s, {"EXPIRE", kRl, "-1"}); // deletes the key
+  checkPass(s, {"EXPIRE", kRl, "-1"});  // deletes the key
   checkPass(s, {"EXPIRE", kRl, "0"});
   checkPass(s, {"EXPIRE", kRl, "99999", "bogus"});
   checkPass(s, {"EXPIRE", kRl, "99999", "NX", "XX"});
@@ -221,13 +221,13 @@ TEST_CASE("ttl: absolute expiry times count from now") {
   checkRewrite(s, {"SET", kRl, "v", "PXAT", std::to_string(kNowMs + 3600001)},
                "SET " + kRl + " v PXAT " + clamp_ms);
   checkPass(s, {"SET", kRl, "v", "PXAT", std::to_string(kNowMs + 3600000)});
-  checkPass(s, {"SET", kRl, "v", "EXAT", std::to_string(kNowS - 10)}); // in the past
+  checkPass(s, {"SET", kRl, "v", "EXAT", std::to_string(kNowS - 10)});  // in the past
   checkRewrite(s, {"GETEX", kRl, "EXAT", far_s}, "GETEX " + kRl + " EXAT " + clamp_s);
   checkRewrite(s, {"EXPIREAT", kRl, far_s}, "EXPIREAT " + kRl + " " + clamp_s);
   checkRewrite(s, {"PEXPIREAT", kRl, "9223372036854775807"}, "PEXPIREAT " + kRl + " " + clamp_ms);
   checkPass(s, {"EXPIREAT", kRl, "1"});
   checkPass(s, {"EXPIREAT", kRl, "-9223372036854775"});
-  checkPass(s, {"EXPIREAT", kRl, "9223372036854776"}); // Redis: invalid expire time
+  checkPass(s, {"EXPIREAT", kRl, "9223372036854776"});  // Redis: invalid expire time
   checkRewrite(s, {"EXPIREAT", kRl, "9223372036854775"}, "EXPIREAT " + kRl + " " + clamp_s);
 }
 
@@ -270,8 +270,8 @@ TEST_CASE("ttl: PERSIST refused where a TTL is required") {
   checkPass(s, {"PERSIST", "profile:1"});
   checkPass(s, {"GETEX", kCache, "PERSIST"});
   checkPass(s, {"GETEX", kSession});
-  checkPass(s, {"GETEX", kSession, "PERSIST", "EX", "5"}); // syntax error
-  checkPass(s, {"GETEX", kSession, "KEEPTTL"});            // not a GETEX option
+  checkPass(s, {"GETEX", kSession, "PERSIST", "EX", "5"});  // syntax error
+  checkPass(s, {"GETEX", kSession, "KEEPTTL"});             // not a GETEX option
 }
 
 TEST_CASE("ttl: GETSET becomes SET ... GET EX default") {
@@ -358,7 +358,7 @@ TEST_CASE("ttl: follow-ups for keys created without a TTL") {
   CHECK(followups(s, {"MSET", kSession, "1", "profile:1", "2", kRl, "3"}) ==
         std::vector<std::string>{exp_s, exp_rl});
   CHECK(followups(s, {"MSETNX", kRl, "1"}) == std::vector<std::string>{exp_rl});
-  CHECK(followups(s, {"MSET", kRl, "1", kSession}).empty()); // Redis: wrong number of args
+  CHECK(followups(s, {"MSET", kRl, "1", kSession}).empty());  // Redis: wrong number of args
   CHECK(followups(s, {"SORT", kRl, "STORE", "x", "STORE", kSession}) ==
         std::vector<std::string>{exp_s});
   CHECK(followups(s, {"SORT", kSession, "STORE"}).empty());
@@ -370,7 +370,7 @@ TEST_CASE("ttl: follow-ups for keys created without a TTL") {
   checkPass(s, {"LPUSHX", kRl, "a"});
   checkPass(s, {"LINSERT", kRl, "BEFORE", "a", "b"});
   checkPass(s, {"SINTERSTORE", "profile:1", kRl});
-  checkPass(s, {"HSET", kRl}); // arity: Redis refuses it
+  checkPass(s, {"HSET", kRl});  // arity: Redis refuses it
 }
 
 TEST_CASE("ttl: RENAME and COPY carry the source TTL; cap it too") {
@@ -445,5 +445,5 @@ TEST_CASE("ttl: adversarial keys") {
   CHECK(r.sent.size() == huge.size() + 14);
 }
 
-} // namespace
-} // namespace kw
+}  // namespace
+}  // namespace kw

@@ -93,7 +93,7 @@ struct Totals {
   int64_t clients_connected = 0;
   int64_t upstream_connected = 0;
   int64_t upstream_inflight = 0;
-  std::map<uint64_t, uint64_t> commands; // (cmd * kNamespaceSlots + ns) * kOutcomes + o
+  std::map<uint64_t, uint64_t> commands;  // (cmd * kNamespaceSlots + ns) * kOutcomes + o
   std::vector<HistogramSnapshot> latency = std::vector<HistogramSnapshot>(kMaxCommands);
   HistogramSnapshot rtt;
   uint64_t reads[kNamespaceSlots][2] = {};
@@ -140,7 +140,7 @@ void addShard(Totals* t, const WorkerStats& s, const RequestMetrics& r) {
   t->auth_failures += r.authFailures();
 }
 
-} // namespace
+}  // namespace
 
 std::string statCounterFamilyName(std::string_view name) {
   constexpr std::string_view kSuffix = "_total";
@@ -290,4 +290,4 @@ std::string MetricsCollector::serialize() const {
   return prometheus::TextSerializer().Serialize(Collect());
 }
 
-} // namespace kw
+}  // namespace kw

@@ -54,4 +54,4 @@ private:
 // already ends in "_total" not doubled and names taken by the collector's own families renamed.
 std::string statCounterFamilyName(std::string_view counter_name);
 
-} // namespace kw
+}  // namespace kw

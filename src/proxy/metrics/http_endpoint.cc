@@ -104,7 +104,7 @@ size_t headEnd(const char* p, size_t n) {
 constexpr std::string_view kTextPlain = "text/plain; charset=utf-8";
 constexpr std::string_view kExposition = "text/plain; version=0.0.4; charset=utf-8";
 
-} // namespace
+}  // namespace
 
 void MetricsHttpEndpoint::Impl::onConnection(uv_stream_t* server, int status) {
   auto* ep = static_cast<Impl*>(server->data);
@@ -384,4 +384,4 @@ int MetricsHttpEndpoint::port() const {
   return impl_ ? impl_->port : 0;
 }
 
-} // namespace kw
+}  // namespace kw

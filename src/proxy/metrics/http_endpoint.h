@@ -22,9 +22,9 @@ namespace kw {
 class MetricsHttpEndpoint {
 public:
   struct Options {
-    uint32_t timeout_ms = 5000;      // whole connection: request, response, close
-    size_t max_request_bytes = 8192; // request line + headers
-    unsigned max_connections = 64;   // more are closed at once
+    uint32_t timeout_ms = 5000;       // whole connection: request, response, close
+    size_t max_request_bytes = 8192;  // request line + headers
+    unsigned max_connections = 64;    // more are closed at once
   };
   // Called on the loop thread, once per request: the /metrics body, and the /healthz verdict.
   using BodyFn = std::function<std::string()>;
@@ -53,7 +53,7 @@ private:
   BodyFn metrics_;
   HealthFn healthy_;
   Options options_;
-  Impl* impl_ = nullptr; // owned by its handles once stop() ran
+  Impl* impl_ = nullptr;  // owned by its handles once stop() ran
 };
 
-} // namespace kw
+}  // namespace kw

@@ -30,7 +30,7 @@ static_assert(std::size(kTtlActionNames) == kTtlCounters);
 static_assert(std::atomic_ref<uint64_t>::is_always_lock_free);
 static_assert(std::atomic_ref<uint64_t>::required_alignment <= alignof(uint64_t));
 
-} // namespace
+}  // namespace
 
 std::string_view outcomeName(Outcome o) {
   size_t i = static_cast<size_t>(o);
@@ -61,7 +61,7 @@ RequestMetrics::RequestMetrics() {
   // memset a freed chunk).
   void* p = mmap(nullptr, kMappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED)
-    throw std::bad_alloc(); // at worker construction, never on a request
+    throw std::bad_alloc();  // at worker construction, never on a request
   base_ = p;
   uint64_t* w = static_cast<uint64_t*>(p);
   commands_ = w;
@@ -125,4 +125,4 @@ uint64_t RequestMetrics::authFailures() const {
   return load(*auth_failures_);
 }
 
-} // namespace kw
+}  // namespace kw

@@ -23,16 +23,16 @@ namespace kw {
 
 // Labels are bounded by construction: command indexes past the table's capacity and unknown
 // commands fold into kOtherCommand, namespaces past kMaxNamespaces into kOtherNamespace.
-inline constexpr uint32_t kMaxCommands = 320; // the built-in table has 231 rows
+inline constexpr uint32_t kMaxCommands = 320;  // the built-in table has 231 rows
 inline constexpr uint32_t kOtherCommand = kMaxCommands - 1;
 inline constexpr uint32_t kMaxNamespaces = 64;
-inline constexpr uint32_t kNoNamespace = kMaxNamespaces;        // label "none"
-inline constexpr uint32_t kOtherNamespace = kMaxNamespaces + 1; // label "other"
+inline constexpr uint32_t kNoNamespace = kMaxNamespaces;         // label "none"
+inline constexpr uint32_t kOtherNamespace = kMaxNamespaces + 1;  // label "other"
 inline constexpr uint32_t kNamespaceSlots = kMaxNamespaces + 2;
 
 enum class Outcome : uint8_t {
   kOk,
-  kError, // the upstream (or the proxy emulating it) answered with an error reply
+  kError,  // the upstream (or the proxy emulating it) answered with an error reply
   kUpstreamDown,
   kRefusedAcl,
   kRefusedShape,
@@ -66,7 +66,7 @@ inline constexpr uint64_t kLatencyBoundsNs[] = {
     100'000'000, 250'000'000, 1'000'000'000, 10'000'000'000,
 };
 inline constexpr size_t kLatencyBounds = std::size(kLatencyBoundsNs);
-inline constexpr size_t kLatencyBuckets = kLatencyBounds + 1; // + the +Inf bucket
+inline constexpr size_t kLatencyBuckets = kLatencyBounds + 1;  // + the +Inf bucket
 
 // A histogram as it is stored: per-bucket (not cumulative) counts and the sum in nanoseconds.
 struct HistogramSnapshot {
@@ -112,7 +112,7 @@ public:
   static size_t mappedBytes();
 
 private:
-  static constexpr size_t kHistWords = kLatencyBuckets + 1; // buckets, then the sum
+  static constexpr size_t kHistWords = kLatencyBuckets + 1;  // buckets, then the sum
 
   static uint32_t clampNs(uint32_t ns) { return ns < kNamespaceSlots ? ns : kOtherNamespace; }
   static void bump(uint64_t& c) {
@@ -134,12 +134,12 @@ private:
 
   // Views into base_ (uint64_t words accessed only through std::atomic_ref).
   void* base_ = nullptr;
-  uint64_t* commands_ = nullptr; // [kMaxCommands][kNamespaceSlots][kOutcomes]
-  uint64_t* latency_ = nullptr;  // [kMaxCommands][kHistWords]
-  uint64_t* rtt_ = nullptr;      // [kHistWords]
-  uint64_t* reads_ = nullptr;    // [kNamespaceSlots][hit, miss]
-  uint64_t* ttl_ = nullptr;      // [kNamespaceSlots][kTtlCounters]
+  uint64_t* commands_ = nullptr;  // [kMaxCommands][kNamespaceSlots][kOutcomes]
+  uint64_t* latency_ = nullptr;   // [kMaxCommands][kHistWords]
+  uint64_t* rtt_ = nullptr;       // [kHistWords]
+  uint64_t* reads_ = nullptr;     // [kNamespaceSlots][hit, miss]
+  uint64_t* ttl_ = nullptr;       // [kNamespaceSlots][kTtlCounters]
   uint64_t* auth_failures_ = nullptr;
 };
 
-} // namespace kw
+}  // namespace kw
