@@ -2,7 +2,7 @@
 # Throughput/latency/CPU comparison: redis-benchmark against Redis directly, through keywarden
 # and through twemproxy (nutcracker), all on loopback. See bench/README.md.
 #
-# Environment: REPS (5), KW_WORKERS (1), KEYWARDEN_BIN (build/keywarden), N_P1 (100000),
+# Environment: REPS (5), KW_WORKERS (0 = one per CPU, keywarden's default), KEYWARDEN_BIN (build/keywarden), N_P1 (100000),
 # N_P16 (500000), N_C200 (100000), TARGETS ("redis keywarden twemproxy").
 set -euo pipefail
 
@@ -11,7 +11,7 @@ cd "$root"
 source tools/lib.sh
 
 reps=${REPS:-5}
-workers=${KW_WORKERS:-1}
+workers=${KW_WORKERS:-0}
 kw_bin=${KEYWARDEN_BIN:-build/keywarden}
 read -r -a targets <<<"${TARGETS:-redis keywarden twemproxy}"
 # name:clients:pipeline:requests-per-test; each redis-benchmark run (SET then GET) lasts a few

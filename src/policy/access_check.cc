@@ -282,7 +282,7 @@ bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const C
   if (is_sort) {
     layout = KeyLayout::kSortStore;
   } else if (base == kNeedWrite && scratch->positions.size() > 1 && !user.full_key_access) {
-    layout = commandTraits(cmd.name).layout;
+    layout = commandTraitsFor(cmd).layout;
   }
   for (int pos : scratch->positions) {
     const std::string_view key = args[static_cast<size_t>(pos)];

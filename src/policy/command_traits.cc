@@ -1,5 +1,9 @@
 #include "policy/command_traits.h"
 
+#include <vector>
+
+#include "proxy/command_table.h"
+
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -100,6 +104,19 @@ CommandTraits commandTraits(std::string_view lower_name) {
   const auto& map = traitsMap();
   auto it = map.find(lower_name);
   return it == map.end() ? CommandTraits{} : it->second;
+}
+
+CommandTraits commandTraitsFor(const CommandInfo& cmd) {
+  static const std::vector<CommandTraits> by_row = [] {
+    const CommandTable& table = CommandTable::builtin();
+    std::vector<CommandTraits> rows(table.size());
+    for (size_t i = 0; i < table.size(); ++i) rows[i] = commandTraits(table.row(i).name);
+    return rows;
+  }();
+  // Built-in rows come first in every table, so their index is the same in learned tables.
+  return cmd.row < by_row.size() && CommandTable::builtin().row(cmd.row).name == cmd.name
+             ? by_row[cmd.row]
+             : commandTraits(cmd.name);
 }
 
 bool parseRedisInt(std::string_view s, int64_t* out) {

@@ -49,6 +49,11 @@ struct CommandTraits {
 // Defaults (kAllKeys, kNone) for any command not listed.
 CommandTraits commandTraits(std::string_view lower_name);
 
+struct CommandInfo;
+// The same, for a command-table row: built-in rows are looked up by index (no hashing on the
+// request path), rows learned from the upstream by name.
+CommandTraits commandTraitsFor(const CommandInfo& cmd);
+
 // Redis's string2ll: optional '-', no '+', no leading zeros, no spaces, within int64.
 bool parseRedisInt(std::string_view s, int64_t* out);
 

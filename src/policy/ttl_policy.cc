@@ -80,10 +80,23 @@ public:
       : policy_(policy), args_(args), now_ms_(now_ms), out_(out) {}
 
   Managed managed(std::string_view key) const {
-    const Resolution r = policy_.namespaces().resolve(key);
-    if (!r.found() || !policy_.hasTtlRules(r.ns))
+    const uint32_t ns = resolve(key);
+    if (ns == Resolution::kNone || !policy_.hasTtlRules(ns))
       return {};
-    return {r.ns, &policy_.ns(r.ns)};
+    return {ns, &policy_.ns(ns)};
+  }
+
+  // The access check's resolution of the same argument when there is one (matched by identity
+  // of the view, so it is this command's own argument), else a fresh one.
+  uint32_t resolve(std::string_view key) const {
+    if (const PolicyScratch* hint = out_->resolved) {
+      for (size_t j = 0; j < hint->positions.size() && j < hint->ns_ids.size(); ++j) {
+        const size_t pos = static_cast<size_t>(hint->positions[j]);
+        if (pos < args_.size() && args_[pos].data() == key.data() && args_[pos].size() == key.size())
+          return hint->ns_ids[j];
+      }
+    }
+    return policy_.namespaces().resolve(key).ns;
   }
 
   // Ensures out_->args holds a copy of the command, to be edited.
@@ -308,12 +321,8 @@ TtlDecision Stage::getset() {
   const Managed m = managed(args_[1]);
   if (m.ns == nullptr || m.ns->default_ttl_s == 0)
     return TtlDecision::kPass;
-  out_->args = {"SET",
-                std::string(args_[1]),
-                std::string(args_[2]),
-                "GET",
-                "EX",
-                std::to_string(m.ns->default_ttl_s)};
+  const std::string ttl = std::to_string(m.ns->default_ttl_s);
+  out_->args = {"SET", args_[1], args_[2], "GET", "EX", ttl};
   event(m.id, TtlAction::kRewriteDefault);
   return TtlDecision::kRewrite;
 }
@@ -476,13 +485,13 @@ TtlDecision applyTtlPolicy(const CompiledPolicy& policy, const CommandInfo& cmd,
                            std::span<const std::string_view> args, int64_t now_ms,
                            TtlScratch* scratch) {
   scratch->args.clear();
-  scratch->followups.clear();
+  scratch->followups.clear();  // (resolved is the caller's, kept)
   scratch->events.clear();
   scratch->error.clear();
   if (!policy.anyTtlRules() || args.size() < 2 || !arityOk(cmd, args.size())) {
     return TtlDecision::kPass;
   }
-  const TtlKind kind = commandTraits(cmd.name).ttl;
+  const TtlKind kind = commandTraitsFor(cmd).ttl;
   Stage stage(policy, args, now_ms, scratch);
   switch (kind) {
   case TtlKind::kNone:

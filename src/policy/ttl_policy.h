@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <initializer_list>
 #include <string_view>
 #include <vector>
 
+#include "policy/access_check.h"
 #include "policy/policy.h"
 #include "proxy/command_table.h"
 
@@ -35,8 +37,43 @@ struct TtlEvent {
   TtlAction action;
 };
 
+// Arguments of a rewritten command. clear() keeps the strings and their buffers, so rewriting
+// the same kind of command again (every SET of a namespace with a default TTL) allocates nothing.
+class ArgList {
+public:
+  void clear() { size_ = 0; }
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  void reserve(size_t n) {
+    if (items_.size() < n) items_.resize(n);
+  }
+  void emplace_back(std::string_view s) { next().assign(s.data(), s.size()); }
+  void push_back(std::string_view s) { emplace_back(s); }
+  std::string& operator[](size_t i) { return items_[i]; }
+  const std::string& operator[](size_t i) const { return items_[i]; }
+  ArgList& operator=(std::initializer_list<std::string_view> list) {
+    clear();
+    for (std::string_view s : list) emplace_back(s);
+    return *this;
+  }
+  const std::string* begin() const { return items_.data(); }
+  const std::string* end() const { return items_.data() + size_; }
+  operator std::vector<std::string>() const { return {begin(), end()}; }
+
+private:
+  std::string& next() {
+    if (size_ == items_.size()) items_.emplace_back();
+    return items_[size_++];
+  }
+  std::vector<std::string> items_;
+  size_t size_ = 0;
+};
+
 struct TtlScratch {
-  std::vector<std::string> args;  // kRewrite: the command to send instead (args[0] included)
+  // Optional: namespaces the access check already resolved for these very arguments (same
+  // views), so keys are not resolved twice. Must be null or filled for the current command.
+  const PolicyScratch* resolved = nullptr;
+  ArgList args;  // kRewrite: the command to send instead (args[0] included)
   // Unless kRefuse: commands to pipeline right after the command on the same upstream
   // connection, replies dropped: "EXPIRE key seconds NX" (and "EXPIRE key max LT").
   std::vector<std::vector<std::string>> followups;

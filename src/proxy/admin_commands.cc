@@ -469,7 +469,8 @@ void Session::recordCompletion(ReplySlot* slot, std::string_view bytes) {
   const Config& config = worker_->config();
   if (!config.metrics.enabled && config.slowlog.threshold_us < 0)
     return;
-  const uint64_t latency_ns = uv_hrtime() - slot->start_ns;
+  const uint64_t now = worker_->nowNs();
+  const uint64_t latency_ns = now > slot->start_ns ? now - slot->start_ns : 0;
   if (config.metrics.enabled)
     recordMetrics(slot, bytes, latency_ns);
   if (config.slowlog.threshold_us >= 0 && !slot->request.empty() &&

@@ -287,8 +287,10 @@ const CommandInfo* CommandTable::find(std::string_view name) const {
   char lower[48];
   if (name.empty() || name.size() > sizeof lower)
     return nullptr;
-  for (size_t i = 0; i < name.size(); ++i)
-    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+  }
   auto it = index_.find(std::string_view(lower, name.size()));
   return it == index_.end() ? nullptr : &rows_[it->second];
 }

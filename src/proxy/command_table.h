@@ -78,6 +78,7 @@ struct CommandInfo {
   int last;
   int step;
   CmdId id;
+  uint16_t row = 0;  // index in its table; learned tables keep the built-in rows first, in order
 };
 
 class CommandTable {

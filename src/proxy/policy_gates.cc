@@ -23,13 +23,7 @@
 namespace kw {
 namespace {
 
-int64_t unixNowMs() {
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  return static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
-}
-
-void encodeCommand(std::string* out, const std::vector<std::string>& args) {
+template <typename Args> void encodeCommand(std::string* out, const Args& args) {
   resp::arrayHeader(out, static_cast<int64_t>(args.size()));
   for (const std::string& a : args)
     resp::bulk(out, a);
@@ -132,6 +126,7 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
 
 uint32_t Session::firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd) {
   access_scratch_.positions.clear();
+  access_scratch_.ns_ids.clear();
   CommandTable::keyPositions(cmd, req.args.size(), req.args.data(), &access_scratch_.positions);
   if (access_scratch_.positions.empty())
     return Resolution::kNone;
@@ -143,8 +138,9 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
   const CompiledPolicy& policy = worker_->policy();
   if (!cmd || !policy.anyTtlRules() || !(cmd->flags & (kWrite | kKeyspace | kScripting)))
     return true;
+  ttl_scratch_.resolved = access_checked_ ? &access_scratch_ : nullptr;
   TtlDecision d = applyTtlPolicy(policy, *cmd, std::span<const std::string_view>(req.args),
-                                 unixNowMs(), &ttl_scratch_);
+                                 worker_->unixNowMs(), &ttl_scratch_);
   for (const TtlEvent& e : ttl_scratch_.events)
     worker_->metrics().recordTtl(metricsNs(e.ns), ttlCounter(e.action));
   if (d == TtlDecision::kRefuse) {

@@ -103,6 +103,7 @@ void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   self->worker_->stats().bytes_in.add(static_cast<uint64_t>(nread));
+  self->worker_->stampNow();
   self->worker_->refreshIfChanged();
   if (self->closed_)
     return;
@@ -612,7 +613,7 @@ std::string Session::redactedRequest(std::string_view raw) {
 ReplySlot* Session::newSlot() {
   ReplySlot* s = worker_->slots().get();
   s->owner = this;
-  s->start_ns = uv_hrtime();
+  s->start_ns = worker_->nowNs();
   s->cmd = current_cmd_;
   s->ns = current_ns_;
   s->refusal = static_cast<uint8_t>(current_outcome_);

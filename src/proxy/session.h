@@ -194,6 +194,7 @@ private:
   Outcome current_outcome_ = Outcome::kOk;  // for a refusal answered by the proxy
   bool filter_scan_ = false;
   bool redact_ = false;
+  bool access_checked_ = false;  // access_scratch_ holds this command's resolved keys
 
   // Policy scratch space, reused so the steady state allocates nothing.
   PolicyScratch access_scratch_;

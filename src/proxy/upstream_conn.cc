@@ -119,7 +119,7 @@ void UpstreamConn::queueHandshake() {
 
 void UpstreamConn::send(std::string_view raw, ReplySlot* slot, bool blocking) {
   writer_.buffer().append(raw);
-  inflight_.push_back({slot, uv_hrtime(), false, blocking});
+  inflight_.push_back({slot, worker_->nowNs(), false, blocking});
   worker_->stats().upstream_inflight.add(1);
   if (state_ == State::kReady)
     worker_->markDirty(this);
@@ -160,6 +160,7 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
                                : uv_strerror(static_cast<int>(nread)));
     return;
   }
+  self->worker_->stampNow();
   self->consume(std::string_view(buf->base, static_cast<size_t>(nread)));
 }
 
@@ -244,7 +245,7 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
   }
   worker_->stats().upstream_inflight.add(-1);
   if (!head.blocking)
-    worker_->metrics().recordUpstreamRtt(uv_hrtime() - head.sent_ns);
+    worker_->metrics().recordUpstreamRtt(worker_->nowNs() - head.sent_ns);
   Session::deliver(worker_, head.slot, bytes);
   if (owner_ && role_ == Role::kPinned)
     owner_->onPinnedReplyDelivered(this);

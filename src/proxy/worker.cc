@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -100,6 +101,7 @@ void Worker::run() {
   uv_timer_init(&loop_, &drain_deadline_);
   drain_deadline_.data = this;
 
+  rebaseClock();
   upstreams_.start();
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
@@ -202,6 +204,7 @@ void Worker::sessionClosed(Session* s) {
 
 void Worker::onHousekeeping(uv_timer_t* t) {
   auto* self = static_cast<Worker*>(t->data);
+  self->rebaseClock();
   const uint32_t idle_s = self->config_->limits.idle_timeout_s;
   if (idle_s == 0)
     return;
@@ -288,6 +291,18 @@ void Worker::closeAllHandles() {
   close(&async_);
   close(&housekeeping_);
   close(&drain_deadline_);
+}
+
+}  // namespace kw
+
+namespace kw {
+
+void Worker::rebaseClock() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  unix_base_ns_ = uv_hrtime();
+  unix_base_ms_ = static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+  if (now_ns_ < unix_base_ns_) now_ns_ = unix_base_ns_;
 }
 
 }  // namespace kw

@@ -62,6 +62,16 @@ public:
   bool draining() const { return draining_; }
   uint64_t nowMs() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
 
+  // One clock read per batch of input (a read callback), shared by every request and reply in
+  // it: latency, round trips and timeouts need no finer grain, and on a VM a clock read is tens
+  // of nanoseconds, a real share of a pipelined request's cost.
+  void stampNow() { now_ns_ = uv_hrtime(); }
+  uint64_t nowNs() const { return now_ns_; }
+  // Unix time in ms, derived from the batch timestamp (re-based every second).
+  int64_t unixNowMs() const {
+    return unix_base_ms_ + static_cast<int64_t>((now_ns_ - unix_base_ns_) / 1000000);
+  }
+
   char* readBuffer() { return read_buf_.get(); }
   static constexpr size_t kReadBufferSize = 64 * 1024;
 
@@ -113,6 +123,10 @@ private:
   bool draining_ = false;
   bool handles_closed_ = false;
   uint64_t seen_generation_ = 0;
+  uint64_t now_ns_ = 0;
+  int64_t unix_base_ms_ = 0;
+  uint64_t unix_base_ns_ = 0;
+  void rebaseClock();
 
   WorkerStats stats_;
   RequestMetrics metrics_;
