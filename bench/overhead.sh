@@ -93,28 +93,7 @@ done
 
 # Errors would make the numbers meaningless (a refused request is cheap): check the policy run
 # really wrote keys with the namespace TTL.
-ttl=$(redis-cli -p "$redis_port" --scan --pattern 'session:*' | head -1 |
-  xargs -r redis-cli -p "$redis_port" ttl)
+key1=$(redis-cli -p "$redis_port" --scan --pattern 'session:*' 2>/dev/null | head -1 || true)
+ttl=$(redis-cli -p "$redis_port" ttl "$key1" 2>/dev/null || true)
 
-python3 - "$raw" "$workers" "$ttl" <<'PY' | tee "bench/results/overhead-latest.md"
-import csv, statistics, subprocess, sys
-raw, workers, ttl = sys.argv[1], sys.argv[2], sys.argv[3]
-rows = list(csv.DictReader(open(raw)))
-def med(w, t, c, f):
-    v = [float(r[f]) for r in rows if r["workload"] == w and r["target"] == t and r["command"] == c and r[f]]
-    return statistics.median(v) if v else float("nan")
-cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout.strip()
-print("# keywarden policy and metrics overhead\n")
-print(f"- machine: {cpu}, nproc 2; keywarden workers: {workers}; 50 clients; keys in namespace 'session'")
-print(f"- TTL of a key written by the policy run (expect ~2592000): {ttl}")
-print("- command: `bash bench/overhead.sh` (medians of interleaved reps; CPU = proxy utime+stime)\n")
-for w in ("P1", "P16"):
-    print(f"## {w}\n")
-    print("| config | SET req/s | GET req/s | SET cpu us/req | GET cpu us/req | cpu vs plain |")
-    print("|---|---:|---:|---:|---:|---:|")
-    base = med(w, "plain", "SET", "cpu_us_per_req") + med(w, "plain", "GET", "cpu_us_per_req")
-    for t in ("plain", "policy", "nometrics"):
-        s = med(w, t, "SET", "cpu_us_per_req"); g = med(w, t, "GET", "cpu_us_per_req")
-        print(f"| {t} | {med(w,t,'SET','rps'):,.0f} | {med(w,t,'GET','rps'):,.0f} | {s:.2f} | {g:.2f} | {(s+g)/base:.3f} |")
-    print()
-PY
+python3 bench/overhead_report.py "$raw" "$workers" "$ttl" | tee bench/results/overhead-latest.md

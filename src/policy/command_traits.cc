@@ -110,7 +110,8 @@ CommandTraits commandTraitsFor(const CommandInfo& cmd) {
   static const std::vector<CommandTraits> by_row = [] {
     const CommandTable& table = CommandTable::builtin();
     std::vector<CommandTraits> rows(table.size());
-    for (size_t i = 0; i < table.size(); ++i) rows[i] = commandTraits(table.row(i).name);
+    for (size_t i = 0; i < table.size(); ++i)
+      rows[i] = commandTraits(table.row(i).name);
     return rows;
   }();
   // Built-in rows come first in every table, so their index is the same in learned tables.

@@ -92,7 +92,8 @@ public:
     if (const PolicyScratch* hint = out_->resolved) {
       for (size_t j = 0; j < hint->positions.size() && j < hint->ns_ids.size(); ++j) {
         const size_t pos = static_cast<size_t>(hint->positions[j]);
-        if (pos < args_.size() && args_[pos].data() == key.data() && args_[pos].size() == key.size())
+        if (pos < args_.size() && args_[pos].data() == key.data() &&
+            args_[pos].size() == key.size())
           return hint->ns_ids[j];
       }
     }

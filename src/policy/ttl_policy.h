@@ -5,9 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
-#include <initializer_list>
 #include <string_view>
 #include <vector>
 
@@ -45,7 +45,8 @@ public:
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }
   void reserve(size_t n) {
-    if (items_.size() < n) items_.resize(n);
+    if (items_.size() < n)
+      items_.resize(n);
   }
   void emplace_back(std::string_view s) { next().assign(s.data(), s.size()); }
   void push_back(std::string_view s) { emplace_back(s); }
@@ -53,7 +54,8 @@ public:
   const std::string& operator[](size_t i) const { return items_[i]; }
   ArgList& operator=(std::initializer_list<std::string_view> list) {
     clear();
-    for (std::string_view s : list) emplace_back(s);
+    for (std::string_view s : list)
+      emplace_back(s);
     return *this;
   }
   const std::string* begin() const { return items_.data(); }
@@ -62,7 +64,8 @@ public:
 
 private:
   std::string& next() {
-    if (size_ == items_.size()) items_.emplace_back();
+    if (size_ == items_.size())
+      items_.emplace_back();
     return items_[size_++];
   }
   std::vector<std::string> items_;

@@ -302,7 +302,8 @@ void Worker::rebaseClock() {
   gettimeofday(&tv, nullptr);
   unix_base_ns_ = uv_hrtime();
   unix_base_ms_ = static_cast<int64_t>(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
-  if (now_ns_ < unix_base_ns_) now_ns_ = unix_base_ns_;
+  if (now_ns_ < unix_base_ns_)
+    now_ns_ = unix_base_ns_;
 }
 
 }  // namespace kw
