@@ -4,7 +4,7 @@
 #   plain    no namespaces, no users (implicit full-access default user), metrics on
 #   policy   the production policy (conf/keywarden.production.toml: namespaces, users, AUTH as
 #            auth-service, TTL rules: every SET below is rewritten to SET ... EX 2592000)
-#   nometrics  as plain, with [metrics] enabled = false (no recording on the request path)
+#   nometrics  as plain, with [metrics] enabled = false, collect = false (no recording at all)
 # Keys are in the session namespace (session:11111111-2222-3333-4444-<12 digits>:s1), so the
 # policy run resolves, checks and rewrites every request. Targets are interleaved, REPS reps,
 # medians reported. CPU = utime+stime of the proxy process (all threads) around each run.
@@ -46,7 +46,8 @@ for t in "${targets[@]}"; do
   [[ $t == nometrics ]] && metrics=false
   {
     printf '[server]\nworkers = %s\nlog_level = "warn"\n' "$workers"
-    printf '[metrics]\nenabled = %s\nlisten = "127.0.0.1:%s"\n' "$metrics" "$(kw_free_port)"
+    printf '[metrics]\nenabled = %s\ncollect = %s\nlisten = "127.0.0.1:%s"\n' "$metrics" "$metrics" \
+      "$(kw_free_port)"
     if [[ $t == policy ]]; then
       printf '[policy]\noutside_namespaces = "refuse"\ndefault_user = ""\n%s\n' "$policy_blocks"
     fi

@@ -51,7 +51,10 @@ struct LimitsConfig {
 };
 
 struct MetricsConfig {
-  bool enabled = true;
+  bool enabled = true;  // the HTTP endpoint (/metrics, /healthz)
+  // Per-command recording on the request path; also feeds INFO's keyspace hits/misses and the
+  // per-namespace counters of INFO and KEYWARDEN NAMESPACES. Off only to measure its cost.
+  bool collect = true;
   HostPort listen{"127.0.0.1", 9121};
 };
 

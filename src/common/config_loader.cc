@@ -375,6 +375,7 @@ void readLimits(TableReader& r, LimitsConfig* c) {
 
 void readMetrics(TableReader& r, MetricsConfig* c) {
   r.readBool("enabled", &c->enabled);
+  r.readBool("collect", &c->collect);
   r.readHostPort("listen", kListener, &c->listen);
 }
 

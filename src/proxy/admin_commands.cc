@@ -151,6 +151,7 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("limits.preauth_max_bulk_len", num(c.limits.preauth_max_bulk_len));
   add("limits.preauth_max_array_len", num(c.limits.preauth_max_array_len));
   add("metrics.enabled", c.metrics.enabled ? "yes" : "no");
+  add("metrics.collect", c.metrics.collect ? "yes" : "no");
   add("metrics.listen", hostPort(c.metrics.listen));
   add("slowlog.threshold_us", std::to_string(c.slowlog.threshold_us));
   add("slowlog.max_len", num(c.slowlog.max_len));
@@ -467,11 +468,11 @@ std::string Session::namespacesReply() const {
 // this costs one branch.
 void Session::recordCompletion(ReplySlot* slot, std::string_view bytes) {
   const Config& config = worker_->config();
-  if (!config.metrics.enabled && config.slowlog.threshold_us < 0)
+  if (!config.metrics.collect && config.slowlog.threshold_us < 0)
     return;
   const uint64_t now = worker_->nowNs();
   const uint64_t latency_ns = now > slot->start_ns ? now - slot->start_ns : 0;
-  if (config.metrics.enabled)
+  if (config.metrics.collect)
     recordMetrics(slot, bytes, latency_ns);
   if (config.slowlog.threshold_us >= 0 && !slot->request.empty() &&
       latency_ns / 1000 >= static_cast<uint64_t>(config.slowlog.threshold_us))

@@ -51,7 +51,8 @@ ReloadResult reloadConfig(SharedState& shared) {
   if (next->metrics.enabled != old->metrics.enabled ||
       !sameHostPort(next->metrics.listen, old->metrics.listen)) {
     result.needs_restart.push_back("metrics");
-    next->metrics = old->metrics;
+    next->metrics.enabled = old->metrics.enabled;
+    next->metrics.listen = old->metrics.listen;
   }
   setLogLevel(next->server.log_level);
   shared.publishConfig(next, policy);
