@@ -147,7 +147,7 @@ describe() {
   echo "- redis: $(redis-server --version | awk '{print $3}' | sed 's/^v=//')"
   echo "- twemproxy: $(nutcracker -V 2>&1 | sed -n 's/^This is nutcracker-//p')"
   if [[ -n "${pid[keywarden]:-}" ]]; then
-    echo "- keywarden: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'), $workers worker(s)"
+    echo "- keywarden: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'), workers = $workers$( ((workers == 0)) && echo " (one per CPU: $(nproc))")"
   else
     echo "- keywarden: not run ($kw_bin missing)"
   fi

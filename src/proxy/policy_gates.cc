@@ -45,6 +45,13 @@ TtlCounter ttlCounter(TtlAction a) {
   return TtlCounter::kFollowup;
 }
 
+// True when the first args.size() arguments of `out` are `args` byte for byte.
+bool sameLeadingArgs(const ArgList& out, const std::vector<std::string_view>& args) {
+  for (size_t i = 0; i < args.size(); ++i)
+    if (std::string_view(out[i]) != args[i]) return false;
+  return true;
+}
+
 }  // namespace
 
 uint32_t metricsNs(uint32_t ns) {
@@ -149,10 +156,21 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
     return false;
   }
   if (d == TtlDecision::kRewrite) {
+    const ArgList& out = ttl_scratch_.args;
+    const size_t n = req.args.size();
     rewrite_buf_.clear();
-    encodeCommand(&rewrite_buf_, ttl_scratch_.args);
+    if (out.size() > n && !req.raw.empty() && req.raw[0] == '*' && sameLeadingArgs(out, req.args)) {
+      // Only arguments were appended (SET k v -> SET k v EX ttl, the common case): keep the
+      // client's bytes, patch the count, append the new arguments.
+      const size_t body = req.raw.find("\r\n") + 2;
+      resp::arrayHeader(&rewrite_buf_, static_cast<int64_t>(out.size()));
+      rewrite_buf_.append(req.raw.substr(body));
+      for (size_t i = n; i < out.size(); ++i) resp::bulk(&rewrite_buf_, out[i]);
+    } else {
+      encodeCommand(&rewrite_buf_, out);
+    }
     rewritten->raw = rewrite_buf_;
-    rewritten->args.assign(ttl_scratch_.args.begin(), ttl_scratch_.args.end());
+    rewritten->args.assign(out.begin(), out.end());
     *effective = rewritten;
   }
   followups_.clear();

@@ -207,10 +207,9 @@ void Session::dispatch(const DecodedRequest& req) {
     return;
   if (!gateAccess(req, cmd))
     return;
-  DecodedRequest rewritten;
   const DecodedRequest* effective = &req;
   followups_.clear();
-  if (!gateTtl(req, cmd, &rewritten, &effective))
+  if (!gateTtl(req, cmd, &rewritten_, &effective))
     return;
   if (passthrough_)
     return dispatchPassthrough(*effective, cmd);

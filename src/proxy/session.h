@@ -200,6 +200,7 @@ private:
   PolicyScratch access_scratch_;
   TtlScratch ttl_scratch_;
   std::string rewrite_buf_;
+  DecodedRequest rewritten_;  // the request as the TTL stage rewrote it (views into the above)
   std::string followups_;  // EXPIRE ... NX commands to send right after the current request
   std::string post_exec_;  // follow-ups of commands queued in MULTI: sent right after EXEC
 

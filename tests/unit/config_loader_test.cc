@@ -44,7 +44,7 @@ TEST_CASE("config: empty text gives the struct defaults") {
   CHECK(c.upstream.address.port == 6379);
   CHECK(c.upstream.username.empty());
   CHECK(c.upstream.password.empty());
-  CHECK(c.upstream.connections == 2);
+  CHECK(c.upstream.connections == 1);
   CHECK(c.limits.max_clients == 10000);
   CHECK(c.limits.max_bulk_len == d.limits.max_bulk_len);
   CHECK(c.metrics.enabled);
