@@ -48,7 +48,8 @@ TtlCounter ttlCounter(TtlAction a) {
 // True when the first args.size() arguments of `out` are `args` byte for byte.
 bool sameLeadingArgs(const ArgList& out, const std::vector<std::string_view>& args) {
   for (size_t i = 0; i < args.size(); ++i)
-    if (std::string_view(out[i]) != args[i]) return false;
+    if (std::string_view(out[i]) != args[i])
+      return false;
   return true;
 }
 
@@ -88,6 +89,7 @@ bool Session::gateAuth(const DecodedRequest& req, const CommandInfo* cmd) {
 }
 
 bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
+  access_checked_ = false;
   // Only AUTH, HELLO AUTH, PING and QUIT get here without a user; they touch no keys.
   if (!user_)
     return true;
@@ -114,6 +116,7 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
     replyError(err);
     return false;
   }
+  access_checked_ = true;  // the TTL stage reuses these resolutions
   if (!access_scratch_.ns_ids.empty())
     current_ns_ = access_scratch_.ns_ids.front();
   // Commands that would show keys of every namespace.
@@ -137,7 +140,11 @@ uint32_t Session::firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd) 
   CommandTable::keyPositions(cmd, req.args.size(), req.args.data(), &access_scratch_.positions);
   if (access_scratch_.positions.empty())
     return Resolution::kNone;
-  return worker_->policy().namespaces().resolve(req.args[access_scratch_.positions[0]]).ns;
+  const uint32_t ns =
+      worker_->policy().namespaces().resolve(req.args[access_scratch_.positions[0]]).ns;
+  access_scratch_.ns_ids.push_back(ns);  // the TTL stage reuses it
+  access_checked_ = true;
+  return ns;
 }
 
 bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, DecodedRequest* rewritten,
@@ -165,7 +172,8 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
       const size_t body = req.raw.find("\r\n") + 2;
       resp::arrayHeader(&rewrite_buf_, static_cast<int64_t>(out.size()));
       rewrite_buf_.append(req.raw.substr(body));
-      for (size_t i = n; i < out.size(); ++i) resp::bulk(&rewrite_buf_, out[i]);
+      for (size_t i = n; i < out.size(); ++i)
+        resp::bulk(&rewrite_buf_, out[i]);
     } else {
       encodeCommand(&rewrite_buf_, out);
     }

@@ -201,8 +201,8 @@ private:
   TtlScratch ttl_scratch_;
   std::string rewrite_buf_;
   DecodedRequest rewritten_;  // the request as the TTL stage rewrote it (views into the above)
-  std::string followups_;  // EXPIRE ... NX commands to send right after the current request
-  std::string post_exec_;  // follow-ups of commands queued in MULTI: sent right after EXEC
+  std::string followups_;     // EXPIRE ... NX commands to send right after the current request
+  std::string post_exec_;     // follow-ups of commands queued in MULTI: sent right after EXEC
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;
