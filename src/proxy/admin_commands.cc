@@ -11,6 +11,8 @@
 
 #include <unistd.h>
 
+#include "common/ascii.h"
+#include "common/log.h"
 #include "policy/policy.h"
 #include "proxy/reload.h"
 #include "proxy/resp_writer.h"
@@ -23,27 +25,6 @@ namespace kw {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
-
-bool eq(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i])
-      return false;
-  }
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 // Runs `part` on every worker's thread, then `done` with all parts on `origin`'s thread.
 void broadcast(Worker& origin, std::function<std::string(Worker&)> part,
@@ -108,20 +89,6 @@ std::string hostPort(const HostPort& hp) {
          std::to_string(hp.port);
 }
 
-const char* levelName(LogLevel l) {
-  switch (l) {
-  case LogLevel::kDebug:
-    return "debug";
-  case LogLevel::kInfo:
-    return "info";
-  case LogLevel::kWarn:
-    return "warn";
-  case LogLevel::kError:
-    return "error";
-  }
-  return "info";
-}
-
 // Every setting as "section.key" -> text, for KEYWARDEN CONFIG GET. Secrets are masked.
 std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) {
   std::vector<std::pair<std::string, std::string>> kv;
@@ -130,7 +97,7 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("server.listen", hostPort(c.server.listen));
   add("server.workers", num(c.server.workers));
   add("server.shutdown_deadline_ms", num(c.server.shutdown_deadline_ms));
-  add("server.log_level", levelName(c.server.log_level));
+  add("server.log_level", logLevelName(c.server.log_level));
   add("upstream.address", hostPort(c.upstream.address));
   add("upstream.username", c.upstream.username);
   add("upstream.password", c.upstream.password.empty() ? "" : "********");
@@ -197,7 +164,8 @@ Totals sumStats(SharedState& shared) {
 }
 
 bool isProxySection(std::string_view s) {
-  return eq(s, "server") || eq(s, "clients") || eq(s, "stats") || eq(s, "keywarden");
+  return equalsIgnoreCase(s, "server") || equalsIgnoreCase(s, "clients") ||
+         equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden");
 }
 
 std::string upstreamInfoText(std::string_view reply) {
@@ -220,7 +188,7 @@ std::string Session::proxyInfo(std::string_view section) const {
   const Config& c = worker_->config();
   const bool all = section.empty();
   std::string out;
-  if (all || eq(section, "server")) {
+  if (all || equalsIgnoreCase(section, "server")) {
     const uint64_t up_s = static_cast<uint64_t>(time(nullptr) - sh.start_unix_s);
     out += "# Server\r\n";
     out += "redis_version:";
@@ -239,13 +207,13 @@ std::string Session::proxyInfo(std::string_view section) const {
     out += "\r\n";
   }
   Totals t = sumStats(sh);
-  if (all || eq(section, "clients")) {
+  if (all || equalsIgnoreCase(section, "clients")) {
     out += "# Clients\r\n";
     out += "connected_clients:" + std::to_string(t.clients_connected) + "\r\n";
     out += "maxclients:" + std::to_string(c.limits.max_clients) + "\r\n";
     out += "\r\n";
   }
-  if (all || eq(section, "stats")) {
+  if (all || equalsIgnoreCase(section, "stats")) {
     out += "# Stats\r\n";
     out += "total_connections_received:" + std::to_string(t.connections_accepted) + "\r\n";
     out += "total_commands_processed:" + std::to_string(t.commands_total) + "\r\n";
@@ -255,7 +223,7 @@ std::string Session::proxyInfo(std::string_view section) const {
     appendReadStats(&out);
     out += "\r\n";
   }
-  if (all || eq(section, "keywarden")) {
+  if (all || equalsIgnoreCase(section, "keywarden")) {
     out += "# Keywarden\r\n";
 #define KW_INFO_LINE(name, help) out += #name ":" + std::to_string(t.name) + "\r\n";
     KW_WORKER_COUNTERS(KW_INFO_LINE)
@@ -285,9 +253,10 @@ void Session::cmdInfo(const DecodedRequest& req) {
   std::vector<std::string_view> others;
   for (size_t i = 1; i < req.args.size(); ++i) {
     std::string_view a = req.args[i];
-    if (eq(a, "all") || eq(a, "everything") || eq(a, "default")) {
+    if (equalsIgnoreCase(a, "all") || equalsIgnoreCase(a, "everything") ||
+        equalsIgnoreCase(a, "default")) {
       want_all = true;
-    } else if (eq(a, "upstream")) {
+    } else if (equalsIgnoreCase(a, "upstream")) {
       want_upstream_only = true;
     } else if (isProxySection(a)) {
       proxy_part += proxyInfo(a);
@@ -308,7 +277,7 @@ void Session::cmdInfo(const DecodedRequest& req) {
   std::vector<std::string_view> fwd{"INFO"};
   if (want_all && req.args.size() > 1) {
     for (size_t i = 1; i < req.args.size(); ++i)
-      if (!eq(req.args[i], "upstream") && !isProxySection(req.args[i]))
+      if (!equalsIgnoreCase(req.args[i], "upstream") && !isProxySection(req.args[i]))
         fwd.push_back(req.args[i]);
   } else {
     fwd.insert(fwd.end(), others.begin(), others.end());
@@ -510,15 +479,15 @@ void Session::cmdSlowlog(const DecodedRequest& req) {
   SlowLog& log = worker_->shared().slowlog;
   const std::string_view sub = req.args[1];
   std::string out;
-  if (eq(sub, "len")) {
+  if (equalsIgnoreCase(sub, "len")) {
     resp::integer(&out, static_cast<int64_t>(log.size()));
     return replyLocal(out);
   }
-  if (eq(sub, "reset")) {
+  if (equalsIgnoreCase(sub, "reset")) {
     log.reset();
     return replyLocal("+OK\r\n");
   }
-  if (eq(sub, "get")) {
+  if (equalsIgnoreCase(sub, "get")) {
     long long n = 10;
     if (req.args.size() > 3)
       return wrongArity("slowlog|get");
@@ -545,7 +514,7 @@ void Session::cmdSlowlog(const DecodedRequest& req) {
     }
     return replyLocal(out);
   }
-  if (eq(sub, "help")) {
+  if (equalsIgnoreCase(sub, "help")) {
     const char* lines[] = {
         "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "GET [<count>]",
@@ -572,12 +541,12 @@ void Session::cmdClientList(const DecodedRequest& req) {
   std::vector<uint64_t> ids;
   std::string type;
   for (size_t i = 2; i < req.args.size(); ++i) {
-    if (eq(req.args[i], "type") && i + 1 < req.args.size()) {
-      type = lower(req.args[++i]);
+    if (equalsIgnoreCase(req.args[i], "type") && i + 1 < req.args.size()) {
+      type = asciiLower(req.args[++i]);
       if (type != "normal" && type != "pubsub" && type != "master" && type != "replica" &&
           type != "slave")
         return replyError("ERR Unknown client type '" + std::string(req.args[i]) + "'");
-    } else if (eq(req.args[i], "id") && i + 1 < req.args.size()) {
+    } else if (equalsIgnoreCase(req.args[i], "id") && i + 1 < req.args.size()) {
       while (++i < req.args.size()) {
         unsigned long long v = 0;
         auto r = std::from_chars(req.args[i].data(), req.args[i].data() + req.args[i].size(), v);
@@ -640,24 +609,24 @@ void Session::cmdClientKill(const DecodedRequest& req) {
       return replyError("ERR syntax error");
     for (size_t i = 2; i + 1 < req.args.size(); i += 2) {
       std::string_view k = req.args[i], v = req.args[i + 1];
-      if (eq(k, "id")) {
+      if (equalsIgnoreCase(k, "id")) {
         auto r = std::from_chars(v.data(), v.data() + v.size(), f.id);
         if (r.ec != std::errc() || f.id == 0)
           return replyError("ERR client-id should be greater than 0");
-      } else if (eq(k, "addr")) {
+      } else if (equalsIgnoreCase(k, "addr")) {
         f.addr.assign(v);
-      } else if (eq(k, "laddr")) {
+      } else if (equalsIgnoreCase(k, "laddr")) {
         f.laddr.assign(v);
-      } else if (eq(k, "user")) {
+      } else if (equalsIgnoreCase(k, "user")) {
         f.user.assign(v);
-      } else if (eq(k, "skipme")) {
-        if (eq(v, "yes"))
+      } else if (equalsIgnoreCase(k, "skipme")) {
+        if (equalsIgnoreCase(v, "yes"))
           f.skipme = true;
-        else if (eq(v, "no"))
+        else if (equalsIgnoreCase(v, "no"))
           f.skipme = false;
         else
           return replyError("ERR syntax error");
-      } else if (eq(k, "type")) {
+      } else if (equalsIgnoreCase(k, "type")) {
         // All our clients are normal clients.
       } else {
         return replyError("ERR syntax error");
@@ -711,7 +680,7 @@ void Session::cmdClientKill(const DecodedRequest& req) {
 void Session::cmdKeywarden(const DecodedRequest& req) {
   const std::string_view sub = req.args[1];
   std::string out;
-  if (eq(sub, "help")) {
+  if (equalsIgnoreCase(sub, "help")) {
     worker_->stats().commands_local.add();
     const char* lines[] = {
         "KEYWARDEN <subcommand> [<arg> ...]. Subcommands are:",
@@ -730,9 +699,9 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
       resp::simple(&out, l);
     return replyLocal(out);
   }
-  if (eq(sub, "config")) {
+  if (equalsIgnoreCase(sub, "config")) {
     worker_->stats().commands_local.add();
-    if (req.args.size() != 4 || !eq(req.args[2], "get"))
+    if (req.args.size() != 4 || !equalsIgnoreCase(req.args[2], "get"))
       return replyError("ERR syntax error: KEYWARDEN CONFIG GET <pattern>");
     auto kv = flattenConfig(worker_->config());
     std::vector<std::pair<std::string, std::string>> hits;
@@ -746,7 +715,7 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     }
     return replyLocal(out);
   }
-  if (eq(sub, "reload")) {
+  if (equalsIgnoreCase(sub, "reload")) {
     worker_->stats().commands_local.add();
     ReloadResult r = reloadConfig(worker_->shared());
     if (!r.ok)
@@ -759,11 +728,11 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     resp::simple(&out, msg);
     return replyLocal(out);
   }
-  if (eq(sub, "namespaces")) {
+  if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
     return replyLocal(namespacesReply());
   }
-  if (eq(sub, "upstream")) {
+  if (equalsIgnoreCase(sub, "upstream")) {
     worker_->stats().commands_local.add();
     ReplySlot* slot = newSlot();
     slot->external = true;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/ascii.h"
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
@@ -11,19 +12,6 @@
 
 namespace kw {
 namespace {
-
-bool eq(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i])
-      return false;
-  }
-  return true;
-}
 
 bool parseInt(std::string_view s, long long* out) {
   if (s.empty())
@@ -40,18 +28,10 @@ bool validClientName(std::string_view s) {
   return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 }  // namespace
 
 void Session::wrongArity(std::string_view name) {
-  replyError("ERR wrong number of arguments for '" + lower(name) + "' command");
+  replyError("ERR wrong number of arguments for '" + asciiLower(name) + "' command");
 }
 
 void Session::cmdPing(const DecodedRequest& req) {
@@ -140,12 +120,12 @@ void Session::cmdHello(const DecodedRequest& req) {
     proto = static_cast<int>(v);
     for (size_t i = 2; i < req.args.size(); ++i) {
       const size_t more = req.args.size() - i - 1;
-      if (eq(req.args[i], "auth") && more >= 2) {
+      if (equalsIgnoreCase(req.args[i], "auth") && more >= 2) {
         auth_user = req.args[i + 1];
         auth_pass = req.args[i + 2];
         have_auth = true;
         i += 2;
-      } else if (eq(req.args[i], "setname") && more >= 1) {
+      } else if (equalsIgnoreCase(req.args[i], "setname") && more >= 1) {
         setname = req.args[i + 1];
         have_name = true;
         i += 1;
@@ -220,7 +200,7 @@ void Session::cmdSelect(const DecodedRequest& req) {
 
 void Session::cmdUnsubscribeLocal(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
-  const std::string kind = lower(req.args[0]);
+  const std::string kind = asciiLower(req.args[0]);
   std::string out;
   auto one = [&](std::string_view channel, bool nil) {
     if (proto_ >= 3)
@@ -278,7 +258,7 @@ void Session::cmdClient(const DecodedRequest& req) {
   const std::string_view sub = req.args[1];
   const size_t argc = req.args.size();
   auto local = [&] { worker_->stats().commands_local.add(); };
-  if (eq(sub, "id")) {
+  if (equalsIgnoreCase(sub, "id")) {
     local();
     if (argc != 2)
       return wrongArity("client|id");
@@ -286,7 +266,7 @@ void Session::cmdClient(const DecodedRequest& req) {
     resp::integer(&out, static_cast<int64_t>(id_));
     return replyLocal(out);
   }
-  if (eq(sub, "getname")) {
+  if (equalsIgnoreCase(sub, "getname")) {
     local();
     if (argc != 2)
       return wrongArity("client|getname");
@@ -297,7 +277,7 @@ void Session::cmdClient(const DecodedRequest& req) {
       resp::bulk(&out, name_);
     return replyLocal(out);
   }
-  if (eq(sub, "setname")) {
+  if (equalsIgnoreCase(sub, "setname")) {
     local();
     if (argc != 3)
       return wrongArity("client|setname");
@@ -306,22 +286,22 @@ void Session::cmdClient(const DecodedRequest& req) {
     name_.assign(req.args[2]);
     return replyLocal("+OK\r\n");
   }
-  if (eq(sub, "setinfo")) {
+  if (equalsIgnoreCase(sub, "setinfo")) {
     local();
     if (argc != 4)
       return wrongArity("client|setinfo");
     if (!validClientName(req.args[3]))
       return replyError("ERR " + std::string(req.args[2]) +
                         " cannot contain spaces, newlines or special characters.");
-    if (eq(req.args[2], "lib-name"))
+    if (equalsIgnoreCase(req.args[2], "lib-name"))
       lib_name_.assign(req.args[3]);
-    else if (eq(req.args[2], "lib-ver"))
+    else if (equalsIgnoreCase(req.args[2], "lib-ver"))
       lib_ver_.assign(req.args[3]);
     else
       return replyError("ERR Unrecognized option '" + std::string(req.args[2]) + "'");
     return replyLocal("+OK\r\n");
   }
-  if (eq(sub, "info")) {
+  if (equalsIgnoreCase(sub, "info")) {
     local();
     if (argc != 2)
       return wrongArity("client|info");
@@ -329,53 +309,54 @@ void Session::cmdClient(const DecodedRequest& req) {
     resp::verbatim(&out, proto_, infoLine());
     return replyLocal(out);
   }
-  if ((eq(sub, "list") || eq(sub, "kill") || eq(sub, "pause") || eq(sub, "unpause")) &&
+  if ((equalsIgnoreCase(sub, "list") || equalsIgnoreCase(sub, "kill") ||
+       equalsIgnoreCase(sub, "pause") || equalsIgnoreCase(sub, "unpause")) &&
       !user_->admin) {
     local();
     current_outcome_ = Outcome::kRefusedAcl;
     return replyError("NOPERM User " + user_->name + " has no permissions to run the 'client|" +
-                      lower(sub) + "' command (admin only)");
+                      asciiLower(sub) + "' command (admin only)");
   }
-  if (eq(sub, "list"))
+  if (equalsIgnoreCase(sub, "list"))
     return cmdClientList(req);
-  if (eq(sub, "kill")) {
+  if (equalsIgnoreCase(sub, "kill")) {
     if (argc < 3)
       return wrongArity("client|kill");
     return cmdClientKill(req);
   }
-  if (eq(sub, "reply")) {
+  if (equalsIgnoreCase(sub, "reply")) {
     local();
     if (argc != 3)
       return wrongArity("client|reply");
-    if (eq(req.args[2], "on")) {
+    if (equalsIgnoreCase(req.args[2], "on")) {
       reply_mode_ = ReplyMode::kOn;
       return replyLocal("+OK\r\n");
     }
-    if (eq(req.args[2], "off")) {
+    if (equalsIgnoreCase(req.args[2], "off")) {
       reply_mode_ = ReplyMode::kOff;
       ReplySlot* slot = newSlot();  // CLIENT REPLY OFF itself gets no reply
       slot->suppress = true;
       return complete(slot, "+OK\r\n");
     }
-    if (eq(req.args[2], "skip")) {
+    if (equalsIgnoreCase(req.args[2], "skip")) {
       reply_mode_ = ReplyMode::kSkipNext;
       return complete(newSlot(), "+OK\r\n");
     }
     return replyError("ERR syntax error");
   }
-  if (eq(sub, "no-evict") || eq(sub, "no-touch")) {
+  if (equalsIgnoreCase(sub, "no-evict") || equalsIgnoreCase(sub, "no-touch")) {
     local();
     if (argc != 3)
-      return wrongArity(eq(sub, "no-evict") ? "client|no-evict" : "client|no-touch");
-    if (!eq(req.args[2], "on") && !eq(req.args[2], "off"))
+      return wrongArity(equalsIgnoreCase(sub, "no-evict") ? "client|no-evict" : "client|no-touch");
+    if (!equalsIgnoreCase(req.args[2], "on") && !equalsIgnoreCase(req.args[2], "off"))
       return replyError("ERR syntax error");
     return replyLocal("+OK\r\n");
   }
-  if (eq(sub, "getredir")) {
+  if (equalsIgnoreCase(sub, "getredir")) {
     local();
     return replyLocal(":-1\r\n");
   }
-  if (eq(sub, "tracking")) {
+  if (equalsIgnoreCase(sub, "tracking")) {
     // Invalidation pushes arrive on the connection that enabled tracking: it streams to this
     // client from now on.
     if (!pin())
@@ -389,13 +370,14 @@ void Session::cmdClient(const DecodedRequest& req) {
     worker_->stats().commands_forwarded.add();
     return sendTo(pinned_, req.raw, nullptr, false, /*tracked=*/false);
   }
-  if (eq(sub, "unblock")) {
+  if (equalsIgnoreCase(sub, "unblock")) {
     local();
     // Client ids here are the proxy's; forwarding would act on the proxy's own upstream links.
     return replyError("ERR CLIENT UNBLOCK is not supported through keywarden");
   }
-  if (eq(sub, "pause") || eq(sub, "unpause") || eq(sub, "help") || eq(sub, "caching") ||
-      eq(sub, "trackinginfo") || eq(sub, "no-evict")) {
+  if (equalsIgnoreCase(sub, "pause") || equalsIgnoreCase(sub, "unpause") ||
+      equalsIgnoreCase(sub, "help") || equalsIgnoreCase(sub, "caching") ||
+      equalsIgnoreCase(sub, "trackinginfo") || equalsIgnoreCase(sub, "no-evict")) {
     forward(req, nullptr);
     return;
   }

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "common/ascii.h"
 #include "common/log.h"
 #include "proxy/resp_writer.h"
 #include "proxy/shared_state.h"
@@ -27,19 +28,6 @@ std::string formatAddr(const sockaddr_storage& ss) {
     port = ntohs(a->sin6_port);
   }
   return std::string(host) + ":" + std::to_string(port);
-}
-
-bool equalsIgnoreCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size())
-    return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i])
-      return false;
-  }
-  return true;
 }
 
 }  // namespace
