@@ -120,8 +120,8 @@ public:
     const Managed m = managed(key);
     if (m.ns == nullptr || !m.ns->ttl_required)
       return;
-    out_->followups.push_back(
-        {"EXPIRE", std::string(key), std::to_string(m.ns->default_ttl_s), "NX"});
+    const std::string ttl = std::to_string(m.ns->default_ttl_s);
+    out_->followups.add() = {"EXPIRE", key, ttl, "NX"};
     event(m.id, TtlAction::kFollowup);
   }
 
@@ -130,7 +130,8 @@ public:
     const Managed m = managed(key);
     if (m.ns == nullptr || m.ns->max_ttl_s == 0)
       return;
-    out_->followups.push_back({"EXPIRE", std::string(key), std::to_string(m.ns->max_ttl_s), "LT"});
+    const std::string ttl = std::to_string(m.ns->max_ttl_s);
+    out_->followups.add() = {"EXPIRE", key, ttl, "LT"};
     event(m.id, TtlAction::kFollowup);
   }
 

@@ -72,6 +72,28 @@ private:
   size_t size_ = 0;
 };
 
+// Follow-up commands. clear() keeps every ArgList, so steady-state follow-ups allocate nothing.
+class CommandList {
+public:
+  void clear() { size_ = 0; }
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  // A cleared ArgList at the end of the list, to fill in.
+  ArgList& add() {
+    if (size_ == items_.size())
+      items_.emplace_back();
+    ArgList& a = items_[size_++];
+    a.clear();
+    return a;
+  }
+  const ArgList* begin() const { return items_.data(); }
+  const ArgList* end() const { return items_.data() + size_; }
+
+private:
+  std::vector<ArgList> items_;
+  size_t size_ = 0;
+};
+
 struct TtlScratch {
   // Optional: namespaces the access check already resolved for these very arguments (same
   // views), so keys are not resolved twice. Must be null or filled for the current command.
@@ -79,7 +101,7 @@ struct TtlScratch {
   ArgList args;  // kRewrite: the command to send instead (args[0] included)
   // Unless kRefuse: commands to pipeline right after the command on the same upstream
   // connection, replies dropped: "EXPIRE key seconds NX" (and "EXPIRE key max LT").
-  std::vector<std::vector<std::string>> followups;
+  CommandList followups;
   std::vector<TtlEvent> events;
   std::string error;  // kRefuse: e.g. "ERR PERSIST refused: keys of namespace ..."
 };

@@ -69,6 +69,8 @@ void Session::resetConnectionState() {
   db_ = worker_->config().upstream.db;
   in_multi_ = false;
   multi_dirty_ = false;
+  post_exec_.clear();  // follow-ups of a discarded transaction go with it
+  post_exec_count_ = 0;
   watching_ = false;
   reply_mode_ = ReplyMode::kOn;
   name_.clear();

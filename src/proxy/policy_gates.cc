@@ -182,42 +182,28 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
     *effective = rewritten;
   }
   followups_.clear();
-  for (const auto& f : ttl_scratch_.followups)
+  followup_count_ = 0;
+  for (const ArgList& f : ttl_scratch_.followups) {
     encodeCommand(&followups_, f);
+    ++followup_count_;
+  }
   return true;
 }
 
 // Pipelined right behind the command on the same connection; their replies are dropped, so
 // the client sees exactly the reply of its own command.
 void Session::sendFollowups(UpstreamConn* target) {
-  if (followups_.empty())
+  if (followup_count_ == 0)
     return;
   if (in_multi_) {
     // Inside MULTI they would show up in EXEC's reply: they go right after EXEC instead.
     post_exec_.append(followups_);
-    followups_.clear();
-    return;
+    post_exec_count_ += followup_count_;
+  } else {
+    sendDropped(target, followups_, followup_count_);
   }
-  sendRawDropped(target, followups_);
   followups_.clear();
-}
-
-void Session::sendRawDropped(UpstreamConn* target, std::string_view commands) {
-  // One in-flight entry per command, so the replies line up with the queue.
-  size_t pos = 0;
-  while (pos < commands.size()) {
-    const size_t start = pos;
-    // Each command is "*N\r\n" followed by N bulks; count to find its end.
-    size_t eol = commands.find("\r\n", pos);
-    long n = std::strtol(commands.data() + pos + 1, nullptr, 10);
-    pos = eol + 2;
-    for (long i = 0; i < n; ++i) {
-      eol = commands.find("\r\n", pos);
-      long len = std::strtol(commands.data() + pos + 1, nullptr, 10);
-      pos = eol + 2 + static_cast<size_t>(len) + 2;
-    }
-    sendTo(target, commands.substr(start, pos - start), nullptr, false);
-  }
+  followup_count_ = 0;
 }
 
 void Session::onPolicyChanged() {

@@ -134,7 +134,7 @@ size_t Session::processBuffer(std::string_view data) {
       user_ ? lim.max_array_len : std::min(lim.preauth_max_array_len, lim.max_array_len);
   limits.max_inline_len = lim.max_inline_len;
   RequestDecoder& decoder = worker_->decoder();
-  DecodedRequest req;
+  DecodedRequest& req = decoded_;  // a member: its argument vector keeps its capacity
   size_t off = 0;
   while (off < data.size() && !closed_ && !close_after_flush_ && !awaiting_reset_) {
     size_t used = 0;
@@ -197,6 +197,7 @@ void Session::dispatch(const DecodedRequest& req) {
     return;
   const DecodedRequest* effective = &req;
   followups_.clear();
+  followup_count_ = 0;
   if (!gateTtl(req, cmd, &rewritten_, &effective))
     return;
   if (passthrough_)
@@ -333,6 +334,7 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
       watching_ = false;
       multi_dirty_ = false;
       post_exec_.clear();
+      post_exec_count_ = 0;
       forward(discard, worker_->commands().find("discard"), SlotEffect::kExecAbort);
       return true;
     }
@@ -340,11 +342,11 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
     in_multi_ = false;
     watching_ = false;
     multi_dirty_ = false;
-    std::string after;
-    after.swap(post_exec_);
     ReplySlot* slot = forward(req, &cmd);  // unpinned: Redis answers "EXEC without MULTI"
-    if (slot && was_in_multi && cmd.id == CmdId::kExec && !after.empty() && pinned_)
-      sendRawDropped(pinned_, after);
+    if (slot && was_in_multi && cmd.id == CmdId::kExec && post_exec_count_ > 0 && pinned_)
+      sendDropped(pinned_, post_exec_, post_exec_count_);
+    post_exec_.clear();
+    post_exec_count_ = 0;
     return true;
   }
   case CmdId::kWatch:
@@ -432,7 +434,7 @@ ReplySlot* Session::forward(const DecodedRequest& req, const CommandInfo* cmd, S
 void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking,
                      bool tracked) {
   if (!deferred_.empty() || (target != route_conn_ && upstream_inflight_ > 0)) {
-    deferred_.push_back({std::string(raw), slot, target, blocking, tracked});
+    deferred_.push_back({std::string(raw), slot, target, blocking, tracked, 0});
     if (slot)
       slot->upstream = true;
     return;
@@ -449,6 +451,16 @@ void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot
   target->send(raw, slot, blocking);
 }
 
+// `count` complete commands whose replies nobody reads (follow-ups), in one append.
+void Session::sendDropped(UpstreamConn* target, std::string_view raw, uint32_t count) {
+  if (!deferred_.empty() || (target != route_conn_ && upstream_inflight_ > 0)) {
+    deferred_.push_back({std::string(raw), nullptr, target, false, true, count});
+    return;
+  }
+  route_conn_ = target;
+  target->sendDropped(raw, count);
+}
+
 void Session::sendDeferred() {
   while (!deferred_.empty() && !closed_) {
     Deferred& d = deferred_.front();
@@ -457,6 +469,8 @@ void Session::sendDeferred() {
     route_conn_ = d.target;
     if (!d.tracked) {
       d.target->sendUntracked(d.raw);
+    } else if (d.dropped > 0) {
+      d.target->sendDropped(d.raw, d.dropped);
     } else {
       if (d.slot)
         ++upstream_inflight_;
@@ -475,10 +489,12 @@ UpstreamConn* Session::sharedConn(std::string* cause) {
 }
 
 UpstreamConn* Session::pin() {
+  std::string cause;
   if (!pinned_)
-    pinned_ = worker_->upstreams().acquirePinned(proto_, this);
-  if (!pinned_->accepting()) {
-    std::string cause = pinned_->downCause();
+    pinned_ = worker_->upstreams().acquirePinned(proto_, this, &cause);
+  if (!pinned_ || !pinned_->accepting()) {
+    if (pinned_)
+      cause = pinned_->downCause();
     worker_->stats().errors_upstream_down.add();
     replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
                cause + ")");

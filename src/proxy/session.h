@@ -72,6 +72,7 @@ private:
     UpstreamConn* target;
     bool blocking;
     bool tracked;
+    uint32_t dropped;  // > 0: that many follow-up commands whose replies are dropped
   };
 
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
@@ -94,7 +95,7 @@ private:
                const DecodedRequest** effective);
   uint32_t firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd);
   void sendFollowups(UpstreamConn* target);
-  void sendRawDropped(UpstreamConn* target, std::string_view commands);
+  void sendDropped(UpstreamConn* target, std::string_view raw, uint32_t count);
   bool authenticate(std::string_view name, std::string_view password, bool one_arg_form,
                     std::string* err);
   std::string filterScanReply(std::string_view reply) const;
@@ -158,6 +159,7 @@ private:
   std::string addr_;
   std::string laddr_;
   std::string inbuf_;
+  DecodedRequest decoded_;  // the request being dispatched; reused so decoding allocates nothing
 
   // Reply FIFO (intrusive, oldest first).
   ReplySlot* head_ = nullptr;
@@ -200,9 +202,11 @@ private:
   PolicyScratch access_scratch_;
   TtlScratch ttl_scratch_;
   std::string rewrite_buf_;
-  DecodedRequest rewritten_;  // the request as the TTL stage rewrote it (views into the above)
-  std::string followups_;     // EXPIRE ... NX commands to send right after the current request
-  std::string post_exec_;     // follow-ups of commands queued in MULTI: sent right after EXEC
+  DecodedRequest rewritten_;      // the request as the TTL stage rewrote it (views into the above)
+  std::string followups_;         // EXPIRE ... NX commands to send right after the current request
+  uint32_t followup_count_ = 0;   // commands in followups_
+  uint32_t post_exec_count_ = 0;  // commands in post_exec_
+  std::string post_exec_;         // follow-ups of commands queued in MULTI: sent right after EXEC
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;

@@ -251,6 +251,15 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     owner_->onPinnedReplyDelivered(this);
 }
 
+void UpstreamConn::sendDropped(std::string_view raw, uint32_t count) {
+  writer_.buffer().append(raw);
+  for (uint32_t i = 0; i < count; ++i)
+    inflight_.push_back({nullptr, worker_->nowNs(), false, false});
+  worker_->stats().upstream_inflight.add(count);
+  if (state_ == State::kReady)
+    worker_->markDirty(this);
+}
+
 void UpstreamConn::sendUntracked(std::string_view raw) {
   writer_.buffer().append(raw);
   if (state_ == State::kReady)

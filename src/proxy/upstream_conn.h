@@ -43,6 +43,8 @@ public:
 
   // Queues one request. `slot` receives the reply; nullptr drops it.
   void send(std::string_view raw, ReplySlot* slot, bool blocking);
+  // `count` complete commands in `raw` whose replies are read and dropped (follow-ups).
+  void sendDropped(std::string_view raw, uint32_t count);
   // Passthrough mode: the replies stream to the owner, nothing waits for them.
   void sendUntracked(std::string_view raw);
   void flush();

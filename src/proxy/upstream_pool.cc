@@ -27,8 +27,8 @@ void UpstreamPool::ensureShared(int proto) {
 UpstreamConn* UpstreamPool::pickShared(int proto, std::string* cause) {
   ensureShared(proto);
   auto& list = shared(proto);
-  // Round robin over the connections that accept requests; replies are reordered per session
-  // anyway, so spreading a client's pipeline over several connections is safe.
+  // Round robin over the connections that accept requests, to spread sessions: a session then
+  // stays on the connection it got (Session::sharedConn) so its requests run in order.
   const size_t n = list.size();
   for (size_t i = 0; i < n; ++i) {
     UpstreamConn* c = list[(next_ + i) % n];
@@ -41,7 +41,7 @@ UpstreamConn* UpstreamPool::pickShared(int proto, std::string* cause) {
   return nullptr;
 }
 
-UpstreamConn* UpstreamPool::acquirePinned(int proto, Session* owner) {
+UpstreamConn* UpstreamPool::acquirePinned(int proto, Session* owner, std::string* cause) {
   auto& idle = idle_pinned_[proto >= 3 ? 1 : 0];
   UpstreamConn* c = nullptr;
   while (!idle.empty() && !c) {
@@ -55,6 +55,11 @@ UpstreamConn* UpstreamPool::acquirePinned(int proto, Session* owner) {
   if (!c) {
     c = new UpstreamConn(worker_, proto, UpstreamConn::Role::kPinned);
     c->start();
+    if (!c->accepting()) {
+      // Failed inside start(): it has already destroyed itself; only its cause is left to read.
+      *cause = c->downCause();
+      return nullptr;
+    }
   }
   c->setOwner(owner);
   busy_pinned_.push_back(c);

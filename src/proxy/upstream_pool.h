@@ -25,8 +25,9 @@ public:
   // *cause says why).
   UpstreamConn* pickShared(int proto, std::string* cause);
 
-  // A connection for `owner` alone. Never nullptr; it may still be connecting.
-  UpstreamConn* acquirePinned(int proto, Session* owner);
+  // A connection for `owner` alone; it may still be connecting. nullptr (and *cause) if a new
+  // connection failed at once (e.g. no file descriptors left).
+  UpstreamConn* acquirePinned(int proto, Session* owner, std::string* cause);
   // Returns a pinned connection: pooled when clean and idle, otherwise closed.
   void releasePinned(UpstreamConn* conn);
   // A pinned connection failed or closed: forget it (it frees itself).

@@ -144,21 +144,23 @@ void Worker::refreshSnapshots() {
 
 void Worker::flushDirty() {
   // Requests first, so upstream starts working while client replies are written.
+  // The lists are swapped with member vectors, not fresh ones, so both keep their capacity and
+  // a loop turn allocates nothing. A flush may mark more objects dirty: loop until none are.
   while (!dirty_upstreams_.empty()) {
-    std::vector<UpstreamConn*> batch;
-    batch.swap(dirty_upstreams_);
-    for (UpstreamConn* c : batch) {
+    flushing_upstreams_.swap(dirty_upstreams_);
+    for (UpstreamConn* c : flushing_upstreams_) {
       c->dirty_listed = false;
       c->flush();
     }
+    flushing_upstreams_.clear();
   }
   while (!dirty_sessions_.empty()) {
-    std::vector<Session*> batch;
-    batch.swap(dirty_sessions_);
-    for (Session* s : batch) {
+    flushing_sessions_.swap(dirty_sessions_);
+    for (Session* s : flushing_sessions_) {
       s->dirty_listed = false;
       s->flush();
     }
+    flushing_sessions_.clear();
   }
   if (draining_)
     maybeFinishDrain();

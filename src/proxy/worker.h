@@ -140,6 +140,8 @@ private:
   bool inbox_open_ = true;
   std::vector<Session*> dirty_sessions_;
   std::vector<UpstreamConn*> dirty_upstreams_;
+  std::vector<Session*> flushing_sessions_;  // the batch being flushed (see flushDirty)
+  std::vector<UpstreamConn*> flushing_upstreams_;
 };
 
 }  // namespace kw

@@ -17,15 +17,9 @@
 #include "policy/ttl_policy.h"
 #include "proxy/command_table.h"
 
-namespace {
+#include "fuzz_check.h"
 
-#define FUZZ_CHECK(cond)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-      std::abort();                                                                                \
-    }                                                                                              \
-  } while (0)
+namespace {
 
 constexpr int64_t kBaseNowMs = 1700000000000;
 constexpr const char* kUsers[] = {"auth-service", "user-service", "ops"};
@@ -67,7 +61,7 @@ void checkTtl(const kw::CompiledPolicy& policy, const kw::CommandInfo& cmd,
   }
   }
   FUZZ_CHECK(scratch.error.empty());
-  for (const std::vector<std::string>& f : scratch.followups) {
+  for (const kw::ArgList& f : scratch.followups) {
     FUZZ_CHECK(f.size() == 4 && f[0] == "EXPIRE" && (f[3] == "NX" || f[3] == "LT"));
     FUZZ_CHECK(f[2] != "0" && f[2][0] != '-');
     // Follow-ups are themselves commands the stage accepts as they are.

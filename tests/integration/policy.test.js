@@ -123,6 +123,32 @@ describe('policy (production config)', () => {
     assert.equal(await direct.call('TTL', d), 86400, 'doc:processing max');
   });
 
+  h.proxyTest('RESET inside MULTI drops the queued commands\' TTL follow-ups', { timeout: 10000 }, async () => {
+    // Regression: the follow-ups of a transaction discarded by RESET used to stay queued and go
+    // out after the next EXEC. MONITOR on Redis itself shows every command the proxy sends.
+    const u = crypto.randomUUID();
+    const kept = `session:${u}:kept`;
+    const dropped = `session:${u}:dropped`;
+    const monitor = await RawClient.connect(redis.port, h.HOST);
+    open.push(monitor);
+    assert.equal(await monitor.call('MONITOR'), 'OK');
+    const c = await as('auth');
+    assert.equal(await c.call('MULTI'), 'OK');
+    assert.equal(await c.call('HSET', dropped, 'f', 'v'), 'QUEUED');
+    assert.equal(await c.call('RESET'), 'RESET');
+    assert.equal(await c.call('AUTH', ...USERS.auth), 'OK');
+    assert.equal(await c.call('MULTI'), 'OK');
+    assert.equal(await c.call('HSET', kept, 'f', 'v'), 'QUEUED');
+    assert.deepEqual(await c.call('EXEC'), [1]);
+    await h.sleep(300);
+    const seen = monitor.replies.map((r) => String(r.value));
+    assert.ok(seen.some((l) => l.includes('"EXPIRE"') && l.includes(kept)),
+      `the kept transaction's follow-up reached Redis: ${seen.join('\n')}`);
+    assert.ok(!seen.some((l) => l.includes('"EXPIRE"') && l.includes(dropped)),
+      `no follow-up for the discarded transaction: ${seen.join('\n')}`);
+    assert.equal(await direct.call('EXISTS', dropped), 0);
+  });
+
   h.proxyTest('collection writes into a ttl_required namespace get a TTL; replies unchanged', { timeout: 15000 }, async () => {
     const u = crypto.randomUUID();
     const k = (s) => `session:${u}:${s}`;

@@ -5,6 +5,8 @@
 
 const assert = require('node:assert/strict');
 const { describe, before, after } = require('node:test');
+const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
 const h = require('./harness');
 const { RawClient, RespError } = require('./resp');
 
@@ -178,6 +180,34 @@ describe('upstream failure', () => {
       assert.equal(await c.call('GET', 'kw:uf:k'), 'back');
     } finally {
       c.close();
+    }
+  });
+
+  h.proxyTest('a pinned connection that cannot get a socket: an error reply, and the proxy lives on', { timeout: 30000 }, async () => {
+    // Regression: a pinned connection whose connect failed inside uv_tcp_connect (here: no file
+    // descriptor left) used to stay referenced after it had destroyed itself.
+    if (!redis.alive) await redis.restart();
+    const k = await h.startKeywarden({ upstreamPort: redis.port, toml: { server: { workers: 1 } } });
+    const c = await RawClient.connect(k.port);
+    try {
+      assert.equal(await c.call('PING'), 'PONG');
+      const pid = String(k.proc.pid);
+      // A new descriptor always takes the lowest free number: capping the limit there makes the
+      // very next socket() fail with EMFILE.
+      const used = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number));
+      let lowestFree = 0;
+      while (used.has(lowestFree)) lowestFree++;
+      // Only the soft limit, so it can be raised back afterwards.
+      const soft = /Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))[1];
+      execFileSync('prlimit', ['--pid', pid, `--nofile=${lowestFree}:`]);
+      const r = await c.call('BLPOP', 'kw:uf:fd', '1');
+      assert.ok(r instanceof RespError && r.message.startsWith('UPSTREAMDOWN'), `BLPOP without fds: ${JSON.stringify(r)}`);
+      execFileSync('prlimit', ['--pid', pid, `--nofile=${soft}:`]);
+      assert.equal(await c.call('PING'), 'PONG');
+      assert.equal(await c.call('BLPOP', 'kw:uf:fd', '1'), null);  // pinning works again
+    } finally {
+      c.close();
+      await k.stop();
     }
   });
 });
