@@ -28,7 +28,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kIters = 5'000'000;
-constexpr int kCommands = 8; // a realistic spread of command rows being hit
+constexpr int kCommands = 8;  // a realistic spread of command rows being hit
 
 // Latencies from 10 us to ~2 ms, so the bucket search takes a realistic number of steps.
 uint64_t latencyNs(int i) {
@@ -71,11 +71,11 @@ long rssKiB() {
   return -1;
 }
 
-} // namespace
+}  // namespace
 
 int main() {
   // Memory first, on this thread alone so that no thread stack blurs the RSS deltas.
-  rssKiB(); // warm up the stream machinery
+  rssKiB();  // warm up the stream machinery
   long rss0 = rssKiB();
   auto probe = std::make_unique<kw::RequestMetrics>();
   long rss1 = rssKiB();

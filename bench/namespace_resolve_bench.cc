@@ -29,7 +29,7 @@ void* countedAlloc(std::size_t size) {
   throw std::bad_alloc();
 }
 
-} // namespace
+}  // namespace
 
 void* operator new(std::size_t size) {
   return countedAlloc(size);
@@ -186,10 +186,10 @@ std::vector<std::string> platformKeys(std::mt19937_64& rng, size_t count) {
       break;
     case 8:
       keys.push_back("session:" + std::to_string(rng()));
-      break; // wrong shape
+      break;  // wrong shape
     case 9:
       keys.push_back("profile:" + uuid(rng) + ":extra");
-      break; // wrong shape
+      break;  // wrong shape
     case 10:
       keys.push_back("unrelated:key:" + std::to_string(rng()));
       break;
@@ -240,7 +240,7 @@ template <typename Fn>
 double timeResolve(const std::vector<std::string>& keys, int rounds, Fn&& resolve) {
   uint64_t acc = 0;
   for (const std::string& k : keys)
-    acc += resolve(k).ns; // warm-up
+    acc += resolve(k).ns;  // warm-up
   const auto start = Clock::now();
   for (int r = 0; r < rounds; ++r) {
     for (const std::string& k : keys) {
@@ -299,7 +299,7 @@ bool runCase(const char* label, const NamespaceIndex& index, const std::vector<s
   return allocations == 0 && disagree == 0;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 2000;

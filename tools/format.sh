@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Formats every C++ file under src/ and tests/ with the repo's .clang-format.
+# Formats every C++ file under src/, tests/, bench/ and tools/ with the repo's .clang-format.
 #   tools/format.sh          rewrite files in place
 #   tools/format.sh --check  change nothing; list unformatted files and exit 1 if there are any
 set -euo pipefail
@@ -15,7 +15,7 @@ case "${1:-}" in
     ;;
 esac
 
-mapfile -d '' files < <(find src tests -name node_modules -prune -o \
+mapfile -d '' files < <(find src tests bench tools -name node_modules -prune -o \
   -type f \( -name '*.cc' -o -name '*.h' \) -print0 | sort -z)
 if ((${#files[@]} == 0)); then
   echo "format: no C++ files found"

@@ -12,15 +12,9 @@
 #include "policy/key_pattern.h"
 #include "policy/namespace_index.h"
 
-namespace {
+#include "fuzz_check.h"
 
-#define FUZZ_CHECK(cond)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-      std::abort();                                                                                \
-    }                                                                                              \
-  } while (0)
+namespace {
 
 using kw::KeyPattern;
 using kw::Resolution;

@@ -8,15 +8,9 @@
 #include <cstring>
 #include <string_view>
 
-namespace {
+#include "fuzz_check.h"
 
-#define FUZZ_CHECK(cond)                                                                           \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-      std::abort();                                                                                \
-    }                                                                                              \
-  } while (0)
+namespace {
 
 using kw::ReplyScanner;
 using Status = ReplyScanner::Status;

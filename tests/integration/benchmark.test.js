@@ -4,7 +4,7 @@
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
-const { describe, before, after } = require('node:test');
+const { describe } = require('node:test');
 const h = require('./harness');
 
 function runBenchmark(port, extra, timeoutMs) {
@@ -49,15 +49,10 @@ describe('redis-benchmark', () => {
   let redis;
   let kw;
 
-  before(async () => {
-    redis = await h.startRedis();
-    kw = await h.startKeywarden({ upstreamPort: redis.port });
-  }, { timeout: 30000 });
-
-  after(async () => {
-    if (kw) await kw.stop();
-    if (redis) await redis.stop();
-  }, { timeout: 30000 });
+  h.withServers((r, k) => {
+    redis = r;
+    kw = k;
+  });
 
   for (const [label, extra] of [['no pipelining', []], ['-P 16', ['-P', '16']]]) {
     h.test(`-t get,set -n 20000 -c 20 (${label}) completes without errors`, { timeout: 70000 }, async () => {

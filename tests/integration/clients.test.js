@@ -12,15 +12,10 @@ const h = require('./harness');
 let redis;
 let kw;
 
-before(async () => {
-  redis = await h.startRedis();
-  kw = await h.startKeywarden({ upstreamPort: redis.port });
-}, { timeout: 30000 });
-
-after(async () => {
-  if (kw) await kw.stop();
-  if (redis) await redis.stop();
-}, { timeout: 30000 });
+h.withServers((r, k) => {
+  redis = r;
+  kw = k;
+});
 
 function waitFor(emitter, event, predicate, ms, what) {
   return h.within(ms, new Promise((resolve) => {

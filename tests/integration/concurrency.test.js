@@ -3,7 +3,7 @@
 // client that asked, with nothing lost or swapped between connections.
 
 const assert = require('node:assert/strict');
-const { describe, before, after } = require('node:test');
+const { describe } = require('node:test');
 const Redis = require('ioredis');
 const h = require('./harness');
 
@@ -11,15 +11,10 @@ describe('concurrency', () => {
   let redis;
   let kw;
 
-  before(async () => {
-    redis = await h.startRedis();
-    kw = await h.startKeywarden({ upstreamPort: redis.port });
-  }, { timeout: 30000 });
-
-  after(async () => {
-    if (kw) await kw.stop();
-    if (redis) await redis.stop();
-  }, { timeout: 30000 });
+  h.withServers((r, k) => {
+    redis = r;
+    kw = k;
+  });
 
   h.test('200 concurrent clients each SET/GET 50 keys of their own', { timeout: 90000 }, async () => {
     const nClients = 200;

@@ -512,6 +512,23 @@ function versionAtLeast(v, want) {
   return true;
 }
 
+// The usual pair for a suite: a redis-server and keywarden with default settings in front of
+// it, started before the suite's tests and stopped after them. `onStarted(redis, kw)` receives
+// them (hooks run in the enclosing describe, or at file level outside one).
+function withServers(onStarted) {
+  let redis;
+  let kw;
+  nodeTest.before(async () => {
+    redis = await startRedis();
+    kw = await startKeywarden({ upstreamPort: redis.port });
+    onStarted(redis, kw);
+  }, { timeout: 30000 });
+  nodeTest.after(async () => {
+    if (kw) await kw.stop();
+    if (redis) await redis.stop();
+  }, { timeout: 30000 });
+}
+
 module.exports = {
   HOST,
   confPolicyBlocks,
@@ -527,5 +544,6 @@ module.exports = {
   startRedis,
   test,
   versionAtLeast,
+  withServers,
   within,
 };

@@ -4,7 +4,7 @@
 // answer the way Redis does.
 
 const assert = require('node:assert/strict');
-const { describe, before, after } = require('node:test');
+const { describe } = require('node:test');
 const h = require('./harness');
 const { RawClient, RespError } = require('./resp');
 
@@ -28,15 +28,10 @@ describe('raw protocol', () => {
   let redis;
   let kw;
 
-  before(async () => {
-    redis = await h.startRedis();
-    kw = await h.startKeywarden({ upstreamPort: redis.port });
-  }, { timeout: 30000 });
-
-  after(async () => {
-    if (kw) await kw.stop();
-    if (redis) await redis.stop();
-  }, { timeout: 30000 });
+  h.withServers((r, k) => {
+    redis = r;
+    kw = k;
+  });
 
   h.test('PING inline and multibulk, PING with argument', { timeout: 10000 }, async () => {
     const c = await RawClient.connect(kw.port);
