@@ -21,6 +21,10 @@ inline bool equalsIgnoreCase(std::string_view a, std::string_view lower) {
   return true;
 }
 
+inline char asciiToLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 inline std::string asciiLower(std::string_view s) {
   std::string out(s);
   for (char& c : out)

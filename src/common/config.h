@@ -41,7 +41,10 @@ struct UpstreamConfig {
 struct LimitsConfig {
   uint32_t max_clients = 10000;
   uint32_t idle_timeout_s = 0;  // 0: never
+  // Replies owed to one client, written or not: over it the client's input is paused until it
+  // reads (back-pressure); a client that reads nothing for reply_stall_timeout_s is closed.
   uint64_t max_reply_buffer_bytes = 64ull << 20;
+  uint32_t reply_stall_timeout_s = 30;
   uint64_t max_query_buffer_bytes = 1ull << 30;
   uint64_t max_bulk_len = 512ull << 20;
   uint32_t max_array_len = 1u << 20;

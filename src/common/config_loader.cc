@@ -364,6 +364,7 @@ void readLimits(TableReader& r, LimitsConfig* c) {
   r.readInt("max_clients", 1, 10000000, &c->max_clients);
   r.readInt("idle_timeout_s", 0, std::numeric_limits<int32_t>::max(), &c->idle_timeout_s);
   r.readInt("max_reply_buffer_bytes", 1, kMaxBytes, &c->max_reply_buffer_bytes);
+  r.readInt("reply_stall_timeout_s", 1, 86400, &c->reply_stall_timeout_s);
   r.readInt("max_query_buffer_bytes", 1, kMaxBytes, &c->max_query_buffer_bytes);
   r.readInt("max_bulk_len", 1, kMaxBytes, &c->max_bulk_len);
   r.readInt("max_array_len", 1, std::numeric_limits<int32_t>::max(), &c->max_array_len);

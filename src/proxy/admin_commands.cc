@@ -111,6 +111,7 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("limits.max_clients", num(c.limits.max_clients));
   add("limits.idle_timeout_s", num(c.limits.idle_timeout_s));
   add("limits.max_reply_buffer_bytes", num(c.limits.max_reply_buffer_bytes));
+  add("limits.reply_stall_timeout_s", num(c.limits.reply_stall_timeout_s));
   add("limits.max_query_buffer_bytes", num(c.limits.max_query_buffer_bytes));
   add("limits.max_bulk_len", num(c.limits.max_bulk_len));
   add("limits.max_array_len", num(c.limits.max_array_len));
@@ -286,7 +287,7 @@ void Session::cmdInfo(const DecodedRequest& req) {
   for (std::string_view a : fwd)
     resp::bulk(&raw, a);
   DecodedRequest info{raw, {fwd.begin(), fwd.end()}};
-  ReplySlot* slot = forward(info, worker_->commands().find("info"), SlotEffect::kInfoMerge);
+  ReplySlot* slot = forward(info, RequestShape{}, SlotEffect::kInfoMerge);
   if (slot)
     slot->aux = std::move(proxy_part);  // "INFO upstream" alone: nothing in front
 }
@@ -570,11 +571,11 @@ void Session::cmdClientList(const DecodedRequest& req) {
             continue;
           if (!ids.empty() && std::find(ids.begin(), ids.end(), s->id()) == ids.end())
             continue;
-          if (type == "pubsub" && !s->passthrough_)
+          if (type == "pubsub" && !s->subscribed())
             continue;
           if ((type == "master" || type == "replica" || type == "slave"))
             continue;
-          if (type == "normal" && s->passthrough_)
+          if (type == "normal" && s->subscribed())
             continue;
           text += s->infoLine();
         }
@@ -656,8 +657,7 @@ void Session::cmdClientKill(const DecodedRequest& req) {
         }
         for (Session* s : victims) {
           if (s->id() == f.self) {
-            s->close_after_flush_ = true;  // killing yourself: the reply still goes out first
-            s->markDirty();
+            s->closeAfterReplies();  // killing yourself: the replies owed still go out first
           } else {
             s->close("killed by CLIENT KILL");
           }
@@ -674,6 +674,117 @@ void Session::cmdClientKill(const DecodedRequest& req) {
         else
           resp::integer(&out, killed);
         Session::deliver(w, slot, out);
+      });
+}
+
+// The upstream id of keywarden client `kw_id`'s pinned link (-1: no such client, or it has no
+// link of its own), looked up on every worker; `then` runs on this worker with `slot` still
+// reserved (slot->owner is null if this client left meanwhile).
+static void lookupUpstreamId(Worker& origin, uint64_t kw_id, ReplySlot* slot,
+                             std::function<void(Worker*, ReplySlot*, int64_t)> then) {
+  slot->external = true;
+  broadcast(
+      origin,
+      [kw_id](Worker& w) {
+        for (const Session* s : w.sessions())
+          if (s->id() == kw_id && !s->closed())
+            return std::to_string(s->pinnedUpstreamId());
+        return std::string();
+      },
+      [w = &origin, slot, then = std::move(then)](std::vector<std::string>& parts) {
+        int64_t upstream_id = -1;
+        for (const std::string& p : parts)
+          if (!p.empty())
+            upstream_id = std::stoll(p);
+        slot->external = false;
+        if (!slot->owner) {
+          w->slots().put(slot);
+          return;
+        }
+        then(w, slot, upstream_id);
+      });
+}
+
+void Session::sendPrepared(std::string_view raw, ReplySlot* slot) {
+  std::string cause;
+  if (!router_.send(raw, slot, RequestShape{}, &cause)) {
+    worker_->stats().errors_upstream_down.add();
+    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
+                       " unavailable (" + cause + ")\r\n");
+  }
+}
+
+// CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: the id is keywarden's; a blocked client waits on its own
+// pinned link, whose upstream id is what Redis needs.
+void Session::cmdClientUnblock(const DecodedRequest& req) {
+  worker_->stats().commands_forwarded.add();
+  if (req.args.size() != 3 && req.args.size() != 4)
+    return wrongArity("client|unblock");
+  unsigned long long id = 0;
+  auto r = std::from_chars(req.args[2].data(), req.args[2].data() + req.args[2].size(), id);
+  if (r.ec != std::errc() || r.ptr != req.args[2].data() + req.args[2].size())
+    return replyError("ERR value is not an integer or out of range");
+  std::string reason;
+  if (req.args.size() == 4) {
+    if (equalsIgnoreCase(req.args[3], "timeout"))
+      reason = "TIMEOUT";
+    else if (equalsIgnoreCase(req.args[3], "error"))
+      reason = "ERROR";
+    else
+      return replyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+  }
+  lookupUpstreamId(*worker_, id, newSlot(), [reason](Worker*, ReplySlot* slot, int64_t upstream_id) {
+    Session* self = slot->owner;
+    if (upstream_id < 0)
+      return self->complete(slot, ":0\r\n");
+    std::string raw;
+    const std::string target = std::to_string(upstream_id);
+    resp::arrayHeader(&raw, reason.empty() ? 3 : 4);
+    resp::bulk(&raw, "CLIENT");
+    resp::bulk(&raw, "UNBLOCK");
+    resp::bulk(&raw, target);
+    if (!reason.empty())
+      resp::bulk(&raw, reason);
+    self->sendPrepared(raw, slot);
+  });
+}
+
+// CLIENT TRACKING on ... REDIRECT <id>: the target is a keywarden client subscribed to
+// __redis__:invalidate on its own pinned link; Redis needs that link's id. Input waits for the
+// lookup, since everything after this command must follow it.
+void Session::startTrackingRedirect(const DecodedRequest& req, size_t redirect_arg) {
+  long long id = 0;
+  const std::string_view v = req.args[redirect_arg];
+  auto r = std::from_chars(v.data(), v.data() + v.size(), id);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size()) {
+    worker_->stats().commands_local.add();
+    return replyError("ERR value is not an integer or out of range");
+  }
+  std::vector<std::string> args(req.args.begin(), req.args.end());
+  ReplySlot* slot = newSlot();
+  barrier_slot_ = slot;
+  holdInput();
+  lookupUpstreamId(
+      *worker_, static_cast<uint64_t>(id), slot,
+      [args = std::move(args), redirect_arg](Worker*, ReplySlot* slot, int64_t upstream_id) mutable {
+        Session* self = slot->owner;
+        if (upstream_id < 0)
+          return self->complete(slot, "-ERR The client ID you want redirect to does not exist\r\n");
+        args[redirect_arg] = std::to_string(upstream_id);
+        std::string raw;
+        resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
+        for (const std::string& a : args)
+          resp::bulk(&raw, a);
+        std::string cause;
+        if (!self->router_.startStream(raw, &cause))
+          return self->complete(slot, "-UPSTREAMDOWN upstream " +
+                                          self->worker_->shared().upstream_name +
+                                          " unavailable (" + cause + ")\r\n");
+        self->worker_->stats().commands_forwarded.add();
+        slot->effect = SlotEffect::kStream;
+        self->stream_slot_ = slot;
+        self->barrier_slot_ = nullptr;
+        self->maybeContinue();
       });
 }
 
@@ -752,9 +863,10 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
                 *t += " proto=" + std::to_string(c->proto());
                 *t += " state=" + std::string(state);
                 *t += " inflight=" + std::to_string(c->inflight());
-                *t += " db=" + std::to_string(c->db);
-                *t +=
-                    " owner=" + (c->owner() ? std::to_string(c->owner()->id()) : std::string("-"));
+                *t += " db=" + std::to_string(c->db());
+                *t += " owner=" +
+                      (c->owner() ? std::to_string(c->owner()->ownerId()) : std::string("-"));
+                *t += " upstream_id=" + std::to_string(c->upstreamId());
                 if (c->state() == UpstreamConn::State::kDown)
                   *t += " cause=" + c->downCause();
                 *t += "\n";

@@ -46,6 +46,12 @@ enum class CmdId : uint8_t {
   kCopy,
   kSlowlog,
   kKeywarden,
+  kUnsubscribe,  // UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE
+  kSync,         // SYNC / PSYNC
+  kReplconf,
+  kScript,
+  kFunction,
+  kShutdown,
 };
 
 enum CmdFlag : uint32_t {

@@ -1,5 +1,5 @@
 // Commands the proxy answers itself, because they describe or change the client's own
-// connection (which is not the upstream's connection). Replies and error texts follow Redis 7.2.
+// connection (which is not the upstream's connection). Replies and error texts follow Redis 7.
 #include <charconv>
 #include <cstring>
 
@@ -7,7 +7,7 @@
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
-#include "proxy/upstream_conn.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
 namespace kw {
@@ -28,27 +28,28 @@ bool validClientName(std::string_view s) {
   return true;
 }
 
+void appendCommand(std::string* out, std::initializer_list<std::string_view> args) {
+  resp::arrayHeader(out, static_cast<int64_t>(args.size()));
+  for (std::string_view a : args)
+    resp::bulk(out, a);
+}
+
+// aux of an upstream AUTH: user '\0' password ['\0' proto '\0' setname-flag name].
+std::string authAux(std::string_view user, std::string_view password) {
+  std::string aux(user);
+  aux.push_back('\0');
+  aux.append(password);
+  return aux;
+}
+
 }  // namespace
 
 void Session::wrongArity(std::string_view name) {
   replyError("ERR wrong number of arguments for '" + asciiLower(name) + "' command");
 }
 
-void Session::cmdPing(const DecodedRequest& req) {
-  worker_->stats().commands_local.add();
-  if (req.args.size() > 2)
-    return wrongArity("ping");
-  if (req.args.size() == 1)
-    return replyLocal("+PONG\r\n");
-  std::string out;
-  resp::bulk(&out, req.args[1]);
-  replyLocal(out);
-}
-
 void Session::cmdEcho(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
-  if (req.args.size() != 2)
-    return wrongArity("echo");
   std::string out;
   resp::bulk(&out, req.args[1]);
   replyLocal(out);
@@ -57,18 +58,18 @@ void Session::cmdEcho(const DecodedRequest& req) {
 void Session::cmdQuit() {
   worker_->stats().commands_local.add();
   replyLocal("+OK\r\n");
-  close_after_flush_ = true;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
-  }
+  // Replies owed to earlier requests are written first, as Redis does.
+  closeAfterReplies();
 }
 
 void Session::resetConnectionState() {
   proto_ = 2;
+  router_.setProto(2);
   db_ = worker_->config().upstream.db;
   in_multi_ = false;
   multi_dirty_ = false;
+  multi_queued_ = 0;
+  multi_selects_.clear();
   post_exec_.clear();  // follow-ups of a discarded transaction go with it
   post_exec_count_ = 0;
   watching_ = false;
@@ -78,19 +79,82 @@ void Session::resetConnectionState() {
   user_ = worker_->policy().defaultUser();
   user_name_ = user_ ? user_->name : "";
   explicit_auth_ = false;
-  shared_conn_ = nullptr;
+  upstream_user_.clear();
+  setPool(&worker_->upstreams().main());
 }
 
 void Session::cmdReset() {
   worker_->stats().commands_local.add();
-  if (pinned_) {
-    // Whatever the pinned connection holds (MULTI, WATCH, SELECT) is thrown away with it,
-    // once the replies already owed from it are in.
-    pinned_->state_dirty = true;
+  ReplySlot* slot = newSlot();
+  if (router_.pinned() && (router_.inflight() > 0 || router_.waiting())) {
+    // Redis runs RESET after what came before it (a blocked BLPOP included): the pinned link
+    // is let go only once their replies are in. Input waits until then.
+    reset_slot_ = slot;
+    holdInput();
+    return;
   }
+  finishReset(slot);
+}
+
+void Session::finishReset(ReplySlot* slot) {
+  // Whatever the pinned link holds (MULTI, WATCH, SELECT) goes with it: the pool resets it
+  // before anyone else gets it.
   resetConnectionState();
-  replyLocal("+RESET\r\n");
-  maybeReleasePin();
+  router_.drop(0xff);
+  complete(slot, "+RESET\r\n");
+}
+
+bool Session::upstreamAuth() const {
+  // With no users of its own, keywarden lets the upstream Redis check AUTH against its ACL
+  // users and runs the client's commands as that user.
+  return worker_->config().policy.users.empty();
+}
+
+// AUTH is sent to Redis on this client's own link; its reply decides. Later requests wait for it,
+// since they must run as the user it authenticates (or not).
+void Session::forwardAuth(std::string_view user, std::string_view password, SlotEffect effect,
+                          std::string aux) {
+  std::string raw;
+  if (user.empty())
+    appendCommand(&raw, {"AUTH", password});
+  else
+    appendCommand(&raw, {"AUTH", user, password});
+  RequestShape own;
+  own.own_link = true;
+  DecodedRequest req{raw, {}};
+  ReplySlot* slot = forward(req, own, effect);
+  if (!slot)
+    return;
+  slot->aux = std::move(aux);
+  barrier_slot_ = slot;
+  holdInput();
+}
+
+void Session::applyUpstreamAuth(ReplySlot* slot, std::string_view reply,
+                                std::string* transformed) {
+  if (reply != "+OK\r\n")
+    return;  // Redis's own error (WRONGPASS, the nopass hint...) goes to the client as it is
+  const std::string& aux = slot->aux;
+  const size_t sep = aux.find('\0');
+  const std::string user = aux.substr(0, sep);
+  const size_t sep2 = aux.find('\0', sep + 1);
+  const std::string password = aux.substr(sep + 1, sep2 == std::string::npos ? sep2 : sep2 - sep - 1);
+  UpstreamPool* pool = worker_->upstreams().forIdentity(user.empty() ? "default" : user, password);
+  if (!pool) {
+    *transformed = "-ERR too many distinct upstream users on this keywarden worker\r\n";
+    return;
+  }
+  setPool(pool);
+  upstream_user_ = user.empty() ? "default" : user;
+  if (slot->effect == SlotEffect::kHelloAuth && sep2 != std::string::npos) {
+    // HELLO's own options, applied now that AUTH succeeded: proto, then an optional name.
+    const std::string rest = aux.substr(sep2 + 1);
+    const int proto = rest.empty() ? proto_ : rest[0] - '0';
+    if (rest.size() > 2 && rest[1] == 'N')
+      name_ = rest.substr(2);
+    switchProto(proto);
+    *transformed = helloReply();
+  }
 }
 
 void Session::cmdAuth(const DecodedRequest& req) {
@@ -99,6 +163,13 @@ void Session::cmdAuth(const DecodedRequest& req) {
     return replyError("ERR syntax error");
   // AUTH <password> is AUTH default <password>, as in Redis 6+.
   const bool one_arg = req.args.size() == 2;
+  if (upstreamAuth()) {
+    // Sent as the client wrote it, so Redis's own replies come back (its nopass hint included).
+    return forwardAuth(one_arg ? std::string_view() : req.args[1],
+                       one_arg ? req.args[1] : req.args[2], SlotEffect::kUpstreamAuth,
+                       authAux(one_arg ? "default" : req.args[1], one_arg ? req.args[1]
+                                                                           : req.args[2]));
+  }
   std::string err;
   if (!authenticate(one_arg ? "default" : req.args[1], one_arg ? req.args[1] : req.args[2], one_arg,
                     &err)) {
@@ -106,6 +177,45 @@ void Session::cmdAuth(const DecodedRequest& req) {
     return replyError(err);
   }
   replyLocal("+OK\r\n");
+}
+
+std::string Session::helloReply() const {
+  std::string out;
+  resp::mapHeader(&out, proto_, 7);
+  resp::bulk(&out, "server");
+  resp::bulk(&out, "redis");
+  resp::bulk(&out, "version");
+  SharedState& sh = worker_->shared();
+  resp::bulk(&out, sh.upstream_version_known.load(std::memory_order_acquire)
+                       ? std::string_view(sh.upstream_version)
+                       : std::string_view("7.2.0"));
+  resp::bulk(&out, "proto");
+  resp::integer(&out, proto_);
+  resp::bulk(&out, "id");
+  resp::integer(&out, static_cast<int64_t>(id_));
+  resp::bulk(&out, "mode");
+  resp::bulk(&out, "standalone");
+  resp::bulk(&out, "role");
+  resp::bulk(&out, "master");
+  resp::bulk(&out, "modules");
+  resp::arrayHeader(&out, 0);
+  return out;
+}
+
+// The client's protocol changes. A pinned link (SELECT, WATCH...) is switched with HELLO on it,
+// in order with this client's other requests; otherwise the next request goes to a shared link
+// of the new protocol.
+void Session::switchProto(int proto) {
+  if (proto == proto_)
+    return;
+  proto_ = proto;
+  router_.setProto(proto);
+  if (UpstreamLink* link = router_.pinned()) {
+    std::string hello;
+    appendCommand(&hello, {"HELLO", proto == 3 ? "3" : "2"});
+    router_.sendDropped(hello, 1);
+    link->setProto(proto);
+  }
 }
 
 void Session::cmdHello(const DecodedRequest& req) {
@@ -136,6 +246,18 @@ void Session::cmdHello(const DecodedRequest& req) {
       }
     }
   }
+  if (have_name && !validClientName(setname))
+    return replyError("ERR Client names cannot contain spaces, newlines or special characters.");
+  if (have_auth && upstreamAuth()) {
+    std::string aux = authAux(auth_user, auth_pass);
+    aux.push_back('\0');
+    aux.push_back(static_cast<char>('0' + proto));
+    if (have_name) {
+      aux.push_back('N');
+      aux.append(setname);
+    }
+    return forwardAuth(auth_user, auth_pass, SlotEffect::kHelloAuth, std::move(aux));
+  }
   if (have_auth) {
     std::string err;
     if (!authenticate(auth_user, auth_pass, false, &err)) {
@@ -143,64 +265,37 @@ void Session::cmdHello(const DecodedRequest& req) {
       return replyError(err);
     }
   }
-  if (have_name && !validClientName(setname))
-    return replyError("ERR Client names cannot contain spaces, newlines or special characters.");
-  if (proto != proto_ && pinned_) {
-    return replyError(
-        "ERR HELLO cannot switch protocol while the connection holds MULTI, WATCH, SELECT or "
-        "pub/sub state; RESET first");
-  }
   if (have_name)
     name_.assign(setname);
-  if (proto != proto_) {
-    proto_ = proto;
-    shared_conn_ = nullptr;  // the next request goes to a connection of the new protocol
-  }
-  std::string out;
-  resp::mapHeader(&out, proto_, 7);
-  resp::bulk(&out, "server");
-  resp::bulk(&out, "redis");
-  resp::bulk(&out, "version");
-  SharedState& sh = worker_->shared();
-  resp::bulk(&out, sh.upstream_version_known.load(std::memory_order_acquire)
-                       ? std::string_view(sh.upstream_version)
-                       : std::string_view("7.2.0"));
-  resp::bulk(&out, "proto");
-  resp::integer(&out, proto_);
-  resp::bulk(&out, "id");
-  resp::integer(&out, static_cast<int64_t>(id_));
-  resp::bulk(&out, "mode");
-  resp::bulk(&out, "standalone");
-  resp::bulk(&out, "role");
-  resp::bulk(&out, "master");
-  resp::bulk(&out, "modules");
-  resp::arrayHeader(&out, 0);
-  replyLocal(out);
+  switchProto(proto);
+  replyLocal(helloReply());
 }
 
 void Session::cmdSelect(const DecodedRequest& req) {
-  if (req.args.size() != 2) {
-    worker_->stats().commands_local.add();
-    return wrongArity("select");
-  }
   long long db = 0;
-  if (!parseInt(req.args[1], &db) || db < 0 || db > INT32_MAX) {
+  if (!parseInt(req.args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
     worker_->stats().commands_local.add();
-    return replyError(db < 0 ? "ERR DB index is out of range"
-                             : "ERR value is not an integer or out of range");
+    return replyError("ERR value is not an integer or out of range");
   }
-  if (db == db_ && !pinned_) {
+  if (db < 0) {
+    worker_->stats().commands_local.add();
+    return replyError("ERR DB index is out of range");
+  }
+  if (db == db_ && !router_.pinned()) {
     worker_->stats().commands_local.add();
     return replyLocal("+OK\r\n");
   }
-  // A non-default db lives on a pinned connection, so no other client's keys move. Redis
-  // validates the index; the session's db changes when it answers +OK.
-  if (!pin())
-    return;
-  forward(req, worker_->commands().find("select"), SlotEffect::kSelect, db);
+  // A non-default db lives on a pinned link, so no other client's keys move. Redis validates
+  // the index; the session's db changes (and its link stays pinned) when it answers +OK.
+  RequestShape own;
+  own.own_link = true;
+  forward(req, own, SlotEffect::kSelect, db);
 }
 
 void Session::cmdUnsubscribeLocal(const DecodedRequest& req) {
+  // Not subscribed: Redis answers one frame per channel (one with a nil channel when none is
+  // named), each saying the client is subscribed to nothing. Composed here, so these frames never
+  // meet a shared link.
   worker_->stats().commands_local.add();
   const std::string kind = asciiLower(req.args[0]);
   std::string out;
@@ -223,10 +318,28 @@ void Session::cmdUnsubscribeLocal(const DecodedRequest& req) {
   replyLocal(out);
 }
 
+void Session::cmdReplconf(const DecodedRequest& req) {
+  // REPLCONF ACK / GETACK get no reply at all from Redis, which would leave a link one reply
+  // short: answered here as Redis answers a client that is not a replica.
+  worker_->stats().commands_local.add();
+  if (req.args.size() % 2 == 0)
+    return replyError("ERR syntax error");
+  for (size_t i = 1; i < req.args.size(); i += 2) {
+    if (equalsIgnoreCase(req.args[i], "ack") || equalsIgnoreCase(req.args[i], "getack")) {
+      ReplySlot* slot = newSlot();
+      slot->suppress = true;
+      return complete(slot, "+OK\r\n");
+    }
+  }
+  replyLocal("+OK\r\n");
+}
+
 std::string Session::infoLine() const {
   const uint64_t now = worker_->nowMs();
+  const bool streaming = router_.streaming();
+  const bool blocked = blockedOrSubscribed() && !streaming;
   std::string s;
-  s.reserve(256);
+  s.reserve(320);
   s += "id=" + std::to_string(id_);
   s += " addr=" + addr_;
   s += " laddr=" + laddr_;
@@ -234,24 +347,45 @@ std::string Session::infoLine() const {
   s += " age=" + std::to_string((now - created_ms_) / 1000);
   s += " idle=" + std::to_string((now - last_active_ms_) / 1000);
   s += " flags=";
-  if (passthrough_)
-    s += "P";
+  if (streaming)
+    s += raw_ ? "S" : "P";
   if (in_multi_)
     s += "x";
-  if (pinned_ && !passthrough_ && !in_multi_ && pinned_->inflight() > 0)
+  if (blocked)
     s += "b";
-  if (!passthrough_ && !in_multi_)
+  if (!streaming && !in_multi_ && !blocked)
     s += "N";
   s += " db=" + std::to_string(db_);
-  s += " sub=0 psub=0 ssub=0 multi=" + std::string(in_multi_ ? "0" : "-1");
+  s += " sub=0 psub=0 ssub=0 multi=" + std::string(in_multi_ ? std::to_string(multi_queued_) : "-1");
   s += " qbuf=" + std::to_string(inbuf_.size());
+  s += " qbuf-free=" + std::to_string(inbuf_.capacity() - inbuf_.size());
+  s += " argv-mem=0";
+  s += " multi-mem=" + std::to_string(in_multi_ ? post_exec_.size() : 0);
+  s += " rbs=" + std::to_string(Worker::kReadBufferSize);
+  s += " rbp=" + std::to_string(Worker::kReadBufferSize);
   s += " obl=0 oll=" + std::to_string(slot_count_);
-  s += " omem=" + std::to_string(writer_.buffered() + stored_bytes_);
-  s += " user=" + user_name_;
+  const uint64_t omem = writer_.buffered() + stored_bytes_;
+  s += " omem=" + std::to_string(omem);
+  s += " tot-mem=" + std::to_string(omem + inbuf_.capacity() + sizeof(Session));
+  s += " events=r";
+  if (!writer_.idle())
+    s += "w";
+  s += " cmd=";
+  if (last_cmd_ < worker_->commands().size()) {
+    s += worker_->commands().row(last_cmd_).name;
+    if (last_sub_[0]) {
+      s += "|";
+      s += last_sub_;
+    }
+  } else {
+    s += "NULL";
+  }
+  s += " user=" + (upstream_user_.empty() ? user_name_ : upstream_user_);
+  s += " redir=-1";
   s += " resp=" + std::to_string(proto_);
   s += " lib-name=" + lib_name_;
   s += " lib-ver=" + lib_ver_;
-  s += " upstream=" + std::string(pinned_ ? "pinned" : "shared");
+  s += " upstream=" + std::string(router_.pinned() ? "pinned" : "shared");
   s += "\n";
   return s;
 }
@@ -311,9 +445,7 @@ void Session::cmdClient(const DecodedRequest& req) {
     resp::verbatim(&out, proto_, infoLine());
     return replyLocal(out);
   }
-  if ((equalsIgnoreCase(sub, "list") || equalsIgnoreCase(sub, "kill") ||
-       equalsIgnoreCase(sub, "pause") || equalsIgnoreCase(sub, "unpause")) &&
-      !user_->admin) {
+  if ((equalsIgnoreCase(sub, "list") || equalsIgnoreCase(sub, "kill")) && !user_->admin) {
     local();
     current_outcome_ = Outcome::kRefusedAcl;
     return replyError("NOPERM User " + user_->name + " has no permissions to run the 'client|" +
@@ -326,6 +458,8 @@ void Session::cmdClient(const DecodedRequest& req) {
       return wrongArity("client|kill");
     return cmdClientKill(req);
   }
+  if (equalsIgnoreCase(sub, "unblock"))
+    return cmdClientUnblock(req);
   if (equalsIgnoreCase(sub, "reply")) {
     local();
     if (argc != 3)
@@ -357,31 +491,6 @@ void Session::cmdClient(const DecodedRequest& req) {
   if (equalsIgnoreCase(sub, "getredir")) {
     local();
     return replyLocal(":-1\r\n");
-  }
-  if (equalsIgnoreCase(sub, "tracking")) {
-    // Invalidation pushes arrive on the connection that enabled tracking: it streams to this
-    // client from now on.
-    if (!pin())
-      return;
-    passthrough_ = true;
-    pinned_->enterPassthrough();
-    pinned_->state_dirty = true;
-    ReplySlot* slot = newSlot();
-    slot->effect = SlotEffect::kPassthrough;
-    passthrough_slot_ = slot;
-    worker_->stats().commands_forwarded.add();
-    return sendTo(pinned_, req.raw, nullptr, false, /*tracked=*/false);
-  }
-  if (equalsIgnoreCase(sub, "unblock")) {
-    local();
-    // Client ids here are the proxy's; forwarding would act on the proxy's own upstream links.
-    return replyError("ERR CLIENT UNBLOCK is not supported through keywarden");
-  }
-  if (equalsIgnoreCase(sub, "pause") || equalsIgnoreCase(sub, "unpause") ||
-      equalsIgnoreCase(sub, "help") || equalsIgnoreCase(sub, "caching") ||
-      equalsIgnoreCase(sub, "trackinginfo") || equalsIgnoreCase(sub, "no-evict")) {
-    forward(req, nullptr);
-    return;
   }
   local();
   replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try CLIENT HELP.");

@@ -192,7 +192,7 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
 
 // Pipelined right behind the command on the same connection; their replies are dropped, so
 // the client sees exactly the reply of its own command.
-void Session::sendFollowups(UpstreamConn* target) {
+void Session::sendFollowups() {
   if (followup_count_ == 0)
     return;
   if (in_multi_) {
@@ -200,7 +200,7 @@ void Session::sendFollowups(UpstreamConn* target) {
     post_exec_.append(followups_);
     post_exec_count_ += followup_count_;
   } else {
-    sendDropped(target, followups_, followup_count_);
+    router_.sendDropped(followups_, followup_count_);
   }
   followups_.clear();
   followup_count_ = 0;
@@ -219,9 +219,8 @@ void Session::onPolicyChanged() {
   if (!u || !u->enabled) {
     KW_LOG_INFO("closing client %s: user '%s' no longer exists or is disabled", addr_.c_str(),
                 user_name_.c_str());
-    close_after_flush_ = true;
     user_ = nullptr;
-    markDirty();
+    closeAfterReplies();
     return;
   }
   user_ = u;

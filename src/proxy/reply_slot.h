@@ -19,11 +19,14 @@ class Session;
 // What the session does when the slot's reply is delivered (state that depends on the reply).
 enum class SlotEffect : uint8_t {
   kNone,
-  kSelect,       // +OK: the session's db becomes `arg`
-  kPassthrough,  // entering pub/sub or MONITOR: the slot stays at the head and streams
-  kInfoMerge,    // upstream INFO text: the proxy's own sections go in front of it
+  kSelect,      // +OK: the session's db becomes `arg`
+  kStream,      // streaming (pub/sub, MONITOR, tracking, SYNC): the slot stays at the head
+  kInfoMerge,   // upstream INFO text: the proxy's own sections go in front of it
   kExecAbort,   // EXEC after a refused queued command: the upstream DISCARD's +OK becomes EXECABORT
+  kExec,        // EXEC: SELECTs queued in the transaction (in `aux`) change the session's db
   kFilterScan,  // SCAN reply: keys the user may not read are removed
+  kUpstreamAuth,  // AUTH checked by the upstream: +OK moves the client to that identity (`aux`)
+  kHelloAuth,     // HELLO ... AUTH checked by the upstream: +OK becomes HELLO's reply
 };
 
 struct ReplySlot {

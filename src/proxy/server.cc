@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -91,10 +92,17 @@ void onStopSignal(uv_signal_t* h, int signum) {
     _exit(1);
   }
   m->draining = true;
-  KW_LOG_INFO("%s: draining (deadline %u ms)", strsignal(signum),
-              m->shared->config()->server.shutdown_deadline_ms);
+  const uint32_t deadline_ms = m->shared->config()->server.shutdown_deadline_ms;
+  KW_LOG_INFO("%s: draining (deadline %u ms)", strsignal(signum), deadline_ms);
   for (auto& w : *m->workers)
     w->requestDrain();
+  // The deadline holds whatever state a worker is in: a thread of its own (the main loop may be
+  // inside a blocking upstream probe) ends the process if the orderly stop has not by then.
+  std::thread([deadline_ms] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(deadline_ms + 1000));
+    KW_LOG_ERROR("shutdown deadline passed and a worker has not stopped; exiting now");
+    _exit(0);
+  }).detach();
 }
 
 void onHup(uv_signal_t* h, int) {

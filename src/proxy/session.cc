@@ -7,13 +7,33 @@
 
 #include "common/ascii.h"
 #include "common/log.h"
+#include "proxy/reply_scanner.h"
 #include "proxy/resp_writer.h"
 #include "proxy/shared_state.h"
-#include "proxy/upstream_conn.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
 namespace kw {
 namespace {
+
+// True when element `n` of the array reply `reply` is exactly `want` (EXEC's reply to a queued
+// SELECT). Elements are framed with the reply scanner, so nested values are skipped whole.
+bool nthElementIs(std::string_view reply, size_t n, std::string_view want) {
+  size_t pos = reply.find("\r\n");
+  if (pos == std::string_view::npos)
+    return false;
+  pos += 2;
+  for (size_t i = 0; pos < reply.size(); ++i) {
+    ReplyScanner scanner;
+    ReplyScanner::Frame frame;
+    if (scanner.scan(reply.substr(pos), &frame) != ReplyScanner::Status::kComplete)
+      return false;
+    if (i == n)
+      return reply.substr(pos, frame.length) == want;
+    pos += frame.length;
+  }
+  return false;
+}
 
 std::string formatAddr(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -32,12 +52,28 @@ std::string formatAddr(const sockaddr_storage& ss) {
 
 }  // namespace
 
-Session::Session(Worker* worker) : worker_(worker) {
+Session::Session(Worker* worker) : worker_(worker), router_(this) {
   id_ = worker_->shared().nextClientId();
   user_ = worker_->policy().defaultUser();
   user_name_ = user_ ? user_->name : "";
   db_ = worker_->config().upstream.db;
   created_ms_ = last_active_ms_ = worker_->nowMs();
+  setPool(&worker_->upstreams().main());
+}
+
+Session::~Session() {
+  setPool(nullptr);
+}
+
+void Session::setPool(UpstreamPool* pool) {
+  if (pool == pool_)
+    return;
+  if (pool_)
+    pool_->removeUser();
+  pool_ = pool;
+  if (pool_)
+    pool_->addUser();
+  router_.setPool(pool_);
 }
 
 bool Session::accept(uv_stream_t* server) {
@@ -63,17 +99,63 @@ bool Session::accept(uv_stream_t* server) {
     worker_->stats().connections_rejected_max_clients.add();
     // Said the way Redis says it, then closed once the bytes are out.
     writer_.buffer().append("-ERR max number of clients reached\r\n");
-    close_after_flush_ = true;
-    closed_ = false;
+    closing_ = true;
     admitted_ = false;
     markDirty();
     return true;
   }
   admitted_ = true;
   worker_->stats().clients_connected.add(1);
+  resumeReading();
+  return true;
+}
+
+void Session::pauseReading() {
+  if (!reading_)
+    return;
+  uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  reading_ = false;
+}
+
+void Session::resumeReading() {
+  if (reading_ || closed_ || closing_ || input_held_ || paused_for_output_ ||
+      worker_->draining())
+    return;
   reading_ = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Session::onAlloc, &Session::onRead);
-  return true;
+}
+
+void Session::closeAfterReplies() {
+  closing_ = true;
+  pauseReading();
+  markDirty();
+}
+
+void Session::holdInput() {
+  input_held_ = true;
+  pauseReading();
+}
+
+void Session::maybeContinue() {
+  if (!input_held_ || continue_input_ || barrier_slot_ || stream_reset_pending_)
+    return;
+  if (reset_slot_ && (router_.inflight() > 0 || router_.waiting()))
+    return;
+  continue_input_ = true;  // done at the next flush, outside whatever delivery is running now
+  markDirty();
+}
+
+void Session::continueInput() {
+  continue_input_ = false;
+  if (reset_slot_) {
+    ReplySlot* slot = reset_slot_;
+    reset_slot_ = nullptr;
+    finishReset(slot);
+  }
+  input_held_ = false;
+  resumeReading();
+  if (!inbuf_.empty() && !closed_)
+    processInput(std::string_view());
 }
 
 void Session::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -92,18 +174,24 @@ void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   }
   self->worker_->stats().bytes_in.add(static_cast<uint64_t>(nread));
   self->worker_->stampNow();
+  self->last_active_ms_ = self->worker_->nowMs();
+  const std::string_view data(buf->base, static_cast<size_t>(nread));
+  if (self->raw_) {
+    // A replication link: the client's bytes (REPLCONF ACK...) go upstream as they are.
+    self->router_.sendRaw(data);
+    return;
+  }
   self->worker_->refreshIfChanged();
   if (self->closed_)
     return;
-  self->last_active_ms_ = self->worker_->nowMs();
-  self->processInput(std::string_view(buf->base, static_cast<size_t>(nread)));
+  self->processInput(data);
 }
 
 void Session::processInput(std::string_view data) {
   if (inbuf_.empty()) {
     // Fast path: requests are decoded straight from the read buffer.
     size_t used = processBuffer(data);
-    if (used < data.size() && !closed_ && !close_after_flush_)
+    if (used < data.size() && !closed_ && !closing_)
       inbuf_.assign(data.substr(used));
   } else {
     inbuf_.append(data);
@@ -136,7 +224,10 @@ size_t Session::processBuffer(std::string_view data) {
   RequestDecoder& decoder = worker_->decoder();
   DecodedRequest& req = decoded_;  // a member: its argument vector keeps its capacity
   size_t off = 0;
-  while (off < data.size() && !closed_ && !close_after_flush_ && !awaiting_reset_) {
+  // Stops at QUIT, an error, RESET while streaming, SYNC, and when replies pile up over the
+  // reply buffer cap (the rest waits in inbuf_ until the client reads).
+  while (off < data.size() && !closed_ && !closing_ && !input_held_ && !raw_ &&
+         !paused_for_output_) {
     size_t used = 0;
     auto st = decoder.next(data.substr(off), limits, &req, &used);
     if (st == RequestDecoder::Status::kNeedMore)
@@ -146,7 +237,8 @@ size_t Session::processBuffer(std::string_view data) {
       continue;
     if (st == RequestDecoder::Status::kError) {
       // Like Redis: one error reply, then the connection is closed (the stream can no longer
-      // be framed, so no later byte can be trusted to start a request).
+      // be framed, so no later byte can be trusted to start a request). Replies owed to
+      // earlier requests are written first.
       worker_->stats().errors_protocol.add();
       KW_LOG_INFO("protocol error from client %s: %s", addr_.c_str(), decoder.error().c_str());
       std::string msg = "ERR " + decoder.error();
@@ -158,14 +250,15 @@ size_t Session::processBuffer(std::string_view data) {
           msg = "ERR Protocol error: unauthenticated bulk length";
       }
       replyError(msg);
-      close_after_flush_ = true;
-      if (reading_) {
-        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-        reading_ = false;
-      }
+      closeAfterReplies();
       return data.size();
     }
     dispatch(req);
+  }
+  if (raw_ && off < data.size() && !closed_) {
+    // Bytes pipelined behind SYNC/PSYNC belong to the replication link.
+    router_.sendRaw(data.substr(off));
+    off = data.size();
   }
   return off;
 }
@@ -179,6 +272,15 @@ void Session::dispatch(const DecodedRequest& req) {
   current_cmd_ = worker_->commands().indexOf(cmd);
   current_ns_ = Resolution::kNone;
   current_outcome_ = Outcome::kOk;
+  last_cmd_ = current_cmd_;
+  last_sub_[0] = '\0';
+  if (cmd && (cmd->id == CmdId::kClient || cmd->id == CmdId::kScript ||
+              cmd->id == CmdId::kFunction || cmd->name == "config") &&
+      req.args.size() > 1 && req.args[1].size() < sizeof last_sub_) {
+    for (size_t i = 0; i < req.args[1].size(); ++i)
+      last_sub_[i] = asciiToLower(req.args[1][i]);
+    last_sub_[req.args[1].size()] = '\0';
+  }
   // Secrets never reach the slow log (Redis redacts the same commands).
   redact_ = cmd && (cmd->id == CmdId::kAuth || cmd->id == CmdId::kHello || cmd->name == "migrate");
   filter_scan_ = false;
@@ -200,130 +302,162 @@ void Session::dispatch(const DecodedRequest& req) {
   followup_count_ = 0;
   if (!gateTtl(req, cmd, &rewritten_, &effective))
     return;
-  if (passthrough_)
-    return dispatchPassthrough(*effective, cmd);
+  if (router_.streaming())
+    return dispatchStreaming(*effective, cmd);
   route(*effective, cmd);
 }
 
 void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
-  if (cmd && cmd->id != CmdId::kOther) {
-    if (in_multi_) {
-      // Inside MULTI, Redis queues everything but these; so do we (on the pinned connection).
-      switch (cmd->id) {
-      case CmdId::kQuit:
-        return cmdQuit();
-      case CmdId::kReset:
-        return cmdReset();
-      case CmdId::kMulti:
-      case CmdId::kExec:
-      case CmdId::kDiscard:
-      case CmdId::kWatch:
-        if (dispatchTransaction(req, *cmd))
-          return;
-        break;
-      case CmdId::kSelect:
-      case CmdId::kHello:
-      case CmdId::kClient:
-        if (pinned_)
-          pinned_->state_dirty = true;
-        break;
-      default:
-        break;
-      }
-      forward(req, cmd);
+  const RequestShape shape =
+      classifyRequest(cmd, std::span<const std::string_view>(req.args), in_multi_);
+  switch (shape.shape) {
+  case ReplyShape::kLocal:
+    return dispatchLocal(req, *cmd);
+  case ReplyShape::kStream:
+    if (cmd->id == CmdId::kClient) {
+      // CLIENT TRACKING on ... REDIRECT <id>: the id is keywarden's; Redis needs its own.
+      for (size_t i = 3; i + 1 < req.args.size(); ++i)
+        if (equalsIgnoreCase(req.args[i], "redirect"))
+          return startTrackingRedirect(req, i + 1);
+    }
+    return startStream(req);
+  case ReplyShape::kRaw:
+    return startRaw(req);
+  case ReplyShape::kOne:
+    break;
+  }
+  if (cmd && cmd->id == CmdId::kClient && !in_multi_ && !user_->admin &&
+      (equalsIgnoreCase(req.args[1], "pause") || equalsIgnoreCase(req.args[1], "unpause"))) {
+    // CLIENT PAUSE / UNPAUSE act on every client of the shared Redis.
+    worker_->stats().commands_local.add();
+    current_outcome_ = Outcome::kRefusedAcl;
+    return replyError("NOPERM User " + user_->name + " has no permissions to run the 'client|" +
+                      asciiLower(req.args[1]) + "' command (admin only)");
+  }
+  if (in_multi_) {
+    if (cmd && cmd->id == CmdId::kSelect && req.args.size() == 2) {
+      // Takes effect when EXEC runs it: remembered with its place in the transaction.
+      multi_selects_ += std::to_string(multi_queued_) + ":" + std::string(req.args[1]) + ",";
+    }
+    ++multi_queued_;
+  }
+  if (cmd && cmd->id == CmdId::kPing && !in_multi_) {
+    // PING goes to Redis, so a health check through the proxy sees what Redis says (-BUSY,
+    // -LOADING...); only with no upstream to ask does the proxy answer it.
+    ReplySlot* slot = newSlot();
+    std::string cause;
+    if (router_.send(req.raw, slot, shape, &cause)) {
+      worker_->stats().commands_forwarded.add();
       return;
     }
-    if (dispatchLocal(req, *cmd))
-      return;
-    if (dispatchTransaction(req, *cmd))
-      return;
+    worker_->stats().commands_local.add();
+    std::string out = "+PONG\r\n";
+    if (req.args.size() == 2) {
+      out.clear();
+      resp::bulk(&out, req.args[1]);
+    }
+    return complete(slot, out);
   }
-  forward(req, cmd, filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone);
+  forward(req, shape, filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone);
 }
 
-bool Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
+void Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
   switch (cmd.id) {
-  case CmdId::kPing:
-    cmdPing(req);
-    return true;
   case CmdId::kEcho:
-    cmdEcho(req);
-    return true;
+    return cmdEcho(req);
   case CmdId::kQuit:
-    cmdQuit();
-    return true;
+    return cmdQuit();
   case CmdId::kReset:
-    cmdReset();
-    return true;
+    return cmdReset();
   case CmdId::kHello:
-    cmdHello(req);
-    return true;
+    if (in_multi_) {
+      worker_->stats().commands_local.add();
+      return replyError("ERR HELLO inside MULTI is not supported by keywarden");
+    }
+    return cmdHello(req);
   case CmdId::kAuth:
-    cmdAuth(req);
-    return true;
+    return cmdAuth(req);
   case CmdId::kClient:
-    cmdClient(req);
-    return true;
+    if (in_multi_) {
+      worker_->stats().commands_local.add();
+      return replyError("ERR CLIENT REPLY inside MULTI is not supported by keywarden");
+    }
+    return cmdClient(req);
   case CmdId::kSelect:
-    cmdSelect(req);
-    return true;
+    return cmdSelect(req);
   case CmdId::kInfo:
-    cmdInfo(req);
-    return true;
+    return cmdInfo(req);
   case CmdId::kSlowlog:
-    cmdSlowlog(req);
-    return true;
+    return cmdSlowlog(req);
   case CmdId::kKeywarden:
-    cmdKeywarden(req);
-    return true;
+    return cmdKeywarden(req);
   case CmdId::kReadonly:
   case CmdId::kReadwrite:
     worker_->stats().commands_local.add();
-    replyError("ERR This instance has cluster support disabled");
-    return true;
-  case CmdId::kSubscribe:
-  case CmdId::kMonitor: {
-    // From here on the pinned connection streams everything to this client.
-    if (!pin())
-      return true;
-    passthrough_ = true;
-    pinned_->enterPassthrough();
-    pinned_->state_dirty = true;
-    ReplySlot* slot = newSlot();
-    slot->effect = SlotEffect::kPassthrough;
-    passthrough_slot_ = slot;
-    worker_->stats().commands_forwarded.add();
-    sendTo(pinned_, req.raw, nullptr, false, /*tracked=*/false);
-    return true;
-  }
+    return replyError("ERR This instance has cluster support disabled");
+  case CmdId::kUnsubscribe:
+    return cmdUnsubscribeLocal(req);
+  case CmdId::kReplconf:
+    return cmdReplconf(req);
+  case CmdId::kMulti:
+  case CmdId::kExec:
+  case CmdId::kDiscard:
+  case CmdId::kWatch:
+  case CmdId::kUnwatch:
+    return dispatchTransaction(req, cmd);
   default:
     break;
   }
-  // UNSUBSCRIBE and friends outside pub/sub: answered here, because on a shared RESP3
-  // connection Redis would answer with a push frame, which is not a reply to match.
-  if (cmd.flags & kPubsub) {
-    std::string_view n = req.args[0];
-    if (equalsIgnoreCase(n, "unsubscribe") || equalsIgnoreCase(n, "punsubscribe") ||
-        equalsIgnoreCase(n, "sunsubscribe")) {
-      cmdUnsubscribeLocal(req);
-      return true;
-    }
-  }
-  return false;
+  // Not reachable for rows the classifier calls local; answer rather than hang.
+  worker_->stats().commands_local.add();
+  replyError("ERR internal error: no handler for '" + asciiLower(cmd.name) + "'");
 }
 
-// MULTI/EXEC/DISCARD/WATCH/UNWATCH. Returns true if handled (forwarded or answered).
-bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& cmd) {
+// A stream: SUBSCRIBE family, MONITOR, CLIENT TRACKING on. From here on the pinned link sends
+// every frame to this client.
+void Session::startStream(const DecodedRequest& req) {
+  ReplySlot* slot = newSlot();
+  std::string cause;
+  if (!router_.startStream(req.raw, &cause)) {
+    worker_->stats().errors_upstream_down.add();
+    return complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
+                              " unavailable (" + cause + ")\r\n");
+  }
+  worker_->stats().commands_forwarded.add();
+  slot->effect = SlotEffect::kStream;
+  stream_slot_ = slot;
+}
+
+// SYNC / PSYNC: Redis's replication stream, relayed byte for byte on a link of its own.
+void Session::startRaw(const DecodedRequest& req) {
+  ReplySlot* slot = newSlot();
+  std::string cause;
+  if (!router_.startRaw(req.raw, &cause)) {
+    worker_->stats().errors_upstream_down.add();
+    return complete(slot, "-ERR " + cause + "\r\n");
+  }
+  worker_->stats().commands_forwarded.add();
+  slot->effect = SlotEffect::kStream;
+  stream_slot_ = slot;
+  raw_ = true;
+}
+
+// MULTI/EXEC/DISCARD/WATCH/UNWATCH.
+void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& cmd) {
+  const RequestShape one;
+  std::string cause;
   switch (cmd.id) {
   case CmdId::kMulti:
     if (!in_multi_) {
-      if (!pin())
-        return true;
+      if (!router_.hold(Router::kHoldMulti, &cause))
+        return replyUnavailable(cause);
       in_multi_ = true;
       multi_dirty_ = false;
+      multi_queued_ = 0;
+      multi_selects_.clear();
     }
-    forward(req, &cmd);
-    return true;
+    forward(req, one);
+    return;
   case CmdId::kExec:
   case CmdId::kDiscard: {
     if (in_multi_ && multi_dirty_ && cmd.id == CmdId::kExec) {
@@ -335,225 +469,98 @@ bool Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
       multi_dirty_ = false;
       post_exec_.clear();
       post_exec_count_ = 0;
-      forward(discard, worker_->commands().find("discard"), SlotEffect::kExecAbort);
-      return true;
+      forward(discard, one, SlotEffect::kExecAbort);
+      router_.drop(Router::kHoldMulti | Router::kHoldWatch);
+      return;
     }
     const bool was_in_multi = in_multi_;
     in_multi_ = false;
     watching_ = false;
     multi_dirty_ = false;
-    ReplySlot* slot = forward(req, &cmd);  // unpinned: Redis answers "EXEC without MULTI"
-    if (slot && was_in_multi && cmd.id == CmdId::kExec && post_exec_count_ > 0 && pinned_)
-      sendDropped(pinned_, post_exec_, post_exec_count_);
+    // Without MULTI, Redis answers "EXEC without MULTI" (on whatever link this client uses).
+    ReplySlot* slot = forward(req, one, cmd.id == CmdId::kExec ? SlotEffect::kExec
+                                                                : SlotEffect::kNone);
+    if (slot && cmd.id == CmdId::kExec)
+      slot->aux = std::move(multi_selects_);
+    multi_selects_.clear();
+    if (slot && was_in_multi && cmd.id == CmdId::kExec && post_exec_count_ > 0)
+      router_.sendDropped(post_exec_, post_exec_count_);
     post_exec_.clear();
     post_exec_count_ = 0;
-    return true;
+    router_.drop(Router::kHoldMulti | Router::kHoldWatch);
+    return;
   }
   case CmdId::kWatch:
     if (!in_multi_) {
-      if (!pin())
-        return true;
+      if (!router_.hold(Router::kHoldWatch, &cause))
+        return replyUnavailable(cause);
       watching_ = true;
     }
-    forward(req, &cmd);
-    return true;
+    forward(req, one);
+    return;
   case CmdId::kUnwatch:
     watching_ = false;
-    if (!pinned_) {
+    if (!router_.pinned()) {
       worker_->stats().commands_local.add();
-      replyLocal("+OK\r\n");
-      return true;
+      return replyLocal("+OK\r\n");
     }
-    forward(req, &cmd);
-    return true;
+    forward(req, one);
+    router_.drop(Router::kHoldWatch);
+    return;
   default:
-    return false;
+    return;
   }
 }
 
-void Session::dispatchPassthrough(const DecodedRequest& req, const CommandInfo* cmd) {
+void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cmd) {
   worker_->stats().commands_forwarded.add();
-  UpstreamConn* target = pinned_;
-  if (!target)
-    return;
-  sendTo(target, req.raw, nullptr, false, /*tracked=*/false);
+  if (cmd && cmd->id == CmdId::kHello && req.args.size() >= 2) {
+    // Redis switches this connection's protocol; later local replies follow it.
+    if (req.args[1] == "2" || req.args[1] == "3")
+      proto_ = req.args[1][0] - '0';
+  }
+  router_.sendStream(req.raw);
   if (cmd && cmd->id == CmdId::kReset) {
     // What follows RESET must be routed by the state after it: wait for "+RESET".
-    target->expectReset();
-    awaiting_reset_ = true;
-    if (reading_) {
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-      reading_ = false;
-    }
+    router_.expectStreamReset();
+    stream_reset_pending_ = true;
+    holdInput();
   }
 }
 
-bool Session::isBlocking(const DecodedRequest& req, const CommandInfo* cmd) const {
-  if (!cmd || in_multi_)
-    return false;
-  if (cmd->flags & kBlocking)
-    return true;
-  if (cmd->id == CmdId::kXread || cmd->id == CmdId::kXreadgroup) {
-    for (size_t i = 1; i < req.args.size(); ++i)
-      if (equalsIgnoreCase(req.args[i], "block"))
-        return true;
-  }
-  return false;
-}
-
-ReplySlot* Session::forward(const DecodedRequest& req, const CommandInfo* cmd, SlotEffect effect,
-                            int64_t arg) {
-  const bool blocking = isBlocking(req, cmd);
-  UpstreamConn* target = pinned_;
-  if (!target && blocking) {
-    target = pin();
-    if (!target)
-      return nullptr;
-  }
-  if (!target) {
-    std::string cause;
-    target = sharedConn(&cause);
-    if (!target) {
-      worker_->stats().errors_upstream_down.add();
-      replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
-                 cause + ")");
-      return nullptr;
-    }
-  }
+ReplySlot* Session::forward(const DecodedRequest& req, const RequestShape& shape,
+                            SlotEffect effect, int64_t arg) {
   ReplySlot* slot = newSlot();
   slot->effect = effect;
   slot->arg = arg;
+  std::string cause;
+  if (!router_.send(req.raw, slot, shape, &cause)) {
+    // The slot is answered in place; inside MULTI that makes EXEC abort, as any refusal does.
+    if (in_multi_)
+      multi_dirty_ = true;
+    slot->effect = SlotEffect::kNone;
+    worker_->stats().errors_upstream_down.add();
+    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
+                       " unavailable (" + cause + ")\r\n");
+    return nullptr;
+  }
   worker_->stats().commands_forwarded.add();
-  sendTo(target, req.raw, slot, blocking);
-  sendFollowups(target);
+  sendFollowups();
   return slot;
 }
 
-// `slot` receives the reply; nullptr with `tracked` drops it (follow-ups); `tracked` false is
-// passthrough mode, where nothing waits for a reply.
-void Session::sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking,
-                     bool tracked) {
-  if (!deferred_.empty() || (target != route_conn_ && upstream_inflight_ > 0)) {
-    deferred_.push_back({std::string(raw), slot, target, blocking, tracked, 0});
-    if (slot)
-      slot->upstream = true;
-    return;
-  }
-  route_conn_ = target;
-  if (!tracked) {
-    target->sendUntracked(raw);
-    return;
-  }
-  if (slot) {
-    slot->upstream = true;
-    ++upstream_inflight_;
-  }
-  target->send(raw, slot, blocking);
+void Session::replyUnavailable(const std::string& cause) {
+  worker_->stats().errors_upstream_down.add();
+  replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
+             cause + ")");
 }
 
-// `count` complete commands whose replies nobody reads (follow-ups), in one append.
-void Session::sendDropped(UpstreamConn* target, std::string_view raw, uint32_t count) {
-  if (!deferred_.empty() || (target != route_conn_ && upstream_inflight_ > 0)) {
-    deferred_.push_back({std::string(raw), nullptr, target, false, true, count});
-    return;
-  }
-  route_conn_ = target;
-  target->sendDropped(raw, count);
-}
+// ---- the router's callbacks ----
 
-void Session::sendDeferred() {
-  while (!deferred_.empty() && !closed_) {
-    Deferred& d = deferred_.front();
-    if (d.target != route_conn_ && upstream_inflight_ > 0)
-      return;
-    route_conn_ = d.target;
-    if (!d.tracked) {
-      d.target->sendUntracked(d.raw);
-    } else if (d.dropped > 0) {
-      d.target->sendDropped(d.raw, d.dropped);
-    } else {
-      if (d.slot)
-        ++upstream_inflight_;
-      d.target->send(d.raw, d.slot, d.blocking);
-    }
-    deferred_.pop_front();
-  }
-}
-
-UpstreamConn* Session::sharedConn(std::string* cause) {
-  // One shared connection per session while it works: its requests then run in the order sent.
-  if (shared_conn_ && shared_conn_->accepting() && shared_conn_->proto() == proto_)
-    return shared_conn_;
-  shared_conn_ = worker_->upstreams().pickShared(proto_, cause);
-  return shared_conn_;
-}
-
-UpstreamConn* Session::pin() {
-  std::string cause;
-  if (!pinned_)
-    pinned_ = worker_->upstreams().acquirePinned(proto_, this, &cause);
-  if (!pinned_ || !pinned_->accepting()) {
-    if (pinned_)
-      cause = pinned_->downCause();
-    worker_->stats().errors_upstream_down.add();
-    replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
-               cause + ")");
-    return nullptr;
-  }
-  return pinned_;
-}
-
-void Session::maybeReleasePin() {
-  if (!pinned_ || in_multi_ || watching_ || passthrough_ || !deferred_.empty())
-    return;
-  if (db_ != worker_->config().upstream.db || pinned_->inflight() > 0)
-    return;
-  UpstreamConn* c = pinned_;
-  pinned_ = nullptr;
-  if (route_conn_ == c)
-    route_conn_ = nullptr;
-  worker_->upstreams().releasePinned(c);
-}
-
-void Session::onPinnedReplyDelivered(UpstreamConn*) {
-  maybeReleasePin();
-}
-
-void Session::onPinnedLost(UpstreamConn* conn) {
-  if (pinned_ != conn)
-    return;
-  pinned_ = nullptr;
-  if (route_conn_ == conn)
-    route_conn_ = nullptr;
-  worker_->upstreams().pinnedGone(conn);
-  // Requests that were waiting to go to it get the same error the in-flight ones got.
-  for (auto it = deferred_.begin(); it != deferred_.end();) {
-    if (it->target != conn) {
-      ++it;
-      continue;
-    }
-    ReplySlot* slot = it->slot;
-    it = deferred_.erase(it);
-    if (slot) {
-      slot->upstream = false;
-      complete(slot, "-UPSTREAMDOWN pinned upstream connection lost\r\n");
-    }
-  }
-  in_multi_ = false;
-  watching_ = false;
-  // A subscriber, or a client whose SELECT lived on that connection, cannot continue safely
-  // (it would silently read another db): close it, as Redis would on a lost connection.
-  if (passthrough_ || db_ != worker_->config().upstream.db) {
-    close_after_flush_ = true;
-    markDirty();
-  }
-  sendDeferred();
-}
-
-void Session::onPassthroughFrame(std::string_view bytes) {
+void Session::onStreamBytes(std::string_view bytes) {
   if (closed_)
     return;
-  ReplySlot* slot = passthrough_slot_;
+  ReplySlot* slot = stream_slot_;
   if (slot && slot == head_) {
     emit(bytes);
   } else if (slot) {
@@ -564,33 +571,65 @@ void Session::onPassthroughFrame(std::string_view bytes) {
   markDirty();
 }
 
-void Session::onPassthroughEnded(UpstreamConn* conn) {
-  if (passthrough_slot_) {
+void Session::onStreamEnded(UpstreamLink*) {
+  if (stream_slot_) {
     // The slot is the head by now unless earlier replies are still missing; either way it is
     // complete: what it buffered goes out in order.
-    ReplySlot* slot = passthrough_slot_;
-    passthrough_slot_ = nullptr;
+    ReplySlot* slot = stream_slot_;
+    stream_slot_ = nullptr;
     slot->effect = SlotEffect::kNone;
     std::string buffered;
     buffered.swap(slot->reply);
     stored_bytes_ -= std::min(stored_bytes_, buffered.size());
     complete(slot, buffered);
   }
-  passthrough_ = false;
   resetConnectionState();
-  if (pinned_ == conn) {
-    conn->state_dirty = true;
-    maybeReleasePin();
+  router_.drop(0xff);
+  stream_reset_pending_ = false;
+  maybeContinue();
+}
+
+void Session::onLinkReply(UpstreamLink* link) {
+  router_.onLinkReply(link);
+}
+
+void Session::onLinkLost(UpstreamLink* link) {
+  const bool stateful = router_.pinned() == link && router_.holds() != 0;
+  std::vector<ReplySlot*> orphans;
+  router_.onLinkLost(link, &orphans);
+  // Requests that were waiting to go to it get the same error the in-flight ones got.
+  for (ReplySlot* slot : orphans)
+    complete(slot, "-UPSTREAMDOWN connection to upstream " + worker_->shared().upstream_name +
+                       " lost (" + link->downCause() + "); the command was not sent\r\n");
+  if (stream_slot_) {
+    ReplySlot* slot = stream_slot_;
+    stream_slot_ = nullptr;
+    slot->effect = SlotEffect::kNone;
+    std::string buffered;
+    buffered.swap(slot->reply);
+    stored_bytes_ -= std::min(stored_bytes_, buffered.size());
+    complete(slot, buffered);
   }
-  if (awaiting_reset_) {
-    awaiting_reset_ = false;
-    if (!closed_ && !close_after_flush_ && !worker_->draining()) {
-      reading_ = true;
-      uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Session::onAlloc, &Session::onRead);
-      if (!inbuf_.empty())
-        processInput(std::string_view());
-    }
-  }
+  if (!stateful)
+    return;
+  // The client's transaction, WATCH, db or subscriptions lived on that connection: continuing
+  // would run its next commands somewhere else (outside its MULTI, in db 0). Close it, as Redis's
+  // own connection would have been closed.
+  in_multi_ = false;
+  watching_ = false;
+  closeAfterReplies();
+}
+
+void Session::failUnsent(ReplySlot* slot, std::string_view cause) {
+  worker_->stats().errors_upstream_down.add();
+  std::string err = "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (";
+  err.append(cause);
+  err.append(")\r\n");
+  complete(slot, err);
+}
+
+int64_t Session::pinnedUpstreamId() const {
+  return router_.pinned() ? router_.pinned()->upstreamId() : -1;
 }
 
 // ---- replies ----
@@ -647,6 +686,11 @@ ReplySlot* Session::newSlot() {
 }
 
 void Session::replyLocal(std::string_view bytes) {
+  if (stream_slot_) {
+    // While streaming, every reply is a frame of the stream, in the order it happened.
+    onStreamBytes(bytes);
+    return;
+  }
   ReplySlot* slot = newSlot();
   complete(slot, bytes);
 }
@@ -675,47 +719,83 @@ void Session::deliver(Worker* worker, ReplySlot* slot, std::string_view bytes) {
   s->complete(slot, bytes);
 }
 
+// Connection state that depends on what Redis answered.
+void Session::applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed) {
+  switch (slot->effect) {
+  case SlotEffect::kInfoMerge:
+    *transformed = mergeInfo(slot, *bytes);
+    *bytes = *transformed;
+    return;
+  case SlotEffect::kFilterScan:
+    *transformed = filterScanReply(*bytes);
+    *bytes = *transformed;
+    return;
+  case SlotEffect::kExecAbort:
+    if (!bytes->empty() && (*bytes)[0] == '+')
+      *bytes = "-EXECABORT Transaction discarded because of previous errors.\r\n";
+    return;
+  case SlotEffect::kSelect:
+    if (*bytes == "+OK\r\n")
+      db_ = static_cast<int>(slot->arg);
+    break;
+  case SlotEffect::kExec:
+    // "idx:db," for every SELECT the transaction queued; each applies if its own reply is +OK.
+    if (!slot->aux.empty() && bytes->size() > 1 && (*bytes)[0] == '*' && (*bytes)[1] != '-') {
+      size_t pos = 0;
+      while (pos < slot->aux.size()) {
+        const size_t colon = slot->aux.find(':', pos);
+        const size_t comma = slot->aux.find(',', colon);
+        const long idx = std::strtol(slot->aux.c_str() + pos, nullptr, 10);
+        const long db = std::strtol(slot->aux.c_str() + colon + 1, nullptr, 10);
+        if (nthElementIs(*bytes, static_cast<size_t>(idx), "+OK\r\n"))
+          db_ = static_cast<int>(db);
+        pos = comma + 1;
+      }
+    }
+    break;
+  case SlotEffect::kUpstreamAuth:
+  case SlotEffect::kHelloAuth:
+    applyUpstreamAuth(slot, *bytes, transformed);
+    if (!transformed->empty())
+      *bytes = *transformed;
+    return;
+  default:
+    return;
+  }
+  // SELECT and EXEC may have moved the client to another db: it keeps a pinned link there.
+  std::string cause;
+  if (db_ != worker_->config().upstream.db)
+    router_.hold(Router::kHoldDb, &cause);
+  else
+    router_.drop(Router::kHoldDb);
+}
+
 void Session::complete(ReplySlot* slot, std::string_view bytes) {
+  if (slot == barrier_slot_)
+    barrier_slot_ = nullptr;
   const bool from_upstream = slot->upstream;
   slot->upstream = false;
   slot->external = false;
   std::string transformed;
-  switch (slot->effect) {
-  case SlotEffect::kInfoMerge:
-    transformed = mergeInfo(slot, bytes);
-    bytes = transformed;
-    break;
-  case SlotEffect::kFilterScan:
-    transformed = filterScanReply(bytes);
-    bytes = transformed;
-    break;
-  case SlotEffect::kExecAbort:
-    if (!bytes.empty() && bytes[0] == '+')
-      bytes = "-EXECABORT Transaction discarded because of previous errors.\r\n";
-    break;
-  default:
-    break;
-  }
+  if (slot->effect != SlotEffect::kNone)
+    applyEffect(slot, &bytes, &transformed);
   recordCompletion(slot, bytes);
-  if (slot->effect == SlotEffect::kSelect && !bytes.empty() && bytes[0] == '+') {
-    db_ = static_cast<int>(slot->arg);
-    if (pinned_)
-      pinned_->db = db_;
-  }
   if (slot == head_) {
     if (!slot->suppress)
       emit(bytes);
     popHead();
     drainDone();
-  } else if (!over_limit_) {
+  } else {
     slot->reply.assign(bytes.data(), bytes.size());
     slot->done = true;
     stored_bytes_ += bytes.size();
     checkOutputLimit();
   }
   markDirty();
-  if (from_upstream && upstream_inflight_ > 0 && --upstream_inflight_ == 0)
-    sendDeferred();
+  if (from_upstream)
+    router_.onReplyDelivered();
+  if (input_held_)
+    maybeContinue();
 }
 
 void Session::popHead() {
@@ -729,7 +809,7 @@ void Session::popHead() {
 
 void Session::drainDone() {
   while (head_) {
-    if (head_ == passthrough_slot_) {
+    if (head_ == stream_slot_) {
       if (!head_->reply.empty()) {
         stored_bytes_ -= std::min(stored_bytes_, head_->reply.size());
         emit(head_->reply);
@@ -747,25 +827,25 @@ void Session::drainDone() {
 }
 
 void Session::emit(std::string_view bytes) {
-  if (closed_ || over_limit_)
+  if (closed_)
     return;
   writer_.buffer().append(bytes);
   checkOutputLimit();
 }
 
-// Only flags the client: closing here would pull the session out from under the delivery that
-// is running. flush() closes it at the end of the loop turn.
+// Back-pressure: over the reply buffer cap, the client's input is paused (replies already owed
+// are still delivered, as Redis does); reading resumes under half the cap. Only a client that
+// stops reading its replies altogether is disconnected (Worker housekeeping, after
+// limits.reply_stall_timeout_s without write progress).
 void Session::checkOutputLimit() {
-  if (closed_ || over_limit_)
+  if (closed_ || paused_for_output_)
     return;
   const uint64_t total = writer_.buffered() + stored_bytes_;
   if (total > worker_->config().limits.max_reply_buffer_bytes) {
-    over_limit_ = true;
-    worker_->stats().clients_output_limit.add();
-    KW_LOG_WARN("client %s id=%llu exceeded the reply buffer limit (%llu bytes unread); closing",
-                addr_.c_str(), static_cast<unsigned long long>(id_),
-                static_cast<unsigned long long>(total));
-    markDirty();
+    paused_for_output_ = true;
+    stalled_since_ms_ = worker_->nowMs();
+    written_at_stall_ = writer_.written();
+    pauseReading();
   }
 }
 
@@ -777,9 +857,10 @@ void Session::markDirty() {
 void Session::flush() {
   if (closed_)
     return;
-  if (over_limit_) {
-    close("reply buffer limit");
-    return;
+  if (continue_input_) {
+    continueInput();
+    if (closed_)
+      return;
   }
   const uint64_t before = writer_.written();
   int rc = writer_.flush();
@@ -788,11 +869,32 @@ void Session::flush() {
     close(uv_strerror(rc));
     return;
   }
-  if (writer_.idle() && (close_after_flush_ || (worker_->draining() && !head_))) {
-    // QUIT, a protocol error or a drain: everything owed has been written.
-    if (!head_ || close_after_flush_)
-      close(nullptr);
+  if (paused_for_output_) {
+    const uint64_t total = writer_.buffered() + stored_bytes_;
+    if (writer_.written() != written_at_stall_) {
+      written_at_stall_ = writer_.written();
+      stalled_since_ms_ = worker_->nowMs();
+    }
+    if (total <= worker_->config().limits.max_reply_buffer_bytes / 2) {
+      paused_for_output_ = false;
+      resumeReading();
+      if (!inbuf_.empty() && reading_)
+        processInput(std::string_view());
+    }
   }
+  if (writer_.idle() && !head_ && (closing_ || worker_->draining())) {
+    // QUIT, a protocol error or a drain: everything owed has been written.
+    close(nullptr);
+  }
+}
+
+bool Session::stalledOnOutput(uint64_t now_ms, uint64_t timeout_ms) const {
+  return paused_for_output_ && !closed_ && now_ms - stalled_since_ms_ >= timeout_ms;
+}
+
+bool Session::blockedOrSubscribed() const {
+  return router_.streaming() ||
+         (router_.pinned() && router_.pinned()->blockingInFlight() && !in_multi_);
 }
 
 void Session::onWriteDone(void* owner, int status) {
@@ -809,18 +911,19 @@ void Session::onWriteDone(void* owner, int status) {
 void Session::beginDrain() {
   if (closed_)
     return;
-  if (reading_) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
+  pauseReading();
+  // Subscribers and monitors have nothing in flight that could finish: their stream ends now.
+  if (stream_slot_) {
+    ReplySlot* slot = stream_slot_;
+    stream_slot_ = nullptr;
+    slot->effect = SlotEffect::kNone;
+    std::string buffered;
+    buffered.swap(slot->reply);
+    stored_bytes_ -= std::min(stored_bytes_, buffered.size());
+    complete(slot, buffered);
   }
-  // Subscribers and monitors have nothing in flight that could finish: close them now.
-  if (passthrough_ || !head_)
-    close_after_flush_ = true;
+  closing_ = true;
   markDirty();
-}
-
-bool Session::blockedOrSubscribed() const {
-  return passthrough_ || (pinned_ && pinned_->inflight() > 0 && !in_multi_);
 }
 
 void Session::close(const char* reason) {
@@ -830,29 +933,20 @@ void Session::close(const char* reason) {
   if (reason)
     KW_LOG_DEBUG("closing client %s id=%llu: %s", addr_.c_str(),
                  static_cast<unsigned long long>(id_), reason);
-  if (reading_)
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  reading_ = false;
+  pauseReading();
+  std::vector<ReplySlot*> unsent;
+  router_.detach(&unsent);
   // Slots still waiting on upstream are handed to it (it frees them); the rest go back now.
   for (ReplySlot* s = head_; s;) {
     ReplySlot* next = s->next;
     s->next = nullptr;
     s->owner = nullptr;
-    bool in_flight = (s->upstream || s->external) && s->effect != SlotEffect::kPassthrough;
-    for (const Deferred& d : deferred_)
-      if (d.slot == s)
-        in_flight = false;
+    const bool in_flight = (s->upstream || s->external) && s->effect != SlotEffect::kStream;
     if (!in_flight)
       worker_->slots().put(s);
     s = next;
   }
-  head_ = tail_ = passthrough_slot_ = nullptr;
-  deferred_.clear();
-  if (pinned_) {
-    UpstreamConn* c = pinned_;
-    pinned_ = nullptr;
-    worker_->upstreams().releasePinned(c);
-  }
+  head_ = tail_ = stream_slot_ = nullptr;
   if (admitted_) {
     worker_->shared().releaseClient();
     worker_->stats().clients_connected.add(-1);

@@ -1,26 +1,29 @@
 // One client connection. The request path, in the order the code runs it:
 //
 //   uv_read -> onRead -> processInput -> RequestDecoder::next (one request at a time)
-//     -> dispatch: command table lookup
-//          connection commands (PING, HELLO, CLIENT, SELECT, RESET, QUIT...) -> local reply
-//          state commands (MULTI, WATCH, blocking, SUBSCRIBE, MONITOR) -> pinned connection
-//          everything else -> the session's shared upstream connection, pipelined
+//     -> dispatch: command table lookup, arity
+//     -> policy chain (policy_gates.cc): gateAuth -> gateAccess -> gateTtl
+//     -> route: the reply-count rule (request_shape.h) decides
+//          kLocal  connection state the proxy emulates (local_commands.cc), operator commands
+//                  (admin_commands.cc): answered here, or forwarded after checking state
+//          kStream SUBSCRIBE family, MONITOR, CLIENT TRACKING: a pinned link that streams
+//          kRaw    SYNC / PSYNC: a pinned link, bytes both ways
+//          kOne    forwarded: the Router (router.h) picks the link
 //     -> a ReplySlot takes the next place in the FIFO
 //   upstream reply -> Session::deliver(slot) -> emitted at once if the slot is the head, else kept
 //   worker uv_check -> flush(): one write per session per loop turn
 //
-// Ordering gate: a session's requests may only run on one upstream connection at a time. When
-// the target changes (pinning, unpinning, protocol switch) while requests are still in flight on
-// the previous one, new requests wait in `deferred_` until those replies are in, so a client
-// always reads its own writes.
+// Which upstream link a request goes to, pinning, the ordering gate and the pinned pool's
+// clean-state rule are the Router's; the session keeps the client socket, the reply FIFO and the
+// connection state Redis keeps per client (protocol, db, name, user, transaction, reply mode).
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/access_check.h"
 #include "policy/ttl_policy.h"
@@ -28,19 +31,22 @@
 #include "proxy/metrics/request_metrics.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
+#include "proxy/request_shape.h"
+#include "proxy/router.h"
 #include "proxy/stream_writer.h"
 
 namespace kw {
 
 class Worker;
-class UpstreamConn;
+class UpstreamPool;
 
 // Metrics label index of a namespace id (Resolution::kNone -> "none").
 uint32_t metricsNs(uint32_t ns);
 
-class Session {
+class Session final : private RouteClient {
 public:
   explicit Session(Worker* worker);
+  ~Session();
 
   // Accepts from `server`. On false the session has already scheduled its own deletion.
   bool accept(uv_stream_t* server);
@@ -50,10 +56,6 @@ public:
 
   // An upstream reply for `slot` (whose owner may be gone).
   static void deliver(Worker* worker, ReplySlot* slot, std::string_view bytes);
-  void onPassthroughFrame(std::string_view bytes);
-  void onPassthroughEnded(UpstreamConn* conn);
-  void onPinnedReplyDelivered(UpstreamConn* conn);
-  void onPinnedLost(UpstreamConn* conn);
   // The worker took a new policy snapshot: look the user up again.
   void onPolicyChanged();
 
@@ -62,31 +64,38 @@ public:
   uint64_t createdMs() const { return created_ms_; }
   bool closed() const { return closed_; }
   bool blockedOrSubscribed() const;
+  // Over the reply buffer cap and no byte taken by the client for `timeout_ms`: it is not
+  // reading its replies (the worker's housekeeping closes it).
+  bool stalledOnOutput(uint64_t now_ms, uint64_t timeout_ms) const;
+  bool subscribed() const { return router_.streaming(); }
+  // The upstream id of this client's pinned link (-1: none), for CLIENT UNBLOCK / REDIRECT.
+  int64_t pinnedUpstreamId() const;
   std::string infoLine() const;  // CLIENT INFO / CLIENT LIST format
   bool dirty_listed = false;
 
 private:
-  struct Deferred {
-    std::string raw;
-    ReplySlot* slot;  // nullptr: untracked (passthrough)
-    UpstreamConn* target;
-    bool blocking;
-    bool tracked;
-    uint32_t dropped;  // > 0: that many follow-up commands whose replies are dropped
-  };
-
   static void onAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onClosed(uv_handle_t* h);
   static void onWriteDone(void* owner, int status);
 
+  // RouteClient / LinkOwner.
+  void onStreamBytes(std::string_view bytes) override;
+  void onStreamEnded(UpstreamLink* link) override;
+  void onLinkReply(UpstreamLink* link) override;
+  void onLinkLost(UpstreamLink* link) override;
+  void failUnsent(ReplySlot* slot, std::string_view cause) override;
+  uint64_t ownerId() const override { return id_; }
+
   void processInput(std::string_view data);
   size_t processBuffer(std::string_view data);
   void dispatch(const DecodedRequest& req);
   void route(const DecodedRequest& req, const CommandInfo* cmd);
-  void dispatchPassthrough(const DecodedRequest& req, const CommandInfo* cmd);
-  bool dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd);
-  bool dispatchTransaction(const DecodedRequest& req, const CommandInfo& cmd);
+  void dispatchStreaming(const DecodedRequest& req, const CommandInfo* cmd);
+  void dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd);
+  void dispatchTransaction(const DecodedRequest& req, const CommandInfo& cmd);
+  void startStream(const DecodedRequest& req);
+  void startRaw(const DecodedRequest& req);
 
   // The policy chain (policy_gates.cc). Each returns false when it answered the request.
   bool gateAuth(const DecodedRequest& req, const CommandInfo* cmd);
@@ -94,23 +103,34 @@ private:
   bool gateTtl(const DecodedRequest& req, const CommandInfo* cmd, DecodedRequest* rewritten,
                const DecodedRequest** effective);
   uint32_t firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd);
-  void sendFollowups(UpstreamConn* target);
-  void sendDropped(UpstreamConn* target, std::string_view raw, uint32_t count);
+  void sendFollowups();
   bool authenticate(std::string_view name, std::string_view password, bool one_arg_form,
                     std::string* err);
   std::string filterScanReply(std::string_view reply) const;
 
   // Local replies (local_commands.cc).
-  void cmdPing(const DecodedRequest& req);
   void cmdEcho(const DecodedRequest& req);
   void cmdHello(const DecodedRequest& req);
   void cmdAuth(const DecodedRequest& req);
+  bool upstreamAuth() const;  // AUTH is checked by the upstream Redis (keywarden has no users)
+  void forwardAuth(std::string_view user, std::string_view password, SlotEffect effect,
+                   std::string aux);
+  void applyUpstreamAuth(ReplySlot* slot, std::string_view reply, std::string* transformed);
   void cmdClient(const DecodedRequest& req);
+  void cmdClientUnblock(const DecodedRequest& req);
+  void startTrackingRedirect(const DecodedRequest& req, size_t redirect_arg);
+  // Sends a request prepared later than its slot was taken (CLIENT UNBLOCK's id translated).
+  void sendPrepared(std::string_view raw, ReplySlot* slot);
   void cmdSelect(const DecodedRequest& req);
   void cmdReset();
+  void finishReset(ReplySlot* slot);
   void resetConnectionState();  // what RESET clears, as Redis does it
   void cmdQuit();
   void cmdUnsubscribeLocal(const DecodedRequest& req);
+  void cmdReplconf(const DecodedRequest& req);
+  std::string helloReply() const;
+  void switchProto(int proto);
+  void setPool(UpstreamPool* pool);
   // Operator commands (admin_commands.cc).
   void cmdInfo(const DecodedRequest& req);
   std::string proxyInfo(std::string_view section) const;  // "" = every proxy section
@@ -134,27 +154,35 @@ private:
   void replyLocal(std::string_view bytes);  // complete reply bytes for a new slot
   void replyError(std::string_view msg);    // "-<msg>\r\n"
   void complete(ReplySlot* slot, std::string_view bytes);
+  void applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed);
   void emit(std::string_view bytes);
   void drainDone();
   void popHead();
   void checkOutputLimit();
   void markDirty();
+  // Stops reading the client until `resume_reading_` allows (QUIT, errors, back-pressure).
+  void pauseReading();
+  void resumeReading();
+  // Closes once every reply owed has been written (QUIT, protocol error, CLIENT KILL of self).
+  void closeAfterReplies();
+  // Stops taking requests until a barrier clears: an upstream AUTH's reply (later requests run as
+  // the user it sets), RESET waiting for replies owed by the pinned link, RESET while streaming,
+  // a CLIENT TRACKING REDIRECT whose target id is being looked up.
+  void holdInput();
+  void maybeContinue();
+  void continueInput();
 
-  // Upstream routing.
-  // Returns the slot waiting for the reply, or nullptr if the request was answered with an error.
-  ReplySlot* forward(const DecodedRequest& req, const CommandInfo* cmd,
+  // Forwards a one-frame request. Returns the slot waiting for the reply, or nullptr if the
+  // request was answered with an error (no upstream link).
+  ReplySlot* forward(const DecodedRequest& req, const RequestShape& shape,
                      SlotEffect effect = SlotEffect::kNone, int64_t arg = 0);
-  void sendTo(UpstreamConn* target, std::string_view raw, ReplySlot* slot, bool blocking,
-              bool tracked = true);
-  void sendDeferred();
-  UpstreamConn* sharedConn(std::string* cause);
-  UpstreamConn* pin();
-  void maybeReleasePin();
-  bool isBlocking(const DecodedRequest& req, const CommandInfo* cmd) const;
+  void replyUnavailable(const std::string& cause);
 
   Worker* worker_;
   uv_tcp_t tcp_{};
   StreamWriter writer_;
+  Router router_;
+  UpstreamPool* pool_ = nullptr;  // the upstream identity this client's commands run as
   uint64_t id_ = 0;
   std::string addr_;
   std::string laddr_;
@@ -166,30 +194,27 @@ private:
   ReplySlot* tail_ = nullptr;
   size_t slot_count_ = 0;
   size_t stored_bytes_ = 0;  // reply bytes held in slots behind a pending head
-  ReplySlot* passthrough_slot_ = nullptr;
-
-  // Routing.
-  UpstreamConn* route_conn_ = nullptr;  // where this session's in-flight requests are
-  UpstreamConn* shared_conn_ = nullptr;
-  UpstreamConn* pinned_ = nullptr;
-  uint32_t upstream_inflight_ = 0;
-  std::deque<Deferred> deferred_;
+  ReplySlot* stream_slot_ = nullptr;  // the head while streaming: frames go out as they come
 
   // Connection state, as Redis keeps it per client.
   int proto_ = 2;
   int db_ = 0;
   bool in_multi_ = false;
-  bool multi_dirty_ = false;  // a queued command was refused: EXEC must abort
+  bool multi_dirty_ = false;     // a queued command was refused: EXEC must abort
+  uint32_t multi_queued_ = 0;    // commands forwarded since MULTI
+  std::string multi_selects_;    // "index:db," of SELECTs queued since MULTI (applied by EXEC)
   bool watching_ = false;
-  bool passthrough_ = false;
+  bool raw_ = false;  // SYNC/PSYNC: client bytes go upstream as they come
   const CompiledUser* user_ = nullptr;  // points into the worker's policy snapshot; null: NOAUTH
   std::string user_name_;
   bool explicit_auth_ = false;  // AUTH/HELLO AUTH succeeded (else: the configured default user)
+  std::string upstream_user_;   // the upstream ACL user AUTH moved this client to (no users here)
   enum class ReplyMode : uint8_t { kOn, kOff, kSkipNext, kSkipThis } reply_mode_ = ReplyMode::kOn;
   std::string name_;
   std::string lib_name_;
   std::string lib_ver_;
-  std::string last_command_;
+  uint16_t last_cmd_ = CommandTable::kUnknownIndex;  // CLIENT LIST cmd=
+  char last_sub_[24] = {};                           // its subcommand, lower case, if any
   std::string_view current_raw_;  // the request being dispatched (valid during dispatch only)
   uint16_t current_cmd_ = 0;
   uint32_t current_ns_ = UINT32_MAX;
@@ -210,12 +235,18 @@ private:
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;
+  uint64_t stalled_since_ms_ = 0;  // over the reply buffer cap with no write progress since
+  uint64_t written_at_stall_ = 0;
   bool closed_ = false;
-  bool close_after_flush_ = false;
+  bool closing_ = false;  // QUIT or a protocol error: close once everything owed is written
   bool reading_ = false;
+  bool paused_for_output_ = false;  // over the reply buffer cap: input paused (back-pressure)
   bool admitted_ = false;
-  bool over_limit_ = false;      // reply buffer limit exceeded: closed at the next flush
-  bool awaiting_reset_ = false;  // RESET sent in passthrough: hold later requests until it ends
+  bool input_held_ = false;            // see holdInput()
+  bool continue_input_ = false;        // the barrier cleared: input resumes at the next flush
+  bool stream_reset_pending_ = false;  // RESET sent while streaming: "+RESET" not yet back
+  ReplySlot* barrier_slot_ = nullptr;  // input waits for this slot's reply
+  ReplySlot* reset_slot_ = nullptr;    // RESET waiting for the pinned link's owed replies
 };
 
 }  // namespace kw

@@ -1,12 +1,15 @@
 #include "proxy/upstream_conn.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "common/log.h"
+#include "proxy/reply_slot.h"
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
+#include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
 namespace kw {
@@ -18,17 +21,39 @@ void appendCommand(std::string* out, std::initializer_list<std::string_view> arg
     resp::bulk(out, a);
 }
 
+// The "id" field of a HELLO reply (a map in RESP3, a flat array in RESP2): -1 if absent.
+int64_t helloId(std::string_view reply) {
+  static constexpr std::string_view kKey = "\r\n$2\r\nid\r\n:";
+  const size_t at = reply.find(kKey);
+  if (at == std::string_view::npos)
+    return -1;
+  const char* p = reply.data() + at + kKey.size();
+  int64_t id = -1;
+  auto r = std::from_chars(p, reply.data() + reply.size(), id);
+  return r.ec == std::errc() ? id : -1;
+}
+
+std::string_view firstLine(std::string_view bytes) {
+  const size_t eol = bytes.find('\r');
+  return bytes.substr(0, eol == std::string_view::npos ? bytes.size() : eol);
+}
+
 }  // namespace
 
-UpstreamConn::UpstreamConn(Worker* worker, int proto, Role role)
-    : worker_(worker), proto_(proto), role_(role) {
+UpstreamConn::UpstreamConn(Worker* worker, UpstreamPool* pool, int proto, Role role)
+    : worker_(worker), pool_(pool), proto_(proto), pool_proto_(proto), role_(role) {
   uv_timer_init(worker_->loop(), &timer_);
   timer_.data = this;
-  db = worker_->config().upstream.db;
+  db_ = worker_->config().upstream.db;
 }
 
 void UpstreamConn::start() {
   connect();
+}
+
+bool UpstreamConn::blockingInFlight() const {
+  return std::any_of(inflight_.begin(), inflight_.end(),
+                     [](const InFlight& f) { return f.blocking; });
 }
 
 void UpstreamConn::connect() {
@@ -39,13 +64,14 @@ void UpstreamConn::connect() {
     return;
   }
   state_ = State::kConnecting;
+  mode_ = LinkMode::kFramed;
+  proto_ = pool_proto_;
   uv_tcp_init(worker_->loop(), &tcp_);
   tcp_.data = this;
   socket_open_ = true;
   uv_tcp_nodelay(&tcp_, 1);
   writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &UpstreamConn::onWriteDone);
   connect_req_.data = this;
-  connect_started_ms_ = worker_->nowMs();
   int rc = uv_tcp_connect(&connect_req_, &tcp_,
                           reinterpret_cast<const sockaddr*>(&worker_->shared().upstream_addr),
                           &UpstreamConn::onConnect);
@@ -70,41 +96,37 @@ void UpstreamConn::onConnect(uv_connect_t* req, int status) {
   self->worker_->markDirty(self);
 }
 
-// The handshake goes in front of any client request queued while connecting; its replies are
-// checked (an AUTH failure closes the connection with the upstream's own error as the cause).
-void UpstreamConn::queueHandshake() {
-  const UpstreamConfig& up = worker_->config().upstream;
-  std::string hs;
-  std::deque<InFlight> internal;
-  const std::string user = up.username.empty() ? "default" : up.username;
-  if (proto_ >= 3) {
-    if (up.password.empty())
-      appendCommand(&hs, {"HELLO", "3"});
-    else
-      appendCommand(&hs, {"HELLO", "3", "AUTH", user, up.password});
-    internal.push_back({nullptr, 0, true, false});
-  } else if (!up.password.empty()) {
-    if (up.username.empty())
-      appendCommand(&hs, {"AUTH", up.password});
-    else
-      appendCommand(&hs, {"AUTH", up.username, up.password});
-    internal.push_back({nullptr, 0, true, false});
+// HELLO with SETNAME is one command Redis accepts even while a script keeps it busy (CLIENT
+// SETNAME is refused with -BUSY then), so a new connection can still carry SCRIPT KILL.
+void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* checks) {
+  const UpstreamIdentity& id = pool_->identity();
+  const std::string proto = std::to_string(proto_);
+  const std::string name = "keywarden-w" + std::to_string(worker_->index()) +
+                           (role_ == Role::kPinned ? "-pinned" : "-shared");
+  if (id.password.empty())
+    appendCommand(out, {"HELLO", proto, "SETNAME", name});
+  else
+    appendCommand(out, {"HELLO", proto, "AUTH", id.user.empty() ? "default" : id.user,
+                        id.password, "SETNAME", name});
+  checks->push_back({nullptr, 0, Check::kHello, true, false, false});
+  const int db = worker_->config().upstream.db;
+  if (db != 0) {
+    appendCommand(out, {"SELECT", std::to_string(db)});
+    checks->push_back({nullptr, 0, Check::kOk, true, false, false});
   }
-  if (up.db != 0) {
-    appendCommand(&hs, {"SELECT", std::to_string(up.db)});
-    internal.push_back({nullptr, 0, true, false});
-  }
-  db = up.db;
-  std::string name = "keywarden-w" + std::to_string(worker_->index()) +
-                     (role_ == Role::kPinned ? "-pinned" : "-shared");
-  appendCommand(&hs, {"CLIENT", "SETNAME", name});
-  internal.push_back({nullptr, 0, true, false});
+  db_ = db;
+}
 
+// The handshake goes in front of any client request queued while connecting.
+void UpstreamConn::queueHandshake() {
+  std::string hs;
+  std::deque<InFlight> checks;
+  appendHandshake(&hs, &checks);
   const uint64_t now = uv_hrtime();
-  for (auto& f : internal)
-    f.sent_ns = now;
-  for (auto it = internal.rbegin(); it != internal.rend(); ++it)
+  for (auto it = checks.rbegin(); it != checks.rend(); ++it) {
+    it->sent_ns = now;
     inflight_.push_front(*it);
+  }
   hs.append(writer_.buffer());
   writer_.buffer().swap(hs);
   state_ = State::kReady;
@@ -117,12 +139,68 @@ void UpstreamConn::queueHandshake() {
   armTimer(std::max<uint32_t>(worker_->config().upstream.request_timeout_ms / 4, 10));
 }
 
-void UpstreamConn::send(std::string_view raw, ReplySlot* slot, bool blocking) {
+void UpstreamConn::beginReset() {
+  // Whatever a client left on this connection (MULTI, WATCH, SELECT, HELLO 3, tracking, a name,
+  // CLIENT REPLY, its AUTH) is undone by RESET; the handshake then puts back ours. Each reply is
+  // checked; the last one tells the pool the connection is clean.
+  std::string cmds;
+  std::deque<InFlight> checks;
+  appendCommand(&cmds, {"RESET"});
+  checks.push_back({nullptr, 0, Check::kReset, true, false, false});
+  proto_ = pool_proto_;
+  appendHandshake(&cmds, &checks);
+  checks.back().ends_reset = true;
+  const uint64_t now = worker_->nowNs();
+  for (InFlight& f : checks) {
+    f.sent_ns = now;
+    inflight_.push_back(f);
+  }
+  queue(cmds);
+}
+
+void UpstreamConn::queue(std::string_view raw) {
   writer_.buffer().append(raw);
-  inflight_.push_back({slot, worker_->nowNs(), false, blocking});
-  worker_->stats().upstream_inflight.add(1);
   if (state_ == State::kReady)
     worker_->markDirty(this);
+}
+
+void UpstreamConn::send(std::string_view raw, ReplySlot* slot, bool blocking) {
+  inflight_.push_back({slot, worker_->nowNs(), Check::kNone, false, blocking, false});
+  worker_->stats().upstream_inflight.add(1);
+  queue(raw);
+}
+
+void UpstreamConn::sendDropped(std::string_view raw, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i)
+    inflight_.push_back({nullptr, worker_->nowNs(), Check::kNone, false, false, false});
+  worker_->stats().upstream_inflight.add(count);
+  queue(raw);
+}
+
+void UpstreamConn::startStreaming(std::string_view raw) {
+  mode_ = LinkMode::kStreaming;
+  queue(raw);
+}
+
+void UpstreamConn::sendStreaming(std::string_view raw) {
+  queue(raw);
+}
+
+void UpstreamConn::startRaw(std::string_view raw) {
+  mode_ = LinkMode::kRaw;
+  // Redis refuses SYNC/PSYNC while a reply to this connection is still unsent ("invalid with
+  // pending output"): it waits until every handshake reply is in.
+  if (inflight_.empty() && state_ == State::kReady)
+    queue(raw);
+  else
+    raw_waiting_.append(raw);
+}
+
+void UpstreamConn::sendRaw(std::string_view bytes) {
+  if (!raw_waiting_.empty())
+    raw_waiting_.append(bytes);
+  else
+    queue(bytes);
 }
 
 void UpstreamConn::flush() {
@@ -189,6 +267,12 @@ void UpstreamConn::consume(std::string_view data) {
 size_t UpstreamConn::consumeFrames(std::string_view data) {
   size_t off = 0;
   while (off < data.size() && state_ == State::kReady) {
+    if (mode_ == LinkMode::kRaw && inflight_.empty()) {
+      // Past the handshake, a replication stream is bytes (an RDB payload has no CRLF after it).
+      if (owner_)
+        owner_->onStreamBytes(data.substr(off));
+      return data.size();
+    }
     ReplyScanner::Frame frame;
     auto st = scanner_.scan(data.substr(off), &frame);
     if (st == ReplyScanner::Status::kNeedMore)
@@ -206,17 +290,38 @@ size_t UpstreamConn::consumeFrames(std::string_view data) {
   return off;
 }
 
+bool UpstreamConn::checkInternal(const InFlight& head, std::string_view bytes) {
+  switch (head.check) {
+  case Check::kHello:
+    // A map (RESP3) or a flat array (RESP2) of the server's properties.
+    if (bytes.empty() || (bytes[0] != '%' && bytes[0] != '*'))
+      return false;
+    upstream_id_ = helloId(bytes);
+    return true;
+  case Check::kOk:
+    return bytes == "+OK\r\n";
+  case Check::kReset:
+    return bytes == "+RESET\r\n";
+  case Check::kNone:
+    return bytes.empty() || (bytes[0] != '-' && bytes[0] != '!');
+  }
+  return false;
+}
+
 void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Frame& frame) {
-  // Pub/sub messages, MONITOR lines and pushes stream to the pinned owner; push frames never
-  // answer a request.
-  if (passthrough_ && owner_ && (inflight_.empty() || frame.is_push)) {
-    Session* owner = owner_;
-    owner->onPassthroughFrame(bytes);
-    if (reset_expected_ && bytes == "+RESET\r\n") {
-      reset_expected_ = false;
-      passthrough_ = false;
-      state_dirty = true;  // RESET dropped our AUTH/HELLO: never reuse this connection
-      owner->onPassthroughEnded(this);
+  // Pub/sub messages, MONITOR lines and pushes stream to the owner; push frames never answer a
+  // request.
+  if (mode_ == LinkMode::kStreaming && (inflight_.empty() || frame.is_push)) {
+    if (!owner_)
+      return;  // released: nobody listens any more (the link is closed, never pooled)
+    LinkOwner* owner = owner_;
+    owner->onStreamBytes(bytes);
+    if (stream_reset_expected_ && bytes == "+RESET\r\n") {
+      // The owner's RESET reached Redis: this connection is back to a fresh state.
+      stream_reset_expected_ = false;
+      mode_ = LinkMode::kFramed;
+      proto_ = 2;
+      owner->onStreamEnded(this);
     }
     return;
   }
@@ -234,12 +339,26 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
   InFlight head = inflight_.front();
   inflight_.pop_front();
   if (head.internal) {
-    if (!bytes.empty() && (bytes[0] == '-' || bytes[0] == '!')) {
-      size_t eol = bytes.find('\r');
+    if (!checkInternal(head, bytes)) {
       std::string cause = "handshake failed: ";
-      cause.append(bytes.substr(1, eol == std::string_view::npos ? bytes.size() - 1 : eol - 1));
+      cause.append(firstLine(bytes.substr(bytes.empty() ? 0 : 1)).substr(0, 200));
       KW_LOG_ERROR("upstream %s", cause.c_str());
+      if (head.check == Check::kReset || head.ends_reset)
+        worker_->stats().pinned_resets_failed.add();
       fail(cause);
+      return;
+    }
+    if (head.check == Check::kHello && was_down_ && role_ == Role::kShared) {
+      was_down_ = false;
+      KW_LOG_WARN("upstream %s is back (unavailable for %llu ms)",
+                  worker_->shared().upstream_name.c_str(),
+                  static_cast<unsigned long long>(worker_->nowMs() - down_since_ms_));
+    }
+    if (head.ends_reset)
+      pool_->onResetDone(this, true);
+    if (inflight_.empty() && !raw_waiting_.empty()) {
+      queue(raw_waiting_);
+      raw_waiting_.clear();
     }
     return;
   }
@@ -248,22 +367,7 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     worker_->metrics().recordUpstreamRtt(worker_->nowNs() - head.sent_ns);
   Session::deliver(worker_, head.slot, bytes);
   if (owner_ && role_ == Role::kPinned)
-    owner_->onPinnedReplyDelivered(this);
-}
-
-void UpstreamConn::sendDropped(std::string_view raw, uint32_t count) {
-  writer_.buffer().append(raw);
-  for (uint32_t i = 0; i < count; ++i)
-    inflight_.push_back({nullptr, worker_->nowNs(), false, false});
-  worker_->stats().upstream_inflight.add(count);
-  if (state_ == State::kReady)
-    worker_->markDirty(this);
-}
-
-void UpstreamConn::sendUntracked(std::string_view raw) {
-  writer_.buffer().append(raw);
-  if (state_ == State::kReady)
-    worker_->markDirty(this);
+    owner_->onLinkReply(this);
 }
 
 void UpstreamConn::fail(std::string_view cause) {
@@ -274,8 +378,9 @@ void UpstreamConn::fail(std::string_view cause) {
     worker_->stats().upstream_connected.add(-1);
   } else if (was_ready) {
     worker_->stats().upstream_connected.add(-1);
-    KW_LOG_WARN("upstream %s connection lost: %.*s", worker_->shared().upstream_name.c_str(),
-                static_cast<int>(cause.size()), cause.data());
+    if (role_ == Role::kShared || owner_)
+      KW_LOG_WARN("upstream %s connection lost: %.*s", worker_->shared().upstream_name.c_str(),
+                  static_cast<int>(cause.size()), cause.data());
   } else {
     worker_->stats().upstream_connect_failures.add();
     // Warn once per outage; each retry of the same outage is only debug noise.
@@ -285,6 +390,10 @@ void UpstreamConn::fail(std::string_view cause) {
     else
       KW_LOG_DEBUG("upstream %s still unavailable: %.*s", worker_->shared().upstream_name.c_str(),
                    static_cast<int>(cause.size()), cause.data());
+  }
+  if (!was_down_) {
+    was_down_ = true;
+    down_since_ms_ = worker_->nowMs();
   }
   down_cause_.assign(cause);
   state_ = destroyed_ ? State::kClosed : State::kDown;
@@ -310,17 +419,19 @@ void UpstreamConn::fail(std::string_view cause) {
     Session::deliver(worker_, f.slot, err);
   }
   writer_.buffer().clear();
+  raw_waiting_.clear();
   partial_.clear();
   scanner_.reset();
-  passthrough_ = false;
+  mode_ = LinkMode::kFramed;
+  stream_reset_expected_ = false;
 
   if (role_ == Role::kPinned || destroyed_) {
     if (role_ == Role::kPinned)
-      worker_->upstreams().pinnedGone(this);
-    Session* owner = owner_;
+      pool_->pinnedGone(this);
+    LinkOwner* owner = owner_;
     owner_ = nullptr;
     if (owner)
-      owner->onPinnedLost(this);
+      owner->onLinkLost(this);
     if (!destroyed_)
       destroy(cause);
     return;
@@ -360,7 +471,8 @@ void UpstreamConn::onTimer(uv_timer_t* t) {
 }
 
 // Replies come back in order, so one late reply holds up everything behind it: past the request
-// timeout the connection is declared broken and every waiting request gets an error.
+// timeout the connection is declared broken and every waiting request gets an error (see
+// docs/architecture.md, "Head-of-line blocking").
 void UpstreamConn::checkTimeouts() {
   const UpstreamConfig& up = worker_->config().upstream;
   const uint64_t now = uv_hrtime();
@@ -393,6 +505,8 @@ void UpstreamConn::destroy(std::string_view cause) {
     destroyed_ = true;
     fail(cause);
   }
+  if (role_ == Role::kPinned)
+    pool_->pinnedGone(this);
   destroyed_ = true;
   state_ = State::kClosed;
   worker_->forgetDirty(this);

@@ -1,11 +1,15 @@
-// One connection to the upstream Redis. Shared connections carry the stateless commands of many
+// One connection to the upstream Redis. Shared connections carry the one-frame requests of many
 // clients, pipelined; replies are matched to requests in FIFO order. A pinned connection belongs
-// to one client while it holds connection state (MULTI, WATCH, blocking, pub/sub, SELECT).
+// to one client while it holds connection state (see router.h).
 //
-// Life of a shared connection:
-//   connect -> handshake (HELLO 3 / AUTH, SELECT, CLIENT SETNAME) -> ready
-//   any error -> every in-flight request gets an error in its slot -> down -> backoff -> connect
-// A pinned connection does not reconnect: its owner is told, and it is freed.
+// Life of a connection:
+//   connect -> handshake: HELLO <proto> [AUTH user pass] SETNAME <name> (allowed while Redis is
+//              busy with a script), SELECT <db> when configured; every reply checked
+//           -> ready: framed (replies matched FIFO), streaming (frames go to the owner) or raw
+//   any error -> every in-flight request gets an error in its own slot -> shared: down, backoff,
+//                connect again; pinned: its owner is told and it is freed
+//   a pinned connection released by its owner: RESET + handshake, every reply checked, then
+//   idle in the pool (pinned_pool.h)
 #pragma once
 
 #include <uv.h>
@@ -17,61 +21,65 @@
 
 #include "proxy/reply_scanner.h"
 #include "proxy/stream_writer.h"
+#include "proxy/upstream_link.h"
 
 namespace kw {
 
 class Worker;
-class Session;
+class UpstreamPool;
 struct ReplySlot;
 
-class UpstreamConn {
+class UpstreamConn final : public UpstreamLink {
 public:
   enum class Role { kShared, kPinned };
   enum class State { kConnecting, kReady, kDown, kClosed };
 
-  UpstreamConn(Worker* worker, int proto, Role role);
+  UpstreamConn(Worker* worker, UpstreamPool* pool, int proto, Role role);
 
   void start();
   // Closes for good: fails what is in flight, frees itself after libuv lets go of the handle.
   void destroy(std::string_view cause);
 
-  // True if a request queued now will be sent (connected, or on the first connect attempt).
-  bool accepting() const {
+  // UpstreamLink.
+  bool accepting() const override {
     return state_ == State::kReady || (state_ == State::kConnecting && !failed_before_);
   }
-  const std::string& downCause() const { return down_cause_; }
+  const std::string& downCause() const override { return down_cause_; }
+  int proto() const override { return proto_; }
+  size_t inflight() const override { return inflight_.size(); }
+  bool blockingInFlight() const override;
+  int64_t upstreamId() const override { return upstream_id_; }
+  LinkMode mode() const override { return mode_; }
+  void send(std::string_view raw, ReplySlot* slot, bool blocking) override;
+  void sendDropped(std::string_view raw, uint32_t count) override;
+  void startStreaming(std::string_view raw) override;
+  void sendStreaming(std::string_view raw) override;
+  void expectStreamReset() override { stream_reset_expected_ = true; }
+  void startRaw(std::string_view raw) override;
+  void sendRaw(std::string_view bytes) override;
+  void setProto(int proto) override { proto_ = proto; }
+  void setOwner(LinkOwner* owner) override { owner_ = owner; }
+  LinkOwner* owner() const override { return owner_; }
+  void beginReset() override;
+  void close(std::string_view cause) override { destroy(cause); }
 
-  // Queues one request. `slot` receives the reply; nullptr drops it.
-  void send(std::string_view raw, ReplySlot* slot, bool blocking);
-  // `count` complete commands in `raw` whose replies are read and dropped (follow-ups).
-  void sendDropped(std::string_view raw, uint32_t count);
-  // Passthrough mode: the replies stream to the owner, nothing waits for them.
-  void sendUntracked(std::string_view raw);
   void flush();
-
-  size_t inflight() const { return inflight_.size(); }
-  int proto() const { return proto_; }
   Role role() const { return role_; }
   State state() const { return state_; }
+  int db() const { return db_; }
+  void setDb(int db) { db_ = db; }
   bool dirty_listed = false;  // in the worker's flush list
 
-  // Pinned connections.
-  void setOwner(Session* s) { owner_ = s; }
-  Session* owner() const { return owner_; }
-  // From now on every frame with no request waiting for it goes to the owner (pub/sub, MONITOR).
-  void enterPassthrough() { passthrough_ = true; }
-  bool passthrough() const { return passthrough_; }
-  // The owner sent RESET in passthrough: the frame "+RESET" ends passthrough.
-  void expectReset() { reset_expected_ = true; }
-  int db = 0;                // currently selected db on this connection
-  bool state_dirty = false;  // carries state that cannot be undone cheaply: close, don't pool
-
 private:
+  // What a reply the proxy itself asked for must look like.
+  enum class Check : uint8_t { kNone, kHello, kOk, kReset };
   struct InFlight {
-    ReplySlot* slot;   // nullptr: internal (handshake) or dropped reply
-    uint64_t sent_ns;  // uv_hrtime() when queued: request timeout and round-trip metric
+    ReplySlot* slot;   // nullptr: internal (handshake, reset) or dropped reply
+    uint64_t sent_ns;  // when queued: request timeout and round-trip metric
+    Check check;       // internal requests: how the reply is checked
     bool internal;
     bool blocking;
+    bool ends_reset;  // the last reply of a pool reset: the link is clean when it checks out
   };
 
   static void onConnect(uv_connect_t* req, int status);
@@ -82,38 +90,48 @@ private:
   static void onWriteDone(void* owner, int status);
 
   void connect();
+  // The handshake commands for `proto_`, with their checks queued in `checks`.
+  void appendHandshake(std::string* out, std::deque<InFlight>* checks);
   void queueHandshake();
-  void consume(std::string_view data);  // returns after consuming all complete frames
+  void consume(std::string_view data);
   size_t consumeFrames(std::string_view data);
   void deliverFrame(std::string_view frame, const ReplyScanner::Frame& info);
+  bool checkInternal(const InFlight& head, std::string_view bytes);
   void fail(std::string_view cause);
   void closeSocket();
   void armTimer(uint64_t ms);
   void scheduleReconnect();
   void checkTimeouts();
+  void queue(std::string_view raw);
 
   Worker* worker_;
-  const int proto_;
+  UpstreamPool* pool_;
+  int proto_;
+  const int pool_proto_;  // the protocol a reset restores
   const Role role_;
   State state_ = State::kConnecting;
+  LinkMode mode_ = LinkMode::kFramed;
   bool failed_before_ = false;
+  bool was_down_ = false;  // for the "upstream is back" log line
   bool socket_open_ = false;
   bool destroyed_ = false;
-  bool passthrough_ = false;
-  bool reset_expected_ = false;
+  bool stream_reset_expected_ = false;
   int pending_closes_ = 0;
-  Session* owner_ = nullptr;
+  int db_ = 0;
+  int64_t upstream_id_ = -1;
+  LinkOwner* owner_ = nullptr;
 
   uv_tcp_t tcp_{};
   uv_connect_t connect_req_{};
   uv_timer_t timer_{};
   StreamWriter writer_;
   std::deque<InFlight> inflight_;
-  std::string partial_;  // an incomplete reply carried to the next read
+  std::string partial_;      // an incomplete reply carried to the next read
+  std::string raw_waiting_;  // SYNC/PSYNC and what follows, until the handshake replies are in
   ReplyScanner scanner_;
   std::string down_cause_;
   uint32_t backoff_ms_ = 0;
-  uint64_t connect_started_ms_ = 0;
+  uint64_t down_since_ms_ = 0;
 };
 
 }  // namespace kw

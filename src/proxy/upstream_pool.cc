@@ -2,33 +2,39 @@
 
 #include <algorithm>
 
-#include "proxy/session.h"
 #include "proxy/upstream_conn.h"
 #include "proxy/worker.h"
 
 namespace kw {
+
+UpstreamPool::UpstreamPool(Worker* worker, UpstreamIdentity identity)
+    : worker_(worker), identity_(std::move(identity)), pinned_(this, 0) {}
+
+UpstreamPool::~UpstreamPool() {
+  shutdown();
+}
 
 void UpstreamPool::start() {
   ensureShared(2);
 }
 
 void UpstreamPool::ensureShared(int proto) {
-  auto& list = shared(proto);
-  if (!list.empty())
+  auto& list = sharedList(proto);
+  if (!list.empty() || shut_down_)
     return;
   const unsigned n = std::max(1u, worker_->config().upstream.connections);
   for (unsigned i = 0; i < n; ++i) {
-    auto* c = new UpstreamConn(worker_, proto, UpstreamConn::Role::kShared);
+    auto* c = new UpstreamConn(worker_, this, proto, UpstreamConn::Role::kShared);
     list.push_back(c);
     c->start();
   }
 }
 
-UpstreamConn* UpstreamPool::pickShared(int proto, std::string* cause) {
+UpstreamLink* UpstreamPool::shared(int proto, std::string* cause) {
   ensureShared(proto);
-  auto& list = shared(proto);
-  // Round robin over the connections that accept requests, to spread sessions: a session then
-  // stays on the connection it got (Session::sharedConn) so its requests run in order.
+  auto& list = sharedList(proto);
+  // Round robin over the links that accept requests, to spread sessions: a session then stays
+  // on the link it got (Router::sharedLink) so its requests run in order.
   const size_t n = list.size();
   for (size_t i = 0; i < n; ++i) {
     UpstreamConn* c = list[(next_ + i) % n];
@@ -41,82 +47,122 @@ UpstreamConn* UpstreamPool::pickShared(int proto, std::string* cause) {
   return nullptr;
 }
 
-UpstreamConn* UpstreamPool::acquirePinned(int proto, Session* owner, std::string* cause) {
-  auto& idle = idle_pinned_[proto >= 3 ? 1 : 0];
-  UpstreamConn* c = nullptr;
-  while (!idle.empty() && !c) {
-    c = idle.back();
-    idle.pop_back();
-    if (!c->accepting()) {
-      c->destroy("stale");
-      c = nullptr;
-    }
+UpstreamLink* UpstreamPool::createPinned(int proto, std::string* cause) {
+  auto* c = new UpstreamConn(worker_, this, proto, UpstreamConn::Role::kPinned);
+  c->start();
+  if (!c->accepting()) {
+    // Failed inside start() (e.g. no file descriptor left): it has already destroyed itself.
+    *cause = c->downCause();
+    return nullptr;
   }
-  if (!c) {
-    c = new UpstreamConn(worker_, proto, UpstreamConn::Role::kPinned);
-    c->start();
-    if (!c->accepting()) {
-      // Failed inside start(): it has already destroyed itself; only its cause is left to read.
-      *cause = c->downCause();
-      return nullptr;
-    }
-  }
-  c->setOwner(owner);
-  busy_pinned_.push_back(c);
-  worker_->stats().pinned_acquired.add();
   return c;
 }
 
-void UpstreamPool::releasePinned(UpstreamConn* c) {
-  c->setOwner(nullptr);
-  busy_pinned_.erase(std::remove(busy_pinned_.begin(), busy_pinned_.end(), c), busy_pinned_.end());
-  auto& idle = idle_pinned_[c->proto() >= 3 ? 1 : 0];
-  const bool clean = !c->state_dirty && !c->passthrough() && c->inflight() == 0 &&
-                     c->db == worker_->config().upstream.db &&
-                     c->state() == UpstreamConn::State::kReady && !worker_->draining();
-  if (clean && idle.size() < worker_->config().upstream.pinned_pool_size) {
-    idle.push_back(c);
-    worker_->stats().pinned_returned.add();
-    return;
+UpstreamLink* UpstreamPool::acquire(int proto, LinkOwner* owner, std::string* cause) {
+  if (shut_down_) {
+    *cause = "shutting down";
+    return nullptr;
   }
-  worker_->stats().pinned_closed.add();
-  c->destroy("released");
+  pinned_.setMaxIdle(worker_->config().upstream.pinned_pool_size);
+  UpstreamLink* link = pinned_.acquire(proto, owner, cause);
+  if (link)
+    worker_->stats().pinned_acquired.add();
+  return link;
 }
 
-void UpstreamPool::pinnedGone(UpstreamConn* c) {
-  busy_pinned_.erase(std::remove(busy_pinned_.begin(), busy_pinned_.end(), c), busy_pinned_.end());
-  for (auto& idle : idle_pinned_)
-    idle.erase(std::remove(idle.begin(), idle.end(), c), idle.end());
+void UpstreamPool::release(UpstreamLink* link) {
+  pinned_.setMaxIdle(worker_->config().upstream.pinned_pool_size);
+  const size_t closed_before = pinned_.resettingCount();
+  pinned_.release(link, worker_->draining() || shut_down_);
+  if (pinned_.resettingCount() == closed_before)
+    worker_->stats().pinned_closed.add();
+}
+
+void UpstreamPool::onResetDone(UpstreamConn* conn, bool clean) {
+  const size_t idle_before = pinned_.idleCount();
+  pinned_.onResetDone(conn, clean);
+  if (pinned_.idleCount() > idle_before)
+    worker_->stats().pinned_returned.add();
+}
+
+void UpstreamPool::pinnedGone(UpstreamConn* conn) {
+  pinned_.forget(conn);
 }
 
 void UpstreamPool::shutdown() {
+  if (shut_down_)
+    return;
+  shut_down_ = true;
   for (auto& list : shared_) {
-    for (UpstreamConn* c : list)
+    std::vector<UpstreamConn*> conns;
+    conns.swap(list);
+    for (UpstreamConn* c : conns)
       c->destroy("shutting down");
-    list.clear();
   }
-  for (auto& idle : idle_pinned_) {
-    for (UpstreamConn* c : idle)
-      c->destroy("shutting down");
-    idle.clear();
-  }
-  std::vector<UpstreamConn*> busy;
-  busy.swap(busy_pinned_);
-  for (UpstreamConn* c : busy) {
-    c->setOwner(nullptr);
-    c->destroy("shutting down");
-  }
+  pinned_.closeAll("shutting down");
 }
 
 void UpstreamPool::forEach(void (*fn)(UpstreamConn*, void*), void* arg) const {
   for (const auto& list : shared_)
     for (UpstreamConn* c : list)
       fn(c, arg);
-  for (UpstreamConn* c : busy_pinned_)
-    fn(c, arg);
-  for (const auto& idle : idle_pinned_)
-    for (UpstreamConn* c : idle)
-      fn(c, arg);
+  pinned_.forEach([&](UpstreamLink* l) { fn(static_cast<UpstreamConn*>(l), arg); });
+}
+
+void UpstreamPools::start() {
+  const UpstreamConfig& up = worker_->config().upstream;
+  main_ = std::make_unique<UpstreamPool>(worker_, UpstreamIdentity{up.username, up.password});
+  main_->start();
+}
+
+UpstreamPool* UpstreamPools::forIdentity(std::string_view user, std::string_view password) {
+  const UpstreamIdentity& mine = main_->identity();
+  const std::string_view main_user = mine.user.empty() ? "default" : mine.user;
+  if (user == main_user && password == mine.password)
+    return main_.get();
+  std::string key(user);
+  key.push_back('\0');
+  key.append(password);
+  auto it = by_identity_.find(key);
+  if (it != by_identity_.end())
+    return it->second.get();
+  if (by_identity_.size() >= kMaxIdentities)
+    return nullptr;
+  auto pool = std::make_unique<UpstreamPool>(
+      worker_, UpstreamIdentity{std::string(user), std::string(password)});
+  pool->markIdleSince(worker_->nowMs());
+  UpstreamPool* raw = pool.get();
+  by_identity_.emplace(std::move(key), std::move(pool));
+  return raw;
+}
+
+void UpstreamPools::housekeeping(uint64_t now_ms) {
+  constexpr uint64_t kIdleMs = 60'000;
+  for (auto it = by_identity_.begin(); it != by_identity_.end();) {
+    UpstreamPool& p = *it->second;
+    if (p.users() > 0) {
+      p.markIdleSince(now_ms);
+      ++it;
+    } else if (now_ms - p.idleSinceMs() > kIdleMs) {
+      it = by_identity_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void UpstreamPools::shutdown() {
+  if (main_)
+    main_->shutdown();
+  for (auto& [key, pool] : by_identity_)
+    pool->shutdown();
+}
+
+void UpstreamPools::forEach(void (*fn)(UpstreamConn*, void*), void* arg) const {
+  if (main_)
+    main_->forEach(fn, arg);
+  for (const auto& [key, pool] : by_identity_)
+    pool->forEach(fn, arg);
 }
 
 }  // namespace kw

@@ -1,50 +1,98 @@
-// A worker's upstream connections: a few shared ones per protocol version (RESP2 and RESP3
-// replies are forwarded verbatim, so a client is always served by a connection speaking its
-// protocol), and a pool of idle clean connections for clients that need to pin one.
+// A worker's upstream links for one upstream identity (the user keywarden authenticates as):
+// a few shared links per protocol version (RESP2 and RESP3 replies are forwarded verbatim, so a
+// client is always served by a link speaking its protocol), and the pinned links of clients that
+// hold connection state (pinned_pool.h keeps the clean-state rule).
+//
+// UpstreamPools holds the configured identity's pool and, when keywarden has no users of its own
+// and clients AUTH as one of the upstream Redis's ACL users, one pool per such user, so Redis's
+// ACL applies to their commands while requests of many clients still share links.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "proxy/pinned_pool.h"
+#include "proxy/upstream_link.h"
+
 namespace kw {
 
 class Worker;
-class Session;
 class UpstreamConn;
 
-class UpstreamPool {
-public:
-  explicit UpstreamPool(Worker* worker) : worker_(worker) {}
+struct UpstreamIdentity {
+  std::string user;      // empty: the default user
+  std::string password;  // empty: no AUTH
+};
 
-  // Connects the shared RESP2 connections eagerly; RESP3 ones on first use.
+class UpstreamPool final : public LinkPool, private PinnedPool::Factory {
+public:
+  UpstreamPool(Worker* worker, UpstreamIdentity identity);
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+  ~UpstreamPool();
+
+  // Connects the shared RESP2 links eagerly; RESP3 ones on first use.
   void start();
   void shutdown();
 
-  // A shared connection for `proto` that will accept a request, or nullptr (upstream down; then
-  // *cause says why).
-  UpstreamConn* pickShared(int proto, std::string* cause);
+  UpstreamLink* shared(int proto, std::string* cause) override;
+  UpstreamLink* acquire(int proto, LinkOwner* owner, std::string* cause) override;
+  void release(UpstreamLink* link) override;
 
-  // A connection for `owner` alone; it may still be connecting. nullptr (and *cause) if a new
-  // connection failed at once (e.g. no file descriptors left).
-  UpstreamConn* acquirePinned(int proto, Session* owner, std::string* cause);
-  // Returns a pinned connection: pooled when clean and idle, otherwise closed.
-  void releasePinned(UpstreamConn* conn);
-  // A pinned connection failed or closed: forget it (it frees itself).
+  // From the links themselves.
+  void onResetDone(UpstreamConn* conn, bool clean);
   void pinnedGone(UpstreamConn* conn);
+
+  const UpstreamIdentity& identity() const { return identity_; }
+  // Sessions using this pool (identity pools with none are closed by housekeeping).
+  void addUser() { ++users_; }
+  void removeUser() { --users_; }
+  uint32_t users() const { return users_; }
+  uint64_t idleSinceMs() const { return idle_since_ms_; }
+  void markIdleSince(uint64_t ms) { idle_since_ms_ = ms; }
 
   size_t sharedCount() const { return shared_[0].size() + shared_[1].size(); }
   void forEach(void (*fn)(UpstreamConn*, void*), void* arg) const;
 
 private:
-  std::vector<UpstreamConn*>& shared(int proto) { return shared_[proto >= 3 ? 1 : 0]; }
+  UpstreamLink* createPinned(int proto, std::string* cause) override;
+  std::vector<UpstreamConn*>& sharedList(int proto) { return shared_[proto >= 3 ? 1 : 0]; }
   void ensureShared(int proto);
 
   Worker* worker_;
+  UpstreamIdentity identity_;
   std::vector<UpstreamConn*> shared_[2];
-  std::vector<UpstreamConn*> idle_pinned_[2];
-  std::vector<UpstreamConn*> busy_pinned_;
+  PinnedPool pinned_;
   size_t next_ = 0;
+  uint32_t users_ = 0;
+  uint64_t idle_since_ms_ = 0;
+  bool shut_down_ = false;
+};
+
+class UpstreamPools {
+public:
+  explicit UpstreamPools(Worker* worker) : worker_(worker) {}
+  // The configured identity's pool (created by start(), on the worker's thread).
+  UpstreamPool& main() { return *main_; }
+  // The pool of an upstream ACL user; created on first use. nullptr when too many identities
+  // are in use on this worker.
+  UpstreamPool* forIdentity(std::string_view user, std::string_view password);
+  void start();
+  void shutdown();
+  // Closes identity pools no client has used for a while.
+  void housekeeping(uint64_t now_ms);
+  void forEach(void (*fn)(UpstreamConn*, void*), void* arg) const;
+
+  static constexpr size_t kMaxIdentities = 64;
+
+private:
+  Worker* worker_;
+  std::unique_ptr<UpstreamPool> main_;
+  std::map<std::string, std::unique_ptr<UpstreamPool>> by_identity_;
 };
 
 }  // namespace kw

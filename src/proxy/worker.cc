@@ -145,22 +145,26 @@ void Worker::refreshSnapshots() {
 void Worker::flushDirty() {
   // Requests first, so upstream starts working while client replies are written.
   // The lists are swapped with member vectors, not fresh ones, so both keep their capacity and
-  // a loop turn allocates nothing. A flush may mark more objects dirty: loop until none are.
-  while (!dirty_upstreams_.empty()) {
-    flushing_upstreams_.swap(dirty_upstreams_);
-    for (UpstreamConn* c : flushing_upstreams_) {
-      c->dirty_listed = false;
-      c->flush();
+  // a loop turn allocates nothing. A flush may mark more objects dirty (a session resuming its
+  // input sends requests): loop until none are, or nothing would write them before the next
+  // event wakes the loop.
+  while (!dirty_upstreams_.empty() || !dirty_sessions_.empty()) {
+    while (!dirty_upstreams_.empty()) {
+      flushing_upstreams_.swap(dirty_upstreams_);
+      for (UpstreamConn* c : flushing_upstreams_) {
+        c->dirty_listed = false;
+        c->flush();
+      }
+      flushing_upstreams_.clear();
     }
-    flushing_upstreams_.clear();
-  }
-  while (!dirty_sessions_.empty()) {
-    flushing_sessions_.swap(dirty_sessions_);
-    for (Session* s : flushing_sessions_) {
-      s->dirty_listed = false;
-      s->flush();
+    while (!dirty_sessions_.empty()) {
+      flushing_sessions_.swap(dirty_sessions_);
+      for (Session* s : flushing_sessions_) {
+        s->dirty_listed = false;
+        s->flush();
+      }
+      flushing_sessions_.clear();
     }
-    flushing_sessions_.clear();
   }
   if (draining_)
     maybeFinishDrain();
@@ -207,17 +211,31 @@ void Worker::sessionClosed(Session* s) {
 void Worker::onHousekeeping(uv_timer_t* t) {
   auto* self = static_cast<Worker*>(t->data);
   self->rebaseClock();
-  const uint32_t idle_s = self->config_->limits.idle_timeout_s;
-  if (idle_s == 0)
-    return;
   const uint64_t now = self->nowMs();
-  std::vector<Session*> idle;
-  for (Session* s : self->sessions_)
-    if (!s->closed() && !s->blockedOrSubscribed() && now - s->lastActiveMs() > idle_s * 1000ull)
+  self->upstreams_.housekeeping(now);
+  const uint32_t idle_s = self->config_->limits.idle_timeout_s;
+  const uint64_t stall_ms = uint64_t{self->config_->limits.reply_stall_timeout_s} * 1000;
+  std::vector<Session*> idle, stalled;
+  for (Session* s : self->sessions_) {
+    if (s->closed())
+      continue;
+    if (s->stalledOnOutput(now, stall_ms))
+      stalled.push_back(s);
+    else if (idle_s != 0 && !s->blockedOrSubscribed() && now - s->lastActiveMs() > idle_s * 1000ull)
       idle.push_back(s);
+  }
   for (Session* s : idle) {
     self->stats_.clients_idle_timeout.add();
     s->close("idle timeout");
+  }
+  for (Session* s : stalled) {
+    self->stats_.clients_output_stalled.add();
+    self->stats_.clients_output_limit.add();
+    KW_LOG_WARN("client id=%llu is over the reply buffer limit and has read nothing for %llu s; "
+                "closing",
+                static_cast<unsigned long long>(s->id()),
+                static_cast<unsigned long long>(stall_ms / 1000));
+    s->close("not reading its replies");
   }
 }
 

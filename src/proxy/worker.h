@@ -58,7 +58,7 @@ public:
   const WorkerStats& stats() const { return stats_; }
   SlotPool& slots() { return slots_; }
   RequestDecoder& decoder() { return decoder_; }
-  UpstreamPool& upstreams() { return upstreams_; }
+  UpstreamPools& upstreams() { return upstreams_; }
   bool draining() const { return draining_; }
   uint64_t nowMs() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
 
@@ -132,7 +132,7 @@ private:
   RequestMetrics metrics_;
   SlotPool slots_;
   RequestDecoder decoder_;
-  UpstreamPool upstreams_;
+  UpstreamPools upstreams_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<Session*> sessions_;
   std::mutex inbox_mu_;

@@ -1,0 +1,98 @@
+// The seam between routing and sockets: what the router and the pinned pool need of one upstream
+// connection (UpstreamLink), of the pools that hand links out (LinkPool), and of the client a
+// pinned link serves (LinkOwner). UpstreamConn, UpstreamPool and Session implement them; the unit
+// tests of the router and of the pool's clean-state rule fake them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kw {
+
+struct ReplySlot;
+class UpstreamLink;
+
+// The client a pinned link belongs to.
+class LinkOwner {
+public:
+  // A frame of a streaming link (pub/sub message, MONITOR line, push), or raw replication bytes.
+  virtual void onStreamBytes(std::string_view bytes) = 0;
+  // The owner's RESET reached Redis ("+RESET" arrived): streaming has ended on `link`.
+  virtual void onStreamEnded(UpstreamLink* link) = 0;
+  // A reply (owned or dropped) was read from `link`: it may have nothing in flight now.
+  virtual void onLinkReply(UpstreamLink* link) = 0;
+  // `link` failed: every request in flight on it has had its error; it is gone.
+  virtual void onLinkLost(UpstreamLink* link) = 0;
+  // For operators (KEYWARDEN UPSTREAM): the client id.
+  virtual uint64_t ownerId() const = 0;
+
+protected:
+  ~LinkOwner() = default;
+};
+
+// What is known of a link's connection state, for the pool's clean-state rule.
+enum class LinkMode : uint8_t {
+  kFramed,     // replies matched to requests one frame each
+  kStreaming,  // pub/sub, MONITOR, tracking: frames stream to the owner
+  kRaw,        // SYNC/PSYNC: bytes, no framing; never reusable
+};
+
+class UpstreamLink {
+public:
+  virtual ~UpstreamLink() = default;
+
+  // True if a request queued now will be sent (connected, or on the first connect attempt).
+  virtual bool accepting() const = 0;
+  virtual const std::string& downCause() const = 0;
+  virtual int proto() const = 0;
+  virtual size_t inflight() const = 0;
+  virtual bool blockingInFlight() const = 0;
+  // The upstream's id for this connection (from the handshake's HELLO reply); -1 when unknown.
+  virtual int64_t upstreamId() const = 0;
+  virtual LinkMode mode() const = 0;
+
+  // One request expecting exactly one reply frame, delivered to `slot` (nullptr: read, dropped).
+  // `blocking`: may wait for data (BLPOP...), so the request timeout does not apply.
+  virtual void send(std::string_view raw, ReplySlot* slot, bool blocking) = 0;
+  // `count` complete commands whose replies are read and dropped (TTL follow-ups).
+  virtual void sendDropped(std::string_view raw, uint32_t count) = 0;
+  // The request that starts a stream (SUBSCRIBE, MONITOR, CLIENT TRACKING): from now on every
+  // frame goes to the owner. Later requests of the owner use sendStreaming.
+  virtual void startStreaming(std::string_view raw) = 0;
+  virtual void sendStreaming(std::string_view raw) = 0;
+  // The owner sent RESET while streaming: "+RESET" ends the stream (LinkOwner::onStreamEnded).
+  virtual void expectStreamReset() = 0;
+  // SYNC/PSYNC: after the handshake, bytes flow both ways unframed.
+  virtual void startRaw(std::string_view raw) = 0;
+  virtual void sendRaw(std::string_view bytes) = 0;
+  // The protocol this link's replies use (HELLO sent on it by the router).
+  virtual void setProto(int proto) = 0;
+
+  // Pool side.
+  virtual void setOwner(LinkOwner* owner) = 0;
+  virtual LinkOwner* owner() const = 0;
+  // Sends RESET and the handshake again (HELLO, AUTH, SETNAME, SELECT) and checks every reply;
+  // the pool hears LinkPool::onResetDone when they are all in.
+  virtual void beginReset() = 0;
+  // Closes for good; in-flight requests get an error; the link frees itself later.
+  virtual void close(std::string_view cause) = 0;
+};
+
+// The links of one upstream identity (user): shared links for stateless commands and a pool of
+// pinned ones.
+class LinkPool {
+public:
+  // A shared link for `proto` that will accept a request, or nullptr with *cause (upstream down).
+  virtual UpstreamLink* shared(int proto, std::string* cause) = 0;
+  // A link of `owner`'s alone. nullptr with *cause if none can be had.
+  virtual UpstreamLink* acquire(int proto, LinkOwner* owner, std::string* cause) = 0;
+  // The owner is done with `link`: pooled once proven clean, else closed.
+  virtual void release(UpstreamLink* link) = 0;
+
+protected:
+  ~LinkPool() = default;
+};
+
+}  // namespace kw
