@@ -734,7 +734,7 @@ void Session::cmdClientUnblock(const DecodedRequest& req) {
       return replyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
   }
   lookupUpstreamId(*worker_, id, newSlot(), [reason](Worker*, ReplySlot* slot, int64_t upstream_id) {
-    Session* self = slot->owner;
+    auto* self = static_cast<Session*>(slot->owner);
     if (upstream_id < 0)
       return self->complete(slot, ":0\r\n");
     std::string raw;
@@ -767,7 +767,7 @@ void Session::startTrackingRedirect(const DecodedRequest& req, size_t redirect_a
   lookupUpstreamId(
       *worker_, static_cast<uint64_t>(id), slot,
       [args = std::move(args), redirect_arg](Worker*, ReplySlot* slot, int64_t upstream_id) mutable {
-        Session* self = slot->owner;
+        auto* self = static_cast<Session*>(slot->owner);
         if (upstream_id < 0)
           return self->complete(slot, "-ERR The client ID you want redirect to does not exist\r\n");
         args[redirect_arg] = std::to_string(upstream_id);

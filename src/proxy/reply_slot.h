@@ -10,11 +10,23 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kw {
 
-class Session;
+struct ReplySlot;
+class RequestStage;
+
+// Who a slot's reply goes to: a client session, or one of keywarden's own upstream clients
+// (upstream_client.h).
+class SlotOwner {
+public:
+  virtual void complete(ReplySlot* slot, std::string_view bytes) = 0;
+
+protected:
+  ~SlotOwner() = default;
+};
 
 // What the session does when the slot's reply is delivered (state that depends on the reply).
 enum class SlotEffect : uint8_t {
@@ -27,11 +39,14 @@ enum class SlotEffect : uint8_t {
   kFilterScan,  // SCAN reply: keys the user may not read are removed
   kUpstreamAuth,  // AUTH checked by the upstream: +OK moves the client to that identity (`aux`)
   kHelloAuth,     // HELLO ... AUTH checked by the upstream: +OK becomes HELLO's reply
+  kStage,         // forwarded by a request stage: `stage` sees the reply first (request_stage.h)
 };
 
 struct ReplySlot {
   ReplySlot* next = nullptr;
-  Session* owner = nullptr;
+  SlotOwner* owner = nullptr;
+  RequestStage* stage = nullptr;  // kStage: the stage that forwarded the request
+  uint64_t tag = 0;               // kStage: the stage's own reference for this request
   std::string reply;  // complete reply bytes, kept only while an earlier slot is still pending
   uint64_t start_ns = 0;
   int64_t arg = 0;
@@ -71,6 +86,8 @@ public:
     s->reply.clear();
     s->next = nullptr;
     s->owner = nullptr;
+    s->stage = nullptr;
+    s->tag = 0;
     s->arg = 0;
     s->effect = SlotEffect::kNone;
     s->done = false;

@@ -304,7 +304,89 @@ void Session::dispatch(const DecodedRequest& req) {
     return;
   if (router_.streaming())
     return dispatchStreaming(*effective, cmd);
+  if (runStages(*effective, cmd))
+    return;
   route(*effective, cmd);
+}
+
+// ---- request stages (request_stage.h) ----
+
+bool Session::runStages(const DecodedRequest& req, const CommandInfo* cmd) {
+  const auto& stages = worker_->stages();
+  if (stages.empty())
+    return false;
+  stage_req_ = &req;
+  stage_cmd_ = cmd;
+  for (const auto& stage : stages) {
+    if (stage->onRequest(*this) != RequestStage::Verdict::kDone)
+      continue;
+    if (stage_slot_) {
+      // The stage's forward found no link and the stage did not answer: say why.
+      ReplySlot* slot = stage_slot_;
+      stage_slot_ = nullptr;
+      worker_->stats().errors_upstream_down.add();
+      complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
+                         " unavailable (" + stage_cause_ + ")\r\n");
+    }
+    return true;
+  }
+  return false;
+}
+
+bool Session::plainState() const {
+  return db_ == worker_->config().upstream.db && !in_multi_ && !watching_ && !router_.pinned() &&
+         !router_.streaming();
+}
+
+// The slot for the stage's answer: the one its failed forward reserved, or a new one.
+ReplySlot* Session::stageSlot() {
+  ReplySlot* slot = stage_slot_ ? stage_slot_ : newSlot();
+  stage_slot_ = nullptr;
+  return slot;
+}
+
+void Session::answer(std::string_view reply) {
+  worker_->stats().commands_local.add();
+  if (stream_slot_)
+    return onStreamBytes(reply);
+  complete(stageSlot(), reply);
+}
+
+void Session::refuse(std::string_view error) {
+  worker_->stats().commands_local.add();
+  current_outcome_ = Outcome::kRefusedOther;
+  if (in_multi_)
+    multi_dirty_ = true;
+  ReplySlot* slot = stageSlot();
+  slot->refusal = static_cast<uint8_t>(current_outcome_);
+  worker_->stats().errors_refused.add();
+  std::string line = "-";
+  line.append(error);
+  line.append("\r\n");
+  complete(slot, line);
+}
+
+bool Session::forward(std::string_view raw, RequestStage* stage, uint64_t tag) {
+  ReplySlot* slot = stageSlot();
+  std::string cause;
+  if (!router_.send(raw, slot, RequestShape{}, &cause)) {
+    // Nothing sent, nothing answered: the slot waits for the stage's answer (or the error).
+    stage_slot_ = slot;
+    stage_cause_ = std::move(cause);
+    return false;
+  }
+  slot->effect = SlotEffect::kStage;
+  slot->stage = stage;
+  slot->tag = tag;
+  worker_->stats().commands_forwarded.add();
+  sendFollowups();
+  return true;
+}
+
+ReplySlot* Session::hold() {
+  ReplySlot* slot = stageSlot();
+  slot->external = true;
+  return slot;
 }
 
 void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
@@ -711,17 +793,21 @@ void Session::replyError(std::string_view msg) {
 void Session::deliver(Worker* worker, ReplySlot* slot, std::string_view bytes) {
   if (!slot)
     return;
-  Session* s = slot->owner;
-  if (!s) {
+  SlotOwner* owner = slot->owner;
+  if (!owner) {
     worker->slots().put(slot);
     return;
   }
-  s->complete(slot, bytes);
+  owner->complete(slot, bytes);
 }
 
 // Connection state that depends on what Redis answered.
-void Session::applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed) {
+void Session::applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed,
+                          bool* kept) {
   switch (slot->effect) {
+  case SlotEffect::kStage:
+    *bytes = slot->stage->onReply(slot->tag, slot, *bytes, transformed, kept);
+    return;
   case SlotEffect::kInfoMerge:
     *transformed = mergeInfo(slot, *bytes);
     *bytes = *transformed;
@@ -777,8 +863,18 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
   slot->upstream = false;
   slot->external = false;
   std::string transformed;
-  if (slot->effect != SlotEffect::kNone)
-    applyEffect(slot, &bytes, &transformed);
+  if (slot->effect != SlotEffect::kNone) {
+    bool kept = false;
+    applyEffect(slot, &bytes, &transformed, &kept);
+    if (kept) {
+      // The stage completes it later (Session::deliver); it keeps its place in the FIFO.
+      slot->effect = SlotEffect::kNone;
+      slot->external = true;
+      if (from_upstream)
+        router_.onReplyDelivered();
+      return;
+    }
+  }
   recordCompletion(slot, bytes);
   if (slot == head_) {
     if (!slot->suppress)

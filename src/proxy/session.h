@@ -32,6 +32,7 @@
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
 #include "proxy/request_shape.h"
+#include "proxy/request_stage.h"
 #include "proxy/router.h"
 #include "proxy/stream_writer.h"
 
@@ -43,7 +44,7 @@ class UpstreamPool;
 // Metrics label index of a namespace id (Resolution::kNone -> "none").
 uint32_t metricsNs(uint32_t ns);
 
-class Session final : private RouteClient {
+class Session final : public SlotOwner, private RouteClient, private StageRequest {
 public:
   explicit Session(Worker* worker);
   ~Session();
@@ -56,6 +57,8 @@ public:
 
   // An upstream reply for `slot` (whose owner may be gone).
   static void deliver(Worker* worker, ReplySlot* slot, std::string_view bytes);
+  // SlotOwner: the reply for one of this client's slots.
+  void complete(ReplySlot* slot, std::string_view bytes) override;
   // The worker took a new policy snapshot: look the user up again.
   void onPolicyChanged();
 
@@ -86,6 +89,23 @@ private:
   void onLinkLost(UpstreamLink* link) override;
   void failUnsent(ReplySlot* slot, std::string_view cause) override;
   uint64_t ownerId() const override { return id_; }
+
+  // StageRequest: the request as the stages (request_stage.h) see it.
+  bool runStages(const DecodedRequest& req, const CommandInfo* cmd);
+  std::span<const std::string_view> args() const override { return stage_req_->args; }
+  std::string_view raw() const override { return stage_req_->raw; }
+  const CommandInfo* command() const override { return stage_cmd_; }
+  uint32_t firstKeyNamespace() const override { return current_ns_; }
+  int proto() const override { return proto_; }
+  bool plainState() const override;
+  bool inMulti() const override { return in_multi_; }
+  const CompiledUser* user() const override { return user_; }
+  std::string_view clientAddr() const override { return addr_; }
+  void answer(std::string_view reply) override;
+  void refuse(std::string_view error) override;
+  bool forward(std::string_view raw, RequestStage* stage, uint64_t tag) override;
+  ReplySlot* hold() override;
+  ReplySlot* stageSlot();
 
   void processInput(std::string_view data);
   size_t processBuffer(std::string_view data);
@@ -153,8 +173,7 @@ private:
   static std::string redactedRequest(std::string_view raw);
   void replyLocal(std::string_view bytes);  // complete reply bytes for a new slot
   void replyError(std::string_view msg);    // "-<msg>\r\n"
-  void complete(ReplySlot* slot, std::string_view bytes);
-  void applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed);
+  void applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed, bool* kept);
   void emit(std::string_view bytes);
   void drainDone();
   void popHead();
@@ -216,6 +235,10 @@ private:
   uint16_t last_cmd_ = CommandTable::kUnknownIndex;  // CLIENT LIST cmd=
   char last_sub_[24] = {};                           // its subcommand, lower case, if any
   std::string_view current_raw_;  // the request being dispatched (valid during dispatch only)
+  const DecodedRequest* stage_req_ = nullptr;  // what the stages see (valid during dispatch only)
+  const CommandInfo* stage_cmd_ = nullptr;
+  ReplySlot* stage_slot_ = nullptr;  // reserved by a stage's forward that found no link
+  std::string stage_cause_;
   uint16_t current_cmd_ = 0;
   uint32_t current_ns_ = UINT32_MAX;
   Outcome current_outcome_ = Outcome::kOk;  // for a refusal answered by the proxy

@@ -19,6 +19,7 @@
 #include "proxy/metrics/request_metrics.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
+#include "proxy/request_stage.h"
 #include "proxy/stats.h"
 #include "proxy/upstream_pool.h"
 
@@ -59,6 +60,9 @@ public:
   SlotPool& slots() { return slots_; }
   RequestDecoder& decoder() { return decoder_; }
   UpstreamPools& upstreams() { return upstreams_; }
+  // The request stages, in chain order (request_stage.h); built when the worker starts.
+  const std::vector<std::unique_ptr<RequestStage>>& stages() const { return stages_; }
+  void addStage(std::unique_ptr<RequestStage> stage) { stages_.push_back(std::move(stage)); }
   bool draining() const { return draining_; }
   uint64_t nowMs() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
 
@@ -133,6 +137,7 @@ private:
   SlotPool slots_;
   RequestDecoder decoder_;
   UpstreamPools upstreams_;
+  std::vector<std::unique_ptr<RequestStage>> stages_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<Session*> sessions_;
   std::mutex inbox_mu_;

@@ -1,0 +1,82 @@
+// A stage of the request path between the policy gates and routing: the near cache, the token
+// blacklist, rate limiting, read-through. Each feature is a RequestStage in its own folder
+// (src/cache/, src/ratelimit/, src/pg/...); the session only calls the chain, in the order the
+// worker built it (Worker::stages()):
+//
+//   gates (auth, access, TTL) -> stage 1 -> stage 2 -> ... -> route (request_shape.h, router.h)
+//
+// A stage looks at the request through StageRequest and either lets it continue, or answers it,
+// or sends something upstream in its place and sees the reply before the client does, or holds
+// the request's slot to complete it later (asynchronous work: PostgreSQL, a refill). Replies still
+// leave in request order: the slot keeps its place in the client's FIFO whatever the stage does.
+// Stages are per worker (their state belongs to one loop); anything shared between workers is a
+// clearly named thread-safe structure of the feature's own.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace kw {
+
+struct CommandInfo;
+struct CompiledUser;
+struct ReplySlot;
+class RequestStage;
+
+// The request being dispatched, as a stage sees it, and what the stage may do with it. Session
+// implements it; stage unit tests fake it.
+class StageRequest {
+public:
+  // The request.
+  virtual std::span<const std::string_view> args() const = 0;
+  virtual std::string_view raw() const = 0;  // as it will be forwarded (after TTL rewriting)
+  virtual const CommandInfo* command() const = 0;  // nullptr: unknown command
+  // Namespace id of the first key (Resolution::kNone when it has none or is in no namespace).
+  virtual uint32_t firstKeyNamespace() const = 0;
+
+  // The client.
+  virtual int proto() const = 0;
+  // True when nothing about the client's connection state changes what a key read returns:
+  // configured db, not in MULTI, no pinned or streaming connection. Caches answer only then.
+  virtual bool plainState() const = 0;
+  virtual bool inMulti() const = 0;
+  virtual const CompiledUser* user() const = 0;  // nullptr before AUTH
+  virtual std::string_view clientAddr() const = 0;
+
+  // What the stage does. At most one per request; none means the request continues.
+  // Answers with complete RESP bytes.
+  virtual void answer(std::string_view reply) = 0;
+  // Refuses with an error (without "-" and CRLF); inside MULTI it makes EXEC abort, like any
+  // refusal of the proxy.
+  virtual void refuse(std::string_view error) = 0;
+  // Sends `raw` (one request, one reply frame) upstream in the request's place; the reply goes to
+  // stage->onReply(tag, ...) before the client sees anything. False if no upstream link can take
+  // it (nothing was sent, nothing answered: the stage decides, e.g. a local fallback).
+  virtual bool forward(std::string_view raw, RequestStage* stage, uint64_t tag) = 0;
+  // The request's slot, to complete later with Session::deliver(worker, slot, bytes). The slot
+  // keeps its place in the FIFO; if the client leaves meanwhile, slot->owner becomes null and
+  // deliver frees it.
+  virtual ReplySlot* hold() = 0;
+
+protected:
+  ~StageRequest() = default;
+};
+
+class RequestStage {
+public:
+  virtual ~RequestStage() = default;
+
+  enum class Verdict : uint8_t { kContinue, kDone };
+  // kDone when the stage answered, refused, forwarded or held the request.
+  virtual Verdict onRequest(StageRequest& req) = 0;
+
+  // The reply to a request this stage forwarded. Returns what the client gets: `reply` itself,
+  // or bytes the stage wrote into *scratch. Setting *kept takes the slot instead: the stage
+  // completes it later with Session::deliver (the return value is then ignored).
+  virtual std::string_view onReply(uint64_t tag, ReplySlot* slot, std::string_view reply,
+                                   std::string* scratch, bool* kept) = 0;
+};
+
+}  // namespace kw
