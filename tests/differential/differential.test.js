@@ -24,6 +24,7 @@ const STRICT = env.DIFF_STRICT === '1';
 const KEEP_GOING = env.DIFF_KEEP_GOING === '1';
 const PIPELINE = env.DIFF_PIPELINE === undefined ? 0.3 : Number(env.DIFF_PIPELINE);
 const FAMILIES = selectFamilies(list(env.DIFF_FAMILIES), list(env.DIFF_SKIP));
+const TRACE_FILE = env.DIFF_TRACE || null;
 
 const RUNS = [
   { name: 'workers-2', args: ['--workers', '2'] },
@@ -92,12 +93,21 @@ for (const run of RUNS) {
     };
     const ctx = { name: run.name, seed: SEED, dutName, reproduce: (client) => reproduceLine(run, client) };
     const opts = { families: FAMILIES, pipelineProb: PIPELINE, strict: STRICT, busyLoopsPerMs, bigValues: true };
+    let trace;
+    if (TRACE_FILE) {
+      const fs = require('node:fs');
+      const fd = fs.openSync(`${TRACE_FILE}.${run.name}`, 'w');
+      trace = (client, e) => {
+        const frames = e.ref === undefined ? '' : ` => redis ${e.ref.join(' ')}${e.ref.join() === e.dut.join() ? '' : ` | ${dutName} ${e.dut.join(' ')}`}`;
+        fs.writeSync(fd, `c${client} #${e.step} ${e.conn || ''} ${e.req}${frames}\n`);
+      };
+    }
     const deadline = Date.now() + SECONDS * 1000;
     const runners = [];
     for (let n = 0; n < CLIENTS; n++) {
       if (ONLY_CLIENT !== null && n !== ONLY_CLIENT) continue;
       const generator = new Generator(n, `${SEED}/${run.name}/${n}`, opts);
-      runners.push(new ClientRunner({ n, generator, refPort: ref.port, dutPort, dutName, shared }));
+      runners.push(new ClientRunner({ n, generator, refPort: ref.port, dutPort, dutName, shared, trace }));
     }
     await Promise.all(runners.map((r) => r.run(deadline, MAX_STEPS)));
     const steps = runners.reduce((a, r) => a + r.steps, 0);

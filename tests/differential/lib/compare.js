@@ -5,6 +5,9 @@
 //   'shape'      same type and element count (SRANDMEMBER with a count, TIME)
 //   'unordered'  same type and the same elements in any order (SMEMBERS: hash-seed order)
 //   'scan'       [cursor, elements]: same cursor, elements in any order
+//   'pairs'      a hash listing (HGETALL): the same field/value pairs in any order
+//   'scanPairs'  HSCAN: same cursor, pairs in any order
+//   'dump'       DUMP: exact, except the length only for hashtable-encoded sets and hashes
 //   'hello'      HELLO's map with the connection id compared by type only
 //   'ignore'     nothing (still checked for other clients' tags)
 //   {int: tol}   integers within tol of each other (TTL and friends)
@@ -37,6 +40,29 @@ function sameFrame(spec, a, b) {
     const x = sortedRaws(a);
     const y = sortedRaws(b);
     return x.every((v, i) => v === y[i]);
+  }
+  if (spec === 'pairs') {
+    // A hash listing: field/value pairs in any order (a hashtable-encoded hash lists them in
+    // hash-seed order).
+    if (!isAgg(a) || !isAgg(b) || a.items === null || b.items === null) return a.raw.equals(b.raw);
+    if (a.t !== b.t || a.items.length !== b.items.length || a.items.length % 2) return a.raw.equals(b.raw);
+    const pairs = (f) => {
+      const out = [];
+      for (let i = 0; i < f.items.length; i += 2) out.push(f.items[i].raw.toString('latin1') + '\0' + f.items[i + 1].raw.toString('latin1'));
+      return out.sort();
+    };
+    const x = pairs(a);
+    const y = pairs(b);
+    return x.every((v, i) => v === y[i]);
+  }
+  if (spec === 'scanPairs') {
+    if (!isAgg(a) || !isAgg(b) || !a.items || !b.items || a.items.length !== 2 || b.items.length !== 2) return a.raw.equals(b.raw);
+    return a.t === b.t && a.items[0].raw.equals(b.items[0].raw) && sameFrame('pairs', a.items[1], b.items[1]);
+  }
+  if (spec === 'dump') {
+    // DUMP serializes a hashtable-encoded set (RDB type 2) or hash (type 4) in hash-seed order.
+    if (a.t === '$' && b.t === '$' && a.s !== null && b.s !== null && a.s.charCodeAt(0) === b.s.charCodeAt(0) && [2, 4].includes(a.s.charCodeAt(0))) return a.s.length === b.s.length;
+    return a.raw.equals(b.raw);
   }
   if (spec === 'scan') {
     if (!isAgg(a) || !isAgg(b) || !a.items || !b.items || a.items.length !== 2 || b.items.length !== 2) return a.raw.equals(b.raw);
@@ -82,7 +108,17 @@ function compareFrames(spec, ref, got) {
     return null;
   }
   for (let i = 0; i < ref.length; i++) {
-    if (!sameFrame(spec, ref[i], got[i])) return ref.length > 1 ? `frame ${i + 1} of ${ref.length} differs` : 'reply differs';
+    if (!sameFrame(spec, ref[i], got[i])) {
+      let where = '';
+      const a = ref[i];
+      const b = got[i];
+      if (a.items && b.items && a.items.length === b.items.length) {
+        const specs = spec && spec.elems && spec.elems.length === a.items.length ? spec.elems : [];
+        const k = a.items.findIndex((x, j) => !sameFrame(specs[j], x, b.items[j]));
+        if (k >= 0) where = ` (element ${k + 1} of ${a.items.length})`;
+      }
+      return (ref.length > 1 ? `frame ${i + 1} of ${ref.length} differs` : 'reply differs') + where;
+    }
   }
   return null;
 }

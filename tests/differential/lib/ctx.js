@@ -36,6 +36,15 @@ class Ctx {
     return this.key(this.rng.pick(KINDS));
   }
 
+  // Source and destination for RENAME/COPY: any kinds, except that nothing moves into a bitmap
+  // key. Bit operations only ever touch bitmap keys, so they never flip a bit of a tagged
+  // value (turning "c3." into "c2." would look like another client's data).
+  keyPair() {
+    const from = this.rng.pick(KINDS);
+    const to = from === 'b' ? this.rng.pick(KINDS) : this.rng.pick(KINDS.filter((k) => k !== 'b'));
+    return [this.key(from), this.key(to)];
+  }
+
   keyPattern() {
     return `dt${this.n}.${this.gen}:*`;
   }

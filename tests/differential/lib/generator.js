@@ -15,15 +15,15 @@ const { encodeMultibulk, encodeInline, inlineSafe } = require('./resp_frames');
 
 const FAMILIES = [
   'strings', 'lists', 'hashes', 'sets', 'zsets', 'streams', 'keyspace', 'scripts', 'busy', 'tx',
-  'select', 'hello', 'connection', 'pubsub', 'blocking', 'clientreply', 'quit', 'disconnect',
-  'errors', 'global',
+  'select', 'hello', 'connection', 'pubsub', 'spubsub', 'blocking', 'clientreply', 'quit', 'disconnect',
+  'errors', 'protocol', 'global',
 ].map((name) => require(`./families/${name}`));
 
 const FAMILY_NAMES = FAMILIES.map((f) => f.name);
 
 // Families whose commands make sense in each restricted context.
-const IN_SUBSCRIBED_RESP2 = new Set(['pubsub', 'quit', 'disconnect', 'connection']);
-const NOT_IN_MULTI = new Set(['pubsub', 'hello', 'clientreply']);
+const IN_SUBSCRIBED_RESP2 = new Set(['pubsub', 'spubsub', 'quit', 'disconnect', 'connection']);
+const NOT_IN_MULTI = new Set(['pubsub', 'spubsub', 'hello', 'clientreply']);
 const SPECIAL = new Set(['disconnect']);
 
 function selectFamilies(only, skip) {

@@ -9,7 +9,7 @@ function formatFailure(f, run) {
   lines.push(`  last steps of client ${f.client} (oldest first):`);
   for (const h of f.history) {
     const fam = h.family ? ` {${h.family}}` : '';
-    const note = h.note ? ` (${h.note})` : '';
+    const note = (h.note ? ` (${h.note})` : '') + (h.cmp ? ` [compared: ${h.cmp.length > 80 ? `${h.cmp.slice(0, 80)}...` : h.cmp}]` : '');
     lines.push(`    #${h.step} ${h.conn || ''} > ${h.req}${fam}${note}`);
     if (h.ref === undefined) continue;
     const n = Math.max(h.ref.length, h.dut.length);
@@ -17,6 +17,7 @@ function formatFailure(f, run) {
       lines.push(`        (no reply expected${h.want ? `; expected ${h.want}` : ''})`);
       continue;
     }
+    if (h.verdict && h.verdict !== 'differs') lines.push(`        (${h.verdict}:)`);
     for (let i = 0; i < n; i++) {
       const a = h.ref[i] === undefined ? '(nothing)' : h.ref[i];
       const b = h.dut[i] === undefined ? '(nothing)' : h.dut[i];
@@ -26,6 +27,10 @@ function formatFailure(f, run) {
         lines.push(`        ${run.dutName}: ${b}`);
       }
     }
+  }
+  if (f.stepCmds && f.stepCmds.length > 1) {
+    lines.push(`  the whole failing step (${f.stepCmds.length} commands, sent as one pipeline):`);
+    for (const c of f.stepCmds) lines.push(`    ${c}`);
   }
   return lines.join('\n');
 }

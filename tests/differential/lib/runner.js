@@ -10,7 +10,7 @@ const { show } = require('./resp_frames');
 
 const READ_TIMEOUT_MS = 10000;
 const CLOSE_TIMEOUT_MS = 3000;
-const HISTORY = 30;
+const HISTORY = 60;
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
@@ -36,7 +36,8 @@ class Side {
 }
 
 class ClientRunner {
-  constructor({ n, generator, refPort, dutPort, dutName, shared }) {
+  constructor({ n, generator, refPort, dutPort, dutName, shared, trace }) {
+    this.trace = trace; // (client, entry) => void: every exchange, for DIFF_TRACE
     this.n = n;
     this.gen = generator;
     this.ref = new Side('redis', refPort);
@@ -50,14 +51,17 @@ class ClientRunner {
   }
 
   record(entry) {
-    this.history.push({ step: this.step, ...entry });
+    entry.step = this.step;
+    if (this.trace) this.trace(this.n, entry);
+    this.history.push(entry);
     if (this.history.length > HISTORY) this.history.shift();
   }
 
   fail(kind, message, extra = {}) {
     if (this.failed) return false;
     this.failed = true;
-    this.shared.onFailure({ client: this.n, step: this.step, kind, message, history: this.history.slice(), ...extra });
+    const cur = this.current && this.current.cmds ? this.current.cmds.map((c) => `${describeCmd(c)}  -> ${c.frames} frame(s)${c.note ? ` (${c.note})` : ''}`) : [];
+    this.shared.onFailure({ client: this.n, step: this.step, kind, message, history: this.history.slice(), stepCmds: cur, ...extra });
     return false;
   }
 
@@ -84,6 +88,7 @@ class ClientRunner {
     }
     while (!this.shared.stop && Date.now() < deadline && this.step < maxSteps) {
       const s = this.gen.next();
+      this.current = s;
       let ok;
       const t0 = Date.now();
       try {
@@ -159,6 +164,7 @@ class ClientRunner {
     const tmo = READ_TIMEOUT_MS + (c.blockMs || 0);
     const [a, b] = await Promise.all([this.ref[conn].read(want, tmo), this.dut[conn].read(want, tmo)]);
     const entry = { conn, req: label || describeCmd(c), family: c.family, note: c.note, want, ref: a.frames.map((f) => show(f)), dut: b.frames.map((f) => show(f)) };
+    if (c.cmp) entry.cmp = typeof c.cmp === 'string' ? c.cmp : JSON.stringify(c.cmp);
     this.record(entry);
     for (const f of a.frames) {
       const foreign = foreignNumbers(f.raw, this.n);
@@ -171,7 +177,11 @@ class ClientRunner {
     if (a.error) return this.fail('reference', `reference Redis: ${a.error} after ${a.frames.length} of ${want} frame(s) (model or generator bug)`);
     if (b.error) return this.fail(b.error === 'timeout' ? 'missing' : 'closed', `${this.dut.name}: ${b.error} after ${b.frames.length} of ${want} frame(s)`);
     const diff = compareFrames(c.cmp, a.frames, b.frames);
-    if (diff) return this.fail('mismatch', diff);
+    if (diff) {
+      entry.verdict = 'differs';
+      return this.fail('mismatch', diff);
+    }
+    if (c.cmp && !a.frames.every((f, i) => f.raw.equals(b.frames[i].raw))) entry.verdict = `equivalent (${typeof c.cmp === 'string' ? c.cmp : JSON.stringify(c.cmp).slice(0, 40)})`;
     return true;
   }
 

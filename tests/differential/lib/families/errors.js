@@ -1,7 +1,6 @@
 'use strict';
 // Errors: unknown commands, wrong arity (both refused before running, and abort a MULTI),
-// syntax and value errors (raised while running), WRONGTYPE, bytes that are no command at all,
-// and protocol errors (Redis answers and closes the connection).
+// syntax and value errors (raised while running), WRONGTYPE.
 
 const { C } = require('../ctx');
 
@@ -11,7 +10,6 @@ module.exports = {
   plain: true,
   gen(x) {
     const r = x.rng;
-    const st = x.st;
     const choices = [
       [3, () => C([r.pick(['NOSUCHCMD', 'GETT', 'xyzzy']), x.val(), x.key('s')], { rejected: true, noInline: true })],
       [3, () => C(r.pick([['GET'], ['GET', x.key('s'), 'extra'], ['SET', x.key('s')], ['HSET', x.key('h'), 'f'], ['LPUSH', x.key('l')], ['ZADD', x.key('z')], ['EXPIRE']]), { rejected: true })],
@@ -26,17 +24,6 @@ module.exports = {
       [1, () => C(['HINCRBY', x.key('h'), x.field(), 'x'])],
       [2, () => C([r.pick(['LLEN', 'SCARD', 'HLEN', 'ZCARD', 'XLEN', 'STRLEN']), x.anyKey()])],
     ];
-    if (st.reply === 'on' && !st.inMulti) {
-      // No reply at all; keywarden must not invent one.
-      choices.push([0.5, () => C([], { raw: Buffer.from('*0\r\n'), noCommand: true })]);
-      choices.push([0.5, () => C([], { raw: Buffer.from('\r\n'), noCommand: true })]);
-      // Redis answers a protocol error and closes the connection.
-      choices.push([0.3, () => C(['<protocol error>'], {
-        raw: r.pick([Buffer.from('*1\r\n$abc\r\n'), Buffer.from('*abc\r\n'), Buffer.from('SET "unbalanced\r\n'), Buffer.from('*2\r\n$3\r\nGET\r\n:1\r\n')]),
-        effect: (s) => { s.closed = true; },
-        rejected: false,
-      })]);
-    }
     return r.weighted(choices)();
   },
 };

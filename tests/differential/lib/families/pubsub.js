@@ -1,5 +1,5 @@
 'use strict';
-// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE and their UNSUBSCRIBEs with 0..N channels (subscribed or
+// SUBSCRIBE / PSUBSCRIBE (family pubsub) and SSUBSCRIBE (family spubsub) and their UNSUBSCRIBEs with 0..N channels (subscribed or
 // not), PUBLISH to the client's own channels from the connection itself (RESP3) or from a second
 // connection of the same client, PING and refused commands in RESP2 subscribed mode, PUBSUB
 // introspection limited to the client's own channels. Only the client itself subscribes to its
@@ -36,11 +36,11 @@ function some(x, make, lo, hi) {
   return out;
 }
 
-module.exports = {
-  name: 'pubsub',
-  weight: 5,
+// shard: the sharded commands (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) instead of the others.
+const makeFamily = (shard) => ({
+  name: shard ? 'spubsub' : 'pubsub',
+  weight: shard ? 1.5 : 5,
   plain: false,
-  globMatch,
   when: (st) => !st.inMulti && st.reply === 'on',
   gen(x) {
     const r = x.rng;
@@ -65,24 +65,29 @@ module.exports = {
       });
     };
     const publishHere = () => {
-      const ch = r.chance(0.8) ? x.chan() : shardChan();
-      const sharded = ch.includes(':s');
-      const n = sharded ? (st.shardChannels.has(ch) ? 1 : 0) : receivers(st, ch);
-      return C([sharded ? 'SPUBLISH' : 'PUBLISH', ch, x.val()], { base: 1 + n, cmp: n > 1 ? 'anyOrder' : undefined });
+      const ch = shard ? shardChan() : x.chan();
+      const n = shard ? (st.shardChannels.has(ch) ? 1 : 0) : receivers(st, ch);
+      return C([shard ? 'SPUBLISH' : 'PUBLISH', ch, x.val()], { base: 1 + n, cmp: n > 1 ? 'anyOrder' : undefined });
     };
     const publishAux = () => {
-      const ch = r.chance(0.85) ? x.chan() : shardChan();
-      const sharded = ch.includes(':s');
-      const n = sharded ? (st.shardChannels.has(ch) ? 1 : 0) : receivers(st, ch);
-      return { kind: 'aux', cmds: [C([sharded ? 'SPUBLISH' : 'PUBLISH', ch, x.val()])], mainFrames: n };
+      const ch = shard ? shardChan() : x.chan();
+      const n = shard ? (st.shardChannels.has(ch) ? 1 : 0) : receivers(st, ch);
+      return { kind: 'aux', cmds: [C([shard ? 'SPUBLISH' : 'PUBLISH', ch, x.val()])], mainFrames: n };
     };
-    const choices = [
+    const choices = shard ? [
+      [4, () => sub('SSUBSCRIBE', some(x, shardChan, 1, 3))],
+      [3, () => unsub('SUNSUBSCRIBE', some(x, shardChan, 0, 3))],
+      [0.3, () => C(['SSUBSCRIBE'], { rejected: true })],
+      [3, publishAux],
+      [1, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDNUMSUB', shardChan(), shardChan()])], mainFrames: 0 })],
+      [0.5, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDCHANNELS', `ch${x.n}.${x.gen}:*`], { cmp: 'unordered' })], mainFrames: 0 })],
+      [1, () => C(['PING', ...(r.chance(0.5) ? [x.val()] : [])])],
+      [0.5, () => C(['RESET'], { replyWhenOff: true, effect: (s) => s.reset() })],
+    ] : [
       [4, () => sub('SUBSCRIBE', some(x, () => x.chan(), 1, 4))],
       [2, () => sub('PSUBSCRIBE', some(x, () => x.chanPattern(), 1, 3))],
-      [0.5, () => sub('SSUBSCRIBE', some(x, shardChan, 1, 2))],
       [3, () => unsub('UNSUBSCRIBE', some(x, () => x.chan(), 0, 4))],
       [2, () => unsub('PUNSUBSCRIBE', some(x, () => x.chanPattern(), 0, 3))],
-      [0.5, () => unsub('SUNSUBSCRIBE', some(x, shardChan, 0, 2))],
       [0.3, () => C(['SUBSCRIBE'], { rejected: true })],
       [4, publishAux],
       [1, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])], mainFrames: 0 })],
@@ -95,10 +100,17 @@ module.exports = {
       choices.push([1.5, () => C(r.pick([['GET', x.key('s')], ['ECHO', x.val()], ['HELLO', '2'], ['SELECT', '0'], ['CLIENT', 'GETNAME'], ['MULTI'], ['PUBLISH', x.chan(), x.val()], ['CLIENT', 'REPLY', 'OFF']]))]);
     } else {
       choices.push([2, publishHere]);
-      choices.push([0.5, () => C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])]);
-      choices.push([0.3, () => C(['PUBSUB', 'NUMPAT'], { cmp: 'type' })]);
-      choices.push([0.3, () => C(['PUBSUB', 'SHARDNUMSUB', shardChan()])]);
+      if (!shard) {
+        choices.push([0.5, () => C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])]);
+        choices.push([0.3, () => C(['PUBSUB', 'NUMPAT'], { cmp: 'type' })]);
+      } else {
+        choices.push([0.5, () => C(['PUBSUB', 'SHARDNUMSUB', shardChan()])]);
+      }
     }
     return r.weighted(choices)();
   },
-};
+});
+
+module.exports = makeFamily(false);
+module.exports.makeFamily = makeFamily;
+module.exports.globMatch = globMatch;

@@ -32,7 +32,7 @@ module.exports = {
       [1, () => C(['EVAL', body("return redis.call('INCR', '" + x.key('n') + "')"), '0'])],
       [1, () => C(['EVAL', body("return redis.call('LPUSH', KEYS[1], ARGV[1])"), '1', x.anyKey(), x.val()])],
       [1, () => C(['EVAL', body("return redis.pcall('LPUSH', KEYS[1], 'v')"), '1', x.anyKey()])],
-      [1, () => C(['EVAL', body("redis.setresp(3); return redis.call('HGETALL', KEYS[1])"), '1', x.key('h')])],
+      [1, () => C(['EVAL', body("redis.setresp(3); return redis.call('HGETALL', KEYS[1])"), '1', x.key('h')], { cmp: 'pairs' })],
       [1, () => C(['EVAL', body("redis.setresp(3); return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')"), '1', x.key('z')])],
       [1, () => C(['EVAL', body('return {double=3.25}'), '0'])],
       [1, () => C(['EVAL', body('return nosuchglobal'), '0'])],
