@@ -8,6 +8,7 @@
 //   'pairs'      a hash listing (HGETALL): the same field/value pairs in any order
 //   'scanPairs'  HSCAN: same cursor, pairs in any order
 //   'dump'       DUMP: exact, except the length only for hashtable-encoded sets and hashes
+//                and for streams
 //   'hello'      HELLO's map with the connection id compared by type only
 //   'ignore'     nothing (still checked for other clients' tags)
 //   {int: tol}   integers within tol of each other (TTL and friends)
@@ -60,8 +61,9 @@ function sameFrame(spec, a, b) {
     return a.t === b.t && a.items[0].raw.equals(b.items[0].raw) && sameFrame('pairs', a.items[1], b.items[1]);
   }
   if (spec === 'dump') {
-    // DUMP serializes a hashtable-encoded set (RDB type 2) or hash (type 4) in hash-seed order.
-    if (a.t === '$' && b.t === '$' && a.s !== null && b.s !== null && a.s.charCodeAt(0) === b.s.charCodeAt(0) && [2, 4].includes(a.s.charCodeAt(0))) return a.s.length === b.s.length;
+    // DUMP serializes a hashtable-encoded set (RDB type 2) or hash (type 4) in hash-seed order,
+    // and a stream (15, 19, 21) with its consumer groups' delivery and seen times.
+    if (a.t === '$' && b.t === '$' && a.s !== null && b.s !== null && a.s.charCodeAt(0) === b.s.charCodeAt(0) && [2, 4, 15, 19, 21].includes(a.s.charCodeAt(0))) return a.s.length === b.s.length;
     return a.raw.equals(b.raw);
   }
   if (spec === 'scan') {

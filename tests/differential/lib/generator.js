@@ -15,14 +15,16 @@ const { encodeMultibulk, encodeInline, inlineSafe } = require('./resp_frames');
 
 const FAMILIES = [
   'strings', 'lists', 'hashes', 'sets', 'zsets', 'streams', 'keyspace', 'scripts', 'busy', 'tx',
-  'select', 'hello', 'connection', 'pubsub', 'spubsub', 'blocking', 'clientreply', 'quit', 'disconnect',
-  'errors', 'protocol', 'global',
+  'txerrors', 'select', 'hello', 'connection', 'clientname', 'reset', 'pubsub', 'spubsub',
+  'blocking', 'clientreply', 'quit', 'disconnect', 'errors', 'protocol', 'global',
 ].map((name) => require(`./families/${name}`));
 
 const FAMILY_NAMES = FAMILIES.map((f) => f.name);
 
 // Families whose commands make sense in each restricted context.
-const IN_SUBSCRIBED_RESP2 = new Set(['pubsub', 'spubsub', 'quit', 'disconnect', 'connection']);
+const IN_SUBSCRIBED_RESP2 = new Set(['pubsub', 'spubsub', 'quit', 'disconnect', 'connection', 'reset']);
+// Families usable while replies are off or the next one is skipped (besides the plain ones).
+const WITH_REPLIES_OFF = new Set(['clientreply', 'quit', 'disconnect', 'reset']);
 const NOT_IN_MULTI = new Set(['pubsub', 'spubsub', 'hello', 'clientreply']);
 const SPECIAL = new Set(['disconnect']);
 
@@ -50,7 +52,7 @@ class Generator {
     if (inPipeline && SPECIAL.has(f.name)) return false;
     if (f.when && !f.when(st)) return false;
     if (st.restricted) return IN_SUBSCRIBED_RESP2.has(f.name);
-    if (st.reply !== 'on') return f.plain || f.name === 'clientreply' || f.name === 'quit' || f.name === 'disconnect';
+    if (st.reply !== 'on') return f.plain || WITH_REPLIES_OFF.has(f.name);
     if (st.inMulti) return !NOT_IN_MULTI.has(f.name);
     return true;
   }

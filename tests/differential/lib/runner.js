@@ -26,6 +26,21 @@ function describeCmd(c) {
   return words.join(' ') + (c.enc ? ` [${c.enc}]` : '');
 }
 
+// Where two frame lists first differ, with some bytes around it (the report's frame display is
+// cut after a few hundred characters).
+function firstDifference(ref, got) {
+  for (let i = 0; i < Math.min(ref.length, got.length); i++) {
+    const a = ref[i].raw;
+    const b = got[i].raw;
+    if (a.equals(b)) continue;
+    let k = 0;
+    while (k < a.length && k < b.length && a[k] === b[k]) k++;
+    const at = (buf) => JSON.stringify(buf.subarray(Math.max(0, k - 40), k + 60).toString('latin1'));
+    return `; frame ${i + 1} first differs at byte ${k}: redis ...${at(a)}... vs ...${at(b)}...`;
+  }
+  return '';
+}
+
 class Side {
   constructor(name, port) {
     this.name = name;
@@ -179,7 +194,7 @@ class ClientRunner {
     const diff = compareFrames(c.cmp, a.frames, b.frames);
     if (diff) {
       entry.verdict = 'differs';
-      return this.fail('mismatch', diff);
+      return this.fail('mismatch', `${diff}${firstDifference(a.frames, b.frames)}`);
     }
     if (c.cmp && !a.frames.every((f, i) => f.raw.equals(b.frames[i].raw))) entry.verdict = `equivalent (${typeof c.cmp === 'string' ? c.cmp : JSON.stringify(c.cmp).slice(0, 40)})`;
     return true;

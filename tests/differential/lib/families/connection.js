@@ -1,6 +1,6 @@
 'use strict';
 // Commands about the connection itself, which keywarden answers per client: PING, ECHO, CLIENT
-// SETNAME/GETNAME/ID/INFO/GETREDIR/NO-EVICT, RESET.
+// ID/INFO/GETREDIR/NO-EVICT (names are in clientname.js, RESET in reset.js).
 
 const { C } = require('../ctx');
 
@@ -12,18 +12,11 @@ module.exports = {
     const r = x.rng;
     const st = x.st;
     if (st.restricted || st.reply !== 'on') {
-      return r.weighted([
-        [3, () => C(['PING', ...(r.chance(0.5) ? [x.val()] : [])])],
-        [1, () => C(['RESET'], { replyWhenOff: true, effect: (s) => s.reset() })],
-      ])();
+      return C(['PING', ...(r.chance(0.5) ? [x.val()] : [])]);
     }
     return r.weighted([
       [3, () => C(['PING', ...(r.chance(0.5) ? [x.val()] : [])])],
       [2, () => C(['ECHO', x.val()])],
-      [2, () => C(['CLIENT', 'SETNAME', `${x.tag()}n${r.int(0, 9)}`])],
-      [0.5, () => C(['CLIENT', 'SETNAME', ''])],
-      [0.5, () => C(['CLIENT', 'SETNAME', 'has space'])],
-      [2, () => C(['CLIENT', 'GETNAME'])],
       [1, () => C(['CLIENT', 'ID'], { cmp: 'type' })],
       [1, () => C(['CLIENT', 'INFO'], { cmp: 'ignore' })],
       [0.5, () => C(['CLIENT', 'GETREDIR'])],
@@ -31,7 +24,6 @@ module.exports = {
       [0.3, () => C(['CLIENT', 'NOSUCHSUB'], { rejected: true })],
       [0.3, () => C(['ECHO'], { rejected: true })],
       [0.3, () => C(['PING', 'a', 'b'])], // arity -1: refused by PING itself, so queued in MULTI
-      [st.inMulti ? 0.2 : 0.6, () => C(['RESET'], { replyWhenOff: true, effect: (s) => s.reset() })],
     ])();
   },
 };

@@ -82,7 +82,6 @@ const makeFamily = (shard) => ({
       [1, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDNUMSUB', shardChan(), shardChan()])], mainFrames: 0 })],
       [0.5, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDCHANNELS', `ch${x.n}.${x.gen}:*`], { cmp: 'unordered' })], mainFrames: 0 })],
       [1, () => C(['PING', ...(r.chance(0.5) ? [x.val()] : [])])],
-      [0.5, () => C(['RESET'], { replyWhenOff: true, effect: (s) => s.reset() })],
     ] : [
       [4, () => sub('SUBSCRIBE', some(x, () => x.chan(), 1, 4))],
       [2, () => sub('PSUBSCRIBE', some(x, () => x.chanPattern(), 1, 3))],
@@ -93,7 +92,6 @@ const makeFamily = (shard) => ({
       [1, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])], mainFrames: 0 })],
       [0.5, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'CHANNELS', `ch${x.n}.${x.gen}:*`], { cmp: 'unordered' })], mainFrames: 0 })],
       [1, () => C(['PING', ...(r.chance(0.5) ? [x.val()] : [])])],
-      [0.5, () => C(['RESET'], { replyWhenOff: true, effect: (s) => s.reset() })],
     ];
     if (st.restricted) {
       // Refused in RESP2 subscribed mode; keywarden must refuse them the same way.
