@@ -145,9 +145,11 @@ class Generator {
         if (!g) break;
         const closedBefore = ctx.st.closed;
         const c = this.oneFrom(g, true);
-        // Bytes behind a QUIT must fit in the server's first read: data left unread when it
-        // closes makes the kernel reset the connection, which can drop the +OK itself.
-        if (c && !(closedBefore && c.bytes.length > 200)) cmds.push(c);
+        // Bytes behind a QUIT must be read by the server together with the QUIT: data left
+        // unread when it closes makes the kernel reset the connection, which can drop the
+        // replies themselves. Redis reads 16 KB at a time, so only small steps get them.
+        const size = cmds.reduce((a, x) => a + x.bytes.length, 0);
+        if (c && !(closedBefore && (c.bytes.length > 200 || size > 8000))) cmds.push(c);
       }
     }
     if (ctx.st.closed) this.reconnect = 'same';

@@ -17,7 +17,6 @@ function sleep(ms) {
 }
 
 function describeCmd(c) {
-  if (c.raw && !c.args.length) return `raw ${JSON.stringify(c.raw.toString('latin1'))}`;
   if (c.raw) return `raw ${JSON.stringify(c.raw.toString('latin1'))}`;
   const words = c.args.map((a) => {
     const s = Buffer.isBuffer(a) ? a.toString('latin1') : String(a);
@@ -63,6 +62,7 @@ class ClientRunner {
     this.steps = 0;
     this.failed = false;
     this.stats = new Map(); // step label -> { n, ms }
+    this.current = null; // the step being run, for the failure report
   }
 
   record(entry) {
