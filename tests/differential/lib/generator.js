@@ -152,7 +152,7 @@ class Generator {
         if (c && !(closedBefore && (c.bytes.length > 200 || size > 8000))) cmds.push(c);
       }
     }
-    if (ctx.st.closed) this.reconnect = 'same';
+    if (ctx.st.closed) this.reconnect = ctx.st.hadSubscriptions ? 'bump' : 'same';
     // For the same reason a closing step is written at once, never in chunks.
     return { kind: 'cmds', cmds, split: !ctx.st.closed && r.chance(0.15) };
   }

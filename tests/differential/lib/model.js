@@ -25,11 +25,15 @@ class ConnState {
     this.everSubscribed = false;
     this.reply = 'on'; // 'on' | 'off' | 'skip' (the next command's reply is skipped)
     this.closed = false; // QUIT ran: later commands on this connection never run
+    // The connection ever subscribed (RESET does not clear this): when it ends, a proxy may drop
+    // its upstream subscriptions a moment later, so the client's next connection uses new names.
+    this.hadSubscriptions = false;
   }
 
   // What RESET does (Redis clearClientConnectionState): everything but the connection itself.
   reset() {
     const fresh = new ConnState();
+    fresh.hadSubscriptions = this.hadSubscriptions;
     for (const k of Object.keys(fresh)) this[k] = fresh[k];
   }
 

@@ -51,6 +51,7 @@ const makeFamily = (shard) => ({
       effect: (s) => {
         for (const c of list) (kind === 'SUBSCRIBE' ? s.channels : kind === 'PSUBSCRIBE' ? s.patterns : s.shardChannels).add(c);
         s.everSubscribed = true;
+        s.hadSubscriptions = true;
       },
     });
     const unsub = (kind, list) => {
