@@ -5,6 +5,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# A relative binary path means relative to where the command was typed.
+if [ -n "${KEYWARDEN_BIN:-}" ]; then KEYWARDEN_BIN="$(realpath -m "$KEYWARDEN_BIN")"; export KEYWARDEN_BIN; fi
 cd "$here"
 
 out="$(mktemp -t kw-diff-out.XXXXXX)"
