@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite under ASan+UBSan: doctest unit tests, fuzz corpus replays, and the node
-# integration suite. Ends with one line "N passed, M failed"; exits non-zero unless M is 0.
+# The whole test suite under ASan+UBSan: doctest unit tests, fuzz corpus replays, the node
+# integration suite and the differential test (keywarden vs plain Redis). Ends with one line
+# "N passed, M failed"; exits non-zero unless M is 0.
 # A stage that cannot run (build failure, missing binary or corpus) counts as failed.
 # Environment: KW_ASAN_BUILD_DIR (build-asan).
 set -uo pipefail
@@ -163,6 +164,31 @@ else
     note "integration" "$p" "$f"
   fi
   check_sanitizer_reports "integration tests" "${f:-1}"
+fi
+
+echo "==== differential test"
+# Random command sequences from many concurrent clients, keywarden vs a plain redis-server
+# (tests/differential/README.md). Bounded: DIFF_SECONDS per run (default 10), two runs.
+if [[ ! -f tests/differential/run.sh ]]; then
+  echo "missing tests/differential/run.sh"
+  note "differential (missing)" 0 1
+elif [[ ! -x "$build/keywarden" ]]; then
+  echo "missing $build/keywarden"
+  note "differential (no keywarden)" 0 1
+else
+  KEYWARDEN_BIN=$(realpath "$build/keywarden") bash tests/differential/run.sh </dev/null 2>&1 |
+    tee "$logs/differential.log"
+  rc=${PIPESTATUS[0]}
+  p=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$logs/differential.log" | tail -n 1)
+  f=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$logs/differential.log" | tail -n 1)
+  if [[ -z "$p" || -z "$f" ]]; then
+    echo "differential test printed no '# pass'/'# fail' totals (exit $rc)"
+    note "differential (did not run)" 0 1
+  else
+    ((rc != 0 && f == 0)) && f=1
+    note "differential" "$p" "$f"
+  fi
+  check_sanitizer_reports "differential test" "${f:-1}"
 fi
 
 finish
