@@ -68,6 +68,8 @@ void Session::resetConnectionState() {
   db_ = worker_->config().upstream.db;
   in_multi_ = false;
   multi_dirty_ = false;
+  stream_multi_ = false;
+  sub_count_ = shard_count_ = 0;
   multi_queued_ = 0;
   multi_selects_.clear();
   post_exec_.clear();  // follow-ups of a discarded transaction go with it
@@ -273,9 +275,13 @@ void Session::cmdHello(const DecodedRequest& req) {
 
 void Session::cmdSelect(const DecodedRequest& req) {
   long long db = 0;
-  if (!parseInt(req.args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
+  if (!parseInt(req.args[1], &db)) {
     worker_->stats().commands_local.add();
     return replyError("ERR value is not an integer or out of range");
+  }
+  if (db < INT32_MIN || db > INT32_MAX) {
+    worker_->stats().commands_local.add();
+    return replyError("ERR value is out of range, value must between -2147483648 and 2147483647");
   }
   if (db < 0) {
     worker_->stats().commands_local.add();
@@ -475,8 +481,12 @@ void Session::cmdClient(const DecodedRequest& req) {
       return complete(slot, "+OK\r\n");
     }
     if (equalsIgnoreCase(req.args[2], "skip")) {
-      reply_mode_ = ReplyMode::kSkipNext;
-      return complete(newSlot(), "+OK\r\n");
+      // SKIP itself gets no reply; Redis ignores it while replies are off.
+      ReplySlot* slot = newSlot();
+      slot->suppress = true;
+      if (reply_mode_ != ReplyMode::kOff)
+        reply_mode_ = ReplyMode::kSkipThis;
+      return complete(slot, "+OK\r\n");
     }
     return replyError("ERR syntax error");
   }

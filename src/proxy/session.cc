@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "common/ascii.h"
@@ -30,6 +31,24 @@ bool nthElementIs(std::string_view reply, size_t n, std::string_view want) {
       return false;
     if (i == n)
       return reply.substr(pos, frame.length) == want;
+    pos += frame.length;
+  }
+  return false;
+}
+
+// True when element `n` of the array reply `reply` is a map or an array (HELLO's answer).
+bool nthElementIsAggregate(std::string_view reply, size_t n) {
+  size_t pos = reply.find("\r\n");
+  if (pos == std::string_view::npos)
+    return false;
+  pos += 2;
+  for (size_t i = 0; pos < reply.size(); ++i) {
+    ReplyScanner scanner;
+    ReplyScanner::Frame frame;
+    if (scanner.scan(reply.substr(pos), &frame) != ReplyScanner::Status::kComplete)
+      return false;
+    if (i == n)
+      return frame.type == '%' || frame.type == '*';
     pos += frame.length;
   }
   return false;
@@ -287,6 +306,11 @@ void Session::dispatch(const DecodedRequest& req) {
   if (cmd) {
     const long argc = static_cast<long>(req.args.size());
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
+      if (router_.streaming() && !raw_) {
+        // Redis answers it with the same words, in stream order (and in its MULTI, if any).
+        worker_->stats().commands_forwarded.add();
+        return router_.sendStream(req.raw);
+      }
       worker_->stats().commands_local.add();
       current_outcome_ = Outcome::kRefusedOther;
       return wrongArity(cmd->name);
@@ -348,7 +372,7 @@ ReplySlot* Session::stageSlot() {
 void Session::answer(std::string_view reply) {
   worker_->stats().commands_local.add();
   if (stream_slot_)
-    return onStreamBytes(reply);
+    return streamLocal(reply, {});
   complete(stageSlot(), reply);
 }
 
@@ -419,7 +443,20 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
   if (in_multi_) {
     if (cmd && cmd->id == CmdId::kSelect && req.args.size() == 2) {
       // Takes effect when EXEC runs it: remembered with its place in the transaction.
-      multi_selects_ += std::to_string(multi_queued_) + ":" + std::string(req.args[1]) + ",";
+      multi_selects_ += "S" + std::to_string(multi_queued_) + ":" + std::string(req.args[1]) + ",";
+    } else if (cmd && cmd->id == CmdId::kClient && emulatedInExec(req)) {
+      // Connection state the proxy keeps (name, id...): a placeholder holds its place in the
+      // transaction; EXEC's reply gets the proxy's own answer there (applyExec).
+      multi_selects_ += "L" + std::to_string(multi_queued_) + ":" +
+                        std::to_string(req.args.size()) + ":";
+      for (std::string_view a : req.args) {
+        multi_selects_ += std::to_string(a.size()) + ":";
+        multi_selects_.append(a);
+      }
+      ++multi_queued_;
+      static const char kPing[] = "*1\r\n$4\r\nPING\r\n";
+      forward(DecodedRequest{std::string_view(kPing, sizeof kPing - 1), {"PING"}}, shape);
+      return;
     }
     ++multi_queued_;
   }
@@ -452,10 +489,8 @@ void Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
   case CmdId::kReset:
     return cmdReset();
   case CmdId::kHello:
-    if (in_multi_) {
-      worker_->stats().commands_local.add();
-      return replyError("ERR HELLO inside MULTI is not supported by keywarden");
-    }
+    if (in_multi_)
+      return queueHello(req);
     return cmdHello(req);
   case CmdId::kAuth:
     return cmdAuth(req);
@@ -556,16 +591,21 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
       return;
     }
     const bool was_in_multi = in_multi_;
+    // Without MULTI, Redis answers "EXEC without MULTI" and keeps the WATCH (on whatever link
+    // this client uses).
+    ReplySlot* slot = forward(req, one, cmd.id == CmdId::kExec && was_in_multi ? SlotEffect::kExec
+                                                                                : SlotEffect::kNone);
+    if (!was_in_multi) {
+      multi_selects_.clear();
+      return;
+    }
     in_multi_ = false;
     watching_ = false;
     multi_dirty_ = false;
-    // Without MULTI, Redis answers "EXEC without MULTI" (on whatever link this client uses).
-    ReplySlot* slot = forward(req, one, cmd.id == CmdId::kExec ? SlotEffect::kExec
-                                                                : SlotEffect::kNone);
     if (slot && cmd.id == CmdId::kExec)
       slot->aux = std::move(multi_selects_);
     multi_selects_.clear();
-    if (slot && was_in_multi && cmd.id == CmdId::kExec && post_exec_count_ > 0)
+    if (slot && cmd.id == CmdId::kExec && post_exec_count_ > 0)
       router_.sendDropped(post_exec_, post_exec_count_);
     post_exec_.clear();
     post_exec_count_ = 0;
@@ -595,11 +635,29 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
 }
 
 void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cmd) {
+  if (cmd && cmd->id == CmdId::kClient && !raw_ && !stream_multi_ && emulatedInExec(req)) {
+    // The client's name and id are keywarden's, subscribed or not: answered in stream order,
+    // once the frames before it are in (a RESP2 subscribed context refuses it then).
+    worker_->stats().commands_local.add();
+    return streamLocal({}, std::vector<std::string>(req.args.begin(), req.args.end()));
+  }
   worker_->stats().commands_forwarded.add();
+  if (cmd && (cmd->id == CmdId::kMulti))
+    stream_multi_ = true;
+  else if (cmd && (cmd->id == CmdId::kExec || cmd->id == CmdId::kDiscard))
+    stream_multi_ = false;
   if (cmd && cmd->id == CmdId::kHello && req.args.size() >= 2) {
     // Redis switches this connection's protocol; later local replies follow it.
     if (req.args[1] == "2" || req.args[1] == "3")
       proto_ = req.args[1][0] - '0';
+  }
+  if (cmd && cmd->id == CmdId::kSelect && req.args.size() == 2) {
+    // Sent on the streaming link itself (RESP3 allows it while subscribed); the db follows.
+    long long db = -1;
+    auto r = std::from_chars(req.args[1].data(), req.args[1].data() + req.args[1].size(), db);
+    if (r.ec == std::errc() && r.ptr == req.args[1].data() + req.args[1].size() && db >= 0 &&
+        db <= INT32_MAX && proto_ >= 3)
+      db_ = static_cast<int>(db);
   }
   router_.sendStream(req.raw);
   if (cmd && cmd->id == CmdId::kReset) {
@@ -639,9 +697,103 @@ void Session::replyUnavailable(const std::string& cause) {
 
 // ---- the router's callbacks ----
 
+// A reply the proxy gives while streaming must come after the frames of what the client sent
+// before it, which are still on their way from Redis: a marker request with a token of this
+// session's goes through the stream in its place, and what Redis answers to it is replaced by the
+// reply (onStreamBytes). Outside MULTI the marker is PING <token>; inside the client's MULTI
+// (RESP3 allows one while subscribed) it is an unknown command named <token>, which Redis refuses
+// at once and which makes EXEC abort, as the proxy's refusal must.
+void Session::streamLocal(std::string_view reply, std::vector<std::string> client_args) {
+  if (stream_nonce_ == 0)
+    uv_random(nullptr, nullptr, &stream_nonce_, sizeof stream_nonce_, 0, nullptr);
+  if (stream_locals_.size() >= kMaxStreamLocals)
+    stream_locals_.pop_front();  // CLIENT REPLY OFF sent upstream swallows the answers
+  std::string token = "kw-" + std::to_string(stream_nonce_) + "-" + std::to_string(++stream_seq_);
+  std::string marker;
+  if (stream_multi_) {
+    resp::arrayHeader(&marker, 1);
+    resp::bulk(&marker, token);
+  } else {
+    resp::arrayHeader(&marker, 2);
+    resp::bulk(&marker, "PING");
+    resp::bulk(&marker, token);
+  }
+  stream_locals_.push_back({std::move(token), std::string(reply), std::move(client_args)});
+  router_.sendStream(marker);
+}
+
+// Redis's answer to streamLocal's marker: "*2 pong <token>" in a RESP2 subscribed context, the
+// bulk "<token>" otherwise, or the unknown-command error naming it.
+static bool isMarkerAnswer(std::string_view frame, std::string_view token) {
+  std::string bulk;
+  resp::bulk(&bulk, token);
+  if (frame == bulk)
+    return true;
+  static constexpr std::string_view kPong = "*2\r\n$4\r\npong\r\n";
+  if (frame.size() == kPong.size() + bulk.size() && frame.substr(0, kPong.size()) == kPong &&
+      frame.substr(kPong.size()) == bulk)
+    return true;
+  static constexpr std::string_view kUnknown = "-ERR unknown command '";
+  return frame.size() > kUnknown.size() + token.size() &&
+         frame.substr(0, kUnknown.size()) == kUnknown &&
+         frame.substr(kUnknown.size(), token.size()) == token &&
+         frame[kUnknown.size() + token.size()] == '\'';
+}
+
+// Subscription counts, from Redis's own confirmations: "(p|s)(un)subscribe <channel> <count>".
+void Session::countSubscriptions(std::string_view frame) {
+  if (frame.size() < 16 || (frame[0] != '*' && frame[0] != '>') || frame.compare(1, 3, "3\r\n") != 0)
+    return;
+  const size_t eol = frame.find("\r\n", 4);
+  if (eol == std::string_view::npos || frame[4] != '$')
+    return;
+  const size_t len = static_cast<size_t>(std::strtol(frame.data() + 5, nullptr, 10));
+  const std::string_view kind = frame.substr(eol + 2, std::min(len, frame.size() - eol - 2));
+  uint32_t* counter = nullptr;
+  if (kind == "subscribe" || kind == "unsubscribe" || kind == "psubscribe" ||
+      kind == "punsubscribe")
+    counter = &sub_count_;
+  else if (kind == "ssubscribe" || kind == "sunsubscribe")
+    counter = &shard_count_;
+  if (!counter)
+    return;
+  const size_t colon = frame.rfind("\r\n:", frame.size() - 3);
+  if (colon == std::string_view::npos)
+    return;
+  *counter = static_cast<uint32_t>(std::strtoul(frame.data() + colon + 3, nullptr, 10));
+}
+
+// A CLIENT subcommand answered while streaming, now that every frame before it is in: in a RESP2
+// subscribed context Redis refuses it, as it would have.
+std::string Session::streamClientReply(const std::vector<std::string>& args) {
+  if (proto_ < 3 && sub_count_ + shard_count_ > 0) {
+    return "-ERR Can't execute 'client|" + asciiLower(args[1]) +
+           "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
+           "context\r\n";
+  }
+  std::vector<std::string_view> views(args.begin(), args.end());
+  std::string out;
+  ReplySlot* saved = stream_slot_;
+  stream_slot_ = nullptr;  // answer through capture, not through the stream again
+  capture_ = &out;
+  cmdClient(DecodedRequest{std::string_view(), std::move(views)});
+  capture_ = nullptr;
+  stream_slot_ = saved;
+  return out;
+}
+
 void Session::onStreamBytes(std::string_view bytes) {
   if (closed_)
     return;
+  if (!stream_locals_.empty() && isMarkerAnswer(bytes, stream_locals_.front().token)) {
+    StreamLocal local = std::move(stream_locals_.front());
+    stream_locals_.pop_front();
+    std::string reply =
+        local.client_args.empty() ? std::move(local.reply) : streamClientReply(local.client_args);
+    return onStreamBytes(reply);
+  }
+  if (!raw_)
+    countSubscriptions(bytes);
   ReplySlot* slot = stream_slot_;
   if (slot && slot == head_) {
     emit(bytes);
@@ -754,9 +906,6 @@ ReplySlot* Session::newSlot() {
   } else if (reply_mode_ == ReplyMode::kSkipThis) {
     s->suppress = true;
     reply_mode_ = ReplyMode::kOn;
-  } else if (reply_mode_ == ReplyMode::kSkipNext) {
-    reply_mode_ = ReplyMode::kSkipThis;  // CLIENT REPLY SKIP itself gets no reply
-    s->suppress = true;
   }
   if (tail_)
     tail_->next = s;
@@ -768,10 +917,15 @@ ReplySlot* Session::newSlot() {
 }
 
 void Session::replyLocal(std::string_view bytes) {
+  if (capture_) {
+    capture_->append(bytes);  // EXEC's reply is being composed (applyExec)
+    return;
+  }
   if (stream_slot_) {
     // While streaming, every reply is a frame of the stream, in the order it happened.
-    onStreamBytes(bytes);
-    return;
+    if (raw_)
+      return;  // a replication link has no requests to answer
+    return streamLocal(bytes, {});
   }
   ReplySlot* slot = newSlot();
   complete(slot, bytes);
@@ -779,8 +933,8 @@ void Session::replyLocal(std::string_view bytes) {
 
 void Session::replyError(std::string_view msg) {
   // Inside MULTI, an error the proxy gives is a queue-time rejection: like Redis, EXEC then
-  // discards the whole transaction.
-  if (in_multi_)
+  // discards the whole transaction. (Not an answer composed into an EXEC reply: that one ran.)
+  if (in_multi_ && !capture_)
     multi_dirty_ = true;
   std::string line;
   line.reserve(msg.size() + 3);
@@ -799,6 +953,128 @@ void Session::deliver(Worker* worker, ReplySlot* slot, std::string_view bytes) {
     return;
   }
   owner->complete(slot, bytes);
+}
+
+// HELLO inside MULTI: Redis queues it and switches the connection's protocol when EXEC runs it,
+// so the replies after it come in the new protocol. It is queued on the pinned link as it is; EXEC's
+// reply gets the proxy's own HELLO answer in its place and switches the client (applyExec).
+void Session::queueHello(const DecodedRequest& req) {
+  int proto = proto_;
+  std::string_view name;
+  bool have_name = false;
+  if (req.args.size() >= 2) {
+    long long v = 0;
+    auto r = std::from_chars(req.args[1].data(), req.args[1].data() + req.args[1].size(), v);
+    if (r.ec != std::errc() || r.ptr != req.args[1].data() + req.args[1].size() || v < 2 ||
+        v > 3) {
+      ++multi_queued_;  // Redis queues it; EXEC reports the error in its place
+      forward(req, RequestShape{});
+      return;
+    }
+    proto = static_cast<int>(v);
+    for (size_t i = 2; i < req.args.size(); ++i) {
+      if (equalsIgnoreCase(req.args[i], "auth")) {
+        worker_->stats().commands_local.add();
+        return replyError("ERR HELLO with AUTH inside MULTI is not supported by keywarden");
+      }
+      if (equalsIgnoreCase(req.args[i], "setname") && i + 1 < req.args.size()) {
+        name = req.args[++i];
+        have_name = true;
+      }
+    }
+  }
+  multi_selects_ += "H" + std::to_string(multi_queued_) + ":" + std::to_string(proto) + ":" +
+                    std::to_string(have_name ? name.size() : 0) + ":";
+  multi_selects_.append(name);
+  ++multi_queued_;
+  forward(req, RequestShape{});
+}
+
+// CLIENT subcommands whose answer is the proxy's (the client's name and id are keywarden's).
+bool Session::emulatedInExec(const DecodedRequest& req) {
+  if (req.args.size() < 2)
+    return false;
+  for (std::string_view sub : {"id", "getname", "setname", "setinfo", "info", "no-evict",
+                               "no-touch", "getredir"})
+    if (equalsIgnoreCase(req.args[1], sub))
+      return true;
+  return false;
+}
+
+// EXEC's reply: each queued SELECT that answered +OK moves the client's db; each placeholder of
+// an emulated CLIENT subcommand gets the proxy's answer, computed now (when Redis ran it).
+void Session::applyExec(ReplySlot* slot, std::string_view* bytes, std::string* transformed) {
+  const std::string& aux = slot->aux;
+  const std::string_view reply = *bytes;
+  if (aux.empty() || reply.size() < 2 || reply[0] != '*' || reply[1] == '-')
+    return;
+  std::vector<std::pair<size_t, std::string>> locals;  // element index -> the proxy's answer
+  size_t pos = 0;
+  auto number = [&]() {
+    const size_t end = aux.find_first_of(":,", pos);
+    const long v = std::strtol(aux.c_str() + pos, nullptr, 10);
+    pos = end + 1;
+    return v;
+  };
+  while (pos < aux.size()) {
+    const char kind = aux[pos++];
+    const size_t idx = static_cast<size_t>(number());
+    if (kind == 'S') {
+      const long db = number();
+      if (nthElementIs(reply, idx, "+OK\r\n"))
+        db_ = static_cast<int>(db);
+      continue;
+    }
+    if (kind == 'H') {
+      const int proto = static_cast<int>(number());
+      const size_t len = static_cast<size_t>(number());
+      const std::string name = aux.substr(pos, len);
+      pos += len;
+      if (!nthElementIsAggregate(reply, idx))
+        continue;  // Redis refused it: nothing changed
+      // Redis switched the pinned link's protocol itself.
+      proto_ = proto;
+      router_.setProto(proto);
+      if (UpstreamLink* link = router_.pinned())
+        link->setProto(proto);
+      if (len > 0)
+        name_ = name;
+      locals.emplace_back(idx, helloReply());
+      continue;
+    }
+    const long argc = number();
+    std::vector<std::string_view> args;
+    for (long i = 0; i < argc; ++i) {
+      const size_t len = static_cast<size_t>(number());
+      args.emplace_back(aux.data() + pos, len);
+      pos += len;
+    }
+    std::string answer;
+    capture_ = &answer;
+    cmdClient(DecodedRequest{std::string_view(), std::move(args)});
+    capture_ = nullptr;
+    locals.emplace_back(idx, std::move(answer));
+  }
+  if (locals.empty())
+    return;
+  // Rebuild the array with the proxy's answers in place of the placeholders' +PONG.
+  size_t at = reply.find("\r\n") + 2;
+  transformed->assign(reply.substr(0, at));
+  size_t next_local = 0;
+  for (size_t i = 0; at < reply.size(); ++i) {
+    ReplyScanner scanner;
+    ReplyScanner::Frame frame;
+    if (scanner.scan(reply.substr(at), &frame) != ReplyScanner::Status::kComplete) {
+      transformed->clear();
+      return;
+    }
+    if (next_local < locals.size() && locals[next_local].first == i)
+      transformed->append(locals[next_local++].second);
+    else
+      transformed->append(reply.substr(at, frame.length));
+    at += frame.length;
+  }
+  *bytes = *transformed;
 }
 
 // Connection state that depends on what Redis answered.
@@ -825,19 +1101,7 @@ void Session::applyEffect(ReplySlot* slot, std::string_view* bytes, std::string*
       db_ = static_cast<int>(slot->arg);
     break;
   case SlotEffect::kExec:
-    // "idx:db," for every SELECT the transaction queued; each applies if its own reply is +OK.
-    if (!slot->aux.empty() && bytes->size() > 1 && (*bytes)[0] == '*' && (*bytes)[1] != '-') {
-      size_t pos = 0;
-      while (pos < slot->aux.size()) {
-        const size_t colon = slot->aux.find(':', pos);
-        const size_t comma = slot->aux.find(',', colon);
-        const long idx = std::strtol(slot->aux.c_str() + pos, nullptr, 10);
-        const long db = std::strtol(slot->aux.c_str() + colon + 1, nullptr, 10);
-        if (nthElementIs(*bytes, static_cast<size_t>(idx), "+OK\r\n"))
-          db_ = static_cast<int>(db);
-        pos = comma + 1;
-      }
-    }
+    applyExec(slot, bytes, transformed);
     break;
   case SlotEffect::kUpstreamAuth:
   case SlotEffect::kHelloAuth:

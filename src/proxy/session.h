@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -173,6 +174,12 @@ private:
   static std::string redactedRequest(std::string_view raw);
   void replyLocal(std::string_view bytes);  // complete reply bytes for a new slot
   void replyError(std::string_view msg);    // "-<msg>\r\n"
+  static bool emulatedInExec(const DecodedRequest& req);
+  void queueHello(const DecodedRequest& req);
+  void streamLocal(std::string_view reply, std::vector<std::string> client_args);
+  void countSubscriptions(std::string_view frame);
+  std::string streamClientReply(const std::vector<std::string>& args);
+  void applyExec(ReplySlot* slot, std::string_view* bytes, std::string* transformed);
   void applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed, bool* kept);
   void emit(std::string_view bytes);
   void drainDone();
@@ -214,6 +221,19 @@ private:
   size_t slot_count_ = 0;
   size_t stored_bytes_ = 0;  // reply bytes held in slots behind a pending head
   ReplySlot* stream_slot_ = nullptr;  // the head while streaming: frames go out as they come
+  // Local replies while streaming, each waiting for the echo of its PING token (streamLocal).
+  struct StreamLocal {
+    std::string token;
+    std::string reply;
+    std::vector<std::string> client_args;  // a CLIENT subcommand answered when its turn comes
+  };
+  bool stream_multi_ = false;  // the client sent MULTI on its streaming link
+  uint32_t sub_count_ = 0;     // channels + patterns, as Redis last counted them
+  uint32_t shard_count_ = 0;
+  std::deque<StreamLocal> stream_locals_;
+  static constexpr size_t kMaxStreamLocals = 1024;
+  uint64_t stream_nonce_ = 0;  // random per session: a client cannot forge a token's echo
+  uint64_t stream_seq_ = 0;
 
   // Connection state, as Redis keeps it per client.
   int proto_ = 2;
@@ -221,14 +241,18 @@ private:
   bool in_multi_ = false;
   bool multi_dirty_ = false;     // a queued command was refused: EXEC must abort
   uint32_t multi_queued_ = 0;    // commands forwarded since MULTI
-  std::string multi_selects_;    // "index:db," of SELECTs queued since MULTI (applied by EXEC)
+  // What EXEC's reply changes, by place in the transaction (applyExec): "S<index>:<db>," for a
+  // SELECT, "L<index>:<argc>:(<len>:<arg>)*" for a CLIENT subcommand the proxy answers.
+  std::string multi_selects_;
+  std::string* capture_ = nullptr;  // local replies go here while applyExec computes them
   bool watching_ = false;
   bool raw_ = false;  // SYNC/PSYNC: client bytes go upstream as they come
   const CompiledUser* user_ = nullptr;  // points into the worker's policy snapshot; null: NOAUTH
   std::string user_name_;
   bool explicit_auth_ = false;  // AUTH/HELLO AUTH succeeded (else: the configured default user)
   std::string upstream_user_;   // the upstream ACL user AUTH moved this client to (no users here)
-  enum class ReplyMode : uint8_t { kOn, kOff, kSkipNext, kSkipThis } reply_mode_ = ReplyMode::kOn;
+  // kSkipThis: the next request's reply is dropped (CLIENT REPLY SKIP).
+  enum class ReplyMode : uint8_t { kOn, kOff, kSkipThis } reply_mode_ = ReplyMode::kOn;
   std::string name_;
   std::string lib_name_;
   std::string lib_ver_;
