@@ -12,7 +12,9 @@ inline void appendInt(std::string* out, char prefix, int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   out->push_back(prefix);
-  out->append(buf, r.ptr);
+  // (pointer, length), not the iterator-range overload: GCC 12 cannot bound the range one and
+  // warns (-Wrestrict) about an impossible overlap wherever this is inlined.
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
   out->append("\r\n", 2);
 }
 
