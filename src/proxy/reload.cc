@@ -21,6 +21,15 @@ ReloadResult reloadConfig(SharedState& shared) {
   ReloadResult result;
   auto old = shared.config();
   auto next = std::make_shared<Config>();
+  if (old->source_path.empty()) {
+    // Started on the built-in defaults: there is no file to read again (Redis refuses CONFIG
+    // REWRITE the same way when it runs without a config file).
+    result.error = "keywarden is running without a config file (built-in defaults); restart it "
+                   "with -c FILE to use one";
+    shared.reload_failures.fetch_add(1);
+    KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());
+    return result;
+  }
   if (!loadConfigFile(old->source_path, next.get(), &result.error)) {
     shared.reload_failures.fetch_add(1);
     KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());

@@ -534,7 +534,10 @@ TEST_CASE("http endpoint: serves the collector; bind errors are reported") {
   // The same port again: in use.
   MetricsHttpEndpoint other([] { return std::string(); }, [] { return true; });
   CHECK_FALSE(other.start(&loop, {"127.0.0.1", static_cast<uint16_t>(port)}, &error));
-  CHECK(error == "metrics listen 127.0.0.1:" + std::to_string(port) + ": address already in use");
+  const std::string p = std::to_string(port);
+  CHECK(error == std::string("metrics listen 127.0.0.1:").append(p) +
+                     ": address already in use (port " + p +
+                     " is taken by another process, perhaps another keywarden)");
   CHECK_FALSE(other.start(&loop, {"no.such.host.invalid", 1}, &error));
   CHECK(error.find("metrics listen no.such.host.invalid:1: ") == 0);
 

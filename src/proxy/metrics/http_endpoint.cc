@@ -1,11 +1,14 @@
 #include "proxy/metrics/http_endpoint.h"
 
-#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
 #include <memory>
 #include <string_view>
+
+#include "common/config_loader.h"
+#include "common/net_address.h"
 
 namespace kw {
 
@@ -306,28 +309,14 @@ MetricsHttpEndpoint::~MetricsHttpEndpoint() {
 
 bool MetricsHttpEndpoint::start(uv_loop_t* loop, const HostPort& listen, std::string* error) {
   stop();
-  std::string host = listen.host;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  std::string where = listen.host + ":" + std::to_string(listen.port);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(listen.port);
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0 || !res) {
+  const std::string where = formatHostPort(listen);
+  SocketAddress addr;
+  std::string reason;
+  if (!resolveHostPort(listen, AddressUse::kListen, &addr, &reason)) {
     if (error)
-      *error = "metrics listen " + where + ": " + gai_strerror(rc);
-    if (res)
-      freeaddrinfo(res);
+      *error = "metrics listen " + where + ": cannot resolve host (" + reason + ")";
     return false;
   }
-  sockaddr_storage addr{};
-  memcpy(&addr, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
 
   auto* ep = new Impl;
   ep->metrics = metrics_;
@@ -337,13 +326,17 @@ bool MetricsHttpEndpoint::start(uv_loop_t* loop, const HostPort& listen, std::st
   uv_tcp_init(loop, &ep->listener);
   ep->listener.data = ep;
   ep->listener_open = true;
-  rc = uv_tcp_bind(&ep->listener, reinterpret_cast<const sockaddr*>(&addr), 0);
+  int rc = uv_tcp_bind(&ep->listener, addr.get(), 0);
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&ep->listener), 64, &Impl::onConnection);
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&ep->listener), 511, &Impl::onConnection);
   }
   if (rc != 0) {
-    if (error)
+    if (error) {
       *error = "metrics listen " + where + ": " + uv_strerror(rc);
+      if (rc == UV_EADDRINUSE)
+        *error += " (port " + std::to_string(listen.port) +
+                  " is taken by another process, perhaps another keywarden)";
+    }
     impl_ = ep;
     stop();
     return false;
