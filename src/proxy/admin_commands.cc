@@ -342,8 +342,12 @@ struct NamespaceCounters {
   uint64_t ttl[kTtlCounters] = {};
 };
 
+// `ns` is a metrics index (metricsNs). Namespaces past the metrics' capacity share "other", so
+// their own counts are not known: all zero.
 static NamespaceCounters countNamespace(SharedState& sh, uint32_t ns, size_t command_rows) {
   NamespaceCounters c;
+  if (ns == kOtherNamespace)
+    return c;
   for (Worker* w : sh.workers) {
     const RequestMetrics& m = w->metrics();
     for (uint32_t cmd = 0; cmd < kMaxCommands; ++cmd) {
@@ -369,9 +373,11 @@ static NamespaceCounters countNamespace(SharedState& sh, uint32_t ns, size_t com
 
 void Session::appendNamespaceInfo(std::string* out) const {
   const CompiledPolicy& policy = worker_->policy();
-  for (uint32_t i = 0; i <= policy.namespaceCount() && i < kMaxNamespaces; ++i) {
+  for (uint32_t i = 0; i <= policy.namespaceCount(); ++i) {
     const bool none = i == policy.namespaceCount();
-    const uint32_t ns = none ? kNoNamespace : i;
+    const uint32_t ns = none ? kNoNamespace : metricsNs(policy.counterId(i));
+    if (ns == kOtherNamespace)
+      continue;  // not counted on its own
     NamespaceCounters c = countNamespace(worker_->shared(), ns, worker_->commands().size());
     // INFO parsers split "field:value" at the first ':', and namespace names contain ':', so the
     // field name gets '_' instead and the real name is in the value.
@@ -397,9 +403,8 @@ std::string Session::namespacesReply() const {
   resp::arrayHeader(&out, static_cast<int64_t>(policy.namespaceCount()));
   for (uint32_t i = 0; i < policy.namespaceCount(); ++i) {
     const NamespaceConfig& ns = policy.ns(i);
-    NamespaceCounters c = i < kMaxNamespaces
-                              ? countNamespace(worker_->shared(), i, worker_->commands().size())
-                              : NamespaceCounters{};
+    NamespaceCounters c = countNamespace(worker_->shared(), metricsNs(policy.counterId(i)),
+                                         worker_->commands().size());
     resp::mapHeader(&out, proto_, 12 + static_cast<int64_t>(kTtlCounters));
     resp::bulk(&out, "name");
     resp::bulk(&out, ns.name);
@@ -466,10 +471,9 @@ void Session::recordMetrics(const ReplySlot* slot, std::string_view bytes, uint6
 }
 
 void Session::recordSlow(const ReplySlot* slot, uint64_t latency_ns) {
-  const CompiledPolicy& policy = worker_->policy();
-  std::string_view ns_name = slot->ns < policy.namespaceCount()
-                                 ? std::string_view(policy.ns(slot->ns).name)
-                                 : std::string_view("none");
+  const std::vector<std::string>& names = worker_->policy().counterNames();
+  std::string_view ns_name =
+      slot->ns < names.size() ? std::string_view(names[slot->ns]) : std::string_view("none");
   worker_->shared().slowlog.record(slot->request, latency_ns / 1000, addr_, name_, ns_name,
                                    worker_->config().slowlog.max_len);
 }

@@ -37,7 +37,12 @@ ReloadResult reloadConfig(SharedState& shared) {
   }
   applyCliOverrides(shared.cli, next.get());
   std::string policy_error;
-  auto policy = CompiledPolicy::build(next->policy, &policy_error);
+  std::shared_ptr<const Config> current_config;
+  std::shared_ptr<const CompiledPolicy> current_policy;
+  std::shared_ptr<const CommandTable> commands;
+  shared.snapshot(&current_config, &current_policy, &commands);
+  // Built on the current policy, so every namespace keeps its counter id (and its counts).
+  auto policy = CompiledPolicy::build(next->policy, &policy_error, current_policy.get());
   if (!policy) {
     result.error = old->source_path + ": " + policy_error;
     shared.reload_failures.fetch_add(1);

@@ -43,10 +43,7 @@ public:
     std::shared_ptr<const CompiledPolicy> policy;
     std::shared_ptr<const CommandTable> commands;
     shared_->snapshot(&config, &policy, &commands);
-    std::vector<std::string> names;
-    for (size_t i = 0; i < policy->namespaceCount(); ++i)
-      names.push_back(policy->ns(static_cast<uint32_t>(i)).name);
-    return names;
+    return policy->counterNames();  // by counter id, which is what the shards are indexed by
   }
   // Up when at least one upstream connection is established somewhere.
   bool upstreamUp() const override {

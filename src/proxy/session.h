@@ -35,8 +35,8 @@ namespace kw {
 class Worker;
 class UpstreamConn;
 
-// Metrics label index of a namespace id (Resolution::kNone -> "none").
-uint32_t metricsNs(uint32_t ns);
+// Metrics label index of a namespace counter id (CompiledPolicy::counterId; kNone -> "none").
+uint32_t metricsNs(uint32_t counter_id);
 
 class Session {
 public:
