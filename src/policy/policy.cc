@@ -164,6 +164,7 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
   bool any_shape_rule = false;
   for (const NamespaceConfig& ns : config.namespaces)
     any_shape_rule |= ns.enforce_shape;
+  policy->any_shape_rule_ = any_shape_rule;
 
   if (previous != nullptr)
     policy->counter_names_ = previous->counter_names_;

@@ -4,8 +4,9 @@
 //
 // Grants: a user's `read`/`write` entries are Redis-style globs over namespace names ("*" is
 // every namespace), plus "@outside" for keys that belong to no namespace (honoured only while
-// [policy] outside_namespaces = "allow"). Admin users may do everything: every command, every
-// key, every channel, whatever outside_namespaces says.
+// [policy] outside_namespaces = "allow"). Admin users are granted everything: every command,
+// every key, every channel, whatever outside_namespaces says. The data rules (key shapes, TTLs)
+// are not grants: they apply to admins too.
 #pragma once
 
 #include <cstdint>
@@ -39,12 +40,13 @@ struct CompiledUser {
   bool read_everything = false;       // every namespace and outside readable (SORT BY/GET)
   bool full_key_access = false;
 
-  // checkAccess() would allow any command with any keys and channels, so callers may skip it:
-  // admins only, since other users never run dangerous commands.
+  // Every command, key and channel is granted (admins only, since other users never run
+  // dangerous commands), so callers may skip checkAccess() unless the policy has a key shape to
+  // enforce (CompiledPolicy::anyShapeRule): shapes bind admins too.
   bool fullAccess() const { return admin; }
 
   // Admin, or every namespace and the outside readable and writable with no namespace enforcing
-  // a key shape: checkAccess() still checks the command and channels, but no key.
+  // a key shape: checkAccess() still checks the command, channels and key shapes, but no grant.
   bool fullKeyAccess() const { return full_key_access; }
 
   // ns is a namespace id or Resolution::kNone (no namespace).
@@ -96,6 +98,9 @@ public:
   // removed (their counts are still there).
   const std::vector<std::string>& counterNames() const { return counter_names_; }
 
+  // Whether any namespace enforces its key shape (enforce_shape).
+  bool anyShapeRule() const { return any_shape_rule_; }
+
   // Whether namespace `id` has any TTL rule (default, maximum or required).
   bool hasTtlRules(uint32_t id) const { return ttl_rules_[id] != 0; }
   bool anyTtlRules() const { return any_ttl_rules_; }
@@ -113,6 +118,7 @@ private:
   const CompiledUser* default_user_ = nullptr;
   std::vector<uint8_t> ttl_rules_;
   bool any_ttl_rules_ = false;
+  bool any_shape_rule_ = false;
   std::vector<uint32_t> counter_ids_;       // per namespace id
   std::vector<std::string> counter_names_;  // per counter id
 };

@@ -3,7 +3,8 @@
 //
 //   gateAuth    no user yet: only AUTH, HELLO, PING, QUIT              -NOAUTH
 //   gateAccess  command category, dangerous commands, every key's
-//               namespace and read/write grant, key shape, channels   -NOPERM / -ERR key ...
+//               namespace and read/write grant, key shape (admins:
+//               only the shape), channels                             -NOPERM / -ERR key ...
 //   gateTtl     default TTL added, TTL clamped or refused, PERSIST
 //               refused, EXPIRE ... NX follow-ups for created keys      -ERR TTL ...
 //
@@ -97,9 +98,15 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
     return true;
   const CompiledPolicy& policy = worker_->policy();
   if (user_->fullAccess()) {
-    if (cmd && policy.namespaceCount() > 0 && !(cmd->flags & kNoKeys))
+    // Admins skip the grants, not the data rules. Without a key shape to enforce, the only
+    // work is the first key's namespace, for the counters; with one, every key goes through
+    // checkAccess below, which checks an admin's keys for their shape and nothing else.
+    if (!cmd || policy.namespaceCount() == 0 || (cmd->flags & kNoKeys))
+      return true;
+    if (!policy.anyShapeRule()) {
       current_ns_ = policy.counterId(firstKeyNs(req, *cmd));
-    return true;
+      return true;
+    }
   }
   if (!cmd) {
     // Without a command-table row its keys are unknown, and keys are never guessed.
