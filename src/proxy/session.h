@@ -34,6 +34,7 @@ namespace kw {
 
 class Worker;
 class UpstreamConn;
+enum class ClientType : uint8_t;
 
 // Metrics label index of a namespace counter id (CompiledPolicy::counterId; kNone -> "none").
 uint32_t metricsNs(uint32_t counter_id);
@@ -113,6 +114,7 @@ private:
   void cmdUnsubscribeLocal(const DecodedRequest& req);
   // Operator commands (admin_commands.cc).
   void cmdInfo(const DecodedRequest& req);
+  void infoForNonAdmin(const DecodedRequest& req);
   std::string proxyInfo(std::string_view section) const;  // "" = every proxy section
   std::string mergeInfo(ReplySlot* slot, std::string_view upstream_reply);
   void appendReadStats(std::string* out) const;
@@ -121,6 +123,7 @@ private:
   void cmdSlowlog(const DecodedRequest& req);
   void cmdClientList(const DecodedRequest& req);
   void cmdClientKill(const DecodedRequest& req);
+  ClientType clientType() const;  // Redis's client class, for the TYPE filters
   void cmdKeywarden(const DecodedRequest& req);
   void recordCompletion(ReplySlot* slot, std::string_view bytes);
   void recordMetrics(const ReplySlot* slot, std::string_view bytes, uint64_t latency_ns);
