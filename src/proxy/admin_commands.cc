@@ -305,10 +305,7 @@ void Session::infoForNonAdmin(const DecodedRequest& req) {
     } else if (equalsIgnoreCase(a, "persistence")) {
       persistence = true;
     } else {
-      std::string shown(a.substr(0, 64));
-      for (char& c : shown)
-        if (c == '\r' || c == '\n')
-          c = ' ';
+      const std::string shown = resp::quotedInError(a.substr(0, 64));
       current_outcome_ = Outcome::kRefusedAcl;
       return replyError("NOPERM User " + user_->name + " has no permissions to read the INFO '" +
                         asciiLower(shown) +
@@ -538,10 +535,7 @@ void Session::cmdClientList(const DecodedRequest& req) {
     if (equalsIgnoreCase(req.args[i], "type") && i + 1 < req.args.size()) {
       type = parseClientType(req.args[++i]);
       if (!type) {
-        std::string shown(req.args[i]);
-        std::replace_if(
-            shown.begin(), shown.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
-        return replyError("ERR Unknown client type '" + shown + "'");
+        return replyError("ERR Unknown client type '" + resp::quotedInError(req.args[i]) + "'");
       }
     } else if (equalsIgnoreCase(req.args[i], "id") && i + 1 < req.args.size()) {
       while (++i < req.args.size()) {
@@ -756,7 +750,7 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     return;
   }
   worker_->stats().commands_local.add();
-  replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try KEYWARDEN HELP.");
+  replyError("ERR unknown subcommand '" + resp::quotedInError(sub) + "'. Try KEYWARDEN HELP.");
 }
 
 }  // namespace kw

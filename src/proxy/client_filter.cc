@@ -2,21 +2,9 @@
 
 #include "common/ascii.h"
 #include "policy/command_traits.h"
+#include "proxy/resp_writer.h"
 
 namespace kw {
-namespace {
-
-// A value quoted in an error reply, newlines blanked as Redis's addReplyErrorFormat does: the
-// reply must stay one line.
-std::string echoed(std::string_view value) {
-  std::string out(value);
-  for (char& c : out)
-    if (c == '\r' || c == '\n')
-      c = ' ';
-  return out;
-}
-
-}  // namespace
 
 std::optional<ClientType> parseClientType(std::string_view name) {
   if (equalsIgnoreCase(name, "normal"))
@@ -87,7 +75,7 @@ bool parseClientKill(std::span<const std::string_view> args,
     } else if (equalsIgnoreCase(opt, "type") && has_value) {
       out->type = parseClientType(value);
       if (!out->type) {
-        *error = "ERR Unknown client type '" + echoed(value) + "'";
+        *error = "ERR Unknown client type '" + resp::quotedInError(value) + "'";
         return false;
       }
     } else if (equalsIgnoreCase(opt, "addr") && has_value) {
@@ -96,7 +84,7 @@ bool parseClientKill(std::span<const std::string_view> args,
       out->laddr.emplace(value);
     } else if (equalsIgnoreCase(opt, "user") && has_value) {
       if (!user_exists(value)) {
-        *error = "ERR No such user '" + echoed(value) + "'";
+        *error = "ERR No such user '" + resp::quotedInError(value) + "'";
         return false;
       }
       out->user.emplace(value);

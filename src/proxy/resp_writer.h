@@ -23,6 +23,16 @@ inline void simple(std::string* out, std::string_view s) {
   out->append(s);
   out->append("\r\n", 2);
 }
+// Client input quoted inside an error line: CR and LF blanked, as Redis's addReplyErrorFormat
+// does, so the reply stays one line whatever the client sent.
+inline std::string quotedInError(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c == '\r' || c == '\n')
+      c = ' ';
+  return out;
+}
+
 // `msg` includes the error code, e.g. "ERR unknown command".
 inline void error(std::string* out, std::string_view msg) {
   out->push_back('-');

@@ -54,11 +54,7 @@ std::string slowlogCommandReply(SlowLog& log, std::span<const std::string_view> 
     }
     return out;
   }
-  std::string shown(sub.substr(0, 64));
-  for (char& c : shown)
-    if (c == '\r' || c == '\n')
-      c = ' ';
-  resp::error(&out, "ERR unknown subcommand 'slowlog|" + shown +
+  resp::error(&out, "ERR unknown subcommand 'slowlog|" + resp::quotedInError(sub.substr(0, 64)) +
                         "'. Try KEYWARDEN SLOWLOG GET [count] | LEN | RESET.");
   return out;
 }
