@@ -25,22 +25,37 @@ int main(int argc, char** argv) {
     return 0;
   }
   auto config = std::make_shared<kw::Config>();
-  if (!kw::loadConfigFile(cli.config_path, config.get(), &error)) {
+  bool defaults = false;
+  if (!kw::loadStartupConfig(cli, config.get(), &defaults, &error)) {
     fprintf(stderr, "keywarden: %s\n", error.c_str());
     return 1;
   }
   kw::applyCliOverrides(cli, config.get());
+  if (!kw::checkCliAddresses(cli, &error)) {
+    fprintf(stderr, "keywarden: %s\n", error.c_str());
+    return 1;
+  }
   auto policy = kw::CompiledPolicy::build(config->policy, &error);
   if (!policy) {
     fprintf(stderr, "keywarden: %s: %s\n", cli.config_path.c_str(), error.c_str());
     return 1;
   }
   if (cli.check_config) {
-    printf("%s: configuration OK\n", cli.config_path.c_str());
+    if (defaults)
+      printf("%s not found and no -c given: the built-in defaults are OK\n",
+             cli.config_path.c_str());
+    else
+      printf("%s: configuration OK\n", cli.config_path.c_str());
     return 0;
   }
   kw::setLogLevel(config->server.log_level);
   kw::setThreadLogName("main");
+  if (defaults) {
+    KW_LOG_WARN("no configuration file (%s not found, no -c given): running on the built-in "
+                "defaults, listening on %s, upstream %s",
+                cli.config_path.c_str(), kw::formatHostPort(config->server.listen).c_str(),
+                kw::formatHostPort(config->upstream.address).c_str());
+  }
   kw::Server server(config, policy, cli);
   if (!server.start(&error)) {
     KW_LOG_ERROR("%s", error.c_str());

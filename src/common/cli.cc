@@ -1,9 +1,13 @@
 #include "common/cli.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <string_view>
 
 #include "common/config_loader.h"
 #include "common/log.h"
+#include "common/net_address.h"
 
 namespace kw {
 
@@ -77,6 +81,7 @@ bool applyOption(const OptSpec& spec, std::string_view name, std::string_view va
       return false;
     }
     out->config_path.assign(value);
+    out->config_given = true;
     return true;
   case Opt::kCheckConfig:
     out->check_config = true;
@@ -196,11 +201,43 @@ void applyCliOverrides(const CliOptions& options, Config* config) {
     config->server.log_level = *options.log_level;
 }
 
+bool loadStartupConfig(const CliOptions& options, Config* out, bool* used_defaults,
+                       std::string* error) {
+  *used_defaults = false;
+  if (!options.config_given && access(options.config_path.c_str(), F_OK) != 0 && errno == ENOENT) {
+    *out = Config{};
+    *used_defaults = true;
+    return true;
+  }
+  return loadConfigFile(options.config_path, out, error);
+}
+
+bool checkCliAddresses(const CliOptions& options, std::string* error) {
+  const struct {
+    const char* name;
+    const std::optional<HostPort>& value;
+    AddressUse use;
+  } addresses[] = {{"--listen", options.listen, AddressUse::kListen},
+                   {"--upstream", options.upstream, AddressUse::kConnect},
+                   {"--metrics-listen", options.metrics_listen, AddressUse::kListen}};
+  for (const auto& a : addresses) {
+    SocketAddress resolved;
+    std::string reason;
+    if (a.value && !resolveHostPort(*a.value, a.use, &resolved, &reason)) {
+      *error = std::string(a.name) + ": cannot resolve host " + quoted(a.value->host) + " (" +
+               reason + ")";
+      return false;
+    }
+  }
+  return true;
+}
+
 const char* cliHelpText() {
   return "Usage: keywarden [OPTIONS]\n"
          "A Redis-protocol proxy. Command-line options override the config file.\n"
          "\n"
-         "  -c, --config FILE            config file (default conf/keywarden.toml)\n"
+         "  -c, --config FILE            config file (default conf/keywarden.toml; without -c and\n"
+         "                               without that file: the built-in defaults)\n"
          "      --check-config           validate the config (and options), print errors, exit\n"
          "      --listen HOST:PORT       client listen address (server.listen)\n"
          "      --upstream HOST:PORT     Redis server to forward to (upstream.address)\n"

@@ -18,6 +18,7 @@
 #include <toml++/toml.h>
 
 #include "common/log.h"
+#include "common/net_address.h"
 #include "policy/key_pattern.h"
 #include "policy/password.h"
 #include "policy/policy.h"
@@ -31,10 +32,6 @@ constexpr size_t kMaxShownValue = 80;
 constexpr int64_t kU32Max = std::numeric_limits<uint32_t>::max();
 constexpr int64_t kMaxBytes = int64_t{1} << 40;
 constexpr int64_t kMaxTtlS = int64_t{100} * 365 * 24 * 3600;  // keeps now + max far from overflow
-
-// Ports for listeners may be 0 (kernel picks one, handy for tests); an upstream needs a real one.
-constexpr bool kListener = true;
-constexpr bool kConnectTarget = false;
 
 void appendEscaped(std::string* out, char ch) {
   static const char kHex[] = "0123456789abcdef";
@@ -135,8 +132,8 @@ uint32_t lineOf(const toml::node& node) {
 // but invalid.
 class TableReader {
 public:
-  TableReader(const toml::table& table, std::string prefix, Errors* errors)
-      : table_(table), prefix_(std::move(prefix)), errors_(errors) {}
+  TableReader(const toml::table& table, std::string prefix, Errors* errors, bool resolve)
+      : table_(table), prefix_(std::move(prefix)), errors_(errors), resolve_(resolve) {}
 
   template <typename T> void readInt(std::string_view key, int64_t min, int64_t max, T* out) {
     static_assert(std::is_integral_v<T>);
@@ -174,16 +171,25 @@ public:
     }
   }
 
-  void readHostPort(std::string_view key, bool allow_port_zero, HostPort* out) {
+  // Listeners may use port 0 (the kernel picks one, handy for tests); an upstream needs a real
+  // one. When resolving, the host of an address in use must resolve now, as startup will need
+  // it to.
+  void readHostPort(std::string_view key, AddressUse use, HostPort* out, bool used = true) {
     const toml::node* node = take(key);
     if (node == nullptr)
       return;
     const auto* v = node->as_string();
     std::string reason;
+    HostPort hp;
+    SocketAddress resolved;
     if (v == nullptr) {
       fail(key, *node, "expected a \"HOST:PORT\" string");
-    } else if (!parseHostPort(v->get(), allow_port_zero, out, &reason)) {
+    } else if (!parseHostPort(v->get(), use == AddressUse::kListen, &hp, &reason)) {
       fail(key, *node, "expected HOST:PORT or [IPV6]:PORT (" + reason + ")");
+    } else if (resolve_ && used && !resolveHostPort(hp, use, &resolved, &reason)) {
+      fail(key, *node, "cannot resolve host " + quote(hp.host) + " (" + reason + ")");
+    } else {
+      *out = std::move(hp);
     }
   }
 
@@ -259,7 +265,7 @@ public:
       fail(key, *node, "expected a table [" + path(key) + "]");
       return;
     }
-    TableReader sub(*t, path(key), errors_);
+    TableReader sub(*t, path(key), errors_, resolve_);
     read(sub);
     sub.finish();
   }
@@ -281,7 +287,7 @@ public:
         errors_->add(lineOf((*a)[i]), elem_path + ": expected a table, got " + describe((*a)[i]));
         continue;
       }
-      TableReader sub(*t, elem_path, errors_);
+      TableReader sub(*t, elem_path, errors_, resolve_);
       read(sub, i);
       sub.finish();
     }
@@ -332,18 +338,19 @@ private:
   const toml::table& table_;
   std::string prefix_;
   Errors* errors_;
+  bool resolve_;
   std::unordered_set<std::string> seen_;
 };
 
 void readServer(TableReader& r, ServerConfig* c) {
-  r.readHostPort("listen", kListener, &c->listen);
+  r.readHostPort("listen", AddressUse::kListen, &c->listen);
   r.readInt("workers", 0, 1024, &c->workers);
   r.readInt("shutdown_deadline_ms", 0, kU32Max, &c->shutdown_deadline_ms);
   r.readLogLevel("log_level", &c->log_level);
 }
 
 void readUpstream(TableReader& r, UpstreamConfig* c) {
-  r.readHostPort("address", kConnectTarget, &c->address);
+  r.readHostPort("address", AddressUse::kConnect, &c->address);
   r.readString("username", &c->username);
   r.readString("password", &c->password);
   r.readInt("db", 0, std::numeric_limits<int>::max(), &c->db);
@@ -377,7 +384,7 @@ void readLimits(TableReader& r, LimitsConfig* c) {
 void readMetrics(TableReader& r, MetricsConfig* c) {
   r.readBool("enabled", &c->enabled);
   r.readBool("collect", &c->collect);
-  r.readHostPort("listen", kListener, &c->listen);
+  r.readHostPort("listen", AddressUse::kListen, &c->listen, /*used=*/c->enabled);
 }
 
 void readSlowlog(TableReader& r, SlowlogConfig* c) {
@@ -632,7 +639,7 @@ std::string formatHostPort(const HostPort& hp) {
 }
 
 bool parseConfigText(std::string_view text, std::string_view source_name, Config* out,
-                     std::string* error) {
+                     std::string* error, ConfigParseOptions options) {
   Errors errors(source_name);
   toml::table root;
   try {
@@ -655,7 +662,7 @@ bool parseConfigText(std::string_view text, std::string_view source_name, Config
   }
 
   Config config;
-  TableReader reader(root, "", &errors);
+  TableReader reader(root, "", &errors, options.resolve_addresses);
   readRoot(reader, &config);
   reader.finish();
   checkDefaultUser(root, &errors, &config.policy);
@@ -700,7 +707,7 @@ bool loadConfigFile(const std::string& path, Config* out, std::string* error) {
     *error = path + ": file is larger than " + std::to_string(kMaxConfigFileBytes) + " bytes";
     return false;
   }
-  if (!parseConfigText(text, path, out, error))
+  if (!parseConfigText(text, path, out, error, {.resolve_addresses = true}))
     return false;
   out->source_path = path;
   return true;

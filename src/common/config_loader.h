@@ -10,12 +10,18 @@
 
 namespace kw {
 
+struct ConfigParseOptions {
+  // Host names of listen and upstream addresses must resolve (net_address.h), as startup needs
+  // them to. Off for parsing alone (tests, fuzzing): no name service is asked.
+  bool resolve_addresses = false;
+};
+
 // On success *out is replaced by defaults overlaid with the file's keys (source_path left
 // empty); on failure *out is untouched and *error holds the messages.
 bool parseConfigText(std::string_view text, std::string_view source_name, Config* out,
-                     std::string* error);
+                     std::string* error, ConfigParseOptions options = {});
 
-// Reads and parses the file, then sets out->source_path = path.
+// Reads and parses the file with every address resolved, then sets out->source_path = path.
 bool loadConfigFile(const std::string& path, Config* out, std::string* error);
 
 // "host:port" or "[ipv6]:port"; IPv6 hosts are stored without brackets. Port 0 is accepted

@@ -288,8 +288,14 @@ bool checkAccess(const CompiledPolicy& policy, const CompiledUser& user, const C
     const std::string_view key = args[static_cast<size_t>(pos)];
     const Resolution r = policy.namespaces().resolve(key);
     scratch->ns_ids.push_back(r.ns);
-    if (user.full_key_access)
+    if (user.full_key_access) {
+      // No grant to check; the key's shape is a data rule, not access: it binds admins too.
+      if (!r.shape_ok && r.found() && policy.ns(r.ns).enforce_shape) {
+        *error_reply = "ERR " + policy.namespaces().describeMismatch(key, r.ns);
+        return false;
+      }
       continue;
+    }
     if (!checkKey(policy, user, key, r, keyAccess(base, layout, pos, sort_store), error_reply)) {
       return false;
     }

@@ -19,7 +19,9 @@
 //   4. channels of PUBLISH, SPUBLISH, SUBSCRIBE, SSUBSCRIBE (matched against the user's channel
 //      globs) and PSUBSCRIBE (the pattern must equal a granted glob, or "*" is granted):
 //      NOPERM User u has no permissions to access the 'ch' channel
-// Admin users pass every check. Keys and channels are shown escaped and cut to 128 bytes.
+// Admin users pass every check but the key shape: grants are access, a namespace's shape is a
+// data rule that binds everyone (as do the TTL rules of ttl_policy.h). Keys and channels are
+// shown escaped and cut to 128 bytes.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 #include "policy/policy.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -122,7 +123,8 @@ std::string validateGrant(std::string_view grant, const std::vector<NamespaceCon
 }
 
 std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& config,
-                                                            std::string* error) {
+                                                            std::string* error,
+                                                            const CompiledPolicy* previous) {
   auto fail = [error](std::string message) -> std::shared_ptr<const CompiledPolicy> {
     if (error != nullptr)
       *error = std::move(message);
@@ -162,6 +164,17 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
   bool any_shape_rule = false;
   for (const NamespaceConfig& ns : config.namespaces)
     any_shape_rule |= ns.enforce_shape;
+  policy->any_shape_rule_ = any_shape_rule;
+
+  if (previous != nullptr)
+    policy->counter_names_ = previous->counter_names_;
+  for (const NamespaceConfig& ns : config.namespaces) {
+    const auto& names = policy->counter_names_;
+    const auto known = std::find(names.begin(), names.end(), ns.name);
+    policy->counter_ids_.push_back(static_cast<uint32_t>(known - names.begin()));
+    if (known == names.end())
+      policy->counter_names_.push_back(ns.name);
+  }
   const bool outside_allowed = config.outside_namespaces == OutsidePolicy::kAllow;
 
   if (config.users.empty()) {

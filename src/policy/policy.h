@@ -4,8 +4,9 @@
 //
 // Grants: a user's `read`/`write` entries are Redis-style globs over namespace names ("*" is
 // every namespace), plus "@outside" for keys that belong to no namespace (honoured only while
-// [policy] outside_namespaces = "allow"). Admin users may do everything: every command, every
-// key, every channel, whatever outside_namespaces says.
+// [policy] outside_namespaces = "allow"). Admin users are granted everything: every command,
+// every key, every channel, whatever outside_namespaces says. The data rules (key shapes, TTLs)
+// are not grants: they apply to admins too.
 #pragma once
 
 #include <cstdint>
@@ -39,12 +40,13 @@ struct CompiledUser {
   bool read_everything = false;       // every namespace and outside readable (SORT BY/GET)
   bool full_key_access = false;
 
-  // checkAccess() would allow any command with any keys and channels, so callers may skip it:
-  // admins only, since other users never run dangerous commands.
+  // Every command, key and channel is granted (admins only, since other users never run
+  // dangerous commands), so callers may skip checkAccess() unless the policy has a key shape to
+  // enforce (CompiledPolicy::anyShapeRule): shapes bind admins too.
   bool fullAccess() const { return admin; }
 
   // Admin, or every namespace and the outside readable and writable with no namespace enforcing
-  // a key shape: checkAccess() still checks the command and channels, but no key.
+  // a key shape: checkAccess() still checks the command, channels and key shapes, but no grant.
   bool fullKeyAccess() const { return full_key_access; }
 
   // ns is a namespace id or Resolution::kNone (no namespace).
@@ -62,9 +64,10 @@ struct CompiledUser {
 class CompiledPolicy {
 public:
   // nullptr with *error set ("namespace 'x': ...", "user 'y': ...") when the config is invalid.
-  // config_loader.cc reports the same problems with line numbers first.
-  static std::shared_ptr<const CompiledPolicy> build(const PolicyConfig& config,
-                                                     std::string* error);
+  // config_loader.cc reports the same problems with line numbers first. `previous` (the policy
+  // being replaced by a reload) passes on the counter ids of its namespaces' names.
+  static std::shared_ptr<const CompiledPolicy> build(const PolicyConfig& config, std::string* error,
+                                                     const CompiledPolicy* previous = nullptr);
 
   const NamespaceIndex& namespaces() const { return index_; }
   size_t namespaceCount() const { return config_.namespaces.size(); }
@@ -85,6 +88,19 @@ public:
   OutsidePolicy outsideNamespaces() const { return config_.outside_namespaces; }
   const PolicyConfig& config() const { return config_; }
 
+  // Counters kept per namespace (metrics, INFO, KEYWARDEN NAMESPACES) are indexed by a counter
+  // id that belongs to the namespace's name, not to its place in the file: a name keeps the id
+  // the previous policy gave it, a new name takes the next unused one. So a reload that reorders,
+  // adds or removes namespaces leaves every count with its name. Resolution::kNone (no
+  // namespace) maps to itself.
+  uint32_t counterId(uint32_t ns) const { return ns == Resolution::kNone ? ns : counter_ids_[ns]; }
+  // Every name that has had a counter id in this process, by id, including namespaces a reload
+  // removed (their counts are still there).
+  const std::vector<std::string>& counterNames() const { return counter_names_; }
+
+  // Whether any namespace enforces its key shape (enforce_shape).
+  bool anyShapeRule() const { return any_shape_rule_; }
+
   // Whether namespace `id` has any TTL rule (default, maximum or required).
   bool hasTtlRules(uint32_t id) const { return ttl_rules_[id] != 0; }
   bool anyTtlRules() const { return any_ttl_rules_; }
@@ -102,6 +118,9 @@ private:
   const CompiledUser* default_user_ = nullptr;
   std::vector<uint8_t> ttl_rules_;
   bool any_ttl_rules_ = false;
+  bool any_shape_rule_ = false;
+  std::vector<uint32_t> counter_ids_;       // per namespace id
+  std::vector<std::string> counter_names_;  // per counter id
 };
 
 // Parses one `commands` entry of a user: "read", "write", "keyspace", "pubsub", "scripting",

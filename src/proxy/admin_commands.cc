@@ -8,12 +8,15 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 
 #include <unistd.h>
 
 #include "common/ascii.h"
 #include "common/log.h"
 #include "policy/policy.h"
+#include "proxy/client_filter.h"
 #include "proxy/reload.h"
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
@@ -238,16 +241,8 @@ std::string Session::proxyInfo(std::string_view section) const {
 }
 
 void Session::cmdInfo(const DecodedRequest& req) {
-  if (!user_->admin) {
-    // Operators' counters are for admins. Clients still get what their libraries look for
-    // (ioredis waits for loading:0 before it reports ready).
-    worker_->stats().commands_local.add();
-    std::string text = proxyInfo("server");
-    text += "# Persistence\r\nloading:0\r\n\r\n";
-    std::string out;
-    resp::verbatim(&out, proto_, text);
-    return replyLocal(out);
-  }
+  if (!user_->admin)
+    return infoForNonAdmin(req);
   bool want_all = req.args.size() == 1;
   bool want_upstream_only = false;
   std::string proxy_part;
@@ -290,6 +285,41 @@ void Session::cmdInfo(const DecodedRequest& req) {
   ReplySlot* slot = forward(info, RequestShape{}, SlotEffect::kInfoMerge);
   if (slot)
     slot->aux = std::move(proxy_part);  // "INFO upstream" alone: nothing in front
+}
+
+// Operators' counters and the upstream's own sections are for admins. Other users get the
+// proxy's server section and a persistence section with what client libraries look for
+// (ioredis waits for loading:0 before it reports ready): both for INFO, INFO default/all/
+// everything, or when asked by name. Any other section is refused, saying why, rather than
+// answered with sections that were not asked for.
+void Session::infoForNonAdmin(const DecodedRequest& req) {
+  worker_->stats().commands_local.add();
+  bool server = req.args.size() == 1;
+  bool persistence = server;
+  for (size_t i = 1; i < req.args.size(); ++i) {
+    const std::string_view a = req.args[i];
+    if (equalsIgnoreCase(a, "default") || equalsIgnoreCase(a, "all") ||
+        equalsIgnoreCase(a, "everything")) {
+      server = persistence = true;
+    } else if (equalsIgnoreCase(a, "server")) {
+      server = true;
+    } else if (equalsIgnoreCase(a, "persistence")) {
+      persistence = true;
+    } else {
+      const std::string shown = resp::quotedInError(a.substr(0, 64));
+      current_outcome_ = Outcome::kRefusedAcl;
+      return replyError("NOPERM User " + user_->name + " has no permissions to read the INFO '" +
+                        asciiLower(shown) +
+                        "' section (users who are not admins get only 'server' and "
+                        "'persistence')");
+    }
+  }
+  std::string text = server ? proxyInfo("server") : std::string();
+  if (persistence)
+    text += "# Persistence\r\nloading:0\r\nasync_loading:0\r\n\r\n";
+  std::string out;
+  resp::verbatim(&out, proto_, text);
+  replyLocal(out);
 }
 
 std::string Session::mergeInfo(ReplySlot* slot, std::string_view upstream_reply) {
@@ -343,8 +373,12 @@ struct NamespaceCounters {
   uint64_t ttl[kTtlCounters] = {};
 };
 
+// `ns` is a metrics index (metricsNs). Namespaces past the metrics' capacity share "other", so
+// their own counts are not known: all zero.
 static NamespaceCounters countNamespace(SharedState& sh, uint32_t ns, size_t command_rows) {
   NamespaceCounters c;
+  if (ns == kOtherNamespace)
+    return c;
   for (Worker* w : sh.workers) {
     const RequestMetrics& m = w->metrics();
     for (uint32_t cmd = 0; cmd < kMaxCommands; ++cmd) {
@@ -370,9 +404,11 @@ static NamespaceCounters countNamespace(SharedState& sh, uint32_t ns, size_t com
 
 void Session::appendNamespaceInfo(std::string* out) const {
   const CompiledPolicy& policy = worker_->policy();
-  for (uint32_t i = 0; i <= policy.namespaceCount() && i < kMaxNamespaces; ++i) {
+  for (uint32_t i = 0; i <= policy.namespaceCount(); ++i) {
     const bool none = i == policy.namespaceCount();
-    const uint32_t ns = none ? kNoNamespace : i;
+    const uint32_t ns = none ? kNoNamespace : metricsNs(policy.counterId(i));
+    if (ns == kOtherNamespace)
+      continue;  // not counted on its own
     NamespaceCounters c = countNamespace(worker_->shared(), ns, worker_->commands().size());
     // INFO parsers split "field:value" at the first ':', and namespace names contain ':', so the
     // field name gets '_' instead and the real name is in the value.
@@ -398,9 +434,8 @@ std::string Session::namespacesReply() const {
   resp::arrayHeader(&out, static_cast<int64_t>(policy.namespaceCount()));
   for (uint32_t i = 0; i < policy.namespaceCount(); ++i) {
     const NamespaceConfig& ns = policy.ns(i);
-    NamespaceCounters c = i < kMaxNamespaces
-                              ? countNamespace(worker_->shared(), i, worker_->commands().size())
-                              : NamespaceCounters{};
+    NamespaceCounters c = countNamespace(worker_->shared(), metricsNs(policy.counterId(i)),
+                                         worker_->commands().size());
     resp::mapHeader(&out, proto_, 12 + static_cast<int64_t>(kTtlCounters));
     resp::bulk(&out, "name");
     resp::bulk(&out, ns.name);
@@ -467,86 +502,42 @@ void Session::recordMetrics(const ReplySlot* slot, std::string_view bytes, uint6
 }
 
 void Session::recordSlow(const ReplySlot* slot, uint64_t latency_ns) {
-  const CompiledPolicy& policy = worker_->policy();
-  std::string_view ns_name = slot->ns < policy.namespaceCount()
-                                 ? std::string_view(policy.ns(slot->ns).name)
-                                 : std::string_view("none");
+  const std::vector<std::string>& names = worker_->policy().counterNames();
+  std::string_view ns_name =
+      slot->ns < names.size() ? std::string_view(names[slot->ns]) : std::string_view("none");
   worker_->shared().slowlog.record(slot->request, latency_ns / 1000, addr_, name_, ns_name,
                                    worker_->config().slowlog.max_len);
 }
 
+// SLOWLOG is Redis's own: forwarded, so GET/LEN/RESET/HELP answer from the upstream's log, where
+// CONFIG SET slowlog-log-slower-than takes effect. The proxy's log is KEYWARDEN SLOWLOG.
 void Session::cmdSlowlog(const DecodedRequest& req) {
-  worker_->stats().commands_local.add();
-  SlowLog& log = worker_->shared().slowlog;
-  const std::string_view sub = req.args[1];
-  std::string out;
-  if (equalsIgnoreCase(sub, "len")) {
-    resp::integer(&out, static_cast<int64_t>(log.size()));
-    return replyLocal(out);
-  }
-  if (equalsIgnoreCase(sub, "reset")) {
-    log.reset();
-    return replyLocal("+OK\r\n");
-  }
-  if (equalsIgnoreCase(sub, "get")) {
-    long long n = 10;
-    if (req.args.size() > 3)
-      return wrongArity("slowlog|get");
-    if (req.args.size() == 3) {
-      auto r = std::from_chars(req.args[2].data(), req.args[2].data() + req.args[2].size(), n);
-      if (r.ec != std::errc() || r.ptr != req.args[2].data() + req.args[2].size() || n < -1)
-        return replyError("ERR count should be greater than or equal to -1");
-      if (n == -1)
-        n = INT64_MAX;
-    }
-    auto entries = log.get(static_cast<size_t>(n));
-    resp::arrayHeader(&out, static_cast<int64_t>(entries.size()));
-    for (const SlowLogEntry& e : entries) {
-      resp::arrayHeader(&out, 7);
-      resp::integer(&out, static_cast<int64_t>(e.id));
-      resp::integer(&out, e.unix_time_s);
-      resp::integer(&out, static_cast<int64_t>(e.duration_us));
-      resp::arrayHeader(&out, static_cast<int64_t>(e.args.size()));
-      for (const std::string& a : e.args)
-        resp::bulk(&out, a);
-      resp::bulk(&out, e.client_addr);
-      resp::bulk(&out, e.client_name);
-      resp::bulk(&out, e.ns);
-    }
-    return replyLocal(out);
-  }
-  if (equalsIgnoreCase(sub, "help")) {
-    const char* lines[] = {
-        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "GET [<count>]",
-        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-        "    Entries are made of: id, timestamp, time in microseconds, arguments array,",
-        "    client IP and port, client name, namespace of the first key.",
-        "LEN",
-        "    Return the length of the slowlog.",
-        "RESET",
-        "    Reset the slowlog.",
-        "HELP",
-        "    Print this help."};
-    resp::arrayHeader(&out, std::size(lines));
-    for (const char* l : lines)
-      resp::simple(&out, l);
-    return replyLocal(out);
-  }
-  replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try SLOWLOG HELP.");
+  forward(req, RequestShape{});
+}
+
+ClientType Session::clientType() const {
+  // Redis's classes: a client whose pinned connection streams a subscription is a pub/sub
+  // client; MONITOR and tracking clients stream too but are normal, as in Redis. Built-in rows
+  // keep their index in every command table, so the slot's row is still the one it ran.
+  const ReplySlot* entered = raw_ ? nullptr : stream_slot_;
+  const CommandTable& builtin = CommandTable::builtin();
+  if (entered != nullptr && entered->cmd < builtin.size() &&
+      builtin.row(entered->cmd).id == CmdId::kSubscribe)
+    return ClientType::kPubsub;
+  return ClientType::kNormal;
 }
 
 void Session::cmdClientList(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
   // CLIENT LIST [TYPE normal|pubsub|master|replica] [ID id ...]
   std::vector<uint64_t> ids;
-  std::string type;
+  std::optional<ClientType> type;
   for (size_t i = 2; i < req.args.size(); ++i) {
     if (equalsIgnoreCase(req.args[i], "type") && i + 1 < req.args.size()) {
-      type = asciiLower(req.args[++i]);
-      if (type != "normal" && type != "pubsub" && type != "master" && type != "replica" &&
-          type != "slave")
-        return replyError("ERR Unknown client type '" + std::string(req.args[i]) + "'");
+      type = parseClientType(req.args[++i]);
+      if (!type) {
+        return replyError("ERR Unknown client type '" + resp::quotedInError(req.args[i]) + "'");
+      }
     } else if (equalsIgnoreCase(req.args[i], "id") && i + 1 < req.args.size()) {
       while (++i < req.args.size()) {
         unsigned long long v = 0;
@@ -571,11 +562,7 @@ void Session::cmdClientList(const DecodedRequest& req) {
             continue;
           if (!ids.empty() && std::find(ids.begin(), ids.end(), s->id()) == ids.end())
             continue;
-          if (type == "pubsub" && !s->subscribed())
-            continue;
-          if ((type == "master" || type == "replica" || type == "slave"))
-            continue;
-          if (type == "normal" && s->subscribed())
+          if (type && s->clientType() != *type)
             continue;
           text += s->infoLine();
         }
@@ -593,78 +580,45 @@ void Session::cmdClientList(const DecodedRequest& req) {
 
 void Session::cmdClientKill(const DecodedRequest& req) {
   worker_->stats().commands_local.add();
-  // Old form: CLIENT KILL addr:port. New form: filters ID / ADDR / LADDR / USER / SKIPME.
-  struct Filter {
-    uint64_t id = 0;
-    std::string addr, laddr, user;
-    bool skipme = true;
-    uint64_t self = 0;
-  } f;
-  f.self = id_;
-  const bool old_form = req.args.size() == 3;
-  if (old_form) {
-    f.addr.assign(req.args[2]);
-    f.skipme = false;
-  } else {
-    if ((req.args.size() - 2) % 2 != 0)
-      return replyError("ERR syntax error");
-    for (size_t i = 2; i + 1 < req.args.size(); i += 2) {
-      std::string_view k = req.args[i], v = req.args[i + 1];
-      if (equalsIgnoreCase(k, "id")) {
-        auto r = std::from_chars(v.data(), v.data() + v.size(), f.id);
-        if (r.ec != std::errc() || f.id == 0)
-          return replyError("ERR client-id should be greater than 0");
-      } else if (equalsIgnoreCase(k, "addr")) {
-        f.addr.assign(v);
-      } else if (equalsIgnoreCase(k, "laddr")) {
-        f.laddr.assign(v);
-      } else if (equalsIgnoreCase(k, "user")) {
-        f.user.assign(v);
-      } else if (equalsIgnoreCase(k, "skipme")) {
-        if (equalsIgnoreCase(v, "yes"))
-          f.skipme = true;
-        else if (equalsIgnoreCase(v, "no"))
-          f.skipme = false;
-        else
-          return replyError("ERR syntax error");
-      } else if (equalsIgnoreCase(k, "type")) {
-        // All our clients are normal clients.
-      } else {
-        return replyError("ERR syntax error");
-      }
-    }
-  }
+  ClientKillFilter filter;
+  std::string error;
+  const CompiledPolicy& policy = worker_->policy();
+  if (!parseClientKill(
+          std::span<const std::string_view>(req.args),
+          [&policy](std::string_view user) { return policy.findUser(user) != nullptr; }, &filter,
+          &error))
+    return replyError(error);
   ReplySlot* slot = newSlot();
   slot->external = true;
+  const uint64_t caller = id_;
+  // Set on this worker (the caller's) when the caller is among the victims: it is closed only
+  // once its reply is delivered, below, since the reply comes after every worker has answered.
+  auto kill_caller = std::make_shared<bool>(false);
   broadcast(
       *worker_,
-      [f](Worker& w) {
+      [filter, caller, kill_caller](Worker& w) {
+        const uint64_t now_ms = w.nowMs();
         std::vector<Session*> victims;
+        size_t killed = 0;
         for (Session* s : w.sessions()) {
           if (s->closed())
             continue;
-          if (f.skipme && s->id() == f.self)
+          const ClientFacts facts{s->id(),       s->addr_,        s->laddr_,
+                                  s->user_name_, s->clientType(), (now_ms - s->created_ms_) / 1000};
+          if (!filter.matches(facts, caller))
             continue;
-          if (f.id && s->id() != f.id)
-            continue;
-          if (!f.addr.empty() && s->addr_ != f.addr)
-            continue;
-          if (!f.laddr.empty() && s->laddr_ != f.laddr)
-            continue;
-          if (!f.user.empty() && s->user_name_ != f.user)
-            continue;
-          victims.push_back(s);
+          ++killed;
+          if (s->id() == caller)
+            *kill_caller = true;
+          else
+            victims.push_back(s);
         }
-        for (Session* s : victims) {
-          if (s->id() == f.self) {
-            s->closeAfterReplies();  // killing yourself: the replies owed still go out first
-          } else {
-            s->close("killed by CLIENT KILL");
-          }
-        }
-        return std::to_string(victims.size());
+        for (Session* s : victims)
+          s->close("killed by CLIENT KILL");
+        return std::to_string(killed);
       },
-      [w = worker_, slot, old_form](std::vector<std::string>& parts) {
+      [w = worker_, slot, old_form = filter.old_form,
+       kill_caller](std::vector<std::string>& parts) {
         long long killed = 0;
         for (auto& p : parts)
           killed += p.empty() ? 0 : std::stoll(p);
@@ -673,7 +627,10 @@ void Session::cmdClientKill(const DecodedRequest& req) {
           out = killed > 0 ? "+OK\r\n" : "-ERR No such client\r\n";
         else
           resp::integer(&out, killed);
+        auto* self = static_cast<Session*>(slot->owner);  // null when the caller has gone
         Session::deliver(w, slot, out);
+        if (*kill_caller && self != nullptr && !self->closed())
+          self->closeAfterReplies();  // as Redis: the replies owed go out, then the close
       });
 }
 
@@ -803,6 +760,11 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "    Load the configuration file again; a bad file changes nothing.",
         "UPSTREAM",
         "    State of every upstream connection of every worker.",
+        "SLOWLOG GET [<count>] | LEN | RESET",
+        "    The proxy's slow log: requests slower than slowlog.threshold_us from decode to",
+        "    reply (default count 10, -1 for all). Entries are: id, timestamp, time in",
+        "    microseconds, arguments, client IP and port, client name, namespace of the",
+        "    first key. SLOWLOG itself is the upstream Redis's slow log.",
         "HELP",
         "    Print this help."};
     resp::arrayHeader(&out, std::size(lines));
@@ -838,6 +800,11 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
       msg += " " + s;
     resp::simple(&out, msg);
     return replyLocal(out);
+  }
+  if (equalsIgnoreCase(sub, "slowlog")) {
+    worker_->stats().commands_local.add();
+    return replyLocal(slowlogCommandReply(worker_->shared().slowlog,
+                                          std::span<const std::string_view>(req.args).subspan(2)));
   }
   if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
@@ -894,7 +861,7 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     return;
   }
   worker_->stats().commands_local.add();
-  replyError("ERR unknown subcommand '" + std::string(sub) + "'. Try KEYWARDEN HELP.");
+  replyError("ERR unknown subcommand '" + resp::quotedInError(sub) + "'. Try KEYWARDEN HELP.");
 }
 
 }  // namespace kw

@@ -3,7 +3,8 @@
 //
 //   gateAuth    no user yet: only AUTH, HELLO, PING, QUIT              -NOAUTH
 //   gateAccess  command category, dangerous commands, every key's
-//               namespace and read/write grant, key shape, channels   -NOPERM / -ERR key ...
+//               namespace and read/write grant, key shape (admins:
+//               only the shape), channels                             -NOPERM / -ERR key ...
 //   gateTtl     default TTL added, TTL clamped or refused, PERSIST
 //               refused, EXPIRE ... NX follow-ups for created keys      -ERR TTL ...
 //
@@ -55,8 +56,10 @@ bool sameLeadingArgs(const ArgList& out, const std::vector<std::string_view>& ar
 
 }  // namespace
 
-uint32_t metricsNs(uint32_t ns) {
-  return ns == Resolution::kNone ? kNoNamespace : ns;
+uint32_t metricsNs(uint32_t counter_id) {
+  if (counter_id == Resolution::kNone)
+    return kNoNamespace;
+  return counter_id < kMaxNamespaces ? counter_id : kOtherNamespace;
 }
 
 bool Session::gateAuth(const DecodedRequest& req, const CommandInfo* cmd) {
@@ -95,9 +98,15 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
     return true;
   const CompiledPolicy& policy = worker_->policy();
   if (user_->fullAccess()) {
-    if (cmd && policy.namespaceCount() > 0 && !(cmd->flags & kNoKeys))
-      current_ns_ = firstKeyNs(req, *cmd);
-    return true;
+    // Admins skip the grants, not the data rules. Without a key shape to enforce, the only
+    // work is the first key's namespace, for the counters; with one, every key goes through
+    // checkAccess below, which checks an admin's keys for their shape and nothing else.
+    if (!cmd || policy.namespaceCount() == 0 || (cmd->flags & kNoKeys))
+      return true;
+    if (!policy.anyShapeRule()) {
+      current_ns_ = policy.counterId(firstKeyNs(req, *cmd));
+      return true;
+    }
   }
   if (!cmd) {
     // Without a command-table row its keys are unknown, and keys are never guessed.
@@ -112,13 +121,13 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
     current_outcome_ =
         err.compare(0, 3, "ERR") == 0 ? Outcome::kRefusedShape : Outcome::kRefusedAcl;
     if (!access_scratch_.ns_ids.empty())
-      current_ns_ = access_scratch_.ns_ids.back();
+      current_ns_ = policy.counterId(access_scratch_.ns_ids.back());
     replyError(err);
     return false;
   }
   access_checked_ = true;  // the TTL stage reuses these resolutions
   if (!access_scratch_.ns_ids.empty())
-    current_ns_ = access_scratch_.ns_ids.front();
+    current_ns_ = policy.counterId(access_scratch_.ns_ids.front());
   // Commands that would show keys of every namespace.
   if (!user_->read_everything) {
     if (cmd->id == CmdId::kScan) {
@@ -156,7 +165,7 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
   TtlDecision d = applyTtlPolicy(policy, *cmd, std::span<const std::string_view>(req.args),
                                  worker_->unixNowMs(), &ttl_scratch_);
   for (const TtlEvent& e : ttl_scratch_.events)
-    worker_->metrics().recordTtl(metricsNs(e.ns), ttlCounter(e.action));
+    worker_->metrics().recordTtl(metricsNs(policy.counterId(e.ns)), ttlCounter(e.action));
   if (d == TtlDecision::kRefuse) {
     current_outcome_ = Outcome::kRefusedTtl;
     replyError(ttl_scratch_.error);

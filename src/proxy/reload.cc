@@ -21,6 +21,15 @@ ReloadResult reloadConfig(SharedState& shared) {
   ReloadResult result;
   auto old = shared.config();
   auto next = std::make_shared<Config>();
+  if (old->source_path.empty()) {
+    // Started on the built-in defaults: there is no file to read again (Redis refuses CONFIG
+    // REWRITE the same way when it runs without a config file).
+    result.error = "keywarden is running without a config file (built-in defaults); restart it "
+                   "with -c FILE to use one";
+    shared.reload_failures.fetch_add(1);
+    KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());
+    return result;
+  }
   if (!loadConfigFile(old->source_path, next.get(), &result.error)) {
     shared.reload_failures.fetch_add(1);
     KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());
@@ -28,7 +37,12 @@ ReloadResult reloadConfig(SharedState& shared) {
   }
   applyCliOverrides(shared.cli, next.get());
   std::string policy_error;
-  auto policy = CompiledPolicy::build(next->policy, &policy_error);
+  std::shared_ptr<const Config> current_config;
+  std::shared_ptr<const CompiledPolicy> current_policy;
+  std::shared_ptr<const CommandTable> commands;
+  shared.snapshot(&current_config, &current_policy, &commands);
+  // Built on the current policy, so every namespace keeps its counter id (and its counts).
+  auto policy = CompiledPolicy::build(next->policy, &policy_error, current_policy.get());
   if (!policy) {
     result.error = old->source_path + ": " + policy_error;
     shared.reload_failures.fetch_add(1);

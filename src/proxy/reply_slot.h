@@ -56,7 +56,7 @@ struct ReplySlot {
   bool upstream = false;     // sent (or waiting to be sent) upstream, reply not yet in
   bool external = false;     // completed later by another worker's answer (admin queries)
   uint16_t cmd = 0;          // command table row, for metrics
-  uint32_t ns = UINT32_MAX;  // namespace of the first key, for metrics
+  uint32_t ns = UINT32_MAX;  // counter id of the first key's namespace (metrics, slow log)
   uint8_t refusal = 0;       // Outcome of a refusal the proxy answered, 0 (kOk) otherwise
   std::string request;       // the request (cut short), kept only for the slow log
   std::string aux;           // per-effect data (INFO: the proxy's sections)

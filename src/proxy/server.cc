@@ -7,7 +7,9 @@
 #include <cstring>
 #include <thread>
 
+#include "common/config_loader.h"
 #include "common/log.h"
+#include "common/net_address.h"
 #include "policy/policy.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/http_endpoint.h"
@@ -42,10 +44,7 @@ public:
     std::shared_ptr<const CompiledPolicy> policy;
     std::shared_ptr<const CommandTable> commands;
     shared_->snapshot(&config, &policy, &commands);
-    std::vector<std::string> names;
-    for (size_t i = 0; i < policy->namespaceCount(); ++i)
-      names.push_back(policy->ns(static_cast<uint32_t>(i)).name);
-    return names;
+    return policy->counterNames();  // by counter id, which is what the shards are indexed by
   }
   // Up when at least one upstream connection is established somewhere.
   bool upstreamUp() const override {
@@ -156,25 +155,28 @@ bool Server::start(std::string* error) {
   shared_->start_unix_s = static_cast<int64_t>(time(nullptr));
   const UpstreamConfig& up = config_->upstream;
   shared_->upstream_name = up.address.host + ":" + std::to_string(up.address.port);
-  // Resolve once; a name that does not resolve is a startup error, not a runtime surprise.
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(up.address.port);
-  int rc = getaddrinfo(up.address.host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0 || !res) {
-    *error = "cannot resolve upstream " + shared_->upstream_name + ": " + gai_strerror(rc);
+  // Resolved once; a name that does not resolve is a startup error, not a runtime surprise.
+  SocketAddress upstream;
+  std::string reason;
+  if (!resolveHostPort(up.address, AddressUse::kConnect, &upstream, &reason)) {
+    *error = "cannot resolve upstream " + shared_->upstream_name + ": " + reason;
     return false;
   }
-  memcpy(&shared_->upstream_addr, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
+  memcpy(&shared_->upstream_addr, &upstream.storage, sizeof upstream.storage);
 
+  // Once for every worker, so they all bind the same address whatever the name service does.
+  SocketAddress listen;
+  if (!resolveHostPort(config_->server.listen, AddressUse::kListen, &listen, &reason)) {
+    *error = "listen address " + formatHostPort(config_->server.listen) +
+             ": cannot resolve host (" + reason + ")";
+    return false;
+  }
   unsigned n = config_->server.workers;
   if (n == 0)
     n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, shared_.get()));
-    if (!workers_.back()->bind(error))
+    if (!workers_.back()->bind(listen, error))
       return false;
     shared_->workers.push_back(workers_.back().get());
   }
@@ -208,7 +210,9 @@ int Server::run() {
   if (config_->metrics.enabled) {
     std::string error;
     if (!http.start(&m.loop, config_->metrics.listen, &error)) {
-      KW_LOG_ERROR("%s", error.c_str());
+      KW_LOG_ERROR("%s; choose another address with --metrics-listen HOST:PORT ([metrics] listen) "
+                   "or turn the endpoint off with [metrics] enabled = false",
+                   error.c_str());
       closeAll(&m);
       uv_run(&m.loop, UV_RUN_DEFAULT);
       uv_loop_close(&m.loop);

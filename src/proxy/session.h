@@ -41,9 +41,10 @@ namespace kw {
 
 class Worker;
 class UpstreamPool;
+enum class ClientType : uint8_t;
 
-// Metrics label index of a namespace id (Resolution::kNone -> "none").
-uint32_t metricsNs(uint32_t ns);
+// Metrics label index of a namespace counter id (CompiledPolicy::counterId; kNone -> "none").
+uint32_t metricsNs(uint32_t counter_id);
 
 class Session final : public SlotOwner, private RouteClient, private StageRequest {
 public:
@@ -154,6 +155,7 @@ private:
   void setPool(UpstreamPool* pool);
   // Operator commands (admin_commands.cc).
   void cmdInfo(const DecodedRequest& req);
+  void infoForNonAdmin(const DecodedRequest& req);
   std::string proxyInfo(std::string_view section) const;  // "" = every proxy section
   std::string mergeInfo(ReplySlot* slot, std::string_view upstream_reply);
   void appendReadStats(std::string* out) const;
@@ -162,6 +164,7 @@ private:
   void cmdSlowlog(const DecodedRequest& req);
   void cmdClientList(const DecodedRequest& req);
   void cmdClientKill(const DecodedRequest& req);
+  ClientType clientType() const;  // Redis's client class, for the TYPE filters
   void cmdKeywarden(const DecodedRequest& req);
   void recordCompletion(ReplySlot* slot, std::string_view bytes);
   void recordMetrics(const ReplySlot* slot, std::string_view bytes, uint64_t latency_ns);

@@ -1,9 +1,63 @@
 #include "proxy/slowlog.h"
 
 #include <charconv>
+#include <cstdint>
 #include <ctime>
 
+#include "common/ascii.h"
+#include "policy/command_traits.h"
+#include "proxy/resp_writer.h"
+
 namespace kw {
+
+std::string slowlogCommandReply(SlowLog& log, std::span<const std::string_view> args) {
+  std::string out;
+  const std::string_view sub = args.empty() ? std::string_view() : args[0];
+  auto wrongArity = [&out] {
+    resp::error(&out, "ERR wrong number of arguments for 'keywarden|slowlog' command");
+    return out;
+  };
+  if (equalsIgnoreCase(sub, "len")) {
+    if (args.size() != 1)
+      return wrongArity();
+    resp::integer(&out, static_cast<int64_t>(log.size()));
+    return out;
+  }
+  if (equalsIgnoreCase(sub, "reset")) {
+    if (args.size() != 1)
+      return wrongArity();
+    log.reset();
+    resp::simple(&out, "OK");
+    return out;
+  }
+  if (equalsIgnoreCase(sub, "get")) {
+    if (args.size() > 2)
+      return wrongArity();
+    int64_t count = 10;
+    if (args.size() == 2 && (!parseRedisInt(args[1], &count) || count < -1)) {
+      resp::error(&out, "ERR count should be greater than or equal to -1");
+      return out;
+    }
+    const auto entries = log.get(count == -1 ? SIZE_MAX : static_cast<size_t>(count));
+    resp::arrayHeader(&out, static_cast<int64_t>(entries.size()));
+    for (const SlowLogEntry& e : entries) {
+      resp::arrayHeader(&out, 7);
+      resp::integer(&out, static_cast<int64_t>(e.id));
+      resp::integer(&out, e.unix_time_s);
+      resp::integer(&out, static_cast<int64_t>(e.duration_us));
+      resp::arrayHeader(&out, static_cast<int64_t>(e.args.size()));
+      for (const std::string& a : e.args)
+        resp::bulk(&out, a);
+      resp::bulk(&out, e.client_addr);
+      resp::bulk(&out, e.client_name);
+      resp::bulk(&out, e.ns);
+    }
+    return out;
+  }
+  resp::error(&out, "ERR unknown subcommand 'slowlog|" + resp::quotedInError(sub.substr(0, 64)) +
+                        "'. Try KEYWARDEN SLOWLOG GET [count] | LEN | RESET.");
+  return out;
+}
 
 std::vector<std::string> argsFromRawRequest(std::string_view raw, size_t max_args,
                                             size_t max_arg_len) {

@@ -1,11 +1,14 @@
 // Requests slower than a threshold, measured at the proxy from decode to reply. One log for the
-// whole process behind a mutex: it is written only by slow requests and read by SLOWLOG.
+// whole process behind a mutex: it is written only by slow requests and read by KEYWARDEN
+// SLOWLOG (SLOWLOG itself is Redis's: it is forwarded).
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kw {
@@ -34,6 +37,11 @@ private:
   std::deque<SlowLogEntry> entries_;  // newest at the front
   uint64_t next_id_ = 0;
 };
+
+// KEYWARDEN SLOWLOG GET [count] | LEN | RESET: the complete reply (RESP, errors included) for
+// `args`, the arguments after "SLOWLOG". GET entries are Redis's six fields plus the namespace
+// of the first key; `count` as Redis's SLOWLOG GET takes it (default 10, -1 for all).
+std::string slowlogCommandReply(SlowLog& log, std::span<const std::string_view> args);
 
 // Parses the arguments of a RESP multibulk request that may be truncated.
 std::vector<std::string> argsFromRawRequest(std::string_view raw, size_t max_args,

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/config_loader.h"
 #include "common/log.h"
+#include "common/net_address.h"
 #include "policy/policy.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
@@ -31,15 +33,9 @@ Worker::~Worker() {
 
 // Every worker binds its own socket to the same address with SO_REUSEPORT: the kernel spreads
 // new connections over the workers, and a connection stays on the worker that accepted it.
-bool Worker::bind(std::string* error) {
+bool Worker::bind(const SocketAddress& addr, std::string* error) {
   const HostPort& hp = config_->server.listen;
-  sockaddr_storage ss{};
-  if (uv_ip4_addr(hp.host.c_str(), hp.port, reinterpret_cast<sockaddr_in*>(&ss)) != 0 &&
-      uv_ip6_addr(hp.host.c_str(), hp.port, reinterpret_cast<sockaddr_in6*>(&ss)) != 0) {
-    *error = "listen address '" + hp.host + "' is not an IP address";
-    return false;
-  }
-  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *error = std::string("socket: ") + strerror(errno);
     return false;
@@ -47,9 +43,8 @@ bool Worker::bind(std::string* error) {
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  socklen_t len = ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    *error = "bind " + hp.host + ":" + std::to_string(hp.port) + ": " + strerror(errno);
+  if (::bind(fd, addr.get(), addr.length) != 0) {
+    *error = "bind " + formatHostPort(hp) + ": " + strerror(errno);
     ::close(fd);
     return false;
   }

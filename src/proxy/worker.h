@@ -29,14 +29,16 @@ class Session;
 class UpstreamConn;
 class SharedState;
 class CompiledPolicy;
+struct SocketAddress;
 
 class Worker {
 public:
   Worker(unsigned index, SharedState* shared);
   ~Worker();
 
-  // Binds the listening socket (on the caller's thread, so bind errors surface at startup).
-  bool bind(std::string* error);
+  // Binds the listening socket to `addr`, the resolved server.listen (on the caller's thread,
+  // so bind errors surface at startup).
+  bool bind(const SocketAddress& addr, std::string* error);
   // `on_exit` runs on the worker thread after its loop has ended.
   void setOnExit(std::function<void()> on_exit) { on_exit_ = std::move(on_exit); }
   void startThread();

@@ -8,7 +8,7 @@
 
 const assert = require('node:assert/strict');
 const { AsyncLocalStorage } = require('node:async_hooks');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -309,7 +309,8 @@ class KeywardenServer extends Server {
     if (!fs.existsSync(KEYWARDEN_BIN)) {
       throw new Error(`keywarden binary not found at ${KEYWARDEN_BIN} (set KEYWARDEN_BIN, or KW_TARGET=redis to test redis-server alone)`);
     }
-    this.spawn(KEYWARDEN_BIN, ['-c', this.configPath, ...this.extraArgs]);
+    const config = this.configPath === null ? [] : ['-c', this.configPath];
+    this.spawn(KEYWARDEN_BIN, [...config, ...this.extraArgs]);
     await this.waitReady();
     return this;
   }
@@ -405,6 +406,22 @@ async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, tomlT
   const kw = new KeywardenServer(dir, port, configPath, args);
   kw.metricsPort = metricsPort;
   return kw.start();
+}
+
+// keywarden started with exactly `args` (no config file is written and no -c added), in `dir`
+// (a new temp dir by default, its working directory), answering PING on `port`. Tracked and
+// stopped like every other server the harness starts.
+async function startKeywardenWith({ args, port, dir = makeTempDir('kw-proxy-') }) {
+  assert.ok(!TARGET_REDIS, 'startKeywardenWith is for proxy-only tests');
+  const kw = new KeywardenServer(dir, port, null, args);
+  return kw.start();
+}
+
+// Runs keywarden to completion (e.g. --check-config, or a start that must fail) in `cwd`;
+// {status, output} with stdout and stderr together. Killed after timeoutMs.
+function runKeywardenSync(args, { cwd = makeTempDir('kw-run-'), timeoutMs = 15000 } = {}) {
+  const r = spawnSync(KEYWARDEN_BIN, args, { cwd, encoding: 'utf8', timeout: timeoutMs });
+  return { status: r.status, signal: r.signal, output: `${r.stdout || ''}${r.stderr || ''}` };
 }
 
 // The [[namespaces]] and [[users]] blocks of a config under conf/ (everything
@@ -538,9 +555,11 @@ module.exports = {
   freePort,
   makeTempDir,
   proxyTest,
+  runKeywardenSync,
   serverVersion,
   sleep,
   startKeywarden,
+  startKeywardenWith,
   startRedis,
   test,
   versionAtLeast,

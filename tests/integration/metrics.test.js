@@ -6,7 +6,9 @@
 const assert = require('node:assert/strict');
 const { execFileSync, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const { describe, before, after } = require('node:test');
 const h = require('./harness');
 const { RawClient, RespError } = require('./resp');
@@ -176,6 +178,96 @@ describe('metrics endpoint', () => {
       assert.fail(`promtool check metrics failed (${e.status}):\n${e.stdout}\n${e.stderr}`);
     }
     assert.equal(out.trim(), '', `promtool reported: ${out}`);
+  });
+
+  h.proxyTest('a reload that reorders namespaces keeps every count with its name', { timeout: 30000 }, async () => {
+    const o = await as('ops');
+    const a = await as('auth');
+    const u = crypto.randomUUID();
+    // Per-namespace counts as the three views show them.
+    const counts = async () => {
+      const m = parseMetrics(await scrape());
+      const info = String(await o.call('INFO', 'keywarden'));
+      const infoField = (ns, f) => {
+        const line = info.split('\r\n').find((l) => l.includes(`:name=${ns},`));
+        assert.ok(line, `INFO keywarden has ${ns}: ${info}`);
+        return Number(new Map(line.split(':name=')[1].split(',').map((kv) => kv.split('='))).get(f));
+      };
+      const nsReply = await o.call('KEYWARDEN', 'NAMESPACES');
+      const nsField = (ns, f) => {
+        const e = nsReply.find((x) => x[1] === ns);
+        assert.ok(e, `KEYWARDEN NAMESPACES has ${ns}`);
+        return Number(e[e.indexOf(f) + 1]);
+      };
+      return {
+        sessionSets: value(m, 'keywarden_commands_total', { command: 'set', namespace: 'session', outcome: 'ok' }),
+        sessionTtl: value(m, 'keywarden_ttl_actions_total', { namespace: 'session', action: 'default_applied' }),
+        accessGets: value(m, 'keywarden_commands_total', { command: 'get', namespace: 'blacklist:access', outcome: 'ok' }),
+        accessMisses: value(m, 'keywarden_reads_total', { namespace: 'blacklist:access', result: 'miss' }),
+        info: [infoField('session', 'commands'), infoField('blacklist:access', 'commands'), infoField('blacklist:access', 'misses')],
+        ns: [nsField('session', 'commands'), nsField('blacklist:access', 'commands'), nsField('session', 'ttl_default_applied')],
+        order: nsReply.map((x) => x[1]).slice(0, 2),
+      };
+    };
+    for (let i = 0; i < 3; i++) assert.equal(await a.call('SET', `session:${u}:${i}`, 'v'), 'OK');
+    for (let i = 0; i < 5; i++) assert.equal(await a.call('GET', `blacklist:access:${u}-${i}`), null);
+    const before = await counts();
+    assert.deepEqual(before.order, ['session', 'blacklist:access']);
+    assert.ok(before.sessionSets >= 3 && before.accessGets >= 5, JSON.stringify(before));
+
+    // The same file with the first two [[namespaces]] swapped.
+    const original = fs.readFileSync(kw.configPath, 'utf8');
+    const parts = original.split('[[namespaces]]\n');
+    assert.match(parts[1], /^name = "session"/);
+    assert.match(parts[2], /^name = "blacklist:access"/);
+    [parts[1], parts[2]] = [parts[2], parts[1]];
+    fs.writeFileSync(kw.configPath, parts.join('[[namespaces]]\n'));
+    try {
+      assert.equal(await o.call('KEYWARDEN', 'RELOAD'), 'OK');
+      const after = await counts();
+      assert.deepEqual(after.order, ['blacklist:access', 'session'], 'the reload took effect');
+      const { order: o1, ...countsBefore } = before;
+      const { order: o2, ...countsAfter } = after;
+      assert.deepEqual(countsAfter, countsBefore, 'every count is still under its own name');
+      // New traffic lands under the right names too.
+      assert.equal(await a.call('SET', `session:${u}:after`, 'v'), 'OK');
+      const later = await counts();
+      assert.equal(later.sessionSets, before.sessionSets + 1);
+      assert.equal(later.accessGets, before.accessGets);
+      assert.equal(later.ns[0], before.ns[0] + 1);
+    } finally {
+      fs.writeFileSync(kw.configPath, original);
+      assert.equal(await o.call('KEYWARDEN', 'RELOAD'), 'OK');
+    }
+  });
+
+  h.proxyTest('500 idle connections do not lock out the next scrape', { timeout: 60000 }, async () => {
+    const sockets = [];
+    const closedByServer = new Set();
+    try {
+      for (let i = 0; i < 500; i++) {
+        const s = net.connect({ port: kw.metricsPort, host: h.HOST });
+        s.on('error', () => {});
+        s.on('close', () => closedByServer.add(i));
+        sockets.push(s);
+      }
+      await Promise.all(sockets.map((s) => new Promise((resolve) => {
+        if (s.readyState === 'open') resolve();
+        s.once('connect', resolve);
+        s.once('close', resolve);
+      })));
+      await h.sleep(200); // the server has accepted them (and closed the surplus idlest)
+      const r = await httpGet(kw.metricsPort, '/metrics', 5000);
+      assert.equal(r.status, 200);
+      assert.match(r.body, /keywarden_commands_total/);
+      assert.equal((await httpGet(kw.metricsPort, '/healthz', 5000)).status, 200);
+      // The ones still open are closed at the request head deadline, without a response.
+      const deadline = Date.now() + 8000;
+      while (closedByServer.size < sockets.length && Date.now() < deadline) await h.sleep(100);
+      assert.equal(closedByServer.size, sockets.length, 'idle connections are closed by the server');
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
   });
 
   h.proxyTest('unknown paths get 404', { timeout: 10000 }, async () => {

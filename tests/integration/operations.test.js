@@ -222,17 +222,84 @@ describe('operator commands', () => {
     assert.equal(await o.call('PING'), 'PONG', 'admin still connected');
   });
 
-  h.proxyTest('SLOWLOG GET/LEN/RESET with the namespace of each entry', { timeout: 15000 }, async () => {
+  h.proxyTest('CLIENT KILL filters as Redis has them: TYPE, ID, ADDR, LADDR, USER, MAXAGE, SKIPME, old form', { timeout: 20000 }, async () => {
     const o = await as('ops');
-    assert.equal(await o.call('SLOWLOG', 'RESET'), 'OK');
+    const sub = await as('ops');
+    const subId = await sub.call('CLIENT', 'ID');
+    assert.deepEqual(await sub.call('SUBSCRIBE', 'kill-test'), ['subscribe', 'kill-test', 1]);
+    const mon = await as('ops');
+    const monId = await mon.call('CLIENT', 'ID');
+    assert.equal(await mon.call('MONITOR'), 'OK');
+    const n1 = await as('auth');
+    const n2 = await as('auth');
+    const n1Id = await n1.call('CLIENT', 'ID');
+    const n2Line = clientLines(await n2.call('CLIENT', 'INFO'))[0];
+    // CLIENT LIST TYPE uses the same classes.
+    const pubsubIds = clientLines(await o.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).map((m) => Number(m.get('id')));
+    assert.deepEqual(pubsubIds, [subId]);
+    const normalIds = clientLines(await o.call('CLIENT', 'LIST', 'TYPE', 'normal')).map((m) => Number(m.get('id')));
+    assert.ok(normalIds.includes(monId) && normalIds.includes(n1Id) && !normalIds.includes(subId));
+    assert.equal(String(await o.call('CLIENT', 'LIST', 'TYPE', 'replica')), '');
+
+    // No keywarden client is a master or a replica.
+    for (const t of ['master', 'replica', 'slave', 'MASTER']) {
+      assert.equal(await o.call('CLIENT', 'KILL', 'TYPE', t), 0, `TYPE ${t}`);
+    }
+    assertErr(await o.call('CLIENT', 'KILL', 'TYPE', 'bogus'), "ERR Unknown client type 'bogus'");
+    assertErr(await o.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'ID'), 'ERR syntax error');
+    assertErr(await o.call('CLIENT', 'KILL', 'ID', 'abc'), 'ERR client-id should be greater than 0');
+    assertErr(await o.call('CLIENT', 'KILL', 'USER', 'nosuch'), "ERR No such user 'nosuch'");
+    assertErr(await o.call('CLIENT', 'KILL', 'MAXAGE', '0'), 'ERR maxage should be greater than 0');
+    assertErr(await o.call('CLIENT', 'KILL', 'SKIPME', 'maybe'), 'ERR syntax error');
+
+    // TYPE and ID together: a normal client is not a pub/sub one, nor the reverse.
+    assert.equal(await o.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'ID', String(n1Id)), 0);
+    assert.equal(await o.call('CLIENT', 'KILL', 'TYPE', 'normal', 'ID', String(subId)), 0);
+    assert.equal(await n1.call('PING'), 'PONG');
+    // MONITOR clients are normal, as in Redis: TYPE pubsub kills the subscriber alone.
+    assert.equal(await o.call('CLIENT', 'KILL', 'TYPE', 'pubsub'), 1);
+    assert.ok(await sub.waitClosed(3000), 'the subscriber is closed');
+    assert.ok(!mon.isClosed && !n1.isClosed, 'MONITOR and normal clients stay');
+    assert.equal(await n1.call('PING'), 'PONG');
+
+    // MAXAGE: clients at least that many seconds old.
+    assert.equal(await o.call('CLIENT', 'KILL', 'ID', String(n1Id), 'MAXAGE', '100000'), 0);
+    await h.sleep(1100);
+    assert.equal(await o.call('CLIENT', 'KILL', 'TYPE', 'normal', 'ID', String(n1Id), 'MAXAGE', '1'), 1);
+    assert.ok(await n1.waitClosed(3000));
+
+    // ADDR and LADDR are CLIENT LIST's addr= and laddr=; USER needs both to match here.
+    assert.equal(await o.call('CLIENT', 'KILL', 'ADDR', n2Line.get('addr'), 'LADDR', '127.0.0.1:1'), 0);
+    assert.equal(await o.call('CLIENT', 'KILL', 'ADDR', n2Line.get('addr'), 'LADDR', n2Line.get('laddr'), 'USER', 'auth-service'), 1);
+    assert.ok(await n2.waitClosed(3000));
+
+    // SKIPME no, and the old form (which may kill the caller: +OK first, then the close).
+    const self = await as('ops');
+    const selfLine = clientLines(await self.call('CLIENT', 'INFO'))[0];
+    assert.equal(await self.call('CLIENT', 'KILL', 'ID', selfLine.get('id')), 0, 'SKIPME yes by default');
+    assert.equal(await self.call('CLIENT', 'KILL', selfLine.get('addr')), 'OK');
+    assert.ok(await self.waitClosed(3000));
+    assertErr(await o.call('CLIENT', 'KILL', selfLine.get('addr')), 'ERR No such client');
+    const self2 = await as('ops');
+    const id2 = String(await self2.call('CLIENT', 'ID'));
+    assert.equal(await self2.call('CLIENT', 'KILL', 'ID', id2, 'SKIPME', 'no'), 1);
+    assert.ok(await self2.waitClosed(3000));
+    assert.equal(await o.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'ID', String(monId)), 0);
+    assert.equal(await o.call('CLIENT', 'KILL', 'TYPE', 'normal', 'ID', String(monId)), 1);
+    assert.ok(await mon.waitClosed(3000), 'the MONITOR client is closed');
+  });
+
+  h.proxyTest('KEYWARDEN SLOWLOG GET/LEN/RESET: the proxy\'s log, with the namespace of each entry', { timeout: 15000 }, async () => {
+    const o = await as('ops');
+    assert.equal(await o.call('KEYWARDEN', 'SLOWLOG', 'RESET'), 'OK');
     const a = await as('auth');
     assert.equal(await a.call('CLIENT', 'SETNAME', 'slow-one'), 'OK');
     const u = crypto.randomUUID();
     assert.equal(await a.call('SET', `session:${u}:s`, 'v'), 'OK');
     assert.equal(await a.call('GET', `session:${u}:s`), 'v');
-    const len = await o.call('SLOWLOG', 'LEN');
-    assert.ok(Number.isInteger(len) && len >= 3, `SLOWLOG LEN ${len}`);
-    const entries = await o.call('SLOWLOG', 'GET', '128');
+    const len = await o.call('KEYWARDEN', 'SLOWLOG', 'LEN');
+    assert.ok(Number.isInteger(len) && len >= 3, `KEYWARDEN SLOWLOG LEN ${len}`);
+    const entries = await o.call('KEYWARDEN', 'SLOWLOG', 'GET', '128');
     assert.ok(Array.isArray(entries) && entries.length >= 3);
     for (const e of entries) {
       assert.equal(e.length, 7, `entry has 7 fields: ${JSON.stringify(e)}`);
@@ -241,32 +308,84 @@ describe('operator commands', () => {
       assert.match(e[4], /^127\.0\.0\.1:\d+$/);
     }
     const set = entries.find((e) => e[3][0].toUpperCase() === 'SET' && e[3][1] === `session:${u}:s`);
-    assert.ok(set, `SET in SLOWLOG GET: ${JSON.stringify(entries)}`);
+    assert.ok(set, `SET in KEYWARDEN SLOWLOG GET: ${JSON.stringify(entries)}`);
     assert.deepEqual(set[3], ['SET', `session:${u}:s`, 'v']);
     assert.equal(set[5], 'slow-one');
     assert.equal(set[6], 'session');
     assert.ok(Math.abs(set[1] - Date.now() / 1000) < 60, 'timestamp in seconds');
     // Newest first, ids decreasing.
     for (let i = 1; i < entries.length; i++) assert.ok(entries[i - 1][0] > entries[i][0], 'ids decrease');
-    assert.equal((await o.call('SLOWLOG', 'GET', '1')).length, 1);
-    assert.equal(await o.call('SLOWLOG', 'RESET'), 'OK');
-    assert.ok((await o.call('SLOWLOG', 'LEN')) <= 1, 'RESET empties the log (the RESET itself may be logged)');
-    const help = await o.call('SLOWLOG', 'HELP');
-    assert.ok(Array.isArray(help) && help.length > 2);
-    const na = await a.call('SLOWLOG', 'GET');
-    assert.ok(na instanceof RespError && na.message.startsWith('NOPERM'), `non-admin SLOWLOG: ${JSON.stringify(na)}`);
+    assert.equal((await o.call('KEYWARDEN', 'SLOWLOG', 'GET', '1')).length, 1);
+    assertErr(await o.call('KEYWARDEN', 'SLOWLOG', 'GET', '-2'), 'ERR count should be greater than or equal to -1');
+    assert.equal(await o.call('KEYWARDEN', 'SLOWLOG', 'RESET'), 'OK');
+    assert.ok((await o.call('KEYWARDEN', 'SLOWLOG', 'LEN')) <= 1, 'RESET empties the log (the RESET itself may be logged)');
+    const help = await o.call('KEYWARDEN', 'HELP');
+    assert.ok(help.some((l) => l.startsWith('SLOWLOG GET')), `KEYWARDEN HELP: ${JSON.stringify(help)}`);
+    const na = await a.call('KEYWARDEN', 'SLOWLOG', 'GET');
+    assert.ok(na instanceof RespError && na.message.startsWith('NOPERM'), `non-admin KEYWARDEN SLOWLOG: ${JSON.stringify(na)}`);
   });
 
-  h.proxyTest('SLOWLOG never shows AUTH passwords', { timeout: 10000 }, async () => {
+  h.proxyTest('SLOWLOG is Redis\'s: CONFIG SET slowlog-log-slower-than 0, then SLOWLOG GET shows it', { timeout: 15000 }, async () => {
     const o = await as('ops');
-    assert.equal(await o.call('SLOWLOG', 'RESET'), 'OK');
+    const slower = await o.call('CONFIG', 'GET', 'slowlog-log-slower-than');
+    try {
+      assert.equal(await o.call('CONFIG', 'SET', 'slowlog-log-slower-than', '0'), 'OK');
+      assert.equal(await o.call('SLOWLOG', 'RESET'), 'OK');
+      const u = crypto.randomUUID();
+      const a = await as('auth');
+      assert.equal(await a.call('SET', `session:${u}:upstream`, 'v'), 'OK');
+      const len = await o.call('SLOWLOG', 'LEN');
+      assert.ok(Number.isInteger(len) && len >= 1, `SLOWLOG LEN ${len}`);
+      const entries = await o.call('SLOWLOG', 'GET', '-1');
+      assert.ok(Array.isArray(entries) && entries.length >= 1, JSON.stringify(entries));
+      const set = entries.find((e) => e[3][0].toUpperCase() === 'SET' && e[3][1] === `session:${u}:upstream`);
+      assert.ok(set, `the SET in Redis's SLOWLOG GET: ${JSON.stringify(entries)}`);
+      assert.equal(set.length, 6, "Redis's six fields");
+      assert.deepEqual(set[3], ['SET', `session:${u}:upstream`, 'v', 'EX', '2592000'], 'as Redis ran it, TTL added by the proxy');
+      const help = await o.call('SLOWLOG', 'HELP');
+      assert.ok(Array.isArray(help) && help.some((l) => /^SLOWLOG/.test(l)), JSON.stringify(help));
+      assert.equal(await o.call('SLOWLOG', 'RESET'), 'OK');
+      assert.ok((await o.call('SLOWLOG', 'LEN')) <= 1);
+      // Still for admins only.
+      const na = await a.call('SLOWLOG', 'GET');
+      assert.ok(na instanceof RespError && na.message.startsWith('NOPERM'), `non-admin SLOWLOG: ${JSON.stringify(na)}`);
+    } finally {
+      await o.call('CONFIG', 'SET', 'slowlog-log-slower-than', slower[1]);
+    }
+  });
+
+  h.proxyTest('KEYWARDEN SLOWLOG never shows AUTH passwords', { timeout: 10000 }, async () => {
+    const o = await as('ops');
+    assert.equal(await o.call('KEYWARDEN', 'SLOWLOG', 'RESET'), 'OK');
     await as('auth'); // AUTH auth-service auth-service-secret
     const c = await RawClient.connect(kw.port, h.HOST);
     open.push(c);
     assert.ok((await c.call('HELLO', '2', 'AUTH', 'user-service', 'user-service-secret')) instanceof Array);
-    const text = JSON.stringify(await o.call('SLOWLOG', 'GET', '128'));
+    const text = JSON.stringify(await o.call('KEYWARDEN', 'SLOWLOG', 'GET', '128'));
     assert.ok(!text.includes('auth-service-secret') && !text.includes('user-service-secret'),
-      `passwords in SLOWLOG GET (Redis writes "(redacted)"): ${text}`);
+      `passwords in KEYWARDEN SLOWLOG GET (Redis writes "(redacted)"): ${text}`);
+  });
+
+  h.proxyTest('INFO for users who are not admins: server and persistence, or an error that says why', { timeout: 15000 }, async () => {
+    const a = await as('auth');
+    const all = parseInfo(await a.call('INFO'));
+    assert.deepEqual([...all.keys()], ['Server', 'Persistence']);
+    assert.equal(all.get('Persistence').get('loading'), '0', 'ioredis waits for loading:0');
+    for (const arg of ['default', 'all', 'everything', 'ALL']) {
+      assert.deepEqual([...parseInfo(await a.call('INFO', arg)).keys()], ['Server', 'Persistence'], `INFO ${arg}`);
+    }
+    assert.deepEqual([...parseInfo(await a.call('INFO', 'server')).keys()], ['Server']);
+    assert.deepEqual([...parseInfo(await a.call('INFO', 'Persistence')).keys()], ['Persistence']);
+    for (const section of ['keywarden', 'clients', 'stats', 'upstream', 'memory', 'keyspace']) {
+      assertErr(await a.call('INFO', section),
+        `NOPERM User auth-service has no permissions to read the INFO '${section}' section (users who are not admins get only 'server' and 'persistence')`,
+        `INFO ${section}`);
+    }
+    assertErr(await a.call('INFO', 'server', 'Keywarden'),
+      "NOPERM User auth-service has no permissions to read the INFO 'keywarden' section (users who are not admins get only 'server' and 'persistence')");
+    // An admin still gets the section asked for.
+    const o = await as('ops');
+    assert.deepEqual([...parseInfo(await o.call('INFO', 'keywarden')).keys()], ['Keywarden']);
   });
 
   h.proxyTest('KEYWARDEN HELP, NAMESPACES, CONFIG GET, UPSTREAM', { timeout: 15000 }, async () => {

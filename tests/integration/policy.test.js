@@ -438,3 +438,52 @@ describe('policy (production config)', () => {
     }
   });
 });
+
+// The demo config (conf/keywarden.toml) as shipped: no [[users]], so every client is the implicit
+// admin "default". Admins skip grants, not the data rules: key shapes and TTLs bind them too.
+describe('policy (demo config, implicit admin)', () => {
+  let redis;
+  let kw;
+  let direct;
+  let c;
+
+  before(async () => {
+    if (h.TARGET_REDIS) return;
+    redis = await h.startRedis();
+    const port = await h.freePort();
+    kw = await h.startKeywardenWith({
+      args: ['-c', `${h.REPO_ROOT}/conf/keywarden.toml`, '--listen', `${h.HOST}:${port}`,
+        '--upstream', `${h.HOST}:${redis.port}`, '--metrics-listen', `${h.HOST}:0`, '--workers', '2'],
+      port,
+    });
+    direct = await RawClient.connect(redis.port, h.HOST);
+    c = await RawClient.connect(kw.port, h.HOST);
+  }, { timeout: 30000 });
+
+  after(async () => {
+    if (c) c.close();
+    if (direct) direct.close();
+    if (kw) await kw.stop();
+    if (redis) await redis.stop();
+  }, { timeout: 30000 });
+
+  h.proxyTest('enforce_shape refuses a malformed session key for the default admin user', { timeout: 10000 }, async () => {
+    assert.match(String(await c.call('CLIENT', 'INFO')), / user=default /);
+    assertErr(await c.call('SET', 'session:not-a-uuid:x', '1'),
+      "ERR key 'session:not-a-uuid:x' does not match namespace 'session' (session:{user_id:uuid}:{session_id})");
+    assert.equal(await direct.call('EXISTS', 'session:not-a-uuid:x'), 0, 'nothing written');
+    // Every key of a multi-key command, not only the first.
+    const u = crypto.randomUUID();
+    assert.ok(isErr(await c.call('MSET', `session:${u}:ok`, 'v', 'session:bad', 'v')));
+    assert.equal(await direct.call('EXISTS', `session:${u}:ok`), 0, 'MSET refused as a whole');
+    // Well-formed keys pass, with the namespace's TTL rules (which already bound admins).
+    assert.equal(await c.call('SET', `session:${u}:s1`, '{"ok":1}'), 'OK');
+    assert.equal(await direct.call('TTL', `session:${u}:s1`), MONTH);
+    assert.equal(await c.call('SET', `session:${u}:s2`, 'v', 'EX', '99999999'), 'OK');
+    assert.equal(await direct.call('TTL', `session:${u}:s2`), MONTH, 'clamped to max_ttl_s');
+    assert.ok(isErr(await c.call('PERSIST', `session:${u}:s1`)), 'PERSIST refused where keys must expire');
+    // Grants are still the admin's: keys outside every namespace, dangerous commands.
+    assert.equal(await c.call('SET', 'anything:else', 'v'), 'OK');
+    assert.equal(await c.call('DBSIZE'), await direct.call('DBSIZE'));
+  });
+});

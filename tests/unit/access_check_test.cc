@@ -113,12 +113,39 @@ TEST_CASE("access: key shape") {
         "ERR key 'profile:007' does not match namespace 'profile' (profile:{user_id:int})");
   // Permission comes first: a user with no access to the namespace does not learn its pattern.
   CHECK(g.run("auth-service", {"GET", "profile:abc"}).rfind("NOPERM", 0) == 0);
-  CHECK(g.run("ops", {"GET", "session:abc"}) == "");
 
   PolicyConfig c = platformConfig();
   c.namespaces[0].enforce_shape = false;
   Gate loose(CompiledPolicy::build(c, nullptr));
   CHECK(loose.run("auth-service", {"GET", "session:abc"}) == "");
+  CHECK(loose.run("ops", {"SET", "session:abc", "v"}) == "");
+}
+
+TEST_CASE("access: key shapes bind admins too; grants do not") {
+  Gate g;
+  CHECK(g.policy().anyShapeRule());
+  CHECK(g.run("ops", {"SET", "session:not-a-uuid:x", "1"}) ==
+        "ERR key 'session:not-a-uuid:x' does not match namespace 'session' "
+        "(session:{user_id:uuid}:{session_id})");
+  CHECK(g.run("ops", {"GET", "session:abc"}).rfind("ERR key 'session:abc' does not match", 0) == 0);
+  // Every key is checked, not only the first; the good ones before it are resolved.
+  CHECK(g.run("ops", {"MSET", kSession, "v", "session:bad", "v"})
+            .rfind("ERR key 'session:bad' does not match", 0) == 0);
+  CHECK(g.scratch().ns_ids.size() == 2);
+  // Shapes of namespaces that do not enforce them, keys outside every namespace (even under
+  // outside_namespaces = "refuse"), any command: still allowed to an admin.
+  CHECK(g.run("ops", {"SET", kSession, "v"}) == "");
+  CHECK(g.run("ops", {"GET", "nowhere"}) == "");
+  CHECK(g.run("ops", {"FLUSHALL"}) == "");
+  CHECK(g.run("ops", {"MGET", "foo", kSession, "rl:a:b"}) == "");
+  CHECK(g.scratch().ns_ids.size() == 3);
+
+  PolicyConfig c = platformConfig();
+  for (NamespaceConfig& ns : c.namespaces)
+    ns.enforce_shape = false;
+  Gate loose(CompiledPolicy::build(c, nullptr));
+  CHECK_FALSE(loose.policy().anyShapeRule());
+  CHECK(loose.run("ops", {"SET", "session:not-a-uuid:x", "1"}) == "");
 }
 
 TEST_CASE("access: dangerous commands need an admin") {

@@ -1,3 +1,6 @@
+#include <unistd.h>
+
+#include <cstdio>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -159,6 +162,64 @@ TEST_CASE("cli: overrides replace only what was given") {
   CHECK(c.metrics.listen.host == "m");
   CHECK(c.metrics.listen.port == 4);
   CHECK(c.server.log_level == LogLevel::kError);
+}
+
+TEST_CASE("cli: without -c and without conf/keywarden.toml, the built-in defaults") {
+  CliOptions o;
+  std::string error;
+  REQUIRE(parse({}, &o, &error));
+  CHECK_FALSE(o.config_given);
+  o.config_path = "/nonexistent/keywarden.toml";  // as if the default path were missing
+  Config c;
+  c.server.workers = 7;
+  bool defaults = false;
+  REQUIRE(loadStartupConfig(o, &c, &defaults, &error));
+  CHECK(defaults);
+  CHECK(c.server.workers == Config{}.server.workers);
+  CHECK(c.source_path.empty());
+  CHECK(c.server.listen.port == 6380);
+
+  // Named with -c, a missing file is an error, whatever its name.
+  CliOptions given;
+  REQUIRE(parse({"-c", "/nonexistent/keywarden.toml"}, &given, &error));
+  CHECK(given.config_given);
+  CHECK_FALSE(loadStartupConfig(given, &c, &defaults, &error));
+  CHECK_FALSE(defaults);
+  CHECK(error == "/nonexistent/keywarden.toml: cannot open: No such file or directory");
+
+  // A default file that exists is loaded, and its errors are errors.
+  char path[] = "/tmp/kw_cli_test_XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  FILE* f = fopen(path, "w");
+  fputs("[server]\nworkers = 3\n", f);
+  fclose(f);
+  o.config_path = path;
+  REQUIRE(loadStartupConfig(o, &c, &defaults, &error));
+  CHECK_FALSE(defaults);
+  CHECK(c.server.workers == 3);
+  CHECK(c.source_path == path);
+  f = fopen(path, "w");
+  fputs("[server]\nworkers = -1\n", f);
+  fclose(f);
+  CHECK_FALSE(loadStartupConfig(o, &c, &defaults, &error));
+  CHECK(error.find(":2: server.workers") != std::string::npos);
+  unlink(path);
+}
+
+TEST_CASE("cli: addresses on the command line must resolve, as startup needs them to") {
+  CliOptions o;
+  std::string error;
+  REQUIRE(parse(
+      {"--listen", "localhost:6391", "--upstream", "127.0.0.1:6379", "--metrics-listen", "[::1]:0"},
+      &o, &error));
+  CHECK_MESSAGE(checkCliAddresses(o, &error), error);
+  REQUIRE(parse({"--listen", "no-such-host.invalid:6391"}, &o, &error));
+  CHECK_FALSE(checkCliAddresses(o, &error));
+  CHECK(error.rfind("--listen: cannot resolve host \"no-such-host.invalid\" (", 0) == 0);
+  CliOptions none;
+  CHECK(checkCliAddresses(none, &error));
 }
 
 TEST_CASE("cli: help lists every option") {

@@ -1,4 +1,6 @@
+#include <arpa/inet.h>
 #include <cstdio>
+#include <netinet/in.h>
 #include <string>
 #include <string_view>
 #include <unistd.h>
@@ -6,6 +8,7 @@
 #include <doctest.h>
 
 #include "common/config_loader.h"
+#include "common/net_address.h"
 #include "policy/password.h"
 
 namespace kw {
@@ -231,7 +234,7 @@ TEST_CASE("config: loadConfigFile") {
   char path[] = "/tmp/kw_config_test_XXXXXX";
   int fd = mkstemp(path);
   REQUIRE(fd >= 0);
-  std::string text = "[upstream]\n# comment\naddress = \"example.com:6400\"\n";
+  std::string text = "[upstream]\n# comment\naddress = \"localhost:6400\"\n";
   REQUIRE(write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
   close(fd);
 
@@ -239,7 +242,7 @@ TEST_CASE("config: loadConfigFile") {
   std::string error;
   CHECK(loadConfigFile(path, &c, &error));
   CHECK(c.source_path == path);
-  CHECK(c.upstream.address.host == "example.com");
+  CHECK(c.upstream.address.host == "localhost");
   CHECK(c.upstream.address.port == 6400);
 
   FILE* f = fopen(path, "w");
@@ -254,6 +257,56 @@ TEST_CASE("config: loadConfigFile") {
   CHECK(error == "/nonexistent/kw.toml: cannot open: No such file or directory");
   CHECK_FALSE(loadConfigFile("/tmp", &c, &error));
   CHECK(error == "/tmp: cannot read: Is a directory");
+}
+
+TEST_CASE("config: addresses resolve at load, as startup needs them to") {
+  const ConfigParseOptions resolve{.resolve_addresses = true};
+  Config c;
+  std::string error;
+  // Host names are fine where they resolve: localhost listens on its loopback address.
+  REQUIRE_MESSAGE(parseConfigText("[server]\nlisten = \"localhost:6391\"\n[metrics]\nlisten = "
+                                  "\"localhost:0\"\n[upstream]\naddress = \"localhost:6379\"\n",
+                                  "kw.toml", &c, &error, resolve),
+                  error);
+  CHECK(c.server.listen.host == "localhost");
+  CHECK(c.server.listen.port == 6391);
+
+  // A name that does not resolve is refused with its line, not later at startup.
+  CHECK_FALSE(parseConfigText("[server]\nworkers = 1\nlisten = \"no-such-host.invalid:6391\"\n",
+                              "kw.toml", &c, &error, resolve));
+  CHECK(error.rfind("kw.toml:3: server.listen: cannot resolve host \"no-such-host.invalid\" (",
+                    0) == 0);
+  CHECK(error.find("got \"no-such-host.invalid:6391\"") != std::string::npos);
+  CHECK_FALSE(parseConfigText("[upstream]\naddress = \"no-such-host.invalid:6379\"\n", "kw.toml",
+                              &c, &error, resolve));
+  CHECK(error.rfind("kw.toml:2: upstream.address: cannot resolve host", 0) == 0);
+  CHECK_FALSE(parseConfigText("[metrics]\nlisten = \"no-such-host.invalid:1\"\n", "kw.toml", &c,
+                              &error, resolve));
+  CHECK(error.rfind("kw.toml:2: metrics.listen: cannot resolve host", 0) == 0);
+  // An endpoint that is off is not bound, so its address need not resolve.
+  CHECK(parseConfigText("[metrics]\nenabled = false\nlisten = \"no-such-host.invalid:1\"\n",
+                        "kw.toml", &c, &error, resolve));
+  // Without resolving (parsing alone), any well-formed name is taken.
+  CHECK(
+      parseConfigText("[server]\nlisten = \"no-such-host.invalid:6391\"\n", "kw.toml", &c, &error));
+}
+
+TEST_CASE("net address: numeric as given, names resolved with IPv4 preferred") {
+  SocketAddress a;
+  std::string error;
+  REQUIRE(resolveHostPort({"127.0.0.1", 6380}, AddressUse::kListen, &a, &error));
+  CHECK(a.family() == AF_INET);
+  CHECK(a.ip() == "127.0.0.1");
+  REQUIRE(resolveHostPort({"::1", 6380}, AddressUse::kConnect, &a, &error));
+  CHECK(a.family() == AF_INET6);
+  CHECK(a.ip() == "::1");
+  CHECK(a.length == sizeof(sockaddr_in6));
+  REQUIRE(resolveHostPort({"localhost", 6391}, AddressUse::kListen, &a, &error));
+  CHECK(a.family() == AF_INET);  // 127.0.0.1 even where ::1 is listed first
+  CHECK(a.ip() == "127.0.0.1");
+  CHECK(ntohs(reinterpret_cast<const sockaddr_in*>(a.get())->sin_port) == 6391);
+  CHECK_FALSE(resolveHostPort({"no-such-host.invalid", 1}, AddressUse::kConnect, &a, &error));
+  CHECK_FALSE(error.empty());
 }
 
 TEST_CASE("config: the shipped conf/keywarden.toml loads and matches the defaults") {

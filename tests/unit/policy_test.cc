@@ -226,6 +226,45 @@ TEST_CASE("policy: build errors") {
   CHECK(buildError(c).find("only printable ASCII without spaces") != std::string::npos);
 }
 
+TEST_CASE("policy: counter ids stay with namespace names across reloads") {
+  PolicyConfig c = platformConfig();
+  auto first = CompiledPolicy::build(c, nullptr);
+  REQUIRE(first);
+  // A fresh policy numbers its namespaces in file order.
+  for (uint32_t i = 0; i < first->namespaceCount(); ++i)
+    CHECK(first->counterId(i) == i);
+  CHECK(first->counterId(Resolution::kNone) == Resolution::kNone);
+  CHECK(first->counterNames().size() == first->namespaceCount());
+
+  // Reordered: the ids follow the names, not the positions.
+  PolicyConfig swapped = c;
+  std::swap(swapped.namespaces[0], swapped.namespaces[1]);
+  auto second = CompiledPolicy::build(swapped, nullptr, first.get());
+  REQUIRE(second);
+  CHECK(second->ns(0).name == "blacklist:access");
+  CHECK(second->counterId(0) == first->counterId(nsId(*first, "blacklist:access")));
+  CHECK(second->counterId(1) == first->counterId(nsId(*first, "session")));
+  CHECK(second->counterNames() == first->counterNames());
+
+  // Removed and new names: a new name never takes an id a removed one had (its counts stay
+  // under the old name); a name that comes back gets its old id again.
+  PolicyConfig changed = swapped;
+  changed.namespaces.erase(changed.namespaces.begin());  // blacklist:access removed
+  changed.namespaces.push_back(makeNs("fresh", "fresh:{x}"));
+  auto third = CompiledPolicy::build(changed, nullptr, second.get());
+  REQUIRE(third);
+  const uint32_t fresh = third->counterId(nsId(*third, "fresh"));
+  CHECK(fresh == first->namespaceCount());
+  CHECK(third->counterNames().size() == first->namespaceCount() + 1);
+  CHECK(third->counterNames()[fresh] == "fresh");
+  CHECK(third->counterId(nsId(*third, "session")) == first->counterId(nsId(*first, "session")));
+  auto fourth = CompiledPolicy::build(c, nullptr, third.get());
+  REQUIRE(fourth);
+  CHECK(fourth->counterId(nsId(*fourth, "blacklist:access")) ==
+        first->counterId(nsId(*first, "blacklist:access")));
+  CHECK(fourth->counterNames().size() == first->namespaceCount() + 1);
+}
+
 TEST_CASE("policy: categories") {
   CHECK(parseCategory("read") == kCatRead);
   CHECK(parseCategory("all") == kCatAll);

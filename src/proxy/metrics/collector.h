@@ -29,7 +29,7 @@ struct MetricsSource {
   // names[i] labels command index i (the command table's row order); indexes without a name,
   // or with an empty one, are labelled "other".
   virtual std::vector<std::string> commandNames() const = 0;
-  // names[i] labels namespace index i (the configured [[namespaces]] order).
+  // names[i] labels namespace counter id i (CompiledPolicy::counterNames: stable across reloads).
   virtual std::vector<std::string> namespaceNames() const = 0;
   // Whether the proxy can reach its upstream now (keywarden_upstream_up, /healthz).
   virtual bool upstreamUp() const = 0;

@@ -1,11 +1,14 @@
 #include "proxy/metrics/http_endpoint.h"
 
-#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
 #include <memory>
 #include <string_view>
+
+#include "common/config_loader.h"
+#include "common/net_address.h"
 
 namespace kw {
 
@@ -21,6 +24,7 @@ struct MetricsHttpEndpoint::Impl {
     int open_handles = 0;
     bool closing = false;
     bool responded = false;
+    uint64_t last_active_ms = 0;  // accept or last bytes read, for choosing whom to evict
     size_t len = 0;
     std::unique_ptr<char[]> buf;
     std::string response;
@@ -35,7 +39,8 @@ struct MetricsHttpEndpoint::Impl {
   bool listener_open = false;
   bool stopped = false;
   int port = 0;
-  unsigned conns = 0;
+  unsigned conns = 0;  // allocated, including those whose handles are still closing
+  unsigned live = 0;   // not closing: what max_connections bounds
   Conn* head = nullptr;
 
   void maybeDelete() {
@@ -52,6 +57,7 @@ struct MetricsHttpEndpoint::Impl {
   static void onConnHandleClosed(uv_handle_t* h);
 
   void close(Conn* c);
+  Conn* idlest(const Conn* except) const;
   void handle(Conn* c);
   void respond(Conn* c, int status, std::string_view content_type, std::string body, bool head_only,
                std::string_view extra_headers = {});
@@ -117,20 +123,41 @@ void MetricsHttpEndpoint::Impl::onConnection(uv_stream_t* server, int status) {
   c->tcp.data = c;
   c->timer.data = c;
   c->open_handles = 2;
+  c->last_active_ms = uv_now(ep->loop);
   c->next = ep->head;
   if (ep->head)
     ep->head->prev = c;
   ep->head = c;
   ++ep->conns;
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 ||
-      ep->conns > ep->options.max_connections) {
+  ++ep->live;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
     ep->close(c);
     return;
   }
+  if (ep->live > ep->options.max_connections) {
+    // Full: idle connections (a slow-loris, or clients that never send) must not lock out the
+    // next scrape, so the one that has waited longest without sending anything makes room.
+    // Connections already being answered are left to finish.
+    Conn* victim = ep->idlest(c);
+    ep->close(victim != nullptr ? victim : c);
+    if (victim == nullptr)
+      return;
+  }
   c->buf = std::make_unique<char[]>(ep->options.max_request_bytes);
-  uv_timer_start(&c->timer, &onTimeout, ep->options.timeout_ms, 0);
+  uv_timer_start(&c->timer, &onTimeout, ep->options.header_timeout_ms, 0);
   if (uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), &onAlloc, &onRead) != 0)
     ep->close(c);
+}
+
+MetricsHttpEndpoint::Impl::Conn* MetricsHttpEndpoint::Impl::idlest(const Conn* except) const {
+  Conn* best = nullptr;
+  for (Conn* c = head; c != nullptr; c = c->next) {
+    if (c == except || c->closing || c->responded)
+      continue;
+    if (best == nullptr || c->last_active_ms <= best->last_active_ms)
+      best = c;  // '<=': the list is newest first, so ties go to the older connection
+  }
+  return best;
 }
 
 void MetricsHttpEndpoint::Impl::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -153,6 +180,7 @@ void MetricsHttpEndpoint::Impl::onRead(uv_stream_t* s, ssize_t nread, const uv_b
   }
   if (c->responded || nread == 0)
     return;
+  c->last_active_ms = uv_now(c->ep->loop);
   c->len += static_cast<size_t>(nread);
   c->ep->handle(c);
 }
@@ -226,6 +254,8 @@ void MetricsHttpEndpoint::Impl::respond(Conn* c, int status, std::string_view co
                                         std::string_view extra_headers) {
   c->responded = true;
   c->buf.reset();
+  // The head is in: from now on the deadline is for sending the response and seeing the close.
+  uv_timer_start(&c->timer, &onTimeout, options.timeout_ms, 0);
   std::string& r = c->response;
   r.reserve(160 + (head_only ? 0 : body.size()));
   r += "HTTP/1.1 ";
@@ -274,6 +304,7 @@ void MetricsHttpEndpoint::Impl::close(Conn* c) {
   if (c->closing)
     return;
   c->closing = true;
+  --live;
   uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &onConnHandleClosed);
   uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), &onConnHandleClosed);
 }
@@ -306,28 +337,14 @@ MetricsHttpEndpoint::~MetricsHttpEndpoint() {
 
 bool MetricsHttpEndpoint::start(uv_loop_t* loop, const HostPort& listen, std::string* error) {
   stop();
-  std::string host = listen.host;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  std::string where = listen.host + ":" + std::to_string(listen.port);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(listen.port);
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0 || !res) {
+  const std::string where = formatHostPort(listen);
+  SocketAddress addr;
+  std::string reason;
+  if (!resolveHostPort(listen, AddressUse::kListen, &addr, &reason)) {
     if (error)
-      *error = "metrics listen " + where + ": " + gai_strerror(rc);
-    if (res)
-      freeaddrinfo(res);
+      *error = "metrics listen " + where + ": cannot resolve host (" + reason + ")";
     return false;
   }
-  sockaddr_storage addr{};
-  memcpy(&addr, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
 
   auto* ep = new Impl;
   ep->metrics = metrics_;
@@ -337,13 +354,17 @@ bool MetricsHttpEndpoint::start(uv_loop_t* loop, const HostPort& listen, std::st
   uv_tcp_init(loop, &ep->listener);
   ep->listener.data = ep;
   ep->listener_open = true;
-  rc = uv_tcp_bind(&ep->listener, reinterpret_cast<const sockaddr*>(&addr), 0);
+  int rc = uv_tcp_bind(&ep->listener, addr.get(), 0);
   if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&ep->listener), 64, &Impl::onConnection);
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(&ep->listener), 511, &Impl::onConnection);
   }
   if (rc != 0) {
-    if (error)
+    if (error) {
       *error = "metrics listen " + where + ": " + uv_strerror(rc);
+      if (rc == UV_EADDRINUSE)
+        *error += " (port " + std::to_string(listen.port) +
+                  " is taken by another process, perhaps another keywarden)";
+    }
     impl_ = ep;
     stop();
     return false;

@@ -4,8 +4,11 @@
 // Not prometheus-cpp's pull Exposer: it serves through CivetWeb on threads of its own and has
 // no way to answer /healthz with a 503, and two endpoints would mean two ports. This one is a
 // deliberately small HTTP/1.1 subset: one request per connection (Connection: close), request
-// head capped at 8 KiB, a whole connection capped at 5 s, a bounded number of connections.
-// Untrusted bytes are only ever searched and compared, never trusted for a length.
+// head capped at 8 KiB and due within 3 s of the connect, the response and the close within 5 s
+// more, a bounded number of connections. When every slot is taken, a new connection makes room
+// by closing the one that has been idle longest, so idle sockets (a slow-loris) cannot lock the
+// next scrape out. Untrusted bytes are only ever searched and compared, never trusted for a
+// length.
 #pragma once
 
 #include <uv.h>
@@ -22,9 +25,10 @@ namespace kw {
 class MetricsHttpEndpoint {
 public:
   struct Options {
-    uint32_t timeout_ms = 5000;       // whole connection: request, response, close
-    size_t max_request_bytes = 8192;  // request line + headers
-    unsigned max_connections = 64;    // more are closed at once
+    uint32_t header_timeout_ms = 3000;  // connect to the end of the request head
+    uint32_t timeout_ms = 5000;         // end of the request head to the close
+    size_t max_request_bytes = 8192;    // request line + headers
+    unsigned max_connections = 64;      // at the cap, a new one closes the idlest
   };
   // Called on the loop thread, once per request: the /metrics body, and the /healthz verdict.
   using BodyFn = std::function<std::string()>;
