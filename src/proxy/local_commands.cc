@@ -69,7 +69,7 @@ void Session::resetConnectionState() {
   in_multi_ = false;
   multi_dirty_ = false;
   stream_multi_ = false;
-  sub_count_ = shard_count_ = 0;
+  stream_replies_off_ = false;
   multi_queued_ = 0;
   multi_selects_.clear();
   post_exec_.clear();  // follow-ups of a discarded transaction go with it
@@ -87,7 +87,10 @@ void Session::resetConnectionState() {
 
 void Session::cmdReset() {
   worker_->stats().commands_local.add();
+  // RESET turns CLIENT REPLY OFF back off before it answers; a SKIP still drops its reply.
+  const bool skipped = reply_mode_ == ReplyMode::kSkipThis;
   ReplySlot* slot = newSlot();
+  slot->suppress = skipped;
   if (router_.pinned() && (router_.inflight() > 0 || router_.waiting())) {
     // Redis runs RESET after what came before it (a blocked BLPOP included): the pinned link
     // is let go only once their replies are in. Input waits until then.

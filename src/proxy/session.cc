@@ -152,6 +152,7 @@ void Session::closeAfterReplies() {
 
 void Session::holdInput() {
   input_held_ = true;
+  continue_input_ = false;  // a barrier set now outranks one that cleared before it
   pauseReading();
 }
 
@@ -166,12 +167,12 @@ void Session::maybeContinue() {
 
 void Session::continueInput() {
   continue_input_ = false;
+  input_held_ = false;
   if (reset_slot_) {
     ReplySlot* slot = reset_slot_;
     reset_slot_ = nullptr;
     finishReset(slot);
   }
-  input_held_ = false;
   resumeReading();
   if (!inbuf_.empty() && !closed_)
     processInput(std::string_view());
@@ -372,7 +373,7 @@ ReplySlot* Session::stageSlot() {
 void Session::answer(std::string_view reply) {
   worker_->stats().commands_local.add();
   if (stream_slot_)
-    return streamLocal(reply, {});
+    return streamLocal(reply);
   complete(stageSlot(), reply);
 }
 
@@ -535,6 +536,19 @@ void Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
 void Session::startStream(const DecodedRequest& req) {
   ReplySlot* slot = newSlot();
   std::string cause;
+  if (!router_.hold(Router::kHoldStream, &cause)) {
+    worker_->stats().errors_upstream_down.add();
+    return complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
+                              " unavailable (" + cause + ")\r\n");
+  }
+  // The link is this client's for good (never pooled again): it carries the client's name, so
+  // CLIENT GETNAME sent on it while streaming answers as Redis would.
+  std::string setname;
+  resp::arrayHeader(&setname, 3);
+  resp::bulk(&setname, "CLIENT");
+  resp::bulk(&setname, "SETNAME");
+  resp::bulk(&setname, name_);
+  router_.sendDropped(setname, 1);
   if (!router_.startStream(req.raw, &cause)) {
     worker_->stats().errors_upstream_down.add();
     return complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
@@ -602,8 +616,13 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
     in_multi_ = false;
     watching_ = false;
     multi_dirty_ = false;
-    if (slot && cmd.id == CmdId::kExec)
+    if (slot && cmd.id == CmdId::kExec && !multi_selects_.empty()) {
+      // The transaction changes state the proxy answers from (db, name, protocol) when EXEC
+      // runs: later requests wait for EXEC's reply, so they see it changed, as in Redis.
       slot->aux = std::move(multi_selects_);
+      barrier_slot_ = slot;
+      holdInput();
+    }
     multi_selects_.clear();
     if (slot && cmd.id == CmdId::kExec && post_exec_count_ > 0)
       router_.sendDropped(post_exec_, post_exec_count_);
@@ -635,17 +654,20 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
 }
 
 void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cmd) {
-  if (cmd && cmd->id == CmdId::kClient && !raw_ && !stream_multi_ && emulatedInExec(req)) {
-    // The client's name and id are keywarden's, subscribed or not: answered in stream order,
-    // once the frames before it are in (a RESP2 subscribed context refuses it then).
-    worker_->stats().commands_local.add();
-    return streamLocal({}, std::vector<std::string>(req.args.begin(), req.args.end()));
-  }
+  // Everything goes to the streaming link, which is this client's alone and never reused: its
+  // name there is the client's (startStream), so CLIENT GETNAME/SETNAME answer as Redis would,
+  // in stream order and in any MULTI the client opens on it.
   worker_->stats().commands_forwarded.add();
   if (cmd && (cmd->id == CmdId::kMulti))
     stream_multi_ = true;
   else if (cmd && (cmd->id == CmdId::kExec || cmd->id == CmdId::kDiscard))
     stream_multi_ = false;
+  if (cmd && cmd->id == CmdId::kClient && req.args.size() == 3 &&
+      equalsIgnoreCase(req.args[1], "setname"))
+    name_.assign(req.args[2]);
+  if (cmd && cmd->id == CmdId::kClient && req.args.size() == 3 &&
+      equalsIgnoreCase(req.args[1], "reply"))
+    stream_replies_off_ = equalsIgnoreCase(req.args[2], "off");
   if (cmd && cmd->id == CmdId::kHello && req.args.size() >= 2) {
     // Redis switches this connection's protocol; later local replies follow it.
     if (req.args[1] == "2" || req.args[1] == "3")
@@ -703,7 +725,9 @@ void Session::replyUnavailable(const std::string& cause) {
 // reply (onStreamBytes). Outside MULTI the marker is PING <token>; inside the client's MULTI
 // (RESP3 allows one while subscribed) it is an unknown command named <token>, which Redis refuses
 // at once and which makes EXEC abort, as the proxy's refusal must.
-void Session::streamLocal(std::string_view reply, std::vector<std::string> client_args) {
+void Session::streamLocal(std::string_view reply) {
+  if (stream_replies_off_)
+    return;  // CLIENT REPLY OFF was sent on the link: Redis would not have answered either
   if (stream_nonce_ == 0)
     uv_random(nullptr, nullptr, &stream_nonce_, sizeof stream_nonce_, 0, nullptr);
   if (stream_locals_.size() >= kMaxStreamLocals)
@@ -718,7 +742,7 @@ void Session::streamLocal(std::string_view reply, std::vector<std::string> clien
     resp::bulk(&marker, "PING");
     resp::bulk(&marker, token);
   }
-  stream_locals_.push_back({std::move(token), std::string(reply), std::move(client_args)});
+  stream_locals_.push_back({std::move(token), std::string(reply)});
   router_.sendStream(marker);
 }
 
@@ -740,60 +764,14 @@ static bool isMarkerAnswer(std::string_view frame, std::string_view token) {
          frame[kUnknown.size() + token.size()] == '\'';
 }
 
-// Subscription counts, from Redis's own confirmations: "(p|s)(un)subscribe <channel> <count>".
-void Session::countSubscriptions(std::string_view frame) {
-  if (frame.size() < 16 || (frame[0] != '*' && frame[0] != '>') || frame.compare(1, 3, "3\r\n") != 0)
-    return;
-  const size_t eol = frame.find("\r\n", 4);
-  if (eol == std::string_view::npos || frame[4] != '$')
-    return;
-  const size_t len = static_cast<size_t>(std::strtol(frame.data() + 5, nullptr, 10));
-  const std::string_view kind = frame.substr(eol + 2, std::min(len, frame.size() - eol - 2));
-  uint32_t* counter = nullptr;
-  if (kind == "subscribe" || kind == "unsubscribe" || kind == "psubscribe" ||
-      kind == "punsubscribe")
-    counter = &sub_count_;
-  else if (kind == "ssubscribe" || kind == "sunsubscribe")
-    counter = &shard_count_;
-  if (!counter)
-    return;
-  const size_t colon = frame.rfind("\r\n:", frame.size() - 3);
-  if (colon == std::string_view::npos)
-    return;
-  *counter = static_cast<uint32_t>(std::strtoul(frame.data() + colon + 3, nullptr, 10));
-}
-
-// A CLIENT subcommand answered while streaming, now that every frame before it is in: in a RESP2
-// subscribed context Redis refuses it, as it would have.
-std::string Session::streamClientReply(const std::vector<std::string>& args) {
-  if (proto_ < 3 && sub_count_ + shard_count_ > 0) {
-    return "-ERR Can't execute 'client|" + asciiLower(args[1]) +
-           "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this "
-           "context\r\n";
-  }
-  std::vector<std::string_view> views(args.begin(), args.end());
-  std::string out;
-  ReplySlot* saved = stream_slot_;
-  stream_slot_ = nullptr;  // answer through capture, not through the stream again
-  capture_ = &out;
-  cmdClient(DecodedRequest{std::string_view(), std::move(views)});
-  capture_ = nullptr;
-  stream_slot_ = saved;
-  return out;
-}
-
 void Session::onStreamBytes(std::string_view bytes) {
   if (closed_)
     return;
   if (!stream_locals_.empty() && isMarkerAnswer(bytes, stream_locals_.front().token)) {
-    StreamLocal local = std::move(stream_locals_.front());
+    std::string reply = std::move(stream_locals_.front().reply);
     stream_locals_.pop_front();
-    std::string reply =
-        local.client_args.empty() ? std::move(local.reply) : streamClientReply(local.client_args);
     return onStreamBytes(reply);
   }
-  if (!raw_)
-    countSubscriptions(bytes);
   ReplySlot* slot = stream_slot_;
   if (slot && slot == head_) {
     emit(bytes);
@@ -805,18 +783,23 @@ void Session::onStreamBytes(std::string_view bytes) {
   markDirty();
 }
 
+// The stream is over (RESET, a lost link, a close): its slot completes with what it buffered,
+// in order (it is the head unless earlier replies are still missing).
+void Session::endStreamSlot() {
+  if (!stream_slot_)
+    return;
+  ReplySlot* slot = stream_slot_;
+  stream_slot_ = nullptr;
+  stream_locals_.clear();
+  slot->effect = SlotEffect::kNone;
+  std::string buffered;
+  buffered.swap(slot->reply);
+  stored_bytes_ -= std::min(stored_bytes_, buffered.size());
+  complete(slot, buffered);
+}
+
 void Session::onStreamEnded(UpstreamLink*) {
-  if (stream_slot_) {
-    // The slot is the head by now unless earlier replies are still missing; either way it is
-    // complete: what it buffered goes out in order.
-    ReplySlot* slot = stream_slot_;
-    stream_slot_ = nullptr;
-    slot->effect = SlotEffect::kNone;
-    std::string buffered;
-    buffered.swap(slot->reply);
-    stored_bytes_ -= std::min(stored_bytes_, buffered.size());
-    complete(slot, buffered);
-  }
+  endStreamSlot();
   resetConnectionState();
   router_.drop(0xff);
   stream_reset_pending_ = false;
@@ -835,15 +818,7 @@ void Session::onLinkLost(UpstreamLink* link) {
   for (ReplySlot* slot : orphans)
     complete(slot, "-UPSTREAMDOWN connection to upstream " + worker_->shared().upstream_name +
                        " lost (" + link->downCause() + "); the command was not sent\r\n");
-  if (stream_slot_) {
-    ReplySlot* slot = stream_slot_;
-    stream_slot_ = nullptr;
-    slot->effect = SlotEffect::kNone;
-    std::string buffered;
-    buffered.swap(slot->reply);
-    stored_bytes_ -= std::min(stored_bytes_, buffered.size());
-    complete(slot, buffered);
-  }
+  endStreamSlot();
   if (!stateful)
     return;
   // The client's transaction, WATCH, db or subscriptions lived on that connection: continuing
@@ -925,7 +900,7 @@ void Session::replyLocal(std::string_view bytes) {
     // While streaming, every reply is a frame of the stream, in the order it happened.
     if (raw_)
       return;  // a replication link has no requests to answer
-    return streamLocal(bytes, {});
+    return streamLocal(bytes);
   }
   ReplySlot* slot = newSlot();
   complete(slot, bytes);
@@ -1242,6 +1217,8 @@ void Session::flush() {
         processInput(std::string_view());
     }
   }
+  if (closing_ && stream_slot_ && stream_locals_.empty())
+    endStreamSlot();  // a protocol error while streaming: its answer is out, nothing else is owed
   if (writer_.idle() && !head_ && (closing_ || worker_->draining())) {
     // QUIT, a protocol error or a drain: everything owed has been written.
     close(nullptr);
@@ -1273,15 +1250,7 @@ void Session::beginDrain() {
     return;
   pauseReading();
   // Subscribers and monitors have nothing in flight that could finish: their stream ends now.
-  if (stream_slot_) {
-    ReplySlot* slot = stream_slot_;
-    stream_slot_ = nullptr;
-    slot->effect = SlotEffect::kNone;
-    std::string buffered;
-    buffered.swap(slot->reply);
-    stored_bytes_ -= std::min(stored_bytes_, buffered.size());
-    complete(slot, buffered);
-  }
+  endStreamSlot();
   closing_ = true;
   markDirty();
 }

@@ -179,9 +179,8 @@ private:
   void replyError(std::string_view msg);    // "-<msg>\r\n"
   static bool emulatedInExec(const DecodedRequest& req);
   void queueHello(const DecodedRequest& req);
-  void streamLocal(std::string_view reply, std::vector<std::string> client_args);
-  void countSubscriptions(std::string_view frame);
-  std::string streamClientReply(const std::vector<std::string>& args);
+  void streamLocal(std::string_view reply);
+  void endStreamSlot();
   void applyExec(ReplySlot* slot, std::string_view* bytes, std::string* transformed);
   void applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed, bool* kept);
   void emit(std::string_view bytes);
@@ -228,11 +227,10 @@ private:
   struct StreamLocal {
     std::string token;
     std::string reply;
-    std::vector<std::string> client_args;  // a CLIENT subcommand answered when its turn comes
   };
-  bool stream_multi_ = false;  // the client sent MULTI on its streaming link
-  uint32_t sub_count_ = 0;     // channels + patterns, as Redis last counted them
-  uint32_t shard_count_ = 0;
+  bool stream_multi_ = false;        // the client sent MULTI on its streaming link
+  bool stream_replies_off_ = false;  // ... and CLIENT REPLY OFF
+
   std::deque<StreamLocal> stream_locals_;
   static constexpr size_t kMaxStreamLocals = 1024;
   uint64_t stream_nonce_ = 0;  // random per session: a client cannot forge a token's echo

@@ -100,7 +100,9 @@ void UpstreamConn::onConnect(uv_connect_t* req, int status) {
 // SETNAME is refused with -BUSY then), so a new connection can still carry SCRIPT KILL.
 void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* checks) {
   const UpstreamIdentity& id = pool_->identity();
-  const std::string proto = std::to_string(proto_);
+  // The link's own protocol: a HELLO the owner had sent meanwhile (queued behind this handshake)
+  // switches it later, in order.
+  const std::string proto = std::to_string(pool_proto_);
   const std::string name = "keywarden-w" + std::to_string(worker_->index()) +
                            (role_ == Role::kPinned ? "-pinned" : "-shared");
   if (id.password.empty())

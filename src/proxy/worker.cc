@@ -35,6 +35,23 @@ Worker::~Worker() {
 // new connections over the workers, and a connection stays on the worker that accepted it.
 bool Worker::bind(const SocketAddress& addr, std::string* error) {
   const HostPort& hp = config_->server.listen;
+  if (index_ == 0) {
+    // SO_REUSEPORT would let a second keywarden (same user) silently share the port with this
+    // one; a socket without it cannot bind where anyone listens, so it finds out first.
+    int probe = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int yes = 1;
+    if (probe >= 0) {
+      setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+      const int rc = ::bind(probe, addr.get(), addr.length);
+      const int err = errno;
+      ::close(probe);
+      if (rc != 0) {
+        *error = "bind " + formatHostPort(hp) + ": " + strerror(err) +
+                 (err == EADDRINUSE ? " (another keywarden or another program listens there)" : "");
+        return false;
+      }
+    }
+  }
   int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *error = std::string("socket: ") + strerror(errno);
