@@ -69,7 +69,6 @@ void Session::resetConnectionState() {
   in_multi_ = false;
   multi_dirty_ = false;
   stream_multi_ = false;
-  stream_replies_off_ = false;
   multi_queued_ = 0;
   multi_selects_.clear();
   post_exec_.clear();  // follow-ups of a discarded transaction go with it

@@ -145,6 +145,8 @@ void Session::resumeReading() {
 }
 
 void Session::closeAfterReplies() {
+  if (!closing_)
+    closing_since_ms_ = worker_->nowMs();
   closing_ = true;
   pauseReading();
   markDirty();
@@ -665,9 +667,7 @@ void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cm
   if (cmd && cmd->id == CmdId::kClient && req.args.size() == 3 &&
       equalsIgnoreCase(req.args[1], "setname"))
     name_.assign(req.args[2]);
-  if (cmd && cmd->id == CmdId::kClient && req.args.size() == 3 &&
-      equalsIgnoreCase(req.args[1], "reply"))
-    stream_replies_off_ = equalsIgnoreCase(req.args[2], "off");
+
   if (cmd && cmd->id == CmdId::kHello && req.args.size() >= 2) {
     // Redis switches this connection's protocol; later local replies follow it.
     if (req.args[1] == "2" || req.args[1] == "3")
@@ -726,8 +726,6 @@ void Session::replyUnavailable(const std::string& cause) {
 // (RESP3 allows one while subscribed) it is an unknown command named <token>, which Redis refuses
 // at once and which makes EXEC abort, as the proxy's refusal must.
 void Session::streamLocal(std::string_view reply) {
-  if (stream_replies_off_)
-    return;  // CLIENT REPLY OFF was sent on the link: Redis would not have answered either
   if (stream_nonce_ == 0)
     uv_random(nullptr, nullptr, &stream_nonce_, sizeof stream_nonce_, 0, nullptr);
   if (stream_locals_.size() >= kMaxStreamLocals)
@@ -1227,6 +1225,16 @@ void Session::flush() {
 
 bool Session::stalledOnOutput(uint64_t now_ms, uint64_t timeout_ms) const {
   return paused_for_output_ && !closed_ && now_ms - stalled_since_ms_ >= timeout_ms;
+}
+
+// Closing while streaming waits for the answer to the last marker (streamLocal), so every frame
+// owed before it is out; if the client had turned replies off upstream no answer comes: the
+// worker's housekeeping gives up after a while.
+void Session::onHousekeeping(uint64_t now_ms) {
+  if (closing_ && stream_slot_ && now_ms - closing_since_ms_ > kStreamCloseGraceMs) {
+    endStreamSlot();
+    markDirty();
+  }
 }
 
 bool Session::blockedOrSubscribed() const {

@@ -72,6 +72,8 @@ public:
   // Over the reply buffer cap and no byte taken by the client for `timeout_ms`: it is not
   // reading its replies (the worker's housekeeping closes it).
   bool stalledOnOutput(uint64_t now_ms, uint64_t timeout_ms) const;
+  // Once a second, from the worker.
+  void onHousekeeping(uint64_t now_ms);
   bool subscribed() const { return router_.streaming(); }
   // The upstream id of this client's pinned link (-1: none), for CLIENT UNBLOCK / REDIRECT.
   int64_t pinnedUpstreamId() const;
@@ -228,8 +230,9 @@ private:
     std::string token;
     std::string reply;
   };
-  bool stream_multi_ = false;        // the client sent MULTI on its streaming link
-  bool stream_replies_off_ = false;  // ... and CLIENT REPLY OFF
+  bool stream_multi_ = false;  // the client sent MULTI on its streaming link
+  uint64_t closing_since_ms_ = 0;
+  static constexpr uint64_t kStreamCloseGraceMs = 2000;
 
   std::deque<StreamLocal> stream_locals_;
   static constexpr size_t kMaxStreamLocals = 1024;

@@ -231,6 +231,7 @@ void Worker::onHousekeeping(uv_timer_t* t) {
   for (Session* s : self->sessions_) {
     if (s->closed())
       continue;
+    s->onHousekeeping(now);
     if (s->stalledOnOutput(now, stall_ms))
       stalled.push_back(s);
     else if (idle_s != 0 && !s->blockedOrSubscribed() && now - s->lastActiveMs() > idle_s * 1000ull)
