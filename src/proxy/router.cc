@@ -112,9 +112,9 @@ void Router::sendStream(std::string_view raw) {
     submit(pinned_, Kind::kStream, raw, nullptr, false, 0);
 }
 
-void Router::expectStreamReset() {
+void Router::expectStreamReset(std::string_view token) {
   if (pinned_)
-    pinned_->expectStreamReset();
+    pinned_->expectStreamReset(token);
 }
 
 bool Router::startRaw(std::string_view raw, std::string* cause) {

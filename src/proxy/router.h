@@ -82,8 +82,8 @@ public:
   // Streaming: the pinned link streams every frame to the owner from now on.
   bool startStream(std::string_view raw, std::string* cause);
   void sendStream(std::string_view raw);
-  // The client's RESET was sent while streaming: "+RESET" ends the stream.
-  void expectStreamReset();
+  // The client's RESET was sent while streaming, then PING <token>: its answer ends the stream.
+  void expectStreamReset(std::string_view token);
   // Raw replication stream: SYNC/PSYNC, then the client's bytes as they come.
   bool startRaw(std::string_view raw, std::string* cause);
   void sendRaw(std::string_view bytes);

@@ -683,8 +683,15 @@ void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cm
   }
   router_.sendStream(req.raw);
   if (cmd && cmd->id == CmdId::kReset) {
-    // What follows RESET must be routed by the state after it: wait for "+RESET".
-    router_.expectStreamReset();
+    // What follows RESET must be routed by the state after it: wait for it to have run. A PING
+    // with a token marks that point, whatever RESET itself answered (CLIENT REPLY SKIP drops it).
+    const std::string token = streamToken();
+    std::string ping;
+    resp::arrayHeader(&ping, 2);
+    resp::bulk(&ping, "PING");
+    resp::bulk(&ping, token);
+    router_.sendStream(ping);
+    router_.expectStreamReset(token);
     stream_reset_pending_ = true;
     holdInput();
   }
@@ -725,12 +732,17 @@ void Session::replyUnavailable(const std::string& cause) {
 // reply (onStreamBytes). Outside MULTI the marker is PING <token>; inside the client's MULTI
 // (RESP3 allows one while subscribed) it is an unknown command named <token>, which Redis refuses
 // at once and which makes EXEC abort, as the proxy's refusal must.
-void Session::streamLocal(std::string_view reply) {
+// A token only this session can predict: a client cannot forge a marker's answer.
+std::string Session::streamToken() {
   if (stream_nonce_ == 0)
     uv_random(nullptr, nullptr, &stream_nonce_, sizeof stream_nonce_, 0, nullptr);
+  return "kw-" + std::to_string(stream_nonce_) + "-" + std::to_string(++stream_seq_);
+}
+
+void Session::streamLocal(std::string_view reply) {
   if (stream_locals_.size() >= kMaxStreamLocals)
     stream_locals_.pop_front();  // CLIENT REPLY OFF sent upstream swallows the answers
-  std::string token = "kw-" + std::to_string(stream_nonce_) + "-" + std::to_string(++stream_seq_);
+  std::string token = streamToken();
   std::string marker;
   if (stream_multi_) {
     resp::arrayHeader(&marker, 1);

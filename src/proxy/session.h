@@ -182,6 +182,7 @@ private:
   static bool emulatedInExec(const DecodedRequest& req);
   void queueHello(const DecodedRequest& req);
   void streamLocal(std::string_view reply);
+  std::string streamToken();
   void endStreamSlot();
   void applyExec(ReplySlot* slot, std::string_view* bytes, std::string* transformed);
   void applyEffect(ReplySlot* slot, std::string_view* bytes, std::string* transformed, bool* kept);

@@ -188,6 +188,11 @@ void UpstreamConn::sendStreaming(std::string_view raw) {
   queue(raw);
 }
 
+void UpstreamConn::expectStreamReset(std::string_view token) {
+  stream_end_.clear();
+  resp::bulk(&stream_end_, token);
+}
+
 void UpstreamConn::startRaw(std::string_view raw) {
   mode_ = LinkMode::kRaw;
   // Redis refuses SYNC/PSYNC while a reply to this connection is still unsent ("invalid with
@@ -317,14 +322,15 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     if (!owner_)
       return;  // released: nobody listens any more (the link is closed, never pooled)
     LinkOwner* owner = owner_;
-    owner->onStreamBytes(bytes);
-    if (stream_reset_expected_ && bytes == "+RESET\r\n") {
-      // The owner's RESET reached Redis: this connection is back to a fresh state.
-      stream_reset_expected_ = false;
+    if (!stream_end_.empty() && bytes == stream_end_) {
+      // The owner's RESET ran: this connection is back to a fresh state.
+      stream_end_.clear();
       mode_ = LinkMode::kFramed;
       proto_ = 2;
       owner->onStreamEnded(this);
+      return;
     }
+    owner->onStreamBytes(bytes);
     return;
   }
   if (frame.is_push) {
@@ -425,7 +431,7 @@ void UpstreamConn::fail(std::string_view cause) {
   partial_.clear();
   scanner_.reset();
   mode_ = LinkMode::kFramed;
-  stream_reset_expected_ = false;
+  stream_end_.clear();
 
   if (role_ == Role::kPinned || destroyed_) {
     if (role_ == Role::kPinned)

@@ -54,7 +54,7 @@ public:
   void sendDropped(std::string_view raw, uint32_t count) override;
   void startStreaming(std::string_view raw) override;
   void sendStreaming(std::string_view raw) override;
-  void expectStreamReset() override { stream_reset_expected_ = true; }
+  void expectStreamReset(std::string_view token) override;
   void startRaw(std::string_view raw) override;
   void sendRaw(std::string_view bytes) override;
   void setProto(int proto) override { proto_ = proto; }
@@ -115,7 +115,7 @@ private:
   bool was_down_ = false;  // for the "upstream is back" log line
   bool socket_open_ = false;
   bool destroyed_ = false;
-  bool stream_reset_expected_ = false;
+  std::string stream_end_;  // the frame that ends streaming after the owner's RESET
   int pending_closes_ = 0;
   int db_ = 0;
   int64_t upstream_id_ = -1;

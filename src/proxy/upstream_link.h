@@ -62,8 +62,11 @@ public:
   // frame goes to the owner. Later requests of the owner use sendStreaming.
   virtual void startStreaming(std::string_view raw) = 0;
   virtual void sendStreaming(std::string_view raw) = 0;
-  // The owner sent RESET while streaming: "+RESET" ends the stream (LinkOwner::onStreamEnded).
-  virtual void expectStreamReset() = 0;
+  // The owner sent RESET while streaming, then PING <token>: the answer to that PING (a plain
+  // bulk <token>, since RESET left the connection unsubscribed, in RESP2, with replies on) ends
+  // the stream (LinkOwner::onStreamEnded) and is not passed on. Whatever came before it, RESET's
+  // own "+RESET" included (unless CLIENT REPLY SKIP dropped it), goes to the owner.
+  virtual void expectStreamReset(std::string_view token) = 0;
   // SYNC/PSYNC: after the handshake, bytes flow both ways unframed.
   virtual void startRaw(std::string_view raw) = 0;
   virtual void sendRaw(std::string_view bytes) = 0;

@@ -39,7 +39,10 @@ public:
     sent.emplace_back(raw);
   }
   void sendStreaming(std::string_view raw) override { sent.emplace_back(raw); }
-  void expectStreamReset() override { reset_expected = true; }
+  void expectStreamReset(std::string_view token) override {
+    reset_expected = true;
+    reset_token.assign(token);
+  }
   void startRaw(std::string_view raw) override {
     mode_ = LinkMode::kRaw;
     sent.emplace_back(raw);
@@ -76,6 +79,7 @@ public:
   bool up = true;
   bool closed = false;
   bool reset_expected = false;
+  std::string reset_token;
   std::string cause = "down";
 
 private:

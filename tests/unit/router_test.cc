@@ -204,9 +204,10 @@ TEST_CASE("streaming: the pinned link streams, later requests follow it, RESET i
   auto* pinned = static_cast<FakeLink*>(f.router.pinned());
   CHECK(pinned->mode() == kw::LinkMode::kStreaming);
   f.router.sendStream("PING");
-  f.router.expectStreamReset();
+  f.router.expectStreamReset("kw-token");
   CHECK(pinned->sent == std::vector<std::string>{"SUBSCRIBE c", "PING"});
   CHECK(pinned->reset_expected);
+  CHECK(pinned->reset_token == "kw-token");
   CHECK(f.router.streaming());
 }
 
