@@ -15,6 +15,7 @@
 #include "policy/policy.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
+#include "proxy/upstream_client.h"
 #include "proxy/upstream_conn.h"
 
 namespace kw {
@@ -115,6 +116,7 @@ void Worker::run() {
 
   rebaseClock();
   upstreams_.start();
+  upstream_client_ = std::make_unique<UpstreamClient>(this);
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -314,6 +316,8 @@ void Worker::closeAllHandles() {
   }
   for (auto& t : leftover)
     t();
+  stages_.clear();
+  upstream_client_.reset();
   upstreams_.shutdown();
   auto close = [](auto* h) {
     auto* handle = reinterpret_cast<uv_handle_t*>(h);

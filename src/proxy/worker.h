@@ -26,6 +26,7 @@
 namespace kw {
 
 class Session;
+class UpstreamClient;
 class UpstreamConn;
 class SharedState;
 class CompiledPolicy;
@@ -65,6 +66,8 @@ public:
   // The request stages, in chain order (request_stage.h); built when the worker starts.
   const std::vector<std::unique_ptr<RequestStage>>& stages() const { return stages_; }
   void addStage(std::unique_ptr<RequestStage> stage) { stages_.push_back(std::move(stage)); }
+  // keywarden's own requests to the upstream (upstream_client.h); exists while the loop runs.
+  UpstreamClient& upstreamClient() { return *upstream_client_; }
   bool draining() const { return draining_; }
   uint64_t nowMs() const { return uv_now(const_cast<uv_loop_t*>(&loop_)); }
 
@@ -140,6 +143,7 @@ private:
   RequestDecoder decoder_;
   UpstreamPools upstreams_;
   std::vector<std::unique_ptr<RequestStage>> stages_;
+  std::unique_ptr<UpstreamClient> upstream_client_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<Session*> sessions_;
   std::mutex inbox_mu_;
