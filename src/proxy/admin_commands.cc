@@ -692,6 +692,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "    Load the configuration file again; a bad file changes nothing.",
         "UPSTREAM",
         "    State of every upstream connection of every worker.",
+        "RATELIMIT <user:NAME | namespace:NAME | client:HOST | key>",
+        "    A rate limiter's state, without consuming (a key: its CL.THROTTLE fallback state).",
         "HELP",
         "    Print this help."};
     resp::arrayHeader(&out, std::size(lines));
@@ -728,6 +730,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     resp::simple(&out, msg);
     return replyLocal(out);
   }
+  if (equalsIgnoreCase(sub, "ratelimit"))
+    return cmdKeywardenRateLimit(req);  // ratelimit_gate.cc
   if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
     return replyLocal(namespacesReply());

@@ -46,6 +46,7 @@ enum class CmdId : uint8_t {
   kCopy,
   kSlowlog,
   kKeywarden,
+  kClThrottle,
 };
 
 enum CmdFlag : uint32_t {

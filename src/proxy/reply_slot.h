@@ -24,6 +24,7 @@ enum class SlotEffect : uint8_t {
   kInfoMerge,    // upstream INFO text: the proxy's own sections go in front of it
   kExecAbort,   // EXEC after a refused queued command: the upstream DISCARD's +OK becomes EXECABORT
   kFilterScan,  // SCAN reply: keys the user may not read are removed
+  kThrottle,    // CL.THROTTLE's FCALL/EVALSHA reply (ratelimit_gate.cc: reload, fallback)
 };
 
 struct ReplySlot {

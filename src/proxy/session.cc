@@ -195,6 +195,8 @@ void Session::dispatch(const DecodedRequest& req) {
     return;
   if (!gateAccess(req, cmd))
     return;
+  if (!gateRateLimit(req, cmd))
+    return;
   const DecodedRequest* effective = &req;
   followups_.clear();
   followup_count_ = 0;
@@ -206,6 +208,8 @@ void Session::dispatch(const DecodedRequest& req) {
 }
 
 void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
+  if (cmd && cmd->id == CmdId::kClThrottle)
+    return routeThrottle(req, *cmd);  // ratelimit_gate.cc
   if (cmd && cmd->id != CmdId::kOther) {
     if (in_multi_) {
       // Inside MULTI, Redis queues everything but these; so do we (on the pinned connection).
@@ -692,6 +696,10 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
   case SlotEffect::kExecAbort:
     if (!bytes.empty() && bytes[0] == '+')
       bytes = "-EXECABORT Transaction discarded because of previous errors.\r\n";
+    break;
+  case SlotEffect::kThrottle:  // false: sent again after reloading the code (ratelimit_gate.cc)
+    if (!throttleReply(slot, &bytes, &transformed))
+      return;
     break;
   default:
     break;

@@ -26,6 +26,7 @@
 #include "policy/ttl_policy.h"
 #include "proxy/command_table.h"
 #include "proxy/metrics/request_metrics.h"
+#include "proxy/ratelimit_gate.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
 #include "proxy/stream_writer.h"
@@ -94,6 +95,11 @@ private:
   bool gateTtl(const DecodedRequest& req, const CommandInfo* cmd, DecodedRequest* rewritten,
                const DecodedRequest** effective);
   uint32_t firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd);
+  // Rate limiting (ratelimit_gate.cc; the hooks are listed in ratelimit_gate.h).
+  bool gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd);
+  void routeThrottle(const DecodedRequest& req, const CommandInfo& cmd);
+  bool throttleReply(ReplySlot* slot, std::string_view* bytes, std::string* transformed);
+  void cmdKeywardenRateLimit(const DecodedRequest& req);
   void sendFollowups(UpstreamConn* target);
   void sendDropped(UpstreamConn* target, std::string_view raw, uint32_t count);
   bool authenticate(std::string_view name, std::string_view password, bool one_arg_form,
@@ -207,6 +213,7 @@ private:
   uint32_t followup_count_ = 0;   // commands in followups_
   uint32_t post_exec_count_ = 0;  // commands in post_exec_
   std::string post_exec_;         // follow-ups of commands queued in MULTI: sent right after EXEC
+  RateLimitSessionState rate_limit_;
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;

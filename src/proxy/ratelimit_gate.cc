@@ -1,0 +1,404 @@
+// Rate limiting on the request path; see ratelimit_gate.h for where each function is called.
+#include "proxy/ratelimit_gate.h"
+
+#include <time.h>
+
+#include <charconv>
+
+#include "common/ascii.h"
+#include "policy/auth_throttle.h"
+#include "policy/policy.h"
+#include "proxy/resp_writer.h"
+#include "proxy/session.h"
+#include "proxy/shared_state.h"
+#include "proxy/upstream_conn.h"
+#include "proxy/worker.h"
+#include "ratelimit/cell_throttle.h"
+#include "ratelimit/local_throttle.h"
+#include "ratelimit/throttle_lua.h"
+
+namespace kw {
+namespace {
+
+constexpr int64_t kMaxRetries = 2;  // reload once, or switch to scripts then load once
+
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+int64_t unixNowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The encoded arguments after the command name: "*N\r\n$L\r\nNAME\r\n<tail>" -> <tail>. `raw` is
+// a complete multibulk frame (inline requests are re-encoded as one by the decoder).
+std::string_view argsTail(std::string_view raw) {
+  const size_t header = raw.find("\r\n");
+  if (header == std::string_view::npos || header + 3 >= raw.size() || raw[header + 2] != '$')
+    return {};
+  size_t len = 0;
+  const char* p = raw.data() + header + 3;
+  const auto r = std::from_chars(p, raw.data() + raw.size(), len);
+  const size_t body = static_cast<size_t>(r.ptr - raw.data()) + 2;
+  if (r.ec != std::errc() || body + len + 2 > raw.size())
+    return {};
+  return raw.substr(body + len + 2);
+}
+
+// Splits a tail produced by argsTail back into its arguments (bytes the decoder validated).
+void splitTail(std::string_view tail, std::vector<std::string_view>* out) {
+  size_t pos = 0;
+  while (pos < tail.size() && tail[pos] == '$') {
+    size_t len = 0;
+    const auto r = std::from_chars(tail.data() + pos + 1, tail.data() + tail.size(), len);
+    const size_t body = static_cast<size_t>(r.ptr - tail.data()) + 2;
+    if (r.ec != std::errc() || body + len + 2 > tail.size())
+      return;
+    out->push_back(tail.substr(body, len));
+    pos = body + len + 2;
+  }
+}
+
+// The throttle reply with bulk-string integers (beyond what Lua's doubles hold) made integers
+// again; anything unexpected is returned unchanged.
+std::string integersFromBulks(std::string_view reply) {
+  std::string out;
+  size_t pos = reply.find("\r\n");
+  if (pos == std::string_view::npos)
+    return std::string(reply);
+  out.append(reply.substr(0, pos + 2));
+  pos += 2;
+  while (pos < reply.size()) {
+    const size_t eol = reply.find("\r\n", pos);
+    if (eol == std::string_view::npos)
+      return std::string(reply);
+    if (reply[pos] != '$') {
+      out.append(reply.substr(pos, eol + 2 - pos));
+      pos = eol + 2;
+      continue;
+    }
+    size_t len = 0;
+    const auto r = std::from_chars(reply.data() + pos + 1, reply.data() + eol, len);
+    if (r.ec != std::errc() || eol + 2 + len + 2 > reply.size())
+      return std::string(reply);
+    out.push_back(':');
+    out.append(reply.substr(eol + 2, len));
+    out.append("\r\n");
+    pos = eol + 2 + len + 2;
+  }
+  return out;
+}
+
+// CL.THROTTLE answered without Redis, as the namespace's rate_limit_fallback says.
+std::string fallbackReply(RateLimitRuntime& rt, const RateLimitConfig& rl, uint32_t ns,
+                          const ThrottleRequest& req, const ThrottleParams& params,
+                          std::string_view cause) {
+  const ThrottleFallback mode = rl.fallbackFor(ns);
+  rt.noteFallback(metricsNs(ns), mode, cause);
+  const int64_t now = unixNowNs();
+  ThrottleReply reply;
+  std::string out;
+  switch (mode) {
+  case ThrottleFallback::kLocal: {
+    rt.throttleTable().setMaxKeys(rl.local_max_keys);
+    std::string err;
+    if (!throttleLocally(rt.throttleTable(), req.key, params, now, &reply, &err)) {
+      resp::error(&out, err);
+      return out;
+    }
+    break;
+  }
+  case ThrottleFallback::kAllow:
+    reply = throttleAllowAll(params, now);
+    break;
+  case ThrottleFallback::kDeny:
+    reply = throttleDenyAll(params, now);
+    break;
+  }
+  appendThrottleReply(&out, reply);
+  return out;
+}
+
+// Why the upstream could not take the call: the reply's text without "-" and CRLF.
+std::string_view causeOf(std::string_view error_reply) {
+  error_reply.remove_prefix(error_reply.empty() ? 0 : 1);
+  const size_t eol = error_reply.find('\r');
+  return error_reply.substr(0, eol);
+}
+
+void mapEntry(std::string* out, std::string_view k, std::string_view v) {
+  resp::bulk(out, k);
+  resp::bulk(out, v);
+}
+void mapEntry(std::string* out, std::string_view k, int64_t v) {
+  resp::bulk(out, k);
+  resp::integer(out, v);
+}
+
+}  // namespace
+
+// ---- protective limits: the gate after gateAccess ----
+
+bool Session::gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd) {
+  const RateLimitConfig& rl = worker_->config().rate_limit;
+  if (!rl.protective)
+    return true;  // the whole cost when no limit is configured
+  // Connection and transaction control are never refused: EXEC must always end a MULTI.
+  if (cmd && (cmd->flags & (kConnection | kTransaction)))
+    return true;
+  RateLimitSessionState& s = rate_limit_;
+  RateLimitRuntime& rt = worker_->shared().ratelimit;
+  if (!s.limits || s.limits->configId() != rl.id) {
+    s.limits = rt.limiters().bind(worker_->config());
+    s.user = nullptr;
+    s.user_limiter = nullptr;
+    s.client_cell.reset();
+  }
+  const ProtectiveLimits& limits = *s.limits;
+  if (s.user != user_) {  // AUTH, RESET, or a new snapshot (user_ == nullptr: no limit)
+    s.user = user_;
+    s.user_limiter = user_ ? limits.user(user_->name) : nullptr;
+  }
+  const auto now = static_cast<int64_t>(worker_->nowNs());
+
+  // Every limit the command passes takes one request from it; a later refusal gives them back.
+  const BoundLimiter* taken[8];
+  GcraCell* taken_cells[8];
+  size_t n_taken = 0;
+  auto refuse = [&](const BoundLimiter& b, GcraCell& cell, int64_t retry_ns,
+                    std::string_view client_host) {
+    for (size_t i = 0; i < n_taken; ++i)
+      taken_cells[i]->refund(taken[i]->rate);
+    cell.countRefusal();
+    current_outcome_ = Outcome::kRefusedRateLimit;
+    if (!client_host.empty())
+      rt.stats().refused_client.fetch_add(1, std::memory_order_relaxed);
+    replyError(b.refusalText(retry_ns, client_host));
+  };
+
+  if (const BoundLimiter* c = limits.client()) {
+    if (!s.client_cell)
+      s.client_cell = rt.limiters().clientCell(hostOf(addr_), now, rl.local_max_keys);
+    const GcraDecision d = s.client_cell->admit(c->rate, now);
+    if (!d.allowed) {
+      refuse(*c, *s.client_cell, d.retry_after, hostOf(addr_));
+      return false;
+    }
+    taken[n_taken] = c;
+    taken_cells[n_taken++] = s.client_cell.get();
+  }
+  if (const BoundLimiter* u = s.user_limiter) {
+    const GcraDecision d = u->cell->admit(u->rate, now);
+    if (!d.allowed) {
+      refuse(*u, *u->cell, d.retry_after, {});
+      return false;
+    }
+    taken[n_taken] = u;
+    taken_cells[n_taken++] = u->cell.get();
+  }
+  if (limits.anyNamespace() && access_checked_) {
+    // Users with full access had only their first key resolved: resolve the others too.
+    PolicyScratch& keys = access_scratch_;
+    for (size_t i = keys.ns_ids.size(); i < keys.positions.size(); ++i) {
+      const auto pos = static_cast<size_t>(keys.positions[i]);
+      keys.ns_ids.push_back(pos < req.args.size()
+                                ? worker_->policy().namespaces().resolve(req.args[pos]).ns
+                                : Resolution::kNone);
+    }
+    const size_t first_ns = n_taken;
+    for (uint32_t ns : keys.ns_ids) {
+      const BoundLimiter* b = limits.ns(ns);
+      if (!b)
+        continue;
+      bool seen = false;  // once per namespace per command
+      for (size_t i = first_ns; i < n_taken; ++i)
+        seen |= taken[i] == b;
+      if (seen)
+        continue;
+      const GcraDecision d = b->cell->admit(b->rate, now);
+      if (!d.allowed) {
+        current_ns_ = ns;
+        refuse(*b, *b->cell, d.retry_after, {});
+        return false;
+      }
+      if (n_taken == std::size(taken)) {
+        b->cell->refund(b->rate);  // more limited namespaces than slots: counted, not held
+        continue;
+      }
+      taken[n_taken] = b;
+      taken_cells[n_taken++] = b->cell.get();
+    }
+  }
+  return true;
+}
+
+// ---- CL.THROTTLE ----
+
+void Session::routeThrottle(const DecodedRequest& req, const CommandInfo& cmd) {
+  RateLimitRuntime& rt = worker_->shared().ratelimit;
+  const RateLimitConfig& rl = worker_->config().rate_limit;
+  RateLimitSessionState& s = rate_limit_;
+  const std::string_view tail = argsTail(req.raw);
+  const size_t tail_count = req.args.size() - 1;
+  s.call.clear();
+  s.call_request.raw = {};
+  if (in_multi_) {
+    // Queued in Redis and run at EXEC, where nothing could be reloaded: the script itself
+    // goes, and Redis answers any argument error inside EXEC's reply, as redis-cell would.
+    appendThrottleCall(&s.call, ThrottleCallForm::kEval, tail_count, tail);
+    s.call_request.raw = s.call;
+    forward(s.call_request, &cmd);
+    return;
+  }
+  ThrottleRequest tr;
+  ThrottleParams params;
+  std::string err;
+  if (!parseThrottle(req.args, &tr, &err) || !throttleParams(tr, &params, &err)) {
+    worker_->stats().commands_local.add();
+    return replyError(err);
+  }
+  std::string cause;
+  if (!pinned_ && !sharedConn(&cause)) {
+    worker_->stats().commands_local.add();
+    return replyLocal(
+        fallbackReply(rt, rl, current_ns_, tr, params, "upstream unavailable (" + cause + ")"));
+  }
+  appendThrottleCall(&s.call, rt.callForm(rl.redis_form), tail_count, tail);
+  s.call_request.raw = s.call;
+  ReplySlot* slot = forward(s.call_request, &cmd, SlotEffect::kThrottle);
+  if (slot) {
+    // What a retry or a fallback needs: the argument count, then the client's argument bytes.
+    slot->aux.assign(1, static_cast<char>(tail_count));
+    slot->aux.append(tail);
+  }
+}
+
+bool Session::throttleReply(ReplySlot* slot, std::string_view* bytes, std::string* transformed) {
+  const std::string_view b = *bytes;
+  RateLimitRuntime& rt = worker_->shared().ratelimit;
+  if (!b.empty() && b[0] == '*') {
+    rt.noteShared();
+    if (b.find('$') != std::string_view::npos) {
+      *transformed = integersFromBulks(b);
+      *bytes = *transformed;
+    }
+    return true;
+  }
+  if (slot->aux.empty())
+    return true;
+  const RateLimitConfig& rl = worker_->config().rate_limit;
+  const auto tail_count = static_cast<size_t>(static_cast<unsigned char>(slot->aux[0]));
+  const std::string_view tail = std::string_view(slot->aux).substr(1);
+  if (startsWith(b, "-UPSTREAMDOWN")) {
+    // The connection was lost (or timed out) with the call in flight: answer locally. The
+    // call may have run in Redis too; for a limiter, counting twice is the safe side.
+    std::vector<std::string_view> args{"cl.throttle"};
+    splitTail(tail, &args);
+    ThrottleRequest tr;
+    ThrottleParams params;
+    std::string err;
+    if (parseThrottle(args, &tr, &err) && throttleParams(tr, &params, &err)) {
+      *transformed = fallbackReply(rt, rl, slot->ns, tr, params, causeOf(b));
+      *bytes = *transformed;
+    }
+    return true;
+  }
+  const bool missing = startsWith(b, "-ERR Function not found") || startsWith(b, "-NOSCRIPT");
+  const bool no_fcall = startsWith(b, "-ERR unknown command") &&
+                        rl.redis_form == ThrottleRedisForm::kAuto &&
+                        rt.callForm(rl.redis_form) == ThrottleCallForm::kFunction;
+  UpstreamConn* conn = route_conn_;  // a session's in-flight requests are all on it
+  if ((!missing && !no_fcall) || slot->arg >= kMaxRetries || !conn || !conn->accepting())
+    return true;
+  if (no_fcall)
+    rt.noFunctions();
+  // Load the code, then the same call again, pipelined on the connection that answered: the
+  // slot stays in flight and keeps its place in the client's reply order.
+  const ThrottleCallForm form = rt.callForm(rl.redis_form);
+  std::string& buf = rate_limit_.call;
+  buf.clear();
+  appendThrottleLoad(&buf, form);
+  conn->sendDropped(buf, 1);
+  buf.clear();
+  appendThrottleCall(&buf, form, tail_count, tail);
+  ++slot->arg;
+  slot->upstream = true;
+  conn->send(buf, slot, false);
+  worker_->stats().commands_forwarded.add();
+  rt.stats().code_loads.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// ---- KEYWARDEN RATELIMIT <user:NAME | namespace:NAME | client:HOST | key> ----
+
+void Session::cmdKeywardenRateLimit(const DecodedRequest& req) {
+  worker_->stats().commands_local.add();
+  if (req.args.size() != 3)
+    return replyError(
+        "ERR syntax error: KEYWARDEN RATELIMIT <user:NAME | namespace:NAME | client:HOST | key>");
+  RateLimitRuntime& rt = worker_->shared().ratelimit;
+  const std::string_view target = req.args[2];
+  const auto now = static_cast<int64_t>(worker_->nowNs());
+  std::shared_ptr<const ProtectiveLimits> limits = rt.limiters().bind(worker_->config());
+  const BoundLimiter* limiter = nullptr;
+  std::shared_ptr<GcraCell> client_cell;
+  std::string_view kind, name;
+  const size_t colon = target.find(':');
+  if (colon != std::string_view::npos) {
+    kind = target.substr(0, colon);
+    name = target.substr(colon + 1);
+  }
+  if (kind == "user") {
+    limiter = limits->user(name);
+  } else if (kind == "namespace") {
+    const CompiledPolicy& policy = worker_->policy();
+    for (uint32_t i = 0; i < policy.namespaceCount(); ++i)
+      if (policy.ns(i).name == name)
+        limiter = limits->ns(i);
+  } else if (kind == "client") {
+    limiter = limits->client();
+    client_cell = rt.limiters().findClientCell(name);
+  } else {
+    kind = {};
+  }
+  std::string out;
+  if (!kind.empty()) {
+    if (!limiter)
+      return replyError("ERR no rate limit for " + std::string(kind) + " '" +
+                        std::string(name.substr(0, 128)) + "'");
+    const GcraCell* cell = client_cell ? client_cell.get() : limiter->cell.get();
+    const int64_t tat = cell ? cell->tat() : 0;
+    const int64_t available = gcraAvailable(limiter->rate, tat, now);
+    const GcraDecision next = gcraDecide(limiter->rate, tat, now);
+    resp::mapHeader(&out, proto_, 8);
+    mapEntry(&out, "kind", kind);
+    mapEntry(&out, "name", name);
+    mapEntry(&out, "rate", static_cast<int64_t>(limiter->rate_n));
+    mapEntry(&out, "period_s", static_cast<int64_t>(limiter->period_s));
+    mapEntry(&out, "burst", static_cast<int64_t>(limiter->burst));
+    mapEntry(&out, "available", available > 0 ? available : 0);
+    mapEntry(&out, "retry_after_ms", next.allowed ? 0 : (next.retry_after + 999'999) / 1'000'000);
+    mapEntry(&out, "refused", static_cast<int64_t>(cell ? cell->refused() : 0));
+    return replyLocal(out);
+  }
+  // A CL.THROTTLE key: its state in this process's fallback table (the shared state is in
+  // Redis: CL.THROTTLE <key> <max_burst> <count> <period> 0 reads it without consuming).
+  ExpiringTable::Slot slot;
+  const int64_t unix_now = unixNowNs();
+  const bool present = rt.throttleTable().peek(target, unix_now, &slot);
+  resp::mapHeader(&out, proto_, 5);
+  mapEntry(&out, "key", target);
+  mapEntry(&out, "fallback_active", rt.inOutage() ? 1 : 0);
+  resp::bulk(&out, "local_tat_ns");
+  if (present)
+    resp::bulk(&out, std::to_string(static_cast<uint64_t>(slot.value)));
+  else
+    resp::null(&out, proto_);
+  mapEntry(&out, "local_ttl_ms", present ? (slot.expires_at - unix_now) / 1'000'000 : -2);
+  mapEntry(&out, "local_keys", static_cast<int64_t>(rt.throttleTable().size()));
+  replyLocal(out);
+}
+
+}  // namespace kw
