@@ -61,36 +61,6 @@ void splitTail(std::string_view tail, std::vector<std::string_view>* out) {
   }
 }
 
-// The throttle reply with bulk-string integers (beyond what Lua's doubles hold) made integers
-// again; anything unexpected is returned unchanged.
-std::string integersFromBulks(std::string_view reply) {
-  std::string out;
-  size_t pos = reply.find("\r\n");
-  if (pos == std::string_view::npos)
-    return std::string(reply);
-  out.append(reply.substr(0, pos + 2));
-  pos += 2;
-  while (pos < reply.size()) {
-    const size_t eol = reply.find("\r\n", pos);
-    if (eol == std::string_view::npos)
-      return std::string(reply);
-    if (reply[pos] != '$') {
-      out.append(reply.substr(pos, eol + 2 - pos));
-      pos = eol + 2;
-      continue;
-    }
-    size_t len = 0;
-    const auto r = std::from_chars(reply.data() + pos + 1, reply.data() + eol, len);
-    if (r.ec != std::errc() || eol + 2 + len + 2 > reply.size())
-      return std::string(reply);
-    out.push_back(':');
-    out.append(reply.substr(eol + 2, len));
-    out.append("\r\n");
-    pos = eol + 2 + len + 2;
-  }
-  return out;
-}
-
 // CL.THROTTLE answered without Redis, as the namespace's rate_limit_fallback says.
 std::string fallbackReply(RateLimitRuntime& rt, const RateLimitConfig& rl, uint32_t ns,
                           const ThrottleRequest& req, const ThrottleParams& params,
@@ -281,7 +251,7 @@ bool Session::throttleReply(ReplySlot* slot, std::string_view* bytes, std::strin
   if (!b.empty() && b[0] == '*') {
     rt.noteShared();
     if (b.find('$') != std::string_view::npos) {
-      *transformed = integersFromBulks(b);
+      *transformed = throttleReplyIntegers(b);
       *bytes = *transformed;
     }
     return true;

@@ -1,5 +1,7 @@
 #include "ratelimit/throttle_lua.h"
 
+#include <charconv>
+
 #include "proxy/resp_writer.h"
 #include "ratelimit/sha1.h"
 
@@ -279,6 +281,50 @@ void appendThrottleCall(std::string* out, ThrottleCallForm form, size_t tail_cou
   }
   resp::bulk(out, tail_count > 0 ? "1" : "0");  // no key at all: the code answers the usage error
   out->append(args_tail);
+}
+
+std::string throttleReplyIntegers(std::string_view reply) {
+  auto number = [](std::string_view s, size_t* out) {
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+  };
+  auto integer = [](std::string_view s) {
+    size_t i = !s.empty() && s[0] == '-' ? 1 : 0;
+    if (i == s.size() || s.size() > 20)
+      return false;
+    for (; i < s.size(); ++i)
+      if (s[i] < '0' || s[i] > '9')
+        return false;
+    return true;
+  };
+  size_t eol = reply.find("\r\n");
+  size_t count = 0;
+  if (reply.empty() || reply[0] != '*' || eol == std::string_view::npos ||
+      !number(reply.substr(1, eol - 1), &count) || count > 16)
+    return std::string(reply);
+  std::string out(reply.substr(0, eol + 2));
+  size_t pos = eol + 2;
+  for (size_t i = 0; i < count; ++i) {
+    eol = reply.find("\r\n", pos);
+    if (eol == std::string_view::npos || eol == pos)
+      return std::string(reply);
+    const std::string_view line = reply.substr(pos + 1, eol - pos - 1);
+    if (reply[pos] == ':' && integer(line)) {
+      out.append(reply.substr(pos, eol + 2 - pos));
+      pos = eol + 2;
+      continue;
+    }
+    size_t len = 0;
+    if (reply[pos] != '$' || !number(line, &len) || len > reply.size() - (eol + 2) ||
+        reply.size() - (eol + 2) - len < 2 || reply.substr(eol + 2 + len, 2) != "\r\n" ||
+        !integer(reply.substr(eol + 2, len)))
+      return std::string(reply);
+    out.push_back(':');
+    out.append(reply.substr(eol + 2, len));
+    out.append("\r\n");
+    pos = eol + 2 + len + 2;
+  }
+  return pos == reply.size() ? out : std::string(reply);
 }
 
 void appendThrottleLoad(std::string* out, ThrottleCallForm form) {

@@ -40,6 +40,11 @@ const std::string& throttleScriptSha();
 void appendThrottleCall(std::string* out, ThrottleCallForm form, size_t tail_count,
                         std::string_view args_tail);
 
+// The Redis side's reply with the integers it had to carry as bulk strings (beyond 2^53) made
+// integers again: what CL.THROTTLE answers. Anything but a flat array of integers and
+// integer-valued bulk strings is returned unchanged.
+std::string throttleReplyIntegers(std::string_view reply);
+
 // Appends the command that (re)loads the code for `form` (FUNCTION LOAD REPLACE / SCRIPT LOAD);
 // nothing for kEval.
 void appendThrottleLoad(std::string* out, ThrottleCallForm form);

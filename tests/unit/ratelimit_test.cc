@@ -236,3 +236,15 @@ TEST_CASE("limiter registry: client cells are per address and bounded") {
   CHECK(reg.findClientCell("10.0.0.1") == a);  // in use: kept
   CHECK(reg.findClientCell("h0") == nullptr);  // idle and full: forgotten
 }
+
+TEST_CASE("the Redis side's bulk-string integers become integers again, nothing else changes") {
+  CHECK(throttleReplyIntegers(
+            "*5\r\n:0\r\n$2\r\n11\r\n$19\r\n9223372036854775807\r\n:-1\r\n:0\r\n") ==
+        "*5\r\n:0\r\n:11\r\n:9223372036854775807\r\n:-1\r\n:0\r\n");
+  const std::string plain = "*5\r\n:0\r\n:16\r\n:15\r\n:-1\r\n:2\r\n";
+  CHECK(throttleReplyIntegers(plain) == plain);
+  for (std::string_view odd : {"*1\r\n$3\r\nabc\r\n", "*2\r\n$1\r\n1\r\n", "*1\r\n$5\r\n1\r\n",
+                               "-ERR x\r\n", "*1\r\n$1\r\n12\r\n", "*1\r\n+OK\r\n", ""}) {
+    CHECK(throttleReplyIntegers(odd) == odd);
+  }
+}
