@@ -151,7 +151,7 @@ bool Session::gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd) {
   if (const BoundLimiter* c = limits.client()) {
     if (!s.client_cell)
       s.client_cell = rt.limiters().clientCell(hostOf(addr_), now, rl.local_max_keys);
-    const GcraDecision d = s.client_cell->admit(c->rate, now);
+    const GcraDecision d = gcraAdmit(*s.client_cell, c->rate, now);
     if (!d.allowed) {
       refuse(*c, *s.client_cell, d.retry_after, hostOf(addr_));
       return false;
@@ -160,7 +160,7 @@ bool Session::gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd) {
     taken_cells[n_taken++] = s.client_cell.get();
   }
   if (const BoundLimiter* u = s.user_limiter) {
-    const GcraDecision d = u->cell->admit(u->rate, now);
+    const GcraDecision d = gcraAdmit(*u->cell, u->rate, now);
     if (!d.allowed) {
       refuse(*u, *u->cell, d.retry_after, {});
       return false;
@@ -187,7 +187,7 @@ bool Session::gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd) {
         seen |= taken[i] == b;
       if (seen)
         continue;
-      const GcraDecision d = b->cell->admit(b->rate, now);
+      const GcraDecision d = gcraAdmit(*b->cell, b->rate, now);
       if (!d.allowed) {
         current_ns_ = ns;
         refuse(*b, *b->cell, d.retry_after, {});

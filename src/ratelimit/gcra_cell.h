@@ -6,6 +6,13 @@
 // A GcraCell is that state shared by every worker thread: one atomic, updated by
 // compare-and-swap, so admitting a request takes no lock. The rate is not in the cell: it comes
 // from the configuration of the moment, so a reload changes a limit without losing its state.
+//
+// Large limits (burst >= 128) are taken in batches: a worker takes up to burst / 64 (at most
+// 64) requests' worth from the cell in one compare-and-swap and spends them on its own for at
+// most 1 ms, so workers sharing a hot limiter do not pass its cache line back and forth on every
+// request. Nothing is admitted beyond the limit (every request goes through the cell); a
+// worker's unspent batch is forgotten after 1 ms, which can refuse a few requests early on
+// another worker. Smaller limits are exact per request.
 #pragma once
 
 #include <atomic>
@@ -16,6 +23,7 @@ namespace kw {
 struct GcraRate {
   int64_t emission = 0;   // clock units per request
   int64_t tolerance = 0;  // emission * burst: how far the TAT may run ahead of now
+  int64_t batch = 1;      // requests a worker takes from the cell at once
 
   // `period_units` in the clock's unit (ns on the request path). rate, burst >= 1.
   static GcraRate perPeriod(uint64_t rate, uint64_t period_units, uint64_t burst);
@@ -52,6 +60,24 @@ public:
         return d;
     }
   }
+
+  // Up to `want` requests at once (as many as there is room for, at least one); *taken says how
+  // many. Refused when there is no room for one.
+  GcraDecision take(const GcraRate& r, int64_t now, int64_t want, int64_t* taken) {
+    int64_t tat = tat_.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t room = gcraAvailable(r, tat, now);
+      if (room < 1)
+        return gcraDecide(r, tat, now);  // refused, with its retry time
+      const int64_t n = room < want ? room : want;
+      const int64_t next = (tat > now ? tat : now) + n * r.emission;
+      if (tat_.compare_exchange_weak(tat, next, std::memory_order_relaxed)) {
+        *taken = n;
+        return {true, next, 0};
+      }
+    }
+  }
+
   // Gives back one request admitted earlier (a later limit refused the same command).
   void refund(const GcraRate& r) { tat_.fetch_sub(r.emission, std::memory_order_relaxed); }
 
@@ -63,5 +89,9 @@ private:
   std::atomic<int64_t> tat_{0};
   std::atomic<uint64_t> refused_{0};
 };
+
+// One request from `cell` for the calling thread: from the thread's batch when the limit is
+// large, else straight from the cell. `now` on the ns clock.
+GcraDecision gcraAdmit(GcraCell& cell, const GcraRate& r, int64_t now);
 
 }  // namespace kw

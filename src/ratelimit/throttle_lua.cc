@@ -10,9 +10,14 @@ namespace {
 
 // The algorithm, step for step the same as decideThrottle() in cell_throttle.cc; keep them
 // in step (tests/integration/ratelimit.test.js runs both on the same clock and compares).
-// Lua numbers are doubles: nanosecond quantities are pairs {s, n} meaning s * 1e9 + n with
-// 0 <= n < 1e9 (s may be negative), exact while |s| < 2^53; products are split so that no
-// partial product exceeds 2^53.
+// Lua numbers are doubles, exact for integers below 2^53 ns (104 days). Two paths:
+// - throttle(): plain numbers, taken when every argument has at most 15 digits and every
+//   duration stays below 2^51 ns (26 days), so no sum or difference leaves the exact range;
+//   no table is built but TIME's reply and the result (Redis's Lua allocations cost more than
+//   the arithmetic);
+// - throttle_exact(): everything else. Nanosecond quantities are pairs {s, n} meaning
+//   s * 1e9 + n with 0 <= n < 1e9 (s may be negative), exact while |s| < 2^53; products are
+//   split so that no partial product exceeds 2^53.
 constexpr std::string_view kCore = R"lua(
 local NS = 1000000000
 local RANGE_S = 9000000000 -- every duration strictly within +-9e18 ns
@@ -142,7 +147,7 @@ local function parse_u64(str)
   return {hi, lo}
 end
 
-local function throttle(keys, args, clock)
+local function throttle_exact(keys, args, clock)
   if #keys ~= 1 or (#args ~= 3 and #args ~= 4) then return redis.error_reply(E_USAGE) end
   local key = keys[1]
   local v = {}
@@ -166,7 +171,8 @@ local function throttle(keys, args, clock)
   local increment = mul(emission, quantity)
   if not tolerance or not increment then return redis.error_reply(E_RANGE) end
 
-  local now = clock()
+  local now_s, now_ns = clock()
+  local now = {now_s, now_ns}
   local stored = redis.pcall('GET', key)
   if type(stored) == 'table' then return stored end -- WRONGTYPE
   local tat = ZERO
@@ -216,9 +222,106 @@ local function throttle(keys, args, clock)
   return {l, reply_int(limit), remaining, seconds(retry), seconds(ttl)}
 end
 
+-- The fast path's helpers. Every value is an integer below 2^53 in magnitude.
+local FAST = 2251799813685248 -- 2^51
+
+-- Rust's i64 syntax with at most 15 digits: the number (exact), else nil.
+local function small_int(s)
+  local n, b = #s, string.byte(s, 1)
+  local most = 15
+  if b == 43 or b == 45 then most = 16 end
+  if n == 0 or n > most or not string.find(s, '^[+-]?%d+$') then return nil end
+  local v = tonumber(s)
+  if v == 0 then return 0 end -- not -0
+  return v
+end
+
+-- x / unit truncated toward zero, exactly.
+local function tdiv(x, unit)
+  return (x - math.fmod(x, unit)) / unit
+end
+
+local function fast_seconds(x)
+  local nanos = math.fmod(x, NS)
+  local f = tdiv(x, NS) + nanos / NS
+  local r
+  if f >= 0 then r = math.floor(f) else r = math.ceil(f) end
+  if nanos >= 1000000 then r = r + 1 end
+  return r
+end
+
+local function throttle(keys, args, clock)
+  if #keys ~= 1 or (#args ~= 3 and #args ~= 4) then return redis.error_reply(E_USAGE) end
+  local burst, count, period, quantity = small_int(args[1]), small_int(args[2]), small_int(args[3]), 1
+  if args[4] then quantity = small_int(args[4]) end
+  if not (burst and count and period and quantity) then return throttle_exact(keys, args, clock) end
+  if count == 0 or period == 0 then return redis.error_reply(E_ZERO) end
+  local q = period * 1e9 / count
+  if not (math.abs(q) < FAST) then return throttle_exact(keys, args, clock) end
+  local emission
+  if q >= 0 then emission = math.floor(q) else emission = math.ceil(q) end
+  if emission == 0 then return redis.error_reply(E_ZERO) end
+  local limit = burst + 1
+  local tolerance, increment = emission * limit, emission * quantity
+  if not (math.abs(tolerance) < FAST and math.abs(increment) < FAST) then
+    return throttle_exact(keys, args, clock)
+  end
+
+  local key = keys[1]
+  local now_s, now_ns = clock()
+  local stored = redis.pcall('GET', key)
+  if type(stored) == 'table' then return stored end -- WRONGTYPE
+  local tat = 0
+  if stored then
+    local n = #stored
+    if n < 10 or n > 19 or string.find(stored, '[^0-9]') then return throttle_exact(keys, args, clock) end
+    local ds = tonumber(string.sub(stored, 1, n - 9)) - now_s
+    if not (math.abs(ds) < 2000000) then return throttle_exact(keys, args, clock) end
+    tat = ds * NS + (tonumber(string.sub(stored, n - 8)) - now_ns)
+  end
+  local base = 0
+  if tat > 0 then base = tat end
+  local new_tat = base + increment
+  local diff = tolerance - new_tat
+  local limited = diff < 0
+  local ttl = new_tat
+  if limited then ttl = tat end
+  local next = tolerance - ttl
+  local ttl_ms = 0
+  if not limited then
+    ttl_ms = tdiv(ttl, 1000000)
+    if ttl_ms < 0 then return redis.error_reply(E_EXPIRE) end
+  end
+  local remaining = 0
+  if next > -emission then
+    local eu, nu = tdiv(emission, 1000), tdiv(next, 1000)
+    if eu ~= 0 then
+      remaining = f64_to_i64(nu / eu)
+    elseif nu > 0 then
+      remaining = '9223372036854775807'
+    elseif nu < 0 then
+      remaining = '-9223372036854775808'
+    end
+  end
+  local retry = -1
+  if limited and increment <= tolerance then retry = fast_seconds(-diff) end
+  local l = 0
+  if limited then
+    l = 1
+  elseif ttl_ms == 0 then
+    redis.call('DEL', key)
+  else
+    local total = now_ns + new_tat
+    local sub_s = math.fmod(total, NS)
+    redis.call('SET', key, string.format('%d%09d', now_s + (total - sub_s) / NS, sub_s), 'PX',
+      string.format('%d', ttl_ms))
+  end
+  return {l, limit, remaining, retry, fast_seconds(ttl)}
+end
+
 local function redis_clock()
   local t = redis.call('TIME')
-  return {tonumber(t[1]), tonumber(t[2]) * 1000}
+  return tonumber(t[1]), tonumber(t[2]) * 1000
 end
 )lua";
 

@@ -248,3 +248,40 @@ TEST_CASE("the Redis side's bulk-string integers become integers again, nothing 
     CHECK(throttleReplyIntegers(odd) == odd);
   }
 }
+
+TEST_CASE("GCRA cell: large limits are taken in per-thread batches, never beyond the limit") {
+  const GcraRate small = GcraRate::perPeriod(100, kS, 100);
+  CHECK(small.batch == 1);  // small limits stay exact per request
+  const GcraRate r = GcraRate::perPeriod(1, 3600 * kS, 10000);  // 10000 at once, then 1/h
+  CHECK(r.batch == 64);
+  GcraCell cell;
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      // More attempts than the limit, so each thread spends its last batch.
+      for (int i = 0; i < 20000; ++i)
+        if (gcraAdmit(cell, r, kS).allowed)
+          admitted.fetch_add(1);
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  CHECK(admitted.load() == 10000);
+  // A batch is taken only as far as there is room, and refused with a retry time when empty.
+  GcraCell c2;
+  const GcraRate big = GcraRate::perPeriod(1000, kS, 200);  // batch 3, 1 ms per request
+  CHECK(big.batch == 3);
+  int n = 0;
+  while (gcraAdmit(c2, big, 0).allowed)
+    ++n;
+  CHECK(n == 200);
+  const GcraDecision d = gcraAdmit(c2, big, 0);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.retry_after == kMs);
+  // Unspent requests of a batch are forgotten after 1 ms: the cell is what counts.
+  GcraCell c3;
+  CHECK(gcraAdmit(c3, big, 0).allowed);  // takes 3, spends 1
+  CHECK(gcraAvailable(big, c3.tat(), 0) == 197);
+  CHECK(gcraAdmit(c3, big, 2 * kMs).allowed);  // the batch expired: a new one from the cell
+}
