@@ -374,6 +374,21 @@ describe('CL.THROTTLE with scripts and fallback modes', () => {
     direct.close();
   });
 
+  h.proxyTest('"auto" on a Redis without FCALL switches to EVALSHA for good', { timeout: 20000 }, async () => {
+    // A Redis 7 with FCALL renamed away answers "unknown command", as Redis 6 does.
+    const redis = await h.startRedis({ args: ['--rename-command', 'FCALL', ''] });
+    const kw = await h.startKeywarden({ upstreamPort: redis.port });
+    const c = await RawClient.connect(kw.port);
+    const direct = await RawClient.connect(redis.port);
+    assert.deepEqual(await c.call('CL.THROTTLE', 'rl:auto', '15', '30', '60'), [0, 16, 15, -1, 2]);
+    assert.deepEqual(await c.call('CL.THROTTLE', 'rl:auto', '15', '30', '60'), [0, 16, 14, -1, 4]);
+    const stats = await direct.call('INFO', 'commandstats');
+    assert.match(stats, /cmdstat_evalsha:calls=[1-9]/);
+    assert.ok(kw.logs().includes('using EVALSHA from now on'), 'the switch is logged');
+    c.close();
+    direct.close();
+  });
+
   h.proxyTest('rate_limit_fallback = "deny" and "allow" per namespace', { timeout: 20000 }, async () => {
     const redis = await h.startRedis();
     const kw = await h.startKeywarden({
@@ -549,6 +564,29 @@ admin = true
     const k = await show('rl:never');
     assert.equal(k.key, 'rl:never');
     assert.equal(k.local_tat_ns, null);
+    o.close();
+  });
+
+  h.proxyTest('a reload changes a limit and keeps what it has counted', { timeout: 20000 }, async () => {
+    const c = await as('limited');
+    const o = await as('ops');
+    await h.sleep(1000);
+    for (let i = 0; i < 3; i++) assert.equal(await c.call('GET', 'rl:reload'), null);
+    assert.ok(isErr(await c.call('GET', 'rl:reload')), 'burst 3 used up');
+    const original = fs.readFileSync(kw.configPath, 'utf8');
+    try {
+      fs.writeFileSync(kw.configPath, original.replace('rate_limit = { rate = 4, period_s = 1, burst = 3 }',
+        'rate_limit = { rate = 4, period_s = 1, burst = 6 }'));
+      assert.equal(await o.call('KEYWARDEN', 'RELOAD'), 'OK');
+      // The same limiter, now with room for 6: the 3 already taken still count.
+      let ok = 0;
+      for (let i = 0; i < 6; i++) if (!isErr(await c.call('GET', 'rl:reload'))) ok++;
+      assert.ok(ok >= 3 && ok <= 4, `admitted after the reload: ${ok}`);
+    } finally {
+      fs.writeFileSync(kw.configPath, original);
+      assert.equal(await o.call('KEYWARDEN', 'RELOAD'), 'OK');
+    }
+    c.close();
     o.close();
   });
 
