@@ -1,9 +1,9 @@
 #include "ratelimit/cell_throttle.h"
 
+#include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
-
-#include "proxy/resp_writer.h"
 
 namespace kw {
 namespace {
@@ -209,12 +209,18 @@ bool decideThrottle(const ThrottleParams& p, std::optional<uint64_t> tat_ns, int
 }
 
 void appendThrottleReply(std::string* out, const ThrottleReply& r) {
-  resp::arrayHeader(out, 5);
-  resp::integer(out, r.limited ? 1 : 0);
-  resp::integer(out, r.limit);
-  resp::integer(out, r.remaining);
-  resp::integer(out, r.retry_after_s);
-  resp::integer(out, r.reset_after_s);
+  char buf[4 + 5 * 23];  // "*5\r\n", then five ":<int64>\r\n"
+  char* p = buf;
+  std::memcpy(p, "*5\r\n", 4);
+  p += 4;
+  for (int64_t v :
+       {int64_t{r.limited ? 1 : 0}, r.limit, r.remaining, r.retry_after_s, r.reset_after_s}) {
+    *p++ = ':';
+    p = std::to_chars(p, buf + sizeof buf, v).ptr;
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  out->append(buf, static_cast<size_t>(p - buf));
 }
 
 }  // namespace kw
