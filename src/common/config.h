@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/policy_config.h"
+#include "common/ratelimit_config.h"
 
 namespace kw {
 
@@ -75,6 +76,7 @@ struct Config {
   MetricsConfig metrics;
   PolicyConfig policy;
   SlowlogConfig slowlog;
+  RateLimitConfig rate_limit;
 };
 
 }  // namespace kw

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/net_address.h"
+#include "common/ratelimit_config_loader.h"
 #include "policy/key_pattern.h"
 #include "policy/password.h"
 #include "policy/policy.h"
@@ -304,6 +305,14 @@ public:
     errors_->add(line, path(key) + ": " + message);
   }
 
+  // A key read outside this file (rate limits: ratelimit_config_loader.cc), marked as known.
+  ConfigKey claim(std::string_view key) { return {take(key), path(key)}; }
+  ConfigErrorSink errorSink() const {
+    return [errors = errors_](uint32_t line, const std::string& message) {
+      errors->add(line, message);
+    };
+  }
+
   void finish() {
     for (auto&& [k, v] : table_) {
       if (seen_.count(std::string(k.str())) != 0)
@@ -548,22 +557,29 @@ void checkDefaultUser(const toml::table& root, Errors* errors, PolicyConfig* c) 
 void readRoot(TableReader& r, Config* c) {
   r.readTable("server", [c](TableReader& s) { readServer(s, &c->server); });
   r.readTable("upstream", [c](TableReader& s) { readUpstream(s, &c->upstream); });
-  r.readTable("limits", [c](TableReader& s) { readLimits(s, &c->limits); });
+  r.readTable("limits", [c](TableReader& s) {
+    readLimits(s, &c->limits);
+    readClientRateLimit(s.claim("per_client_rate_limit"), s.errorSink(), &c->rate_limit);
+  });
   r.readTable("metrics", [c](TableReader& s) { readMetrics(s, &c->metrics); });
   r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;
-  r.readTableArray("namespaces", [p](TableReader& s, size_t) {
+  r.readTableArray("namespaces", [c, p](TableReader& s, size_t) {
     NamespaceConfig ns;
     readNamespace(s, p->namespaces, &ns);
+    readNamespaceRateLimit(s.claim("rate_limit"), s.claim("rate_limit_fallback"), s.errorSink(),
+                           &c->rate_limit);
     p->namespaces.push_back(std::move(ns));
   });
-  r.readTableArray("users", [p](TableReader& s, size_t) {
+  r.readTableArray("users", [c, p](TableReader& s, size_t) {
     UserConfig user;
     readUser(s, p->namespaces, p->users, &user);
+    readUserRateLimit(s.claim("rate_limit"), user.name, s.errorSink(), &c->rate_limit);
     p->users.push_back(std::move(user));
   });
   r.readTable("policy", [p](TableReader& s) { readPolicy(s, p); });
+  readRateLimitSection(r.claim("rate_limit"), r.errorSink(), &c->rate_limit);  // last: completes it
 }
 
 bool isHostChar(char c) {

@@ -1,62 +1,66 @@
 #include "policy/auth_throttle.h"
 
-#include <functional>
+#include <limits>
+
+#include "ratelimit/gcra_cell.h"
 
 namespace kw {
+namespace {
+
+constexpr int64_t kBlocked = std::numeric_limits<int64_t>::max();
+
+GcraRate failureRate(const AuthThrottle::Limits& limits) {
+  return GcraRate::perPeriod(limits.max_failures, uint64_t{limits.window_s} * 1000,
+                             limits.max_failures);
+}
+
+}  // namespace
 
 std::string_view hostOf(std::string_view addr) {
   size_t colon = addr.rfind(':');
   return colon == std::string_view::npos ? addr : addr.substr(0, colon);
 }
 
-AuthThrottle::Stripe& AuthThrottle::stripe(std::string_view address) {
-  return stripes_[std::hash<std::string_view>()(address) % kStripes];
-}
-
-bool AuthThrottle::allowed(std::string_view address, int64_t now_ms, const Limits&) {
-  Stripe& s = stripe(address);
-  std::lock_guard<std::mutex> lock(s.mu);
-  auto it = s.entries.find(std::string(address));
-  return it == s.entries.end() || it->second.blocked_until_ms <= now_ms;
+bool AuthThrottle::allowed(std::string_view address, int64_t now_ms, const Limits& limits) {
+  if (limits.max_failures == 0)
+    return true;
+  ExpiringTable::Slot slot;
+  if (!failures_.peek(address, now_ms, &slot))
+    return true;
+  // Blocked, or (block_s = 0) the failure limit itself has no room left.
+  return slot.value != kBlocked && gcraDecide(failureRate(limits), slot.value, now_ms).allowed;
 }
 
 void AuthThrottle::recordFailure(std::string_view address, int64_t now_ms, const Limits& limits) {
   if (limits.max_failures == 0)
     return;
-  Stripe& s = stripe(address);
-  std::lock_guard<std::mutex> lock(s.mu);
-  if (s.entries.size() >= kMaxEntriesPerStripe) {
-    // Forget entries whose window and block are over; if none are, forget everything: losing
-    // a count is better than unbounded memory.
-    for (auto it = s.entries.begin(); it != s.entries.end();) {
-      const Entry& e = it->second;
-      if (e.blocked_until_ms <= now_ms &&
-          now_ms - e.window_start_ms > static_cast<int64_t>(limits.window_s) * 1000)
-        it = s.entries.erase(it);
-      else
-        ++it;
+  const GcraRate rate = failureRate(limits);
+  failures_.access(address, now_ms, [&](ExpiringTable::Slot& slot) {
+    if (slot.present && slot.value == kBlocked)
+      return 0;
+    const GcraDecision d = gcraDecide(rate, slot.present ? slot.value : 0, now_ms);
+    if (!d.allowed)  // no room left (block_s = 0): the state stays as it is
+      return 0;
+    slot.present = true;
+    if (limits.block_s > 0 && !gcraDecide(rate, d.tat, now_ms).allowed) {
+      // The last failure allowed: blocked for block_s (alive while now <= expires_at), then the
+      // entry is gone and the address starts afresh.
+      slot.value = kBlocked;
+      slot.expires_at = now_ms + static_cast<int64_t>(limits.block_s) * 1000 - 1;
+    } else {
+      slot.value = d.tat;
+      slot.expires_at = d.tat;  // once the TAT has passed, the address has a clean slate
     }
-    if (s.entries.size() >= kMaxEntriesPerStripe)
-      s.entries.clear();
-  }
-  Entry& e = s.entries[std::string(address)];
-  if (now_ms - e.window_start_ms > static_cast<int64_t>(limits.window_s) * 1000) {
-    e.window_start_ms = now_ms;
-    e.failures = 0;
-  }
-  if (++e.failures >= limits.max_failures) {
-    e.blocked_until_ms = now_ms + static_cast<int64_t>(limits.block_s) * 1000;
-    e.failures = 0;
-    e.window_start_ms = now_ms;
-  }
+    return 0;
+  });
 }
 
 void AuthThrottle::recordSuccess(std::string_view address) {
-  Stripe& s = stripe(address);
-  std::lock_guard<std::mutex> lock(s.mu);
-  auto it = s.entries.find(std::string(address));
-  if (it != s.entries.end() && it->second.blocked_until_ms == 0)
-    s.entries.erase(it);
+  // Only reachable while allowed() said yes, so this never lifts a block.
+  failures_.access(address, 0, [](ExpiringTable::Slot& slot) {
+    slot.present = false;
+    return 0;
+  });
 }
 
 }  // namespace kw

@@ -1,20 +1,21 @@
-// Slows down password guessing: after `max_failures` failed AUTHs from one client address within
-// `window_s`, AUTH from that address is refused for `block_s`. Shared by all workers (a client
-// may reconnect onto another one), striped so workers rarely contend; only AUTH touches it.
+// Slows down password guessing, with the rate limiter's GCRA and table (src/ratelimit/): an
+// address's failed AUTHs are a limit of `max_failures` per `window_s` (all at once, then one
+// more every window_s / max_failures); the failure that uses up the last one blocks AUTH from
+// that address for `block_s`, after which it starts afresh. Shared by all workers (a client may
+// reconnect onto another one) in a bounded, striped, expiring table; only AUTH touches it.
 #pragma once
 
 #include <cstdint>
-#include <mutex>
-#include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "ratelimit/expiring_table.h"
 
 namespace kw {
 
 class AuthThrottle {
 public:
   struct Limits {
-    uint32_t max_failures = 5;
+    uint32_t max_failures = 5;  // 0: never throttle
     uint32_t window_s = 60;
     uint32_t block_s = 30;
   };
@@ -22,23 +23,13 @@ public:
   // True if `address` may try to authenticate now.
   bool allowed(std::string_view address, int64_t now_ms, const Limits& limits);
   void recordFailure(std::string_view address, int64_t now_ms, const Limits& limits);
+  // A success forgets the address's failures.
   void recordSuccess(std::string_view address);
 
 private:
-  struct Entry {
-    uint32_t failures = 0;
-    int64_t window_start_ms = 0;
-    int64_t blocked_until_ms = 0;
-  };
-  struct Stripe {
-    std::mutex mu;
-    std::unordered_map<std::string, Entry> entries;
-  };
-  static constexpr size_t kStripes = 16;
-  static constexpr size_t kMaxEntriesPerStripe = 4096;  // bounded memory under address spraying
-
-  Stripe& stripe(std::string_view address);
-  Stripe stripes_[kStripes];
+  static constexpr size_t kMaxAddresses = 65536;  // bounded memory under address spraying
+  // address -> the failures' TAT (ms), or kBlocked until the entry expires.
+  ExpiringTable failures_{kMaxAddresses};
 };
 
 // "10.0.0.1:5555" -> "10.0.0.1": failures are counted per host, not per connection.

@@ -765,6 +765,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "    reply (default count 10, -1 for all). Entries are: id, timestamp, time in",
         "    microseconds, arguments, client IP and port, client name, namespace of the",
         "    first key. SLOWLOG itself is the upstream Redis's slow log.",
+        "RATELIMIT <user:NAME | namespace:NAME | client:HOST | key>",
+        "    A rate limiter's state, without consuming (a key: its CL.THROTTLE fallback state).",
         "HELP",
         "    Print this help."};
     resp::arrayHeader(&out, std::size(lines));
@@ -806,6 +808,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     return replyLocal(slowlogCommandReply(worker_->shared().slowlog,
                                           std::span<const std::string_view>(req.args).subspan(2)));
   }
+  if (equalsIgnoreCase(sub, "ratelimit"))
+    return cmdKeywardenRateLimit(req);  // ratelimit_gate.cc
   if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
     return replyLocal(namespacesReply());

@@ -234,6 +234,8 @@ const CommandInfo kRows[] = {
     {"fcall_ro", -3, S | R, kN, 2, 0, 1, I::kOther},
     {"script", -2, S | N, k0, 0, 0, 0, I::kScript},
     {"function", -2, S | N, k0, 0, 0, 0, I::kFunction},
+    // rate limiting (redis-cell's command; arity is checked by it, with its own message)
+    {"cl.throttle", -1, W, kR, 1, 1, 1, I::kClThrottle},
     // server / admin
     {"info", -1, N, k0, 0, 0, 0, I::kInfo},
     {"command", -1, C | N, k0, 0, 0, 0, I::kCommand},

@@ -52,6 +52,7 @@ enum class CmdId : uint8_t {
   kScript,
   kFunction,
   kShutdown,
+  kClThrottle,
 };
 
 enum CmdFlag : uint32_t {

@@ -23,6 +23,11 @@ class RequestStage;
 class SlotOwner {
 public:
   virtual void complete(ReplySlot* slot, std::string_view bytes) = 0;
+  // A request stage's retry (request_stage.h): `raw` is sent again for `slot`, behind
+  // `preload` (its reply dropped) when not empty. False if no link can take it.
+  virtual bool resend(ReplySlot*, std::string_view /*preload*/, std::string_view /*raw*/) {
+    return false;
+  }
 
 protected:
   ~SlotOwner() = default;
@@ -40,6 +45,7 @@ enum class SlotEffect : uint8_t {
   kUpstreamAuth,  // AUTH checked by the upstream: +OK moves the client to that identity (`aux`)
   kHelloAuth,     // HELLO ... AUTH checked by the upstream: +OK becomes HELLO's reply
   kStage,         // forwarded by a request stage: `stage` sees the reply first (request_stage.h)
+  kThrottle,    // CL.THROTTLE's FCALL/EVALSHA reply (ratelimit_gate.cc: reload, fallback)
 };
 
 struct ReplySlot {

@@ -52,9 +52,10 @@ public:
   // refusal of the proxy.
   virtual void refuse(std::string_view error) = 0;
   // Sends `raw` (one request, one reply frame) upstream in the request's place; the reply goes to
-  // stage->onReply(tag, ...) before the client sees anything. False if no upstream link can take
-  // it (nothing was sent, nothing answered: the stage decides, e.g. a local fallback).
-  virtual bool forward(std::string_view raw, RequestStage* stage, uint64_t tag) = 0;
+  // stage->onReply(tag, ...) before the client sees anything. Returns the request's slot (the
+  // stage may keep data for onReply in slot->aux); nullptr if no upstream link can take it
+  // (nothing was sent, nothing answered: the stage decides, e.g. a local fallback).
+  virtual ReplySlot* forward(std::string_view raw, RequestStage* stage, uint64_t tag) = 0;
   // The request's slot, to complete later with Session::deliver(worker, slot, bytes). The slot
   // keeps its place in the FIFO; if the client leaves meanwhile, slot->owner becomes null and
   // deliver frees it.
@@ -74,7 +75,8 @@ public:
 
   // The reply to a request this stage forwarded. Returns what the client gets: `reply` itself,
   // or bytes the stage wrote into *scratch. Setting *kept takes the slot instead: the stage
-  // completes it later with Session::deliver (the return value is then ignored).
+  // completes it later with Session::deliver, or has sent it again with slot->owner->resend()
+  // (a retry: the reply comes back here); the return value is then ignored.
   virtual std::string_view onReply(uint64_t tag, ReplySlot* slot, std::string_view reply,
                                    std::string* scratch, bool* kept) = 0;
 };

@@ -56,6 +56,7 @@ public:
   double uptimeSeconds() const override {
     return static_cast<double>(time(nullptr) - shared_->start_unix_s);
   }
+  RateLimitRuntime* rateLimit() const override { return &shared_->ratelimit; }
 
 private:
   SharedState* shared_;

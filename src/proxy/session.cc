@@ -324,6 +324,8 @@ void Session::dispatch(const DecodedRequest& req) {
     return;
   if (!gateAccess(req, cmd))
     return;
+  if (!gateRateLimit(req, cmd))
+    return;
   const DecodedRequest* effective = &req;
   followups_.clear();
   followup_count_ = 0;
@@ -393,21 +395,28 @@ void Session::refuse(std::string_view error) {
   complete(slot, line);
 }
 
-bool Session::forward(std::string_view raw, RequestStage* stage, uint64_t tag) {
+ReplySlot* Session::forward(std::string_view raw, RequestStage* stage, uint64_t tag) {
   ReplySlot* slot = stageSlot();
   std::string cause;
   if (!router_.send(raw, slot, RequestShape{}, &cause)) {
     // Nothing sent, nothing answered: the slot waits for the stage's answer (or the error).
     stage_slot_ = slot;
     stage_cause_ = std::move(cause);
-    return false;
+    return nullptr;
   }
   slot->effect = SlotEffect::kStage;
   slot->stage = stage;
   slot->tag = tag;
   worker_->stats().commands_forwarded.add();
   sendFollowups();
-  return true;
+  return slot;
+}
+
+bool Session::resend(ReplySlot* slot, std::string_view preload, std::string_view raw) {
+  std::string cause;
+  if (!preload.empty() && !router_.send(preload, nullptr, RequestShape{}, &cause))
+    return false;
+  return router_.send(raw, slot, RequestShape{}, &cause);
 }
 
 ReplySlot* Session::hold() {
@@ -1116,9 +1125,12 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
     bool kept = false;
     applyEffect(slot, &bytes, &transformed, &kept);
     if (kept) {
-      // The stage completes it later (Session::deliver); it keeps its place in the FIFO.
-      slot->effect = SlotEffect::kNone;
-      slot->external = true;
+      // The stage completes it later (Session::deliver), or sent it again (a retry: the reply
+      // comes back to it); either way it keeps its place in the FIFO.
+      if (!slot->upstream) {
+        slot->effect = SlotEffect::kNone;
+        slot->external = true;
+      }
       if (from_upstream)
         router_.onReplyDelivered();
       return;

@@ -30,6 +30,7 @@
 #include "policy/ttl_policy.h"
 #include "proxy/command_table.h"
 #include "proxy/metrics/request_metrics.h"
+#include "proxy/ratelimit_gate.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
 #include "proxy/request_shape.h"
@@ -107,7 +108,8 @@ private:
   std::string_view clientAddr() const override { return addr_; }
   void answer(std::string_view reply) override;
   void refuse(std::string_view error) override;
-  bool forward(std::string_view raw, RequestStage* stage, uint64_t tag) override;
+  ReplySlot* forward(std::string_view raw, RequestStage* stage, uint64_t tag) override;
+  bool resend(ReplySlot* slot, std::string_view preload, std::string_view raw) override;
   ReplySlot* hold() override;
   ReplySlot* stageSlot();
 
@@ -128,6 +130,9 @@ private:
                const DecodedRequest** effective);
   uint32_t firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd);
   void sendFollowups();
+  // Rate limiting (ratelimit_gate.cc): the protective limits, and KEYWARDEN RATELIMIT.
+  bool gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd);
+  void cmdKeywardenRateLimit(const DecodedRequest& req);
   bool authenticate(std::string_view name, std::string_view password, bool one_arg_form,
                     std::string* err);
   std::string filterScanReply(std::string_view reply) const;
@@ -284,6 +289,7 @@ private:
   uint32_t followup_count_ = 0;   // commands in followups_
   uint32_t post_exec_count_ = 0;  // commands in post_exec_
   std::string post_exec_;         // follow-ups of commands queued in MULTI: sent right after EXEC
+  RateLimitSessionState rate_limit_;
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;

@@ -20,6 +20,7 @@
 #include "policy/auth_throttle.h"
 #include "proxy/command_table.h"
 #include "proxy/slowlog.h"
+#include "ratelimit/ratelimit_runtime.h"
 
 namespace kw {
 
@@ -84,6 +85,7 @@ public:
 
   SlowLog slowlog;
   AuthThrottle auth_throttle;
+  RateLimitRuntime ratelimit;    // CL.THROTTLE fallback, protective limiters, their counters
   std::vector<Worker*> workers;  // fixed after startup
   CliOptions cli;                // re-applied on every reload
   std::mutex reload_mu;          // one reload at a time (SIGHUP and KEYWARDEN RELOAD)

@@ -16,6 +16,7 @@
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_client.h"
+#include "ratelimit/throttle_stage.h"
 #include "proxy/upstream_conn.h"
 
 namespace kw {
@@ -117,6 +118,8 @@ void Worker::run() {
   rebaseClock();
   upstreams_.start();
   upstream_client_ = std::make_unique<UpstreamClient>(this);
+  // The request stages, in chain order (request_stage.h).
+  addStage(std::make_unique<ThrottleStage>(this));
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);

@@ -64,7 +64,7 @@ function parseAt(buf, pos, opts) {
     case '-':
       return [new RespError(line), after];
     case ':':
-      return [Number(line), after];
+      return [opts.intStrings ? line : Number(line), after];
     case '$':
       return bulk(Number(line));
     case '*':
@@ -117,7 +117,8 @@ function parseAt(buf, pos, opts) {
 
 class RespReader {
   constructor(opts = {}) {
-    this.opts = { buffers: !!opts.buffers };
+    // intStrings: integers as their decimal text (exact beyond 2^53).
+    this.opts = { buffers: !!opts.buffers, intStrings: !!opts.intStrings };
     this.buf = Buffer.alloc(0);
     this.types = []; // first byte of each parsed top-level reply
   }

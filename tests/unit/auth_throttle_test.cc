@@ -41,3 +41,27 @@ TEST_CASE("hostOf strips the port") {
   CHECK(kw::hostOf("[::1]:5000") == "[::1]");
   CHECK(kw::hostOf("nohost") == "nohost");
 }
+
+TEST_CASE("auth throttle: without a block, the failure limit alone refills over the window") {
+  AuthThrottle t;
+  AuthThrottle::Limits lim{3, 60, 0};  // 3 per 60 s: one more every 20 s
+  for (int i = 0; i < 3; ++i)
+    t.recordFailure("h", 0, lim);
+  CHECK_FALSE(t.allowed("h", 19'999, lim));
+  CHECK(t.allowed("h", 20'000, lim));
+  t.recordFailure("h", 20'000, lim);
+  CHECK_FALSE(t.allowed("h", 20'001, lim));
+}
+
+TEST_CASE("auth throttle: a success forgets the failures; max_failures 0 disables it") {
+  AuthThrottle t;
+  AuthThrottle::Limits lim{2, 60, 30};
+  t.recordFailure("h", 0, lim);
+  t.recordSuccess("h");
+  t.recordFailure("h", 1, lim);
+  CHECK(t.allowed("h", 2, lim));  // one failure since the success
+  AuthThrottle::Limits off{0, 60, 30};
+  for (int i = 0; i < 10; ++i)
+    t.recordFailure("x", 0, off);
+  CHECK(t.allowed("x", 0, off));
+}

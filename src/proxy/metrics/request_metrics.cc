@@ -17,8 +17,8 @@ constexpr size_t kTotalWords =
 constexpr size_t kMappedBytes = kTotalWords * sizeof(uint64_t);
 
 constexpr std::string_view kOutcomeNames[] = {
-    "ok",          "error",        "upstream_down", "refused_acl", "refused_shape",
-    "refused_ttl", "refused_auth", "refused_other",
+    "ok",          "error",        "upstream_down", "refused_acl",       "refused_shape",
+    "refused_ttl", "refused_auth", "refused_other", "refused_ratelimit",
 };
 static_assert(std::size(kOutcomeNames) == kOutcomes);
 

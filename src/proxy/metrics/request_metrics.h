@@ -39,6 +39,7 @@ enum class Outcome : uint8_t {
   kRefusedTtl,
   kRefusedAuth,
   kRefusedOther,
+  kRefusedRateLimit,
   kCount
 };
 

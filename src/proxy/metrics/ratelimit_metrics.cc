@@ -1,0 +1,99 @@
+#include "proxy/metrics/ratelimit_metrics.h"
+
+#include <map>
+#include <utility>
+
+#include "ratelimit/ratelimit_runtime.h"
+
+namespace kw {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v, bool gauge) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (gauge)
+    m.gauge.value = v;
+  else
+    m.counter.value = v;
+  f->metric.push_back(std::move(m));
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 100; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '_');
+  }
+  return out;
+}
+
+const char* const kModeNames[] = {"local", "allow", "deny"};
+
+}  // namespace
+
+void appendRateLimitFamilies(RateLimitRuntime& rt, const std::vector<std::string>& ns_labels,
+                             std::vector<MetricFamily>* out) {
+  const RateLimitStats& st = rt.stats();
+  {
+    auto f = family("keywarden_ratelimit_refused_total",
+                    "Commands refused by a protective rate limit, by kind (user, namespace, "
+                    "client) and name (client addresses are summed under \"*\").",
+                    MetricType::Counter);
+    rt.limiters().forEachNamed(
+        [&](std::string_view kind, std::string_view name, const GcraCell& cell) {
+          add(&f, {{"kind", std::string(kind)}, {"name", printable(name)}},
+              static_cast<double>(cell.refused()), false);
+        });
+    add(&f, {{"kind", "client"}, {"name", "*"}},
+        static_cast<double>(st.refused_client.load(std::memory_order_relaxed)), false);
+    out->push_back(std::move(f));
+  }
+  {
+    auto f = family("keywarden_throttle_fallback_total",
+                    "CL.THROTTLE calls answered without Redis (unreachable), by the key's "
+                    "namespace and the namespace's rate_limit_fallback mode.",
+                    MetricType::Counter);
+    std::map<std::pair<std::string, size_t>, uint64_t> series;
+    for (size_t ns = 0; ns < kNamespaceSlots; ++ns) {
+      for (size_t m = 0; m < kThrottleFallbackModes; ++m) {
+        const uint64_t v = st.throttle_fallback[ns][m].load(std::memory_order_relaxed);
+        if (v)
+          series[{ns < ns_labels.size() ? ns_labels[ns] : "other", m}] += v;
+      }
+    }
+    for (const auto& [k, v] : series)
+      add(&f, {{"namespace", k.first}, {"mode", kModeNames[k.second]}}, static_cast<double>(v),
+          false);
+    if (!f.metric.empty())
+      out->push_back(std::move(f));
+  }
+  {
+    auto f = family("keywarden_throttle_code_loads_total",
+                    "FUNCTION LOAD / SCRIPT LOAD sent because Redis no longer had CL.THROTTLE's "
+                    "code (flushed, restarted without persistence).",
+                    MetricType::Counter);
+    add(&f, {}, static_cast<double>(st.code_loads.load(std::memory_order_relaxed)), false);
+    out->push_back(std::move(f));
+  }
+  {
+    auto f =
+        family("keywarden_throttle_fallback_active",
+               "1 while CL.THROTTLE is being answered without Redis, else 0.", MetricType::Gauge);
+    add(&f, {}, rt.inOutage() ? 1 : 0, true);
+    out->push_back(std::move(f));
+  }
+}
+
+}  // namespace kw
