@@ -262,6 +262,8 @@ size_t Session::processBuffer(std::string_view data) {
       // be framed, so no later byte can be trusted to start a request). Replies owed to
       // earlier requests are written first.
       worker_->stats().errors_protocol.add();
+      current_raw_ = {};  // no request: nothing of the input goes into the slow log
+      current_cmd_ = CommandTable::kUnknownIndex;
       KW_LOG_INFO("protocol error from client %s: %s", addr_.c_str(), decoder.error().c_str());
       std::string msg = "ERR " + decoder.error();
       if (!user_) {
@@ -276,6 +278,7 @@ size_t Session::processBuffer(std::string_view data) {
       return data.size();
     }
     dispatch(req);
+    current_raw_ = {};  // a view into the input: stale once this batch is consumed
   }
   if (raw_ && off < data.size() && !closed_) {
     // Bytes pipelined behind SYNC/PSYNC belong to the replication link.
@@ -407,6 +410,8 @@ ReplySlot* Session::forward(std::string_view raw, RequestStage* stage, uint64_t 
   slot->effect = SlotEffect::kStage;
   slot->stage = stage;
   slot->tag = tag;
+  if (in_multi_)
+    ++multi_queued_;  // its place in EXEC's reply (applyExec)
   worker_->stats().commands_forwarded.add();
   sendFollowups();
   return slot;
