@@ -8,6 +8,15 @@ from collections import defaultdict
 TARGET_ORDER = ["redis", "keywarden", "twemproxy"]
 
 
+def target_rank(t):
+    # redis first, then keywarden and its keywarden-wN variants, then the peers
+    if t in TARGET_ORDER:
+        return (TARGET_ORDER.index(t), t)
+    if t.startswith("keywarden"):
+        return (1, t)
+    return (len(TARGET_ORDER), t)
+
+
 def median(values):
     return statistics.median(values) if values else None
 
@@ -33,7 +42,8 @@ def main(path):
                 cpu[(w, t)][row["rep"]] = [float(row["proxy_cpu_us_per_req"])]
 
     for w in workloads:
-        targets = [t for t in TARGET_ORDER if (w, t, "GET") in data or (w, t, "SET") in data]
+        seen = {t for (ww, t, _test) in data if ww == w}
+        targets = sorted(seen, key=target_rank)
         reps = max(len(data[(w, t, "GET")]["rps"]) for t in targets)
         print(f"## {w} (median of {reps} rep{'s' if reps != 1 else ''})")
         print()

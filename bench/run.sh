@@ -2,7 +2,7 @@
 # Throughput/latency/CPU comparison: redis-benchmark against Redis directly, through keywarden
 # and through twemproxy (nutcracker), all on loopback. See bench/README.md.
 #
-# Environment: REPS (5), KW_WORKERS (0 = one per CPU, keywarden's default), KEYWARDEN_BIN (build/keywarden), N_P1 (100000),
+# Environment: REPS (5), KW_WORKERS (0 = keywarden's default), KEYWARDEN_BIN (build/keywarden), N_P1 (100000),
 # N_P16 (500000), N_C200 (100000), TARGETS ("redis keywarden twemproxy").
 set -euo pipefail
 
@@ -27,7 +27,7 @@ echo "workload,rep,target,test,rps,avg_ms,min_ms,p50_ms,p95_ms,p99_ms,max_ms,pro
 
 declare -A port pid
 cleanup() {
-  kw_stop_pidfile "$out/keywarden.pid"
+  for f in "$out"/keywarden*.pid; do kw_stop_pidfile "$f"; done
   kw_stop_pidfile "$out/nutcracker.pid"
   kw_stop_pidfile "$out/redis/redis.pid"
 }
@@ -40,37 +40,44 @@ pid[redis]=$(<"$out/redis/redis.pid")
 
 has_target() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 
-if has_target keywarden; then
-  if [[ ! -x "$kw_bin" ]]; then
-    echo "bench: WARNING: $kw_bin not found (build it: meson compile -C build); skipping keywarden" >&2
-    kept=()
-    for t in "${targets[@]}"; do
-      if [[ "$t" != keywarden ]]; then kept+=("$t"); fi
-    done
-    targets=("${kept[@]}")
-  else
-    port[keywarden]=$(kw_free_port)
-    metrics_port=$(kw_free_port)
-    cat >"$out/keywarden.toml" <<TOML
+# keywarden targets: "keywarden" (KW_WORKERS workers, 0 = the default) and "keywarden-wN" (N
+# workers), so worker counts are compared in the same interleaved run.
+kw_targets=()
+for t in "${targets[@]}"; do
+  [[ "$t" =~ ^keywarden(-w([0-9]+))?$ ]] && kw_targets+=("$t")
+done
+if ((${#kw_targets[@]} > 0)) && [[ ! -x "$kw_bin" ]]; then
+  echo "bench: WARNING: $kw_bin not found (build it: meson compile -C build); skipping keywarden" >&2
+  kept=()
+  for t in "${targets[@]}"; do
+    [[ "$t" =~ ^keywarden ]] || kept+=("$t")
+  done
+  targets=("${kept[@]}")
+  kw_targets=()
+fi
+for t in "${kw_targets[@]}"; do
+  [[ "$t" =~ ^keywarden-w([0-9]+)$ ]] && tw=${BASH_REMATCH[1]} || tw=$workers
+  port[$t]=$(kw_free_port)
+  metrics_port=$(kw_free_port)
+  cat >"$out/$t.toml" <<TOML
 [server]
-workers = $workers
+workers = $tw
 log_level = "warn"
 
 [metrics]
 enabled = true
 listen = "127.0.0.1:$metrics_port"
 TOML
-    "$kw_bin" -c "$out/keywarden.toml" --upstream "127.0.0.1:${port[redis]}" \
-      --listen "127.0.0.1:${port[keywarden]}" >"$out/keywarden.log" 2>&1 &
-    pid[keywarden]=$!
-    echo "${pid[keywarden]}" >"$out/keywarden.pid"
-    if ! kw_wait_pong "${port[keywarden]}" 10 "${pid[keywarden]}"; then
-      echo "bench: keywarden did not answer PING; log:" >&2
-      tail -n 20 "$out/keywarden.log" >&2
-      exit 1
-    fi
+  "$kw_bin" -c "$out/$t.toml" --upstream "127.0.0.1:${port[redis]}" \
+    --listen "127.0.0.1:${port[$t]}" >"$out/$t.log" 2>&1 &
+  pid[$t]=$!
+  echo "${pid[$t]}" >"$out/$t.pid"
+  if ! kw_wait_pong "${port[$t]}" 10 "${pid[$t]}"; then
+    echo "bench: $t did not answer PING; log:" >&2
+    tail -n 20 "$out/$t.log" >&2
+    exit 1
   fi
-fi
+done
 
 if has_target twemproxy; then
   port[twemproxy]=$(kw_free_port)
@@ -146,8 +153,8 @@ describe() {
   echo "- kernel: $(uname -sr)"
   echo "- redis: $(redis-server --version | awk '{print $3}' | sed 's/^v=//')"
   echo "- twemproxy: $(nutcracker -V 2>&1 | sed -n 's/^This is nutcracker-//p')"
-  if [[ -n "${pid[keywarden]:-}" ]]; then
-    echo "- keywarden: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'), workers = $workers$( ((workers == 0)) && echo " (one per CPU: $(nproc))")"
+  if ((${#kw_targets[@]} > 0)); then
+    echo "- keywarden: commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'); targets ${kw_targets[*]} (keywarden = workers $workers, 0 = the default; keywarden-wN = N workers)"
   else
     echo "- keywarden: not run ($kw_bin missing)"
   fi

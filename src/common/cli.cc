@@ -242,7 +242,7 @@ const char* cliHelpText() {
          "      --listen HOST:PORT       client listen address (server.listen)\n"
          "      --upstream HOST:PORT     Redis server to forward to (upstream.address)\n"
          "      --upstream-password PW   AUTH password for the upstream (upstream.password)\n"
-         "      --workers N              worker threads, 0 = one per CPU (server.workers)\n"
+         "      --workers N              worker threads, 0 = one per 4 CPUs (server.workers)\n"
          "      --metrics-listen HOST:PORT  Prometheus /metrics address (metrics.listen)\n"
          "      --log-level LEVEL        debug|info|warn|error (server.log_level)\n"
          "  -h, --help                   print this help and exit\n"

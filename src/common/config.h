@@ -18,9 +18,17 @@ struct HostPort {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
+// Worker threads when the configuration says 0: one per four CPUs, at least one. A worker at P1
+// spends most of its time in one read and one write per request, and on a host it shares with
+// Redis and the application, a second worker on a 2-4 core machine costs more in scheduling and
+// cross-core wake-ups than it gives (bench/results/, README "Sizing workers").
+inline unsigned defaultWorkers(unsigned cpus) {
+  return cpus / 4 > 1 ? cpus / 4 : 1;
+}
+
 struct ServerConfig {
   HostPort listen{"127.0.0.1", 6380};
-  unsigned workers = 0;  // 0: one per CPU
+  unsigned workers = 0;  // 0: defaultWorkers(CPUs)
   uint32_t shutdown_deadline_ms = 5000;
   LogLevel log_level = LogLevel::kInfo;
 };

@@ -174,7 +174,7 @@ bool Server::start(std::string* error) {
   }
   unsigned n = config_->server.workers;
   if (n == 0)
-    n = std::max(1u, std::thread::hardware_concurrency());
+    n = defaultWorkers(std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, shared_.get()));
     if (!workers_.back()->bind(listen, error))
