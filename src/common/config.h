@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/policy_config.h"
+#include "pg/pg_config.h"
 
 namespace kw {
 
@@ -75,6 +76,7 @@ struct Config {
   MetricsConfig metrics;
   PolicyConfig policy;
   SlowlogConfig slowlog;
+  PgConfig pg;  // [[postgres]] sources and read-through namespaces (src/pg/)
 };
 
 }  // namespace kw

@@ -10,6 +10,7 @@
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
+#include "pg/read_through_hub.h"
 #include "policy/policy.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/http_endpoint.h"
@@ -153,6 +154,9 @@ bool Server::start(std::string* error) {
   shared_->cli = cli_;
   shared_->start_time_ms = uv_now(uv_default_loop());
   shared_->start_unix_s = static_cast<int64_t>(time(nullptr));
+  // PostgreSQL is never needed to start: a source that is down opens its circuit and is probed.
+  if (!config_->pg.sources.empty())
+    shared_->read_through = std::make_shared<pg::ReadThroughHub>(config_->pg);
   const UpstreamConfig& up = config_->upstream;
   shared_->upstream_name = up.address.host + ":" + std::to_string(up.address.port);
   // Resolved once; a name that does not resolve is a startup error, not a runtime surprise.

@@ -12,6 +12,7 @@
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
+#include "pg/read_through_hub.h"
 #include "policy/policy.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
@@ -117,6 +118,8 @@ void Worker::run() {
   rebaseClock();
   upstreams_.start();
   upstream_client_ = std::make_unique<UpstreamClient>(this);
+  if (shared_->read_through)
+    addStage(shared_->read_through->makeStage(this));
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);
