@@ -13,10 +13,42 @@ build=${KW_BUILD_DIR:-build}
 state=${KW_DEMO_DIR:-${TMPDIR:-/tmp}/keywarden-demo}
 proxy_port=6380
 metrics_url=http://127.0.0.1:9121/metrics
+pg_bin=${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}
+
+# PostgreSQL refuses to run as root: as root the demo cluster belongs to the postgres system user
+# (created by Debian's postgresql package).
+as_pg() {
+  if [[ $(id -u) == 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+stop_pg() {
+  [[ -f "$state/pg/data/postmaster.pid" ]] || return 0
+  as_pg "$pg_bin/pg_ctl" -D "$state/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# start_pg PORT: a throwaway cluster in $state/pg (its own initdb, not the system service), with
+# database apidb loaded from conf/sql/profiles.sql.
+start_pg() {
+  local port=$1
+  rm -rf "$state/pg"
+  mkdir -p "$state/pg"
+  [[ $(id -u) == 0 ]] && chown postgres: "$state/pg"
+  as_pg "$pg_bin/initdb" -D "$state/pg/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
+    >"$state/pg/initdb.log" 2>&1 || return 1
+  as_pg "$pg_bin/pg_ctl" -D "$state/pg/data" -l "$state/pg/postgres.log" -w \
+    -o "-p $port -k $state/pg -c listen_addresses=127.0.0.1" start >/dev/null || return 1
+  psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -X -q -c 'CREATE DATABASE apidb' &&
+    psql -h 127.0.0.1 -p "$port" -U postgres -d apidb -X -q -v ON_ERROR_STOP=1 \
+      -f conf/sql/profiles.sql >/dev/null
+}
 
 stop_all() {
   kw_stop_pidfile "$state/keywarden.pid"
-  # --- PostgreSQL stop: to be added with the PostgreSQL issue (mirror of the start block). ---
+  stop_pg
   kw_stop_pidfile "$state/redis/redis.pid"
 }
 
@@ -54,11 +86,16 @@ if ! kw_start_redis "$state/redis" "$redis_port"; then
   exit 1
 fi
 
-# --- PostgreSQL start: to be added with the PostgreSQL issue. ---
-# Start a throwaway cluster under "$state/pg" here (initdb + pg_ctl start on a free port, pid in
-# its data dir), pass its connection string to keywarden below, and stop it in stop_all().
+pg_port=$(kw_free_port)
+if ! start_pg "$pg_port"; then
+  echo "demo: PostgreSQL did not start; see $state/pg/" >&2
+  stop_all
+  exit 1
+fi
+# conf/keywarden.toml names PostgreSQL's usual port; the demo's cluster runs on a free one.
+sed "s/port=5432 dbname=apidb/port=$pg_port dbname=apidb/" conf/keywarden.toml >"$state/keywarden.toml"
 
-nohup "$build/keywarden" -c conf/keywarden.toml --upstream "127.0.0.1:$redis_port" \
+nohup "$build/keywarden" -c "$state/keywarden.toml" --upstream "127.0.0.1:$redis_port" \
   >"$state/keywarden.log" 2>&1 </dev/null &
 kw_pid=$!
 echo "$kw_pid" >"$state/keywarden.pid"
@@ -71,9 +108,13 @@ fi
 
 cat <<MSG
 
-keywarden is running (pid $kw_pid) in front of redis-server on 127.0.0.1:$redis_port.
+keywarden is running (pid $kw_pid) in front of redis-server on 127.0.0.1:$redis_port,
+reading through from PostgreSQL on 127.0.0.1:$pg_port (database apidb, table profiles).
 
   connect:  redis-cli -p $proxy_port
+  read:     redis-cli -p $proxy_port GET profile:11111111-2222-3333-4444-555555555555
+  change:   psql -h 127.0.0.1 -p $pg_port -U postgres apidb \\
+              -c "UPDATE profiles SET first_name = 'Augusta' WHERE user_id = '11111111-2222-3333-4444-555555555555'"
   metrics:  $metrics_url
   logs:     $state/keywarden.log, $state/redis/redis.log
   stop:     tools/demo.sh stop

@@ -36,6 +36,34 @@ void FillTable::sweepNegatives(uint64_t now_ms) {
   }
 }
 
+bool FillTable::recentValue(std::string_view key, uint64_t now_ms, std::string* value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = recent_.find(std::string(key));
+  if (it == recent_.end())
+    return false;
+  if (it->second.expires_ms <= now_ms) {
+    recent_.erase(it);
+    return false;
+  }
+  *value = it->second.value;
+  return true;
+}
+
+void FillTable::rememberRecent(std::string_view key, std::string_view value, uint64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (recent_.size() >= max_negative_) {
+    for (auto it = recent_.begin(); it != recent_.end();) {
+      if (it->second.expires_ms <= now_ms)
+        it = recent_.erase(it);
+      else
+        ++it;
+    }
+    if (recent_.size() >= max_negative_)
+      return;
+  }
+  recent_[std::string(key)] = Recent{std::string(value), now_ms + kRecentMs};
+}
+
 bool FillTable::join(std::string_view key, Waiter w) {
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, created] = flights_.try_emplace(std::string(key));
@@ -78,6 +106,7 @@ bool FillTable::invalidate(std::string_view key) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string k(key);
   negative_.erase(k);
+  recent_.erase(k);
   auto it = flights_.find(k);
   if (it == flights_.end())
     return false;

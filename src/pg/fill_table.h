@@ -12,6 +12,10 @@
 //    LISTEN connection was lost (notifications lost) the keys filled before it came back can be
 //    deleted. Bounded; when full the oldest records are dropped (those keys then rely on their
 //    TTL alone).
+//  - Recent fills: a value just written stays here for kRecentMs, because a GET that Redis
+//    answered nil just before the SET landed (on another worker's connection) may reach
+//    keywarden after the flight ended; it is answered with that value instead of a second
+//    query. A notification forgets it like a negative entry.
 //  - Invalidation during a fill: a notification for a key whose flight is running marks the
 //    flight dirty; the leader then does not write its (possibly older) value to Redis, or, if
 //    its SET was already sent, deletes the key again once the SET's reply is in.
@@ -47,6 +51,11 @@ public:
   // True when `key` is known missing at `now_ms`.
   bool isMissing(std::string_view key, uint64_t now_ms);
   void rememberMissing(std::string_view key, uint64_t now_ms, uint64_t ttl_ms);
+
+  // The value filled for `key` less than kRecentMs ago, if any.
+  bool recentValue(std::string_view key, uint64_t now_ms, std::string* value);
+  void rememberRecent(std::string_view key, std::string_view value, uint64_t now_ms);
+  static constexpr uint64_t kRecentMs = 1000;
 
   // Adds `w` to the key's flight; true when this created the flight (the caller is the leader
   // and must call finish() exactly once).
@@ -88,7 +97,12 @@ private:
   const size_t max_records_;
   std::unordered_map<std::string, Flight> flights_;
   std::unordered_map<std::string, uint64_t> negative_;  // key -> expiry
-  std::deque<Fill> fills_;                              // in fill order
+  struct Recent {
+    std::string value;
+    uint64_t expires_ms;
+  };
+  std::unordered_map<std::string, Recent> recent_;
+  std::deque<Fill> fills_;  // in fill order
   uint64_t dropped_ = 0;
 };
 

@@ -394,6 +394,12 @@ void ReadThroughStage::startFill(size_t ns, const std::string& key, uint64_t id,
     r.kind = RowOutcome::Kind::kMissing;
     return deliverLater(id, std::move(r));
   }
+  if (redis_ok && src.table().recentValue(key, now, &r.value)) {
+    // Redis answered nil just before the value landed: no second query.
+    bump(n.stats.coalesced);
+    r.kind = RowOutcome::Kind::kFound;
+    return deliverLater(id, std::move(r));
+  }
   std::string cause;
   if (!src.allowQuery(&cause)) {
     bump(n.stats.errors[static_cast<size_t>(RowOutcome::Kind::kUnavailable)]);
@@ -464,8 +470,10 @@ void ReadThroughStage::onSetReply(size_t ns, const std::string& key, const std::
     bump(n.stats.fills);
     const uint64_t now = ReadThroughHub::nowMs();
     src.table().recordFill(key, now, now + n.cfg.ttl_s * 1000);
+    src.table().rememberRecent(key, value, now);
   } else if (bulkValue(reply, &r.value)) {
     bump(n.stats.fill_lost_race);  // written meanwhile by someone else: theirs is served
+    src.table().rememberRecent(key, r.value, ReadThroughHub::nowMs());
   } else if (reply.size() > 13 && reply.substr(0, 13) == "-UPSTREAMDOWN") {
     r.value = value;  // Redis went away meanwhile: the row is still the answer
     bump(n.stats.direct);
@@ -474,6 +482,8 @@ void ReadThroughStage::onSetReply(size_t ns, const std::string& key, const std::
     r.raw_error.assign(reply);  // e.g. WRONGTYPE: what GET itself would have answered
   }
   const FillTable::Finished fin = src.table().finish(key);
+  if (fin.dirty)
+    src.table().invalidate(key);  // no recent value to hand out
   if (fin.dirty && r.filled) {
     // A notification arrived while the SET was on its way: the row may have changed after our
     // SELECT. The DEL follows the SET on the same connection, so it lands after it.

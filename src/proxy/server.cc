@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/net_address.h"
 #include "pg/read_through_hub.h"
+#include "pg/read_through_metrics.h"
 #include "policy/policy.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/http_endpoint.h"
@@ -56,6 +57,10 @@ public:
   }
   double uptimeSeconds() const override {
     return static_cast<double>(time(nullptr) - shared_->start_unix_s);
+  }
+  void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* out) const override {
+    if (shared_->read_through)
+      pg::appendReadThroughMetrics(*shared_->read_through, out);
   }
 
 private:

@@ -283,6 +283,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   gauge("keywarden_uptime_seconds", "Seconds since the proxy started.", source_->uptimeSeconds());
   gauge("keywarden_build_info", "Always 1; the version is a label.", 1,
         {{"version", sanitizeLabel(version_)}});
+  source_->appendFeatureFamilies(&out);
   return out;
 }
 

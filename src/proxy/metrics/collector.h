@@ -34,6 +34,8 @@ struct MetricsSource {
   // Whether the proxy can reach its upstream now (keywarden_upstream_up, /healthz).
   virtual bool upstreamUp() const = 0;
   virtual double uptimeSeconds() const = 0;
+  // Families of features with their own counters (PostgreSQL read-through...), appended as is.
+  virtual void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* /*out*/) const {}
 };
 
 class MetricsCollector : public prometheus::Collectable {
