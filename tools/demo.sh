@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts a throwaway Redis and keywarden in front of it, for trying keywarden by hand.
+# Starts a throwaway Redis, a throwaway PostgreSQL 15 cluster (read-through) and keywarden in
+# front of them, for trying keywarden by hand.
 #   tools/demo.sh         install deps, build (release), start everything
 #   tools/demo.sh stop    stop everything this script started
 # Environment: KW_BUILD_DIR (build), KW_DEMO_DIR (/tmp/keywarden-demo: data, pid files, logs).
@@ -13,42 +14,10 @@ build=${KW_BUILD_DIR:-build}
 state=${KW_DEMO_DIR:-${TMPDIR:-/tmp}/keywarden-demo}
 proxy_port=6380
 metrics_url=http://127.0.0.1:9121/metrics
-pg_bin=${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}
-
-# PostgreSQL refuses to run as root: as root the demo cluster belongs to the postgres system user
-# (created by Debian's postgresql package).
-as_pg() {
-  if [[ $(id -u) == 0 ]]; then
-    runuser -u postgres -- "$@"
-  else
-    "$@"
-  fi
-}
-
-stop_pg() {
-  [[ -f "$state/pg/data/postmaster.pid" ]] || return 0
-  as_pg "$pg_bin/pg_ctl" -D "$state/pg/data" -m fast -w stop >/dev/null 2>&1 || true
-}
-
-# start_pg PORT: a throwaway cluster in $state/pg (its own initdb, not the system service), with
-# database apidb loaded from conf/sql/profiles.sql.
-start_pg() {
-  local port=$1
-  rm -rf "$state/pg"
-  mkdir -p "$state/pg"
-  [[ $(id -u) == 0 ]] && chown postgres: "$state/pg"
-  as_pg "$pg_bin/initdb" -D "$state/pg/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
-    >"$state/pg/initdb.log" 2>&1 || return 1
-  as_pg "$pg_bin/pg_ctl" -D "$state/pg/data" -l "$state/pg/postgres.log" -w \
-    -o "-p $port -k $state/pg -c listen_addresses=127.0.0.1" start >/dev/null || return 1
-  psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -X -q -c 'CREATE DATABASE apidb' &&
-    psql -h 127.0.0.1 -p "$port" -U postgres -d apidb -X -q -v ON_ERROR_STOP=1 \
-      -f conf/sql/profiles.sql >/dev/null
-}
 
 stop_all() {
   kw_stop_pidfile "$state/keywarden.pid"
-  stop_pg
+  kw_stop_pg "$state/pg"
   kw_stop_pidfile "$state/redis/redis.pid"
 }
 
@@ -87,7 +56,9 @@ if ! kw_start_redis "$state/redis" "$redis_port"; then
 fi
 
 pg_port=$(kw_free_port)
-if ! start_pg "$pg_port"; then
+if ! kw_start_pg "$state/pg" "$pg_port" ||
+  ! kw_psql "$pg_port" postgres -c 'CREATE DATABASE apidb' ||
+  ! kw_psql "$pg_port" apidb -f conf/sql/profiles.sql >/dev/null; then
   echo "demo: PostgreSQL did not start; see $state/pg/" >&2
   stop_all
   exit 1
