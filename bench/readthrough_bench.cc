@@ -125,9 +125,9 @@ struct App {
   };
   State open() const {
     State s{connectRedis(port), connectPg(conninfo)};
-    PGresult* r = PQprepare(s.pg, "get_profile",
-                            "SELECT row_to_json(p)::text FROM profiles p WHERE user_id = $1", 1,
-                            nullptr);
+    PGresult* r =
+        PQprepare(s.pg, "get_profile",
+                  "SELECT row_to_json(p)::text FROM profiles p WHERE user_id = $1", 1, nullptr);
     PQclear(r);
     return s;
   }
@@ -228,8 +228,9 @@ int main(int argc, char** argv) {
   else if (mode == "stampede")
     rc = stampede(argc, argv);
   if (rc == 2)
-    fprintf(stderr, "usage: readthrough_bench miss <kw_port> <redis_port> <conninfo> <keys> "
-                    "<threads> <first_id>\n"
-                    "       readthrough_bench stampede <kw_port> <conninfo> <uuid> <conns> <per>\n");
+    fprintf(stderr,
+            "usage: readthrough_bench miss <kw_port> <redis_port> <conninfo> <keys> "
+            "<threads> <first_id>\n"
+            "       readthrough_bench stampede <kw_port> <conninfo> <uuid> <conns> <per>\n");
   return rc;
 }

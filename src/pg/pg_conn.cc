@@ -15,14 +15,19 @@ template <typename H> void closeAndDelete(H* h) {
            [](uv_handle_t* x) { delete reinterpret_cast<H*>(x); });
 }
 
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...");
+// error replies and log lines need one line: whitespace runs become one space.
 std::string trimmed(const char* s) {
-  std::string out = s ? s : "";
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' '))
+  std::string out;
+  for (const char* p = s ? s : ""; *p; ++p) {
+    const bool space = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+    if (!space)
+      out += *p;
+    else if (!out.empty() && out.back() != ' ')
+      out += ' ';
+  }
+  while (!out.empty() && out.back() == ' ')
     out.pop_back();
-  // Multi-line libpq messages ("connection to server ... failed: ...\n\tIs the server...")
-  for (char& c : out)
-    if (c == '\n' || c == '\r' || c == '\t')
-      c = ' ';
   return out;
 }
 
@@ -231,27 +236,39 @@ void PgConn::flushOutput() {
 void PgConn::readInput() {
   if (!PQconsumeInput(conn_))
     return fail(lastError());
-  while (PGnotify* n = PQnotifies(conn_)) {
-    std::string channel = n->relname ? n->relname : "";
-    std::string payload = n->extra ? n->extra : "";
-    PQfreemem(n);
-    owner_->onNotify(this, channel, payload);
-    if (!conn_)
-      return;
-  }
+  if (!deliverNotifies())
+    return;
   while (phase_ != Phase::kNone && !PQisBusy(conn_)) {
     PGresult* r = PQgetResult(conn_);
     if (!r) {
       finishCommand();
-      return;
+      break;
     }
     if (!result_)
       result_ = r;
     else
       PQclear(r);
   }
-  if (conn_ && PQstatus(conn_) == CONNECTION_BAD)
+  // Parsing results may have queued notifications that arrived with them: deliver them now, not
+  // at the next readable event (which, on a quiet LISTEN connection, may be seconds away).
+  if (!conn_ || !deliverNotifies())
+    return;
+  if (PQstatus(conn_) == CONNECTION_BAD)
     fail(lastError());
+}
+
+// False when the connection went away meanwhile.
+bool PgConn::deliverNotifies() {
+  while (conn_) {
+    PGnotify* n = PQnotifies(conn_);
+    if (!n)
+      return true;
+    std::string channel = n->relname ? n->relname : "";
+    std::string payload = n->extra ? n->extra : "";
+    PQfreemem(n);
+    owner_->onNotify(this, channel, payload);
+  }
+  return false;
 }
 
 void PgConn::finishCommand() {

@@ -88,6 +88,7 @@ private:
   void stopWatching();
   void onSocketEvent(int events);
   void readInput();
+  bool deliverNotifies();
   void flushOutput();
   void sendPrepared();
   void fail(const std::string& cause);

@@ -77,9 +77,6 @@ bool bulkValue(std::string_view reply, std::string* out) {
 ReadThroughStage::ReadThroughStage(Worker* worker, ReadThroughHub* hub)
     : worker_(worker), hub_(hub) {
   hub_->setStage(worker_->index(), this);
-  defer_timer_ = new uv_timer_t;
-  uv_timer_init(worker_->loop(), defer_timer_);
-  defer_timer_->data = this;
   probe_timer_ = new uv_timer_t;
   uv_timer_init(worker_->loop(), probe_timer_);
   probe_timer_->data = this;
@@ -134,12 +131,10 @@ ReadThroughStage::~ReadThroughStage() {
     Session::deliver(worker_, a.slot, "-ERR keywarden is shutting down\r\n");
   waiters_.clear();
   assemblies_.clear();
-  for (uv_timer_t* t : {defer_timer_, probe_timer_}) {
-    t->data = nullptr;
-    uv_timer_stop(t);
-    uv_close(reinterpret_cast<uv_handle_t*>(t),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  }
+  probe_timer_->data = nullptr;
+  uv_timer_stop(probe_timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(probe_timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
 // ---- namespaces ----
@@ -521,22 +516,21 @@ void ReadThroughStage::finishFlight(size_t ns, const std::string& key, const Fil
   }
 }
 
-// Results for this worker's waiters are delivered on the next loop iteration, never from inside
-// the call that produced them (which may be the session's own reply path).
+// Results for this worker's waiters are delivered by a task posted to this worker, never from
+// inside the call that produced them (which may be the session's own reply path). A task, not a
+// zero timer: tasks run in the loop's poll phase, so the worker's flush (its uv_check) writes the
+// replies in the same iteration; after a timer the poll would block first.
 void ReadThroughStage::deliverLater(uint64_t waiter, FillResult r) {
   deferred_.emplace_back(waiter, std::move(r));
   if (deferred_.size() == 1)
-    uv_timer_start(defer_timer_, &ReadThroughStage::onDeferred, 0, 0);
+    worker_->post([this] { drainDeferred(); });
 }
 
-void ReadThroughStage::onDeferred(uv_timer_t* t) {
-  auto* self = static_cast<ReadThroughStage*>(t->data);
-  if (!self)
-    return;
+void ReadThroughStage::drainDeferred() {
   std::vector<std::pair<uint64_t, FillResult>> batch;
-  batch.swap(self->deferred_);
+  batch.swap(deferred_);
   for (auto& [id, r] : batch)
-    self->onResult(id, r);
+    onResult(id, r);
 }
 
 void ReadThroughStage::onResult(uint64_t id, const FillResult& r) {
@@ -620,7 +614,7 @@ std::string ReadThroughStage::encode(const ReadThroughHub& hub, const FillResult
 
 RequestStage::Verdict ReadThroughStage::onKeywarden(StageRequest& req) {
   const auto args = req.args();
-  if (args.size() < 2)
+  if (args.size() < 2 || req.inMulti())
     return Verdict::kContinue;
   auto is = [](std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

@@ -136,7 +136,7 @@ private:
   void completeAssembly(uint64_t group);
   void refreshNamespaceMap();
 
-  static void onDeferred(uv_timer_t* t);
+  void drainDeferred();
   static void onProbeTimer(uv_timer_t* t);
 
   Worker* worker_;
@@ -153,7 +153,6 @@ private:
   std::unordered_map<uint64_t, Assembly> assemblies_;
   uint64_t next_group_ = 1;
   std::vector<std::pair<uint64_t, FillResult>> deferred_;
-  uv_timer_t* defer_timer_ = nullptr;
   uv_timer_t* probe_timer_ = nullptr;
   uint64_t ticks_ = 0;
 };
