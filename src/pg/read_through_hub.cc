@@ -82,6 +82,8 @@ std::string ReadThroughHub::infoSection() const {
     line(p + "suspects_deleted", std::to_string(read(s->suspects_deleted)));
     line(p + "inflight_fills", std::to_string(s->table().flights()));
     line(p + "negative_entries", std::to_string(s->table().negatives()));
+    line(p + "fill_records", std::to_string(s->table().fillRecords()));
+    line(p + "fill_records_dropped", std::to_string(s->table().recordsDropped()));
   }
   for (const auto& n : namespaces_) {
     const ReadThroughStats& st = n->stats;
@@ -145,6 +147,7 @@ std::string ReadThroughHub::sourcesReply(int proto) const {
         {"listening", s->listening.load() ? "yes" : "no"},
         {"listen_losses", std::to_string(read(s->listen_losses))},
         {"suspects_deleted", std::to_string(read(s->suspects_deleted))},
+        {"fill_records_dropped", std::to_string(s->table().recordsDropped())},
     };
     resp::mapHeader(&out, proto, static_cast<int64_t>(std::size(fields)));
     for (const auto& [k, v] : fields) {

@@ -238,9 +238,8 @@ RequestStage::Verdict ReadThroughStage::onGet(StageRequest& req) {
   const int32_t ns = nsOfCounter(req.firstKeyNamespace());
   if (ns < 0 || req.args().size() != 2 || !req.plainState())
     return Verdict::kContinue;
+  // The key's shape is checked only on a miss: a hit costs no pattern match.
   const std::string_view key = req.args()[1];
-  if (!hub_->ns(static_cast<size_t>(ns)).pattern.matches(key))
-    return Verdict::kContinue;  // not a key of the namespace (shape not enforced): plain GET
   const uint64_t tag = newForwarded();
   Forwarded& f = *forwarded(tag);
   f.ns = ns;
@@ -250,6 +249,8 @@ RequestStage::Verdict ReadThroughStage::onGet(StageRequest& req) {
     return Verdict::kDone;
   // Redis is down: straight from PostgreSQL, nothing cached.
   release(tag);
+  if (!hub_->ns(static_cast<size_t>(ns)).pattern.matches(key))
+    return Verdict::kDone;  // not a key of the namespace: the session answers -UPSTREAMDOWN
   fillGet(req.hold(), req.proto(), static_cast<size_t>(ns), std::string(key), false);
   return Verdict::kDone;
 }
@@ -297,8 +298,12 @@ std::string_view ReadThroughStage::onReply(uint64_t tag, ReplySlot* slot, std::s
       release(tag);
       return reply;  // the hit path
     }
-    *kept = true;
     const size_t ns = static_cast<size_t>(f->ns);
+    if (!hub_->ns(ns).pattern.matches(f->key)) {
+      release(tag);
+      return reply;  // not a key of the namespace (its shape is not enforced): a plain GET
+    }
+    *kept = true;
     std::string key = std::move(f->key);
     const int proto = f->proto;
     release(tag);

@@ -76,7 +76,7 @@ TEST_CASE("read-through config: params must be segments of the pattern") {
   std::string text = kGood;
   text.replace(text.find("params = [\"user_id\"]"), 20, "params = [\"uid\"]");
   const std::string e = errorOf(text);
-  CHECK(e.find("t.toml:13: namespaces[0].read_through.params: \"uid\" is not a segment of the "
+  CHECK(e.find("t.toml:14: namespaces[0].read_through.params: \"uid\" is not a segment of the "
                "pattern \"profile:{user_id:uuid}\" (segments: user_id)") != std::string::npos);
 }
 
