@@ -40,8 +40,10 @@ SourcePool::~SourcePool() {
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
+// Every connection at once: the first misses should not wait for connects.
 void SourcePool::start() {
-  startConn();
+  for (unsigned i = 0; i < cfg_.connections; ++i)
+    startConn();
 }
 
 size_t SourcePool::open() const {
