@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts a throwaway Redis and keywarden in front of it, for trying keywarden by hand.
+# Starts a throwaway Redis, a throwaway PostgreSQL 15 cluster (read-through) and keywarden in
+# front of them, for trying keywarden by hand.
 #   tools/demo.sh         install deps, build (release), start everything
 #   tools/demo.sh stop    stop everything this script started
 # Environment: KW_BUILD_DIR (build), KW_DEMO_DIR (/tmp/keywarden-demo: data, pid files, logs).
@@ -16,7 +17,7 @@ metrics_url=http://127.0.0.1:9121/metrics
 
 stop_all() {
   kw_stop_pidfile "$state/keywarden.pid"
-  # --- PostgreSQL stop: to be added with the PostgreSQL issue (mirror of the start block). ---
+  kw_stop_pg "$state/pg"
   kw_stop_pidfile "$state/redis/redis.pid"
 }
 
@@ -54,11 +55,18 @@ if ! kw_start_redis "$state/redis" "$redis_port"; then
   exit 1
 fi
 
-# --- PostgreSQL start: to be added with the PostgreSQL issue. ---
-# Start a throwaway cluster under "$state/pg" here (initdb + pg_ctl start on a free port, pid in
-# its data dir), pass its connection string to keywarden below, and stop it in stop_all().
+pg_port=$(kw_free_port)
+if ! kw_start_pg "$state/pg" "$pg_port" ||
+  ! kw_psql "$pg_port" postgres -c 'CREATE DATABASE apidb' ||
+  ! kw_psql "$pg_port" apidb -f conf/sql/profiles.sql >/dev/null; then
+  echo "demo: PostgreSQL did not start; see $state/pg/" >&2
+  stop_all
+  exit 1
+fi
+# conf/keywarden.toml names PostgreSQL's usual port; the demo's cluster runs on a free one.
+sed "s/port=5432 dbname=apidb/port=$pg_port dbname=apidb/" conf/keywarden.toml >"$state/keywarden.toml"
 
-nohup "$build/keywarden" -c conf/keywarden.toml --upstream "127.0.0.1:$redis_port" \
+nohup "$build/keywarden" -c "$state/keywarden.toml" --upstream "127.0.0.1:$redis_port" \
   >"$state/keywarden.log" 2>&1 </dev/null &
 kw_pid=$!
 echo "$kw_pid" >"$state/keywarden.pid"
@@ -71,9 +79,13 @@ fi
 
 cat <<MSG
 
-keywarden is running (pid $kw_pid) in front of redis-server on 127.0.0.1:$redis_port.
+keywarden is running (pid $kw_pid) in front of redis-server on 127.0.0.1:$redis_port,
+reading through from PostgreSQL on 127.0.0.1:$pg_port (database apidb, table profiles).
 
   connect:  redis-cli -p $proxy_port
+  read:     redis-cli -p $proxy_port GET profile:11111111-2222-3333-4444-555555555555
+  change:   psql -h 127.0.0.1 -p $pg_port -U postgres apidb \\
+              -c "UPDATE profiles SET first_name = 'Augusta' WHERE user_id = '11111111-2222-3333-4444-555555555555'"
   metrics:  $metrics_url
   logs:     $state/keywarden.log, $state/redis/redis.log
   stop:     tools/demo.sh stop

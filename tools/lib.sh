@@ -50,3 +50,44 @@ kw_stop_pidfile() {
   done
   kill -9 "$pid" 2>/dev/null || true
 }
+
+# PostgreSQL 15 (Debian's server binaries), a throwaway cluster of its own: never the system
+# service. PostgreSQL refuses to run as root, so as root the cluster belongs to the postgres
+# system user (created by Debian's postgresql package).
+kw_pg_bin=${PG_BIN_DIR:-/usr/lib/postgresql/15/bin}
+
+kw_as_pg() {
+  if [[ $(id -u) == 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# kw_start_pg DIR PORT: initdb in DIR/data (trust auth, superuser postgres), pg_ctl start on
+# 127.0.0.1:PORT with pg_stat_statements preloaded; its socket and log in DIR.
+kw_start_pg() {
+  local dir=$1 port=$2
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  if [[ $(id -u) == 0 ]]; then chown postgres: "$dir"; fi
+  kw_as_pg "$kw_pg_bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
+    >"$dir/initdb.log" 2>&1 || return 1
+  kw_as_pg "$kw_pg_bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements" \
+    start >/dev/null
+}
+
+# kw_stop_pg DIR: fast shutdown of the cluster in DIR/data, if it runs.
+kw_stop_pg() {
+  local dir=$1
+  [[ -f "$dir/data/postmaster.pid" ]] || return 0
+  kw_as_pg "$kw_pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# kw_psql PORT DB ARGS...: psql as the superuser over loopback, stopping at the first error.
+kw_psql() {
+  local port=$1 db=$2
+  shift 2
+  psql -h 127.0.0.1 -p "$port" -U postgres -d "$db" -X -q -v ON_ERROR_STOP=1 "$@"
+}

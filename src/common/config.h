@@ -8,6 +8,7 @@
 
 #include "common/policy_config.h"
 #include "common/ratelimit_config.h"
+#include "pg/pg_config.h"
 
 namespace kw {
 
@@ -85,6 +86,7 @@ struct Config {
   PolicyConfig policy;
   SlowlogConfig slowlog;
   RateLimitConfig rate_limit;
+  PgConfig pg;  // [[postgres]] sources and read-through namespaces (src/pg/)
 };
 
 }  // namespace kw

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/net_address.h"
 #include "common/ratelimit_config_loader.h"
+#include "pg/pg_config_loader.h"
 #include "policy/key_pattern.h"
 #include "policy/password.h"
 #include "policy/policy.h"
@@ -252,6 +253,11 @@ public:
   }
 
   bool has(std::string_view key) const { return table_.get(key) != nullptr; }
+
+  // A key read by another file's parser (src/pg/pg_config_loader.cc): marked as known here.
+  const toml::node* takeNode(std::string_view key) { return take(key); }
+  std::string pathOf() const { return prefix_; }
+  void errorLine(uint32_t line, const std::string& message) { errors_->add(line, message); }
 
   // Line of the table itself ([[header]] or inline table start).
   uint32_t tableLine() const { return lineOf(table_); }
@@ -565,11 +571,17 @@ void readRoot(TableReader& r, Config* c) {
   r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;
-  r.readTableArray("namespaces", [c, p](TableReader& s, size_t) {
+  // PostgreSQL sources before namespaces: a namespace's read_through names one.
+  auto sink = [&r](uint32_t line, const std::string& m) { r.errorLine(line, m); };
+  if (const toml::node* node = r.takeNode("postgres"))
+    readPostgresSources(*node, &c->pg, sink);
+  r.readTableArray("namespaces", [p, c, &sink](TableReader& s, size_t) {
     NamespaceConfig ns;
     readNamespace(s, p->namespaces, &ns);
     readNamespaceRateLimit(s.claim("rate_limit"), s.claim("rate_limit_fallback"), s.errorSink(),
                            &c->rate_limit);
+    if (const toml::node* node = s.takeNode("read_through"))
+      readReadThrough(*node, s.pathOf(), ns, &c->pg, sink);
     p->namespaces.push_back(std::move(ns));
   });
   r.readTableArray("users", [c, p](TableReader& s, size_t) {

@@ -15,6 +15,7 @@
 
 #include "common/ascii.h"
 #include "common/log.h"
+#include "pg/read_through_hub.h"
 #include "policy/policy.h"
 #include "proxy/client_filter.h"
 #include "proxy/reload.h"
@@ -169,7 +170,8 @@ Totals sumStats(SharedState& shared) {
 
 bool isProxySection(std::string_view s) {
   return equalsIgnoreCase(s, "server") || equalsIgnoreCase(s, "clients") ||
-         equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden");
+         equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden") ||
+         equalsIgnoreCase(s, "readthrough");
 }
 
 std::string upstreamInfoText(std::string_view reply) {
@@ -235,6 +237,10 @@ std::string Session::proxyInfo(std::string_view section) const {
     out += "upstream_connected:" + std::to_string(t.upstream_connected) + "\r\n";
     out += "upstream_inflight:" + std::to_string(t.upstream_inflight) + "\r\n";
     appendNamespaceInfo(&out);
+    out += "\r\n";
+  }
+  if (sh.read_through && (all || equalsIgnoreCase(section, "readthrough"))) {
+    out += sh.read_through->infoSection();
     out += "\r\n";
   }
   return out;
@@ -767,6 +773,11 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "    first key. SLOWLOG itself is the upstream Redis's slow log.",
         "RATELIMIT <user:NAME | namespace:NAME | client:HOST | key>",
         "    A rate limiter's state, without consuming (a key: its CL.THROTTLE fallback state).",
+        "SOURCES",
+        "    State of each PostgreSQL source: connections, circuit, queries, errors.",
+        "WARM <namespace> <id> [<id> ...]",
+        "    Fill read-through keys from PostgreSQL ahead of traffic (id: the key's",
+        "    parameter values, joined by ':' when there are several).",
         "HELP",
         "    Print this help."};
     resp::arrayHeader(&out, std::size(lines));

@@ -68,6 +68,10 @@ ReloadResult reloadConfig(SharedState& shared) {
     next->metrics.enabled = old->metrics.enabled;
     next->metrics.listen = old->metrics.listen;
   }
+  if (!(next->pg == old->pg)) {
+    result.needs_restart.push_back("postgres/read_through");
+    next->pg = old->pg;
+  }
   setLogLevel(next->server.log_level);
   shared.publishConfig(next, policy);
   shared.reloads.fetch_add(1);

@@ -10,6 +10,8 @@
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
+#include "pg/read_through_hub.h"
+#include "pg/read_through_metrics.h"
 #include "policy/policy.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/http_endpoint.h"
@@ -57,6 +59,10 @@ public:
     return static_cast<double>(time(nullptr) - shared_->start_unix_s);
   }
   RateLimitRuntime* rateLimit() const override { return &shared_->ratelimit; }
+  void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* out) const override {
+    if (shared_->read_through)
+      pg::appendReadThroughMetrics(*shared_->read_through, out);
+  }
 
 private:
   SharedState* shared_;
@@ -154,6 +160,9 @@ bool Server::start(std::string* error) {
   shared_->cli = cli_;
   shared_->start_time_ms = uv_now(uv_default_loop());
   shared_->start_unix_s = static_cast<int64_t>(time(nullptr));
+  // PostgreSQL is never needed to start: a source that is down opens its circuit and is probed.
+  if (!config_->pg.sources.empty())
+    shared_->read_through = std::make_shared<pg::ReadThroughHub>(config_->pg);
   const UpstreamConfig& up = config_->upstream;
   shared_->upstream_name = up.address.host + ":" + std::to_string(up.address.port);
   // Resolved once; a name that does not resolve is a startup error, not a runtime surprise.

@@ -26,6 +26,9 @@ namespace kw {
 
 class CompiledPolicy;
 class Worker;
+namespace pg {
+class ReadThroughHub;
+}
 
 class SharedState {
 public:
@@ -87,8 +90,10 @@ public:
   AuthThrottle auth_throttle;
   RateLimitRuntime ratelimit;    // CL.THROTTLE fallback, protective limiters, their counters
   std::vector<Worker*> workers;  // fixed after startup
-  CliOptions cli;                // re-applied on every reload
-  std::mutex reload_mu;          // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
+  // PostgreSQL read-through (src/pg/read_through_hub.h); null without [[postgres]] sources.
+  std::shared_ptr<pg::ReadThroughHub> read_through;
+  CliOptions cli;        // re-applied on every reload
+  std::mutex reload_mu;  // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
   std::atomic<uint64_t> reloads{0};
   std::atomic<uint64_t> reload_failures{0};
 

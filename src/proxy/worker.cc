@@ -12,6 +12,7 @@
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
+#include "pg/read_through_hub.h"
 #include "policy/policy.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
@@ -120,6 +121,8 @@ void Worker::run() {
   upstream_client_ = std::make_unique<UpstreamClient>(this);
   // The request stages, in chain order (request_stage.h).
   addStage(std::make_unique<ThrottleStage>(this));
+  if (shared_->read_through)
+    addStage(shared_->read_through->makeStage(this));
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);

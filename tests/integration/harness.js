@@ -144,9 +144,11 @@ class Server {
     if (scope) scope.push(this);
   }
 
-  spawn(bin, args, env) {
+  spawn(bin, args, env, ident) {
     const fd = fs.openSync(this.logFile, 'a');
-    const proc = spawn(bin, args, { stdio: ['ignore', fd, fd], cwd: this.dir, env: env || process.env });
+    const opts = { stdio: ['ignore', fd, fd], cwd: this.dir, env: env || process.env };
+    if (ident) Object.assign(opts, ident);
+    const proc = spawn(bin, args, opts);
     fs.closeSync(fd);
     this.proc = proc;
     this.exitInfo = null;
@@ -280,6 +282,131 @@ async function startRedis(opts = {}) {
   const port = opts.port || (await freePort());
   const r = new RedisServer(dir, port, opts);
   return r.start();
+}
+
+// ---- PostgreSQL (read-through tests) ----
+// A throwaway cluster: initdb in a temp dir, `postgres` on a free loopback port, trust auth,
+// pg_stat_statements preloaded (queries are counted with it). PostgreSQL refuses to run as
+// root, so as root (CI) the cluster belongs to the `postgres` system user (created by the
+// Debian package) and the server runs with that uid. Fails loudly when anything is missing.
+const PG_BIN = process.env.PG_BIN_DIR || '/usr/lib/postgresql/15/bin';
+
+function pgIdentity() {
+  if (process.getuid() !== 0) return null;
+  const user = process.env.KW_PG_USER || 'postgres';
+  const r = spawnSync('id', ['-u', user], { encoding: 'utf8' });
+  const g = spawnSync('id', ['-g', user], { encoding: 'utf8' });
+  if (r.status !== 0 || g.status !== 0) {
+    throw new Error(`running as root, PostgreSQL needs a non-root user, and user "${user}" does not exist (install Debian's postgresql: tools/setup-deps.sh)`);
+  }
+  return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
+}
+
+function chownTree(dir, ident) {
+  if (!ident) return;
+  const r = spawnSync('chown', ['-R', `${ident.uid}:${ident.gid}`, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chown ${dir}: ${r.stderr}`);
+}
+
+class PostgresServer extends Server {
+  constructor(dir, port) {
+    super('postgres', dir, port);
+    this.ident = pgIdentity();
+    this.dataDir = path.join(dir, 'data');
+    this.sockDir = path.join(dir, 'sock');
+  }
+
+  init() {
+    for (const bin of ['initdb', 'postgres']) {
+      if (!fs.existsSync(path.join(PG_BIN, bin))) {
+        throw new Error(`PostgreSQL 15 server binaries not found in ${PG_BIN} (install Debian's postgresql: tools/setup-deps.sh)`);
+      }
+    }
+    fs.mkdirSync(this.sockDir, { recursive: true });
+    chownTree(this.dir, this.ident);
+    const opts = { encoding: 'utf8', cwd: this.dir };
+    if (this.ident) Object.assign(opts, this.ident);
+    const r = spawnSync(path.join(PG_BIN, 'initdb'),
+      ['-D', this.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'], opts);
+    if (r.status !== 0) throw new Error(`initdb failed (${r.status}): ${r.stderr}\n${r.stdout}`);
+  }
+
+  async start() {
+    this.spawn(path.join(PG_BIN, 'postgres'), [
+      '-D', this.dataDir, '-p', String(this.port), '-k', this.sockDir,
+      '-c', `listen_addresses=${HOST}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off', '-c', 'shared_preload_libraries=pg_stat_statements',
+      '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
+    ], undefined, this.ident);
+    const deadline = Date.now() + 30000;
+    let last = '';
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new Error(this.describeFailure('exited during startup'));
+      const r = this.psqlSync('SELECT 1', 'postgres', true);
+      if (r.status === 0) return this;
+      last = r.stderr;
+      await sleep(100);
+    }
+    throw new Error(this.describeFailure(`not ready after 30 s: ${last}`));
+  }
+
+  psqlSync(sql, db = 'apidb', raw = false) {
+    const r = spawnSync(path.join(PG_BIN, 'psql'),
+      ['-h', HOST, '-p', String(this.port), '-U', 'postgres', '-d', db, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      { encoding: 'utf8', timeout: 30000 });
+    if (raw) return r;
+    if (r.status !== 0) throw new Error(`psql failed (${r.status}): ${r.stderr}\nSQL: ${sql}`);
+    return r.stdout.trim();
+  }
+
+  // Asynchronous, so the test's own clients keep running meanwhile.
+  psql(sql, db = 'apidb') {
+    return new Promise((resolve, reject) => {
+      const p = spawn(path.join(PG_BIN, 'psql'),
+        ['-h', HOST, '-p', String(this.port), '-U', 'postgres', '-d', db, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d) => { out += d; });
+      p.stderr.on('data', (d) => { err += d; });
+      p.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`psql failed (${code}): ${err}\nSQL: ${sql}`))));
+    });
+  }
+
+  loadFile(file, db = 'apidb') {
+    const r = spawnSync(path.join(PG_BIN, 'psql'),
+      ['-h', HOST, '-p', String(this.port), '-U', 'postgres', '-d', db, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', file],
+      { encoding: 'utf8', timeout: 30000 });
+    if (r.status !== 0) throw new Error(`psql -f ${file} failed: ${r.stderr}`);
+  }
+
+  async stop() {
+    this.expectExit = true;
+    if (!this.alive) return;
+    this.proc.kill('SIGINT'); // fast shutdown
+    const r = await this.waitExit(15000);
+    if (r === null) {
+      await this.kill();
+      throw new Error(this.describeFailure('did not exit after SIGINT'));
+    }
+  }
+
+  async restart() {
+    if (this.alive) await this.stop();
+    return this.start();
+  }
+}
+
+// Starts PostgreSQL 15 on a free port with database `apidb` (and pg_stat_statements in it).
+async function startPostgres() {
+  const dir = makeTempDir('kw-pg-');
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  const pg = new PostgresServer(dir, port);
+  pg.init();
+  await pg.start();
+  pg.psqlSync('CREATE DATABASE apidb', 'postgres');
+  pg.psqlSync('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  return pg;
 }
 
 function tomlValue(v) {
@@ -560,6 +687,7 @@ module.exports = {
   sleep,
   startKeywarden,
   startKeywardenWith,
+  startPostgres,
   startRedis,
   test,
   versionAtLeast,

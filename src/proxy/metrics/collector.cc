@@ -287,6 +287,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         {{"version", sanitizeLabel(version_)}});
   if (RateLimitRuntime* rl = source_->rateLimit())
     appendRateLimitFamilies(*rl, ns_labels, &out);
+  source_->appendFeatureFamilies(&out);
   return out;
 }
 

@@ -38,6 +38,8 @@ struct MetricsSource {
   virtual double uptimeSeconds() const = 0;
   // The rate limiters' counters (ratelimit_metrics.cc); nullptr: none.
   virtual RateLimitRuntime* rateLimit() const { return nullptr; }
+  // Families of features with their own counters (PostgreSQL read-through...), appended as is.
+  virtual void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* /*out*/) const {}
 };
 
 class MetricsCollector : public prometheus::Collectable {
