@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cache_config.h"
 #include "common/policy_config.h"
 
 namespace kw {
@@ -75,6 +76,7 @@ struct Config {
   MetricsConfig metrics;
   PolicyConfig policy;
   SlowlogConfig slowlog;
+  CacheConfig cache;  // [near_cache] and the namespaces' cache keys (parallel to policy.namespaces)
 };
 
 }  // namespace kw

@@ -56,6 +56,7 @@ public:
   double uptimeSeconds() const override {
     return static_cast<double>(time(nullptr) - shared_->start_unix_s);
   }
+  const CacheStatsRegistry* cacheStats() const override { return &shared_->cache_stats; }
 
 private:
   SharedState* shared_;

@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "cache/cache_stats.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "policy/auth_throttle.h"
@@ -84,9 +85,10 @@ public:
 
   SlowLog slowlog;
   AuthThrottle auth_throttle;
-  std::vector<Worker*> workers;  // fixed after startup
-  CliOptions cli;                // re-applied on every reload
-  std::mutex reload_mu;          // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
+  CacheStatsRegistry cache_stats;  // near cache and blacklist counters, one shard per worker
+  std::vector<Worker*> workers;    // fixed after startup
+  CliOptions cli;                  // re-applied on every reload
+  std::mutex reload_mu;            // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
   std::atomic<uint64_t> reloads{0};
   std::atomic<uint64_t> reload_failures{0};
 

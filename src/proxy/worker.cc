@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cache/cache_worker.h"
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
@@ -117,6 +118,7 @@ void Worker::run() {
   rebaseClock();
   upstreams_.start();
   upstream_client_ = std::make_unique<UpstreamClient>(this);
+  installCacheStage(*this);  // near cache and token blacklist (src/cache/)
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);

@@ -1,5 +1,7 @@
 #include "proxy/metrics/collector.h"
 
+#include "proxy/metrics/cache_metrics.h"
+
 #include <prometheus/text_serializer.h>
 
 #include <limits>
@@ -283,6 +285,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   gauge("keywarden_uptime_seconds", "Seconds since the proxy started.", source_->uptimeSeconds());
   gauge("keywarden_build_info", "Always 1; the version is a label.", 1,
         {{"version", sanitizeLabel(version_)}});
+  if (const CacheStatsRegistry* cache = source_->cacheStats())
+    appendCacheFamilies(*cache, ns_labels, &out);
   return out;
 }
 

@@ -18,6 +18,8 @@
 
 namespace kw {
 
+class CacheStatsRegistry;
+
 // What the collector needs from the running proxy. Called on the scrape thread (the main loop)
 // while the workers run, so every method must be safe against them: the shards are read with
 // relaxed loads, the rest is the implementer's business.
@@ -34,6 +36,8 @@ struct MetricsSource {
   // Whether the proxy can reach its upstream now (keywarden_upstream_up, /healthz).
   virtual bool upstreamUp() const = 0;
   virtual double uptimeSeconds() const = 0;
+  // The near cache's and blacklist's counters (cache_metrics.cc); nullptr: none.
+  virtual const CacheStatsRegistry* cacheStats() const { return nullptr; }
 };
 
 class MetricsCollector : public prometheus::Collectable {

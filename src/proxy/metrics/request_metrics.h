@@ -48,6 +48,7 @@ enum class TtlCounter : uint8_t {
   kRefusedMax,
   kRefusedPersist,
   kFollowup,
+  kRefusedNoExpiry,
   kCount
 };
 
