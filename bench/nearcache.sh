@@ -10,7 +10,7 @@
 # Proxy CPU microseconds per request: utime+stime of keywarden around each run.
 #
 # Environment: REPS (5), KW_WORKERS (0: one per CPU), KEYWARDEN_BIN (build/keywarden),
-# ZIPF_LOAD (build/zipf_load), N_P16 (1000000), N_P1 (200000), ZIPF_SECONDS (5).
+# ZIPF_LOAD (build/zipf_load), N_P16 (1000000), N_P1 (200000), ZIPF_SECONDS (5), WARMUP_SECONDS (3).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -140,10 +140,15 @@ record() {
     "${hr:+hit ratio $hr }" "${s99:+stale p99 ${s99}ms}"
 }
 
-rb() { redis-benchmark -h 127.0.0.1 -p "$1" "${@:2}" --csv; }
+rb() { redis-benchmark -h 127.0.0.1 -p "$1" --csv "${@:2}"; }
 
 echo "bench: reps $reps, keywarden workers $workers, raw data $raw"
 targets=(redis kw-cache kw-nocache)
+# Warm-up (not recorded): the caches fill, the replicas load, connections exist.
+for t in "${targets[@]}"; do
+  "$zipf_bin" --read-port "${port[$t]}" --write-port "${port[redis]}" --clients 50 --pipeline 16 \
+    --seconds "${WARMUP_SECONDS:-3}" --keys 100000 --probe 0 >/dev/null
+done
 for ((rep = 1; rep <= reps; rep++)); do
   order=("${targets[@]:rep % 3}" "${targets[@]:0:rep % 3}")
   for t in "${order[@]}"; do

@@ -7,7 +7,9 @@
 //
 //   zipf_load --read-port P --write-port Q [--clients 50] [--pipeline 16] [--threads 2]
 //             [--seconds 5] [--keys 100000] [--s 0.99] [--write-ratio 0.05] [--value-size 64]
-//             [--prefix key:] [--probe 1]
+//             [--prefix key:] [--probe 1] [--warmup 0]
+// With the probe on, the 100 hottest keys are written by the probe only (other writes to them go
+// to the next 100 ranks).
 // Prints one line of key=value pairs.
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
@@ -35,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   int read_port = 0, write_port = 0, clients = 50, pipeline = 16, threads = 2;
-  double seconds = 5, s = 0.99, write_ratio = 0.05;
+  double seconds = 5, s = 0.99, write_ratio = 0.05, warmup = 0;
   int keys = 100000, value_size = 64;
   std::string prefix = "key:";
   bool probe = true;
@@ -99,11 +101,16 @@ void readReplies(int fd, redisReader* r, int n, std::string* last = nullptr) {
 }
 
 void cmd(std::string* out, std::initializer_list<std::string_view> args) {
-  *out += "*" + std::to_string(args.size()) + "\r\n";
+  // (appends, not operator+: GCC 12 warns about those falsely here, -Wrestrict)
+  out->push_back('*');
+  out->append(std::to_string(args.size()));
+  out->append("\r\n");
   for (std::string_view a : args) {
-    *out += "$" + std::to_string(a.size()) + "\r\n";
+    out->push_back('$');
+    out->append(std::to_string(a.size()));
+    out->append("\r\n");
     out->append(a);
-    *out += "\r\n";
+    out->append("\r\n");
   }
 }
 
@@ -188,8 +195,14 @@ int main(int argc, char** argv) {
         for (int p = 0; p < o.pipeline; ++p) {
           const int rank =
               static_cast<int>(std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
-          const std::string key = keyName(o, std::min(rank, o.keys - 1));
-          if (u(rng) < o.write_ratio) {
+          int r = std::min(rank, o.keys - 1);
+          const bool write = u(rng) < o.write_ratio;
+          // The 100 hottest keys are the staleness probe's to write (it must see its own value),
+          // everyone's to read.
+          if (write && o.probe && r < 100)
+            r += 100;
+          const std::string key = keyName(o, r);
+          if (write) {
             cmd(&wbuf, {"SET", key, value});
             ++nw;
           } else {
@@ -256,9 +269,13 @@ int main(int argc, char** argv) {
   };
 
   std::vector<std::thread> ts;
-  const auto start = Clock::now();
   for (int t = 0; t < o.threads; ++t)
     ts.emplace_back(worker, t);
+  // Warm-up: the same load, not counted.
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmup));
+  reads = 0;
+  writes = 0;
+  const auto start = Clock::now();
   std::thread probe_thread;
   if (o.probe)
     probe_thread = std::thread(prober);

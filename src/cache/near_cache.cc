@@ -14,10 +14,11 @@ size_t heapBytes(const std::string& s) {
 }
 
 void encodeBulk(std::string* out, std::string_view v) {
+  const std::string len = std::to_string(v.size());
   out->clear();
-  out->reserve(v.size() + 16);
+  out->reserve(1 + len.size() + 2 + v.size() + 2);  // exactly: the entry is charged its capacity
   out->push_back('$');
-  out->append(std::to_string(v.size()));
+  out->append(len);
   out->append("\r\n");
   out->append(v);
   out->append("\r\n");
@@ -44,6 +45,7 @@ void NearCache::setMaxBytes(uint64_t max_bytes) {
 }
 
 void NearCache::linkFront(Entry* e) {
+  e->lru_tick = ++tick_;
   e->prev = nullptr;
   e->next = head_;
   if (head_)
@@ -106,7 +108,10 @@ const NearCache::Entry* NearCache::lookup(std::string_view key, uint64_t hash, i
     remove(e);
     return nullptr;
   }
-  if (e != head_) {
+  // An approximate LRU, as Redis's: an entry moved to the head since the last eighth of the
+  // entries were is near the head already and stays where it is, so a hot key costs no pointer
+  // writes on most hits.
+  if (e != head_ && tick_ - e->lru_tick > index_.size() / 8) {
     unlink(e);
     linkFront(e);
   }

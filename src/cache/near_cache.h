@@ -59,6 +59,7 @@ public:
     Entry* next = nullptr;
     uint64_t hash = 0;
     uint64_t id = 0;
+    uint64_t lru_tick = 0;  // NearCache::tick_ when it was last put at the head
     int64_t until_ms = 0;  // kValue: expiry (INT64_MAX: none); kBlocked: end of the block
     uint32_t slot = 0;     // stats slot of the key's namespace
     uint32_t charged = 0;  // bytes counted against the budget
@@ -132,6 +133,7 @@ private:
   uint64_t bytes_ = 0;
   uint64_t max_bytes_;
   uint64_t next_id_ = 1;
+  uint64_t tick_ = 0;  // moves to the head so far
   CacheStatsShard* stats_;
   NsCacheCounters sink_;  // counters of a cache without stats
 };
