@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cache_config.h"
 #include "common/policy_config.h"
 #include "common/ratelimit_config.h"
 #include "pg/pg_config.h"
@@ -87,6 +88,7 @@ struct Config {
   SlowlogConfig slowlog;
   RateLimitConfig rate_limit;
   PgConfig pg;  // [[postgres]] sources and read-through namespaces (src/pg/)
+  CacheConfig cache;  // [near_cache] and the namespaces' cache keys (parallel to policy.namespaces)
 };
 
 }  // namespace kw

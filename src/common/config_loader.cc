@@ -7,6 +7,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <type_traits>
 #include <unordered_set>
@@ -17,6 +18,7 @@
 // errors are caught right at the toml::parse call and nothing escapes this file.
 #include <toml++/toml.h>
 
+#include "common/cache_config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
 #include "common/ratelimit_config_loader.h"
@@ -311,7 +313,8 @@ public:
     errors_->add(line, path(key) + ": " + message);
   }
 
-  // A key read outside this file (rate limits: ratelimit_config_loader.cc), marked as known.
+  // A key read outside this file (rate limits, near cache: their own *_config_loader.cc), marked
+  // as known.
   ConfigKey claim(std::string_view key) { return {take(key), path(key)}; }
   ConfigErrorSink errorSink() const {
     return [errors = errors_](uint32_t line, const std::string& message) {
@@ -420,6 +423,13 @@ void readNamespace(TableReader& r, const std::vector<NamespaceConfig>& earlier,
   ns->line = static_cast<int>(r.tableLine());
   r.readString("name", &ns->name);
   r.readString("pattern", &ns->pattern);
+  r.readChoice("kind", {"normal", "blacklist"}, &ns->kind);
+  const bool blacklist = ns->kind == NamespaceKind::kBlacklist;
+  if (blacklist) {
+    // What a blacklist is: every key expires, and an expiry over the maximum is refused.
+    ns->ttl_required = true;
+    ns->over_max_ttl = OverMaxTtl::kRefuse;
+  }
   r.readInt("default_ttl_s", 0, kMaxTtlS, &ns->default_ttl_s);
   r.readInt("max_ttl_s", 0, kMaxTtlS, &ns->max_ttl_s);
   r.readBool("ttl_required", &ns->ttl_required);
@@ -454,7 +464,26 @@ void readNamespace(TableReader& r, const std::vector<NamespaceConfig>& earlier,
       }
     }
   }
-  if (ns->ttl_required && ns->default_ttl_s == 0) {
+  if (blacklist) {
+    if (ns->max_ttl_s == 0)
+      r.error(r.lineOfKey("max_ttl_s"), "max_ttl_s",
+              "a blacklist namespace needs max_ttl_s > 0 (the longest token lifetime)");
+    if (ns->default_ttl_s != 0)
+      r.error(r.lineOfKey("default_ttl_s"), "default_ttl_s",
+              "not allowed in a blacklist namespace: each write carries its token's expiry, and "
+              "writes without one are refused");
+    if (!ns->ttl_required)
+      r.error(r.lineOfKey("ttl_required"), "ttl_required",
+              "a blacklist namespace requires a TTL on every key");
+    if (ns->over_max_ttl != OverMaxTtl::kRefuse)
+      r.error(r.lineOfKey("over_max_ttl"), "over_max_ttl",
+              "a blacklist namespace refuses expiries over max_ttl_s: a clamped revocation would "
+              "make a revoked token valid again");
+    if (std::optional<KeyPattern> p = KeyPattern::parse(ns->pattern, nullptr);
+        p && p->literalPrefix().empty())
+      r.error(r.lineOfKey("pattern"), "pattern",
+              "a blacklist namespace's pattern must start with literal text (its Redis prefix)");
+  } else if (ns->ttl_required && ns->default_ttl_s == 0) {
     r.error(r.lineOfKey("ttl_required"), "ttl_required",
             "needs default_ttl_s > 0 (the TTL given to keys created without one)");
   }
@@ -580,6 +609,8 @@ void readRoot(TableReader& r, Config* c) {
     readNamespace(s, p->namespaces, &ns);
     readNamespaceRateLimit(s.claim("rate_limit"), s.claim("rate_limit_fallback"), s.errorSink(),
                            &c->rate_limit);
+    readNamespaceCache(ns, s.claim("near_cache"), s.claim("near_cache_max_ttl_ms"),
+                       s.claim("blacklist_fail_open"), s.errorSink(), &c->cache);
     if (const toml::node* node = s.takeNode("read_through"))
       readReadThrough(*node, s.pathOf(), ns, &c->pg, sink);
     p->namespaces.push_back(std::move(ns));
@@ -592,6 +623,7 @@ void readRoot(TableReader& r, Config* c) {
   });
   r.readTable("policy", [p](TableReader& s) { readPolicy(s, p); });
   readRateLimitSection(r.claim("rate_limit"), r.errorSink(), &c->rate_limit);  // last: completes it
+  readNearCacheSection(r.claim("near_cache"), r.errorSink(), &c->cache);
 }
 
 bool isHostChar(char c) {

@@ -9,6 +9,11 @@
 namespace kw {
 
 enum class OverMaxTtl { kClamp, kRefuse };
+// kBlacklist: a token blacklist (revoked token ids). Every write must carry the token's expiry
+// (refused otherwise, and refused beyond max_ttl_s: never clamped, since a clamped revocation makes
+// a revoked token valid again); EXISTS/GET are answered from a replica in every worker
+// (src/cache/blacklist_replica.h).
+enum class NamespaceKind : uint8_t { kNormal, kBlacklist };
 enum class OutsidePolicy { kAllow, kRefuse };
 
 struct NamespaceConfig {
@@ -16,9 +21,11 @@ struct NamespaceConfig {
   std::string pattern;         // e.g. "session:{user_id:uuid}:{session_id}"
   uint64_t default_ttl_s = 0;  // 0: none. SET without an expiry gets it.
   uint64_t max_ttl_s = 0;      // 0: no cap
-  bool ttl_required = false;   // no key of this namespace may live without a TTL (needs default)
+  bool ttl_required = false;   // no key of this namespace may live without a TTL (needs default,
+                               // except in a blacklist, where writes without one are refused)
   bool enforce_shape = true;   // keys under the prefix that do not match the pattern are refused
   OverMaxTtl over_max_ttl = OverMaxTtl::kClamp;
+  NamespaceKind kind = NamespaceKind::kNormal;
   int line = 0;  // where it was declared, for messages
 };
 

@@ -12,16 +12,12 @@
 // inspected).
 #include <toml++/toml.h>
 
+#include "common/config_key.h"
+
 #include "common/ratelimit_config.h"
 
 namespace kw {
 
-// One key handed over by config_loader.cc.
-struct ConfigKey {
-  const toml::node* node = nullptr;  // nullptr: absent
-  std::string path;                  // as errors name it: "namespaces[2].rate_limit"
-};
-using ConfigErrorSink = std::function<void(uint32_t line, const std::string& message)>;
 
 // [[namespaces]] rate_limit and rate_limit_fallback, for the namespace just read (called once
 // per namespace, in file order, so the vectors line up with the namespace ids).

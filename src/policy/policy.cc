@@ -69,6 +69,18 @@ uint32_t parseCategory(std::string_view name) {
 }
 
 std::string validateNamespaceTtl(const NamespaceConfig& ns) {
+  if (ns.kind == NamespaceKind::kBlacklist) {
+    // Each revocation carries its token's expiry: nothing gets a default, nothing is clamped.
+    if (ns.max_ttl_s == 0)
+      return "a blacklist namespace needs max_ttl_s > 0 (the longest token lifetime)";
+    if (ns.default_ttl_s != 0)
+      return "a blacklist namespace takes no default_ttl_s (writes without an expiry are refused)";
+    if (ns.over_max_ttl != OverMaxTtl::kRefuse)
+      return "a blacklist namespace refuses expiries over max_ttl_s (over_max_ttl = \"refuse\")";
+    if (!ns.ttl_required)
+      return "a blacklist namespace needs ttl_required = true";
+    return "";
+  }
   if (ns.ttl_required && ns.default_ttl_s == 0) {
     return "ttl_required needs default_ttl_s > 0 (the TTL given to keys created without one)";
   }
@@ -146,6 +158,8 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
     std::optional<KeyPattern> pattern = KeyPattern::parse(ns.pattern, &problem);
     if (!pattern)
       return fail(where + "pattern: " + problem);
+    if (ns.kind == NamespaceKind::kBlacklist && pattern->literalPrefix().empty())
+      return fail(where + "a blacklist namespace's pattern must start with literal text");
     defs.push_back({ns.name, std::move(*pattern)});
   }
   std::string problem;

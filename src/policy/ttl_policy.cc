@@ -22,6 +22,16 @@
 //   RESTORE k ttl-ms payload [ABSTTL] ...
 // Relative times <= 0 and absolute times in the past delete the key (or are errors): unchanged.
 //
+// Blacklist namespaces (kind = "blacklist"): a revocation must carry its token's expiry, and an
+// expiry is never clamped (a clamped revocation makes a revoked token valid again):
+//   SET without EX/PX/EXAT/PXAT (KEEPTTL included), GETSET, RESTORE with ttl 0, and every command
+//   that can create a key without a TTL (the follow-up list below) -> ERR blacklist write refused
+//   RENAME/COPY into a blacklist key from a key outside every blacklist namespace -> refused
+//   an expiry over max_ttl_s -> refused (over_max_ttl is always "refuse" there)
+//   PERSIST, GETEX PERSIST -> refused (ttl_required)
+//   Scripts: keys they declare get no follow-up there (a script that writes a blacklist key
+//   without an expiry escapes the proxy, as every undeclared key does).
+//
 // Refusing TTL removal (ttl_required namespaces):
 //   PERSIST k, GETEX k PERSIST       -> ERR PERSIST refused: keys of namespace '<ns>' must have a
 //   TTL
@@ -115,10 +125,44 @@ public:
 
   void event(uint32_t ns, TtlAction action) { out_->events.push_back({ns, action}); }
 
+  static bool isBlacklist(const Managed& m) {
+    return m.ns != nullptr && m.ns->kind == NamespaceKind::kBlacklist;
+  }
+
+  // The refusal of a write that would leave a blacklist key without its token's expiry.
+  TtlDecision refuseNoExpiry(const Managed& m, std::string_view command, std::string_view key) {
+    std::string e = "ERR blacklist write refused: ";
+    for (char c : command)
+      e += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    e += " of key '";
+    appendByteRepr(&e, key, kMaxKeyShown);
+    e += "' in namespace '";
+    appendByteRepr(&e, m.ns->name);
+    e += "' sets no expiry; a revocation must carry its token's expiry (SET ... EX|PX|EXAT|PXAT, "
+         "SETEX or PSETEX)";
+    return refuse(m.id, TtlAction::kRefuseNoExpiry, std::move(e));
+  }
+
+  // A command that may create `key` without a TTL: in a blacklist namespace it is refused (the
+  // first such key decides; `refused_` keeps the decision), elsewhere it gets its follow-up.
+  void createsKey(std::string_view key) {
+    if (refused_)
+      return;
+    const Managed m = managed(key);
+    if (isBlacklist(m)) {
+      refuseNoExpiry(m, args_[0], key);
+      refused_ = true;
+      return;
+    }
+    followupDefault(key);
+  }
+  bool refused() const { return refused_; }
+
   // "EXPIRE <key> <default> NX" when the key's namespace requires a TTL.
   void followupDefault(std::string_view key) {
     const Managed m = managed(key);
-    if (m.ns == nullptr || !m.ns->ttl_required)
+    // (A blacklist has no default: an EXPIRE 0 would delete the key.)
+    if (m.ns == nullptr || !m.ns->ttl_required || m.ns->default_ttl_s == 0)
       return;
     const std::string ttl = std::to_string(m.ns->default_ttl_s);
     out_->followups.add() = {"EXPIRE", key, ttl, "NX"};
@@ -200,6 +244,7 @@ public:
   TtlDecision creates(TtlKind kind);
 
 private:
+  bool refused_ = false;
   const CompiledPolicy& policy_;
   std::span<const std::string_view> args_;
   int64_t now_ms_;
@@ -278,6 +323,8 @@ TtlDecision Stage::setFamily(bool is_set) {
   if (flags & kPersist) {
     return m.ns->ttl_required ? refusePersist(m) : TtlDecision::kPass;
   }
+  if (isBlacklist(m) && is_set && (flags & kKeepTtl || expire_index == 0))
+    return refuseNoExpiry(m, args_[0], key);
   if (flags & kKeepTtl) {
     followupDefault(key);
     return TtlDecision::kPass;
@@ -321,6 +368,8 @@ TtlDecision Stage::getset() {
   if (args_.size() != 3)
     return TtlDecision::kPass;
   const Managed m = managed(args_[1]);
+  if (isBlacklist(m))
+    return refuseNoExpiry(m, args_[0], args_[1]);
   if (m.ns == nullptr || m.ns->default_ttl_s == 0)
     return TtlDecision::kPass;
   const std::string ttl = std::to_string(m.ns->default_ttl_s);
@@ -402,6 +451,8 @@ TtlDecision Stage::restore() {
   if (m.ns == nullptr || !parseRedisInt(args_[2], &ttl) || ttl < 0)
     return TtlDecision::kPass;
   if (ttl == 0) {
+    if (isBlacklist(m))
+      return refuseNoExpiry(m, args_[0], args_[1]);
     if (m.ns->default_ttl_s == 0)
       return TtlDecision::kPass;
     const int64_t ms = static_cast<int64_t>(m.ns->default_ttl_s) * 1000;
@@ -421,11 +472,11 @@ TtlDecision Stage::creates(TtlKind kind) {
   switch (kind) {
   case TtlKind::kCreatesArg1:
     if (n >= 2)
-      followupDefault(args_[1]);
+      createsKey(args_[1]);
     break;
   case TtlKind::kCreatesArg2:
     if (n >= 3)
-      followupDefault(args_[2]);
+      createsKey(args_[2]);
     break;
   case TtlKind::kCarriesTtl: {
     if (n < 3)
@@ -435,6 +486,10 @@ TtlDecision Stage::creates(TtlKind kind) {
       if (optionIs(args_[j], "db"))
         return TtlDecision::kPass;
     }
+    // The destination takes the source's TTL: into a blacklist only from a blacklist key (which
+    // always has one).
+    if (const Managed dst = managed(args_[2]); isBlacklist(dst) && !isBlacklist(managed(args_[1])))
+      return refuseNoExpiry(dst, args_[0], args_[2]);
     followupCarried(args_[2]);
     break;
   }
@@ -442,12 +497,12 @@ TtlDecision Stage::creates(TtlKind kind) {
     if (n % 2 == 0)
       break;  // Redis: wrong number of arguments
     for (size_t j = 1; j < n; j += 2)
-      followupDefault(args_[j]);
+      createsKey(args_[j]);
     break;
   case TtlKind::kSortStore: {
     const SortOptions sort = parseSortOptions(args_);
     if (sort.valid && sort.last_store > 0)
-      followupDefault(args_[sort.last_store]);
+      createsKey(args_[sort.last_store]);
     break;
   }
   case TtlKind::kScriptKeys: {
@@ -456,7 +511,7 @@ TtlDecision Stage::creates(TtlKind kind) {
         numkeys > static_cast<int64_t>(n - 3))
       break;  // Redis answers its own error
     for (size_t j = 0; j < static_cast<size_t>(numkeys); ++j)
-      followupDefault(args_[3 + j]);
+      followupDefault(args_[3 + j]);  // (declared keys may only be read: no blacklist refusal)
     break;
   }
   case TtlKind::kXgroup: {
@@ -464,7 +519,7 @@ TtlDecision Stage::creates(TtlKind kind) {
       break;
     for (size_t j = 5; j < n; ++j) {
       if (optionIs(args_[j], "mkstream")) {
-        followupDefault(args_[2]);
+        createsKey(args_[2]);
         break;
       }
     }
@@ -473,7 +528,7 @@ TtlDecision Stage::creates(TtlKind kind) {
   default:
     break;
   }
-  return TtlDecision::kPass;
+  return refused_ ? TtlDecision::kRefuse : TtlDecision::kPass;
 }
 
 bool arityOk(const CommandInfo& cmd, size_t argc) {

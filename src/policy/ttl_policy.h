@@ -29,6 +29,7 @@ enum class TtlAction : uint8_t {
   kClamp,           // a TTL above max_ttl_s was lowered to it
   kRefuseMax,       // a TTL above max_ttl_s was refused (over_max_ttl = "refuse")
   kRefusePersist,   // PERSIST / GETEX PERSIST on a ttl_required namespace
+  kRefuseNoExpiry,  // a blacklist write without the token's expiry
   kFollowup,        // an EXPIRE follow-up was queued for a key
 };
 

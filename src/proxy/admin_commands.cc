@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "cache/cache_info.h"
 #include "common/ascii.h"
 #include "common/log.h"
 #include "pg/read_through_hub.h"
@@ -133,6 +134,25 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("policy.auth_max_failures", num(c.policy.auth_max_failures));
   add("policy.auth_failure_window_s", num(c.policy.auth_failure_window_s));
   add("policy.auth_block_s", num(c.policy.auth_block_s));
+  add("near_cache.max_bytes", num(c.cache.max_bytes));
+  add("near_cache.admission",
+      c.cache.admission == CacheAdmission::kSecondRead ? "second_read" : "first_read");
+  add("near_cache.heartbeat_ms", num(c.cache.heartbeat_ms));
+  add("near_cache.feed_timeout_ms", num(c.cache.feed_timeout_ms));
+  for (size_t i = 0; i < c.policy.namespaces.size(); ++i) {
+    const NamespaceConfig& ns = c.policy.namespaces[i];
+    const NamespaceCacheConfig nc =
+        i < c.cache.namespaces.size() ? c.cache.namespaces[i] : NamespaceCacheConfig{};
+    const std::string p = "namespaces." + ns.name + ".";
+    add(p + "kind", ns.kind == NamespaceKind::kBlacklist ? "blacklist" : "normal");
+    if (ns.kind == NamespaceKind::kBlacklist) {
+      add(p + "blacklist_fail_open", nc.fail_open ? "yes" : "no");
+    } else {
+      add(p + "near_cache", nc.near_cache ? "yes" : "no");
+      if (nc.near_cache)
+        add(p + "near_cache_max_ttl_ms", num(nc.max_ttl_ms));
+    }
+  }
   for (const NamespaceConfig& ns : c.policy.namespaces) {
     const std::string p = "namespaces." + ns.name + ".";
     add(p + "pattern", ns.pattern);
@@ -237,6 +257,7 @@ std::string Session::proxyInfo(std::string_view section) const {
     out += "upstream_connected:" + std::to_string(t.upstream_connected) + "\r\n";
     out += "upstream_inflight:" + std::to_string(t.upstream_inflight) + "\r\n";
     appendNamespaceInfo(&out);
+    appendCacheInfo(&out, sh, worker_->policy(), c);
     out += "\r\n";
   }
   if (sh.read_through && (all || equalsIgnoreCase(section, "readthrough"))) {
@@ -672,8 +693,8 @@ void Session::sendPrepared(std::string_view raw, ReplySlot* slot) {
   std::string cause;
   if (!router_.send(raw, slot, RequestShape{}, &cause)) {
     worker_->stats().errors_upstream_down.add();
-    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
-                       " unavailable (" + cause + ")\r\n");
+    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
+                       cause + ")\r\n");
   }
 }
 
@@ -696,20 +717,21 @@ void Session::cmdClientUnblock(const DecodedRequest& req) {
     else
       return replyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
   }
-  lookupUpstreamId(*worker_, id, newSlot(), [reason](Worker*, ReplySlot* slot, int64_t upstream_id) {
-    auto* self = static_cast<Session*>(slot->owner);
-    if (upstream_id < 0)
-      return self->complete(slot, ":0\r\n");
-    std::string raw;
-    const std::string target = std::to_string(upstream_id);
-    resp::arrayHeader(&raw, reason.empty() ? 3 : 4);
-    resp::bulk(&raw, "CLIENT");
-    resp::bulk(&raw, "UNBLOCK");
-    resp::bulk(&raw, target);
-    if (!reason.empty())
-      resp::bulk(&raw, reason);
-    self->sendPrepared(raw, slot);
-  });
+  lookupUpstreamId(*worker_, id, newSlot(),
+                   [reason](Worker*, ReplySlot* slot, int64_t upstream_id) {
+                     auto* self = static_cast<Session*>(slot->owner);
+                     if (upstream_id < 0)
+                       return self->complete(slot, ":0\r\n");
+                     std::string raw;
+                     const std::string target = std::to_string(upstream_id);
+                     resp::arrayHeader(&raw, reason.empty() ? 3 : 4);
+                     resp::bulk(&raw, "CLIENT");
+                     resp::bulk(&raw, "UNBLOCK");
+                     resp::bulk(&raw, target);
+                     if (!reason.empty())
+                       resp::bulk(&raw, reason);
+                     self->sendPrepared(raw, slot);
+                   });
 }
 
 // CLIENT TRACKING on ... REDIRECT <id>: the target is a keywarden client subscribed to
@@ -727,28 +749,29 @@ void Session::startTrackingRedirect(const DecodedRequest& req, size_t redirect_a
   ReplySlot* slot = newSlot();
   barrier_slot_ = slot;
   holdInput();
-  lookupUpstreamId(
-      *worker_, static_cast<uint64_t>(id), slot,
-      [args = std::move(args), redirect_arg](Worker*, ReplySlot* slot, int64_t upstream_id) mutable {
-        auto* self = static_cast<Session*>(slot->owner);
-        if (upstream_id < 0)
-          return self->complete(slot, "-ERR The client ID you want redirect to does not exist\r\n");
-        args[redirect_arg] = std::to_string(upstream_id);
-        std::string raw;
-        resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
-        for (const std::string& a : args)
-          resp::bulk(&raw, a);
-        std::string cause;
-        if (!self->router_.startStream(raw, &cause))
-          return self->complete(slot, "-UPSTREAMDOWN upstream " +
-                                          self->worker_->shared().upstream_name +
-                                          " unavailable (" + cause + ")\r\n");
-        self->worker_->stats().commands_forwarded.add();
-        slot->effect = SlotEffect::kStream;
-        self->stream_slot_ = slot;
-        self->barrier_slot_ = nullptr;
-        self->maybeContinue();
-      });
+  lookupUpstreamId(*worker_, static_cast<uint64_t>(id), slot,
+                   [args = std::move(args), redirect_arg](Worker*, ReplySlot* slot,
+                                                          int64_t upstream_id) mutable {
+                     auto* self = static_cast<Session*>(slot->owner);
+                     if (upstream_id < 0)
+                       return self->complete(
+                           slot, "-ERR The client ID you want redirect to does not exist\r\n");
+                     args[redirect_arg] = std::to_string(upstream_id);
+                     std::string raw;
+                     resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
+                     for (const std::string& a : args)
+                       resp::bulk(&raw, a);
+                     std::string cause;
+                     if (!self->router_.startStream(raw, &cause))
+                       return self->complete(slot, "-UPSTREAMDOWN upstream " +
+                                                       self->worker_->shared().upstream_name +
+                                                       " unavailable (" + cause + ")\r\n");
+                     self->worker_->stats().commands_forwarded.add();
+                     slot->effect = SlotEffect::kStream;
+                     self->stream_slot_ = slot;
+                     self->barrier_slot_ = nullptr;
+                     self->maybeContinue();
+                   });
 }
 
 void Session::cmdKeywarden(const DecodedRequest& req) {
@@ -766,6 +789,10 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "    Load the configuration file again; a bad file changes nothing.",
         "UPSTREAM",
         "    State of every upstream connection of every worker.",
+        "CACHE STATS",
+        "    The near cache and the blacklist replicas: sizes, hits, misses, invalidations.",
+        "CACHE FLUSH [<namespace>]",
+        "    Empty the near cache (of one namespace); without one, reload the blacklists too.",
         "SLOWLOG GET [<count>] | LEN | RESET",
         "    The proxy's slow log: requests slower than slowlog.threshold_us from decode to",
         "    reply (default count 10, -1 for all). Entries are: id, timestamp, time in",
@@ -821,6 +848,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
   }
   if (equalsIgnoreCase(sub, "ratelimit"))
     return cmdKeywardenRateLimit(req);  // ratelimit_gate.cc
+  if (equalsIgnoreCase(sub, "cache"))
+    return cmdKeywardenCache(req);  // src/cache/cache_admin.cc
   if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
     return replyLocal(namespacesReply());

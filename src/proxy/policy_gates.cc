@@ -42,6 +42,8 @@ TtlCounter ttlCounter(TtlAction a) {
     return TtlCounter::kRefusedPersist;
   case TtlAction::kFollowup:
     return TtlCounter::kFollowup;
+  case TtlAction::kRefuseNoExpiry:
+    return TtlCounter::kRefusedNoExpiry;
   }
   return TtlCounter::kFollowup;
 }

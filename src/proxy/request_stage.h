@@ -31,7 +31,7 @@ class StageRequest {
 public:
   // The request.
   virtual std::span<const std::string_view> args() const = 0;
-  virtual std::string_view raw() const = 0;  // as it will be forwarded (after TTL rewriting)
+  virtual std::string_view raw() const = 0;        // as it will be forwarded (after TTL rewriting)
   virtual const CommandInfo* command() const = 0;  // nullptr: unknown command
   // Namespace id of the first key (Resolution::kNone when it has none or is in no namespace).
   virtual uint32_t firstKeyNamespace() const = 0;
@@ -39,7 +39,8 @@ public:
   // The client.
   virtual int proto() const = 0;
   // True when nothing about the client's connection state changes what a key read returns:
-  // configured db, not in MULTI, no pinned or streaming connection. Caches answer only then.
+  // configured db, not in MULTI or WATCH, no pinned or streaming connection, keywarden's own
+  // upstream identity (not an ACL user the client AUTHed as upstream). Caches answer only then.
   virtual bool plainState() const = 0;
   virtual bool inMulti() const = 0;
   virtual const CompiledUser* user() const = 0;  // nullptr before AUTH

@@ -63,6 +63,7 @@ public:
     if (shared_->read_through)
       pg::appendReadThroughMetrics(*shared_->read_through, out);
   }
+  const CacheStatsRegistry* cacheStats() const override { return &shared_->cache_stats; }
 
 private:
   SharedState* shared_;

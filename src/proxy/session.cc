@@ -137,8 +137,7 @@ void Session::pauseReading() {
 }
 
 void Session::resumeReading() {
-  if (reading_ || closed_ || closing_ || input_held_ || paused_for_output_ ||
-      worker_->draining())
+  if (reading_ || closed_ || closing_ || input_held_ || paused_for_output_ || worker_->draining())
     return;
   reading_ = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Session::onAlloc, &Session::onRead);
@@ -299,8 +298,9 @@ void Session::dispatch(const DecodedRequest& req) {
   current_outcome_ = Outcome::kOk;
   last_cmd_ = current_cmd_;
   last_sub_[0] = '\0';
-  if (cmd && (cmd->id == CmdId::kClient || cmd->id == CmdId::kScript ||
-              cmd->id == CmdId::kFunction || cmd->name == "config") &&
+  if (cmd &&
+      (cmd->id == CmdId::kClient || cmd->id == CmdId::kScript || cmd->id == CmdId::kFunction ||
+       cmd->name == "config") &&
       req.args.size() > 1 && req.args[1].size() < sizeof last_sub_) {
     for (size_t i = 0; i < req.args[1].size(); ++i)
       last_sub_[i] = asciiToLower(req.args[1][i]);
@@ -366,8 +366,10 @@ bool Session::runStages(const DecodedRequest& req, const CommandInfo* cmd) {
 }
 
 bool Session::plainState() const {
+  // An upstream ACL identity of the client's own (AUTH checked by Redis) changes what a read
+  // returns too (Redis may refuse it): only clients running as keywarden's identity are plain.
   return db_ == worker_->config().upstream.db && !in_multi_ && !watching_ && !router_.pinned() &&
-         !router_.streaming();
+         !router_.streaming() && pool_ == &worker_->upstreams().main();
 }
 
 // The slot for the stage's answer: the one its failed forward reserved, or a new one.
@@ -464,8 +466,8 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
     } else if (cmd && cmd->id == CmdId::kClient && emulatedInExec(req)) {
       // Connection state the proxy keeps (name, id...): a placeholder holds its place in the
       // transaction; EXEC's reply gets the proxy's own answer there (applyExec).
-      multi_selects_ += "L" + std::to_string(multi_queued_) + ":" +
-                        std::to_string(req.args.size()) + ":";
+      multi_selects_ +=
+          "L" + std::to_string(multi_queued_) + ":" + std::to_string(req.args.size()) + ":";
       for (std::string_view a : req.args) {
         multi_selects_ += std::to_string(a.size()) + ":";
         multi_selects_.append(a);
@@ -623,8 +625,8 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
     const bool was_in_multi = in_multi_;
     // Without MULTI, Redis answers "EXEC without MULTI" and keeps the WATCH (on whatever link
     // this client uses).
-    ReplySlot* slot = forward(req, one, cmd.id == CmdId::kExec && was_in_multi ? SlotEffect::kExec
-                                                                                : SlotEffect::kNone);
+    ReplySlot* slot = forward(
+        req, one, cmd.id == CmdId::kExec && was_in_multi ? SlotEffect::kExec : SlotEffect::kNone);
     if (!was_in_multi) {
       multi_selects_.clear();
       return;
@@ -711,8 +713,8 @@ void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cm
   }
 }
 
-ReplySlot* Session::forward(const DecodedRequest& req, const RequestShape& shape,
-                            SlotEffect effect, int64_t arg) {
+ReplySlot* Session::forward(const DecodedRequest& req, const RequestShape& shape, SlotEffect effect,
+                            int64_t arg) {
   ReplySlot* slot = newSlot();
   slot->effect = effect;
   slot->arg = arg;
@@ -723,8 +725,8 @@ ReplySlot* Session::forward(const DecodedRequest& req, const RequestShape& shape
       multi_dirty_ = true;
     slot->effect = SlotEffect::kNone;
     worker_->stats().errors_upstream_down.add();
-    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
-                       " unavailable (" + cause + ")\r\n");
+    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
+                       cause + ")\r\n");
     return nullptr;
   }
   worker_->stats().commands_forwarded.add();
@@ -734,8 +736,8 @@ ReplySlot* Session::forward(const DecodedRequest& req, const RequestShape& shape
 
 void Session::replyUnavailable(const std::string& cause) {
   worker_->stats().errors_upstream_down.add();
-  replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
-             cause + ")");
+  replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" + cause +
+             ")");
 }
 
 // ---- the router's callbacks ----
@@ -955,8 +957,8 @@ void Session::deliver(Worker* worker, ReplySlot* slot, std::string_view bytes) {
 }
 
 // HELLO inside MULTI: Redis queues it and switches the connection's protocol when EXEC runs it,
-// so the replies after it come in the new protocol. It is queued on the pinned link as it is; EXEC's
-// reply gets the proxy's own HELLO answer in its place and switches the client (applyExec).
+// so the replies after it come in the new protocol. It is queued on the pinned link as it is;
+// EXEC's reply gets the proxy's own HELLO answer in its place and switches the client (applyExec).
 void Session::queueHello(const DecodedRequest& req) {
   int proto = proto_;
   std::string_view name;
@@ -964,8 +966,7 @@ void Session::queueHello(const DecodedRequest& req) {
   if (req.args.size() >= 2) {
     long long v = 0;
     auto r = std::from_chars(req.args[1].data(), req.args[1].data() + req.args[1].size(), v);
-    if (r.ec != std::errc() || r.ptr != req.args[1].data() + req.args[1].size() || v < 2 ||
-        v > 3) {
+    if (r.ec != std::errc() || r.ptr != req.args[1].data() + req.args[1].size() || v < 2 || v > 3) {
       ++multi_queued_;  // Redis queues it; EXEC reports the error in its place
       forward(req, RequestShape{});
       return;
@@ -993,8 +994,8 @@ void Session::queueHello(const DecodedRequest& req) {
 bool Session::emulatedInExec(const DecodedRequest& req) {
   if (req.args.size() < 2)
     return false;
-  for (std::string_view sub : {"id", "getname", "setname", "setinfo", "info", "no-evict",
-                               "no-touch", "getredir"})
+  for (std::string_view sub :
+       {"id", "getname", "setname", "setinfo", "info", "no-evict", "no-touch", "getredir"})
     if (equalsIgnoreCase(req.args[1], sub))
       return true;
   return false;

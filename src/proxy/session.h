@@ -173,6 +173,7 @@ private:
   void cmdClientKill(const DecodedRequest& req);
   ClientType clientType() const;  // Redis's client class, for the TYPE filters
   void cmdKeywarden(const DecodedRequest& req);
+  void cmdKeywardenCache(const DecodedRequest& req);  // src/cache/cache_admin.cc
   void recordCompletion(ReplySlot* slot, std::string_view bytes);
   void recordMetrics(const ReplySlot* slot, std::string_view bytes, uint64_t latency_ns);
   void recordSlow(const ReplySlot* slot, uint64_t latency_ns);
@@ -229,7 +230,7 @@ private:
   ReplySlot* head_ = nullptr;
   ReplySlot* tail_ = nullptr;
   size_t slot_count_ = 0;
-  size_t stored_bytes_ = 0;  // reply bytes held in slots behind a pending head
+  size_t stored_bytes_ = 0;           // reply bytes held in slots behind a pending head
   ReplySlot* stream_slot_ = nullptr;  // the head while streaming: frames go out as they come
   // Local replies while streaming, each waiting for the echo of its PING token (streamLocal).
   struct StreamLocal {
@@ -249,14 +250,14 @@ private:
   int proto_ = 2;
   int db_ = 0;
   bool in_multi_ = false;
-  bool multi_dirty_ = false;     // a queued command was refused: EXEC must abort
-  uint32_t multi_queued_ = 0;    // commands forwarded since MULTI
+  bool multi_dirty_ = false;   // a queued command was refused: EXEC must abort
+  uint32_t multi_queued_ = 0;  // commands forwarded since MULTI
   // What EXEC's reply changes, by place in the transaction (applyExec): "S<index>:<db>," for a
   // SELECT, "L<index>:<argc>:(<len>:<arg>)*" for a CLIENT subcommand the proxy answers.
   std::string multi_selects_;
   std::string* capture_ = nullptr;  // local replies go here while applyExec computes them
   bool watching_ = false;
-  bool raw_ = false;  // SYNC/PSYNC: client bytes go upstream as they come
+  bool raw_ = false;                    // SYNC/PSYNC: client bytes go upstream as they come
   const CompiledUser* user_ = nullptr;  // points into the worker's policy snapshot; null: NOAUTH
   std::string user_name_;
   bool explicit_auth_ = false;  // AUTH/HELLO AUTH succeeded (else: the configured default user)

@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "cache/cache_stats.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "policy/auth_throttle.h"
@@ -88,12 +89,13 @@ public:
 
   SlowLog slowlog;
   AuthThrottle auth_throttle;
-  RateLimitRuntime ratelimit;    // CL.THROTTLE fallback, protective limiters, their counters
-  std::vector<Worker*> workers;  // fixed after startup
+  RateLimitRuntime ratelimit;      // CL.THROTTLE fallback, protective limiters, their counters
+  CacheStatsRegistry cache_stats;  // near cache and blacklist counters, one shard per worker
+  std::vector<Worker*> workers;    // fixed after startup
   // PostgreSQL read-through (src/pg/read_through_hub.h); null without [[postgres]] sources.
   std::shared_ptr<pg::ReadThroughHub> read_through;
-  CliOptions cli;        // re-applied on every reload
-  std::mutex reload_mu;  // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
+  CliOptions cli;                  // re-applied on every reload
+  std::mutex reload_mu;            // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
   std::atomic<uint64_t> reloads{0};
   std::atomic<uint64_t> reload_failures{0};
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cache/cache_worker.h"
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
@@ -121,6 +122,7 @@ void Worker::run() {
   upstream_client_ = std::make_unique<UpstreamClient>(this);
   // The request stages, in chain order (request_stage.h).
   addStage(std::make_unique<ThrottleStage>(this));
+  installCacheStage(*this);  // near cache and token blacklist (src/cache/)
   if (shared_->read_through)
     addStage(shared_->read_through->makeStage(this));
   if (drain_requested_.load(std::memory_order_acquire))

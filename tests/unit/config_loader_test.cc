@@ -610,3 +610,89 @@ TEST_CASE("parseHostPort") {
 
 }  // namespace
 }  // namespace kw
+
+namespace kw {
+namespace {
+
+TEST_CASE("config: near cache and blacklist keys") {
+  Config c = parseOk(R"(
+[near_cache]
+max_bytes = 1000000
+admission = "second_read"
+heartbeat_ms = 100
+feed_timeout_ms = 500
+[[namespaces]]
+name = "profile"
+pattern = "profile:{id}"
+near_cache = true
+near_cache_max_ttl_ms = 2000
+[[namespaces]]
+name = "bl"
+pattern = "blacklist:access:{jti}"
+kind = "blacklist"
+max_ttl_s = 2592000
+ttl_required = true
+blacklist_fail_open = true
+[[namespaces]]
+name = "plain"
+pattern = "plain:{id}"
+)");
+  CHECK(c.cache.max_bytes == 1000000);
+  CHECK(c.cache.admission == CacheAdmission::kSecondRead);
+  CHECK(c.cache.heartbeat_ms == 100);
+  CHECK(c.cache.feed_timeout_ms == 500);
+  REQUIRE(c.cache.namespaces.size() == 3);
+  CHECK(c.cache.namespaces[0].near_cache);
+  CHECK(c.cache.namespaces[0].max_ttl_ms == 2000);
+  CHECK(c.cache.namespaces[1].fail_open);
+  CHECK_FALSE(c.cache.namespaces[2].near_cache);
+  CHECK(c.policy.namespaces[1].kind == NamespaceKind::kBlacklist);
+  CHECK(c.policy.namespaces[1].over_max_ttl == OverMaxTtl::kRefuse);
+  CHECK(c.policy.namespaces[1].ttl_required);
+  CHECK(Config().cache.max_bytes == 64ull << 20);
+}
+
+TEST_CASE("config: near cache and blacklist errors") {
+  CHECK(parseError("[[namespaces]]\nname = \"t\"\npattern = \"{tenant}:cache:{k}\"\n"
+                   "near_cache = true\n") ==
+        "conf/keywarden.toml:4: namespaces[0].near_cache: namespace 't' cannot be cached: its "
+        "pattern must start with literal text (the Redis key prefix its invalidations are "
+        "tracked by)");
+  CHECK(parseError("[[namespaces]]\nname = \"b\"\npattern = \"{tenant}:bl:{k}\"\nkind = "
+                   "\"blacklist\"\nmax_ttl_s = 10\n") ==
+        "conf/keywarden.toml:3: namespaces[0].pattern: a blacklist namespace's pattern must "
+        "start with literal text (its Redis prefix)");
+  CHECK(parseError("[[namespaces]]\nname = \"b\"\npattern = \"bl:{k}\"\nkind = \"blacklist\"\n") ==
+        "conf/keywarden.toml:1: namespaces[0].max_ttl_s: a blacklist namespace needs max_ttl_s > "
+        "0 (the longest token lifetime)");
+  const std::string base = "[[namespaces]]\nname = \"b\"\npattern = \"bl:{k}\"\nkind = "
+                           "\"blacklist\"\nmax_ttl_s = 10\n";
+  CHECK(parseError(base + "default_ttl_s = 5\n")
+            .find("namespaces[0].default_ttl_s: not allowed in a blacklist namespace") !=
+        std::string::npos);
+  CHECK(parseError(base + "over_max_ttl = \"clamp\"\n")
+            .find("a clamped revocation would make a revoked token valid again") !=
+        std::string::npos);
+  CHECK(parseError(base + "ttl_required = false\n").find("requires a TTL on every key") !=
+        std::string::npos);
+  CHECK(parseError(base + "near_cache = true\n").find("not for a blacklist namespace") !=
+        std::string::npos);
+  CHECK(parseError("[[namespaces]]\nname = \"p\"\npattern = \"p:{k}\"\nblacklist_fail_open = "
+                   "true\n")
+            .find("only for kind = \"blacklist\"") != std::string::npos);
+  CHECK(parseError("[[namespaces]]\nname = \"p\"\npattern = \"p:{k}\"\nnear_cache_max_ttl_ms = "
+                   "5\n")
+            .find("needs near_cache = true") != std::string::npos);
+  CHECK(parseError("[[namespaces]]\nname = \"p\"\npattern = \"p:{k}\"\nkind = \"list\"\n")
+            .find("expected \"normal\" or \"blacklist\"") != std::string::npos);
+  CHECK(parseError("[near_cache]\nmax_byte = 5\n") ==
+        "conf/keywarden.toml:2: near_cache.max_byte: unknown key");
+  CHECK(parseError("[near_cache]\nadmission = \"always\"\n")
+            .find("expected \"first_read\" or \"second_read\"") != std::string::npos);
+  CHECK(parseError("[near_cache]\nheartbeat_ms = 500\nfeed_timeout_ms = 400\n")
+            .find("must be greater than heartbeat_ms") != std::string::npos);
+  CHECK(parseError("near_cache = 5\n").find("expected a table [near_cache]") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace kw

@@ -447,3 +447,72 @@ TEST_CASE("ttl: adversarial keys") {
 
 }  // namespace
 }  // namespace kw
+
+namespace kw {
+namespace {
+
+std::shared_ptr<const CompiledPolicy> blacklistPolicy() {
+  PolicyConfig c;
+  NamespaceConfig bl = testing::makeNs("blacklist:access", "blacklist:access:{jti}", 0, 2592000,
+                                       true, OverMaxTtl::kRefuse);
+  bl.kind = NamespaceKind::kBlacklist;
+  c.namespaces = {bl, testing::makeNs("other", "other:{id}")};
+  std::string err;
+  auto p = CompiledPolicy::build(c, &err);
+  REQUIRE_MESSAGE(p, err);
+  return p;
+}
+
+TEST_CASE("ttl: a blacklist write must carry the token's expiry; never clamped") {
+  Stage s(blacklistPolicy());
+  const std::string k = "blacklist:access:j1";
+  // Carrying an expiry within the maximum: unchanged.
+  checkPass(s, {"SET", k, "1", "EX", "3600"});
+  checkPass(s, {"SET", k, "1", "PXAT", std::to_string(kNowMs + 1000)});
+  checkPass(s, {"SETEX", k, "2592000", "1"});
+  checkPass(s, {"PSETEX", k, "1000", "1"});
+  checkPass(s, {"EXPIRE", k, "60"});
+  // No expiry: refused, saying why.
+  for (std::vector<std::string> cmd : {std::vector<std::string>{"SET", k, "1"},
+                                       {"SET", k, "1", "KEEPTTL"},
+                                       {"SET", k, "1", "NX"},
+                                       {"GETSET", k, "1"},
+                                       {"SETNX", k, "1"},
+                                       {"MSET", "other:1", "x", k, "1"},
+                                       {"APPEND", k, "x"},
+                                       {"INCR", k},
+                                       {"RESTORE", k, "0", "payload"},
+                                       {"RENAME", "other:1", k},
+                                       {"COPY", "other:1", k}}) {
+    const std::string joined = join(cmd);
+    INFO(joined);
+    const Result r = s.run(cmd);
+    CHECK(r.decision == TtlDecision::kRefuse);
+    CHECK(r.error.find("ERR blacklist write refused") == 0);
+    CHECK(r.error.find("must carry its token's expiry") != std::string::npos);
+    CHECK(r.followups.empty());
+  }
+  // Too long: refused, not clamped (a clamped revocation would expire before its token).
+  const Result far = s.run({"SET", k, "1", "EXAT", std::to_string(kNowS + 2592000 + 200000)});
+  CHECK(far.decision == TtlDecision::kRefuse);
+  CHECK(far.error.find("exceeds the maximum of 2592000 seconds") != std::string::npos);
+  CHECK(s.run({"SETEX", k, "2592001", "1"}).decision == TtlDecision::kRefuse);
+  CHECK(s.run({"EXPIRE", k, "2592001"}).decision == TtlDecision::kRefuse);
+  // PERSIST refused.
+  CHECK(s.run({"PERSIST", k}).decision == TtlDecision::kRefuse);
+  CHECK(s.run({"GETEX", k, "PERSIST"}).decision == TtlDecision::kRefuse);
+  // Moving one blacklist key to another carries its expiry (capped like any carried TTL).
+  CHECK(s.run({"RENAME", k, "blacklist:access:j2"}).decision == TtlDecision::kPass);
+  // Other namespaces: as before.
+  checkPass(s, {"SET", "other:1", "x"});
+}
+
+TEST_CASE("ttl: a script's declared blacklist keys get no EXPIRE 0 follow-up") {
+  Stage s(blacklistPolicy());
+  const Result r = s.run({"EVAL", "return 1", "1", "blacklist:access:j1"});
+  CHECK(r.decision == TtlDecision::kPass);
+  CHECK(r.followups.empty());
+}
+
+}  // namespace
+}  // namespace kw

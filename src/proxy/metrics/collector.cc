@@ -1,6 +1,7 @@
 #include "proxy/metrics/collector.h"
 
 #include "proxy/metrics/ratelimit_metrics.h"
+#include "proxy/metrics/cache_metrics.h"
 
 #include <prometheus/text_serializer.h>
 
@@ -288,6 +289,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   if (RateLimitRuntime* rl = source_->rateLimit())
     appendRateLimitFamilies(*rl, ns_labels, &out);
   source_->appendFeatureFamilies(&out);
+  if (const CacheStatsRegistry* cache = source_->cacheStats())
+    appendCacheFamilies(*cache, ns_labels, &out);
   return out;
 }
 

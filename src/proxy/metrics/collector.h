@@ -19,6 +19,7 @@
 namespace kw {
 
 class RateLimitRuntime;
+class CacheStatsRegistry;
 
 // What the collector needs from the running proxy. Called on the scrape thread (the main loop)
 // while the workers run, so every method must be safe against them: the shards are read with
@@ -40,6 +41,8 @@ struct MetricsSource {
   virtual RateLimitRuntime* rateLimit() const { return nullptr; }
   // Families of features with their own counters (PostgreSQL read-through...), appended as is.
   virtual void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* /*out*/) const {}
+  // The near cache's and blacklist's counters (cache_metrics.cc); nullptr: none.
+  virtual const CacheStatsRegistry* cacheStats() const { return nullptr; }
 };
 
 class MetricsCollector : public prometheus::Collectable {

@@ -23,7 +23,7 @@ constexpr std::string_view kOutcomeNames[] = {
 static_assert(std::size(kOutcomeNames) == kOutcomes);
 
 constexpr std::string_view kTtlActionNames[] = {
-    "default_applied", "clamped", "refused_max", "refused_persist", "followup",
+    "default_applied", "clamped", "refused_max", "refused_persist", "followup", "refused_no_expiry",
 };
 static_assert(std::size(kTtlActionNames) == kTtlCounters);
 

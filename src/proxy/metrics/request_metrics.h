@@ -49,6 +49,7 @@ enum class TtlCounter : uint8_t {
   kRefusedMax,
   kRefusedPersist,
   kFollowup,
+  kRefusedNoExpiry,
   kCount
 };
 
