@@ -44,7 +44,7 @@ void checkFrame(std::string_view frame) {
   std::optional<std::string_view> v;
   if (kw::parseBulkOrNil(frame, &v) && v)
     FUZZ_CHECK(inside(*v, frame) &&
-               frame == "$" + std::to_string(v->size()) + "\r\n" + std::string(*v) + "\r\n");
+               frame == std::string("$").append(std::to_string(v->size())).append("\r\n").append(*v).append("\r\n"));
   int64_t n = 0;
   if (kw::parseInteger(frame, &n))
     FUZZ_CHECK(frame[0] == ':');

@@ -78,13 +78,13 @@ struct FakeRequest final : StageRequest {
   std::string_view clientAddr() const override { return "127.0.0.1:1"; }
   void answer(std::string_view reply) override { answered = std::string(reply); }
   void refuse(std::string_view error) override { refused = std::string(error); }
-  bool forward(std::string_view r, RequestStage* s, uint64_t t) override {
+  ReplySlot* forward(std::string_view r, RequestStage* s, uint64_t t) override {
     if (!forward_ok)
-      return false;
+      return nullptr;
     forwarded = std::string(r);
     stage = s;
     tag = t;
-    return true;
+    return &slot;
   }
   ReplySlot* hold() override { return nullptr; }
 
@@ -102,6 +102,7 @@ struct FakeRequest final : StageRequest {
   std::optional<std::string> forwarded;
   RequestStage* stage = nullptr;
   uint64_t tag = 0;
+  ReplySlot slot;  // what forward hands back
 };
 
 struct StageFixture {

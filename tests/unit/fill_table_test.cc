@@ -34,7 +34,7 @@ TEST_CASE("single-flight: many threads, one leader per key") {
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([&, i] {
       for (int k = 0; k < 100; ++k)
-        if (t.join("k" + std::to_string(k), {nullptr, static_cast<uint64_t>(i)}))
+        if (t.join(std::string("k").append(std::to_string(k)), {nullptr, static_cast<uint64_t>(i)}))
           leaders.fetch_add(1);
     });
   for (auto& th : threads)

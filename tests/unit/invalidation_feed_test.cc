@@ -48,7 +48,7 @@ struct Fixture {
 };
 
 std::string tracking(std::initializer_list<const char*> prefixes) {
-  std::string s = "*" + std::to_string(4 + 2 * prefixes.size()) +
+  std::string s = std::string("*").append(std::to_string(4 + 2 * prefixes.size())) +
                   "\r\n$6\r\nCLIENT\r\n$8\r\nTRACKING\r\n$2\r\non\r\n$5\r\nBCAST\r\n";
   for (const char* p : prefixes)
     s += "$6\r\nPREFIX\r\n$" + std::to_string(strlen(p)) + "\r\n" + p + "\r\n";

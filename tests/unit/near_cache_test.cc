@@ -169,7 +169,7 @@ TEST_CASE("hash fields: partial answers merge; HGETALL makes the hash complete")
 TEST_CASE("clear and clearSlot keep the counters right") {
   Cache c;
   for (int i = 0; i < 10; ++i) {
-    const std::string k = "k" + std::to_string(i);
+    const std::string k = std::string("k").append(std::to_string(i));
     c.fill(k, c.cache.beginFill(k, keyHash(k), static_cast<uint32_t>(i % 2), c.now), "v");
   }
   c.cache.clearSlot(1);
