@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/budget_config.h"
 #include "common/policy_config.h"
 #include "common/ratelimit_config.h"
 
@@ -77,6 +78,7 @@ struct Config {
   PolicyConfig policy;
   SlowlogConfig slowlog;
   RateLimitConfig rate_limit;
+  BudgetConfig budgets;  // [budgets] and memory_budget_bytes (parallel to policy.namespaces)
 };
 
 }  // namespace kw

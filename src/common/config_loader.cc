@@ -17,6 +17,7 @@
 // errors are caught right at the toml::parse call and nothing escapes this file.
 #include <toml++/toml.h>
 
+#include "common/budget_config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
 #include "common/ratelimit_config_loader.h"
@@ -565,11 +566,13 @@ void readRoot(TableReader& r, Config* c) {
   r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;
+  readBudgetSection(r.claim("budgets"), r.errorSink(), &c->budgets);  // before: the lease key
   r.readTableArray("namespaces", [c, p](TableReader& s, size_t) {
     NamespaceConfig ns;
     readNamespace(s, p->namespaces, &ns);
     readNamespaceRateLimit(s.claim("rate_limit"), s.claim("rate_limit_fallback"), s.errorSink(),
                            &c->rate_limit);
+    readNamespaceBudget(ns, s.claim("memory_budget_bytes"), s.errorSink(), &c->budgets);
     p->namespaces.push_back(std::move(ns));
   });
   r.readTableArray("users", [c, p](TableReader& s, size_t) {

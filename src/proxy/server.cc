@@ -57,6 +57,7 @@ public:
     return static_cast<double>(time(nullptr) - shared_->start_unix_s);
   }
   RateLimitRuntime* rateLimit() const override { return &shared_->ratelimit; }
+  const BudgetStatus* budgets() const override { return &shared_->budgets; }
 
 private:
   SharedState* shared_;

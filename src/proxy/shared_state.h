@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "budget/budget_status.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "policy/auth_throttle.h"
@@ -86,6 +87,7 @@ public:
   SlowLog slowlog;
   AuthThrottle auth_throttle;
   RateLimitRuntime ratelimit;    // CL.THROTTLE fallback, protective limiters, their counters
+  BudgetStatus budgets;          // the memory budgets' figures, published by worker 0
   std::vector<Worker*> workers;  // fixed after startup
   CliOptions cli;                // re-applied on every reload
   std::mutex reload_mu;          // one reload at a time (SIGHUP and KEYWARDEN RELOAD)

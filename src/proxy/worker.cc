@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "budget/budget_service.h"
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
@@ -120,6 +121,8 @@ void Worker::run() {
   upstream_client_ = std::make_unique<UpstreamClient>(this);
   // The request stages, in chain order (request_stage.h).
   addStage(std::make_unique<ThrottleStage>(this));
+  if (index_ == 0)
+    installBudgetService(*this);  // memory budgets (src/budget/): one enforcer per process
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -319,6 +322,7 @@ void Worker::closeAllHandles() {
   }
   for (auto& t : leftover)
     t();
+  services_.clear();
   stages_.clear();
   upstream_client_.reset();
   upstreams_.shutdown();

@@ -1,5 +1,7 @@
 #include "proxy/metrics/collector.h"
 
+#include "budget/budget_status.h"
+#include "proxy/metrics/budget_metrics.h"
 #include "proxy/metrics/ratelimit_metrics.h"
 
 #include <prometheus/text_serializer.h>
@@ -287,6 +289,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         {{"version", sanitizeLabel(version_)}});
   if (RateLimitRuntime* rl = source_->rateLimit())
     appendRateLimitFamilies(*rl, ns_labels, &out);
+  if (const BudgetStatus* b = source_->budgets())
+    appendBudgetFamilies(*b->get(), &out);
   return out;
 }
 

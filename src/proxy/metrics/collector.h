@@ -19,6 +19,7 @@
 namespace kw {
 
 class RateLimitRuntime;
+class BudgetStatus;
 
 // What the collector needs from the running proxy. Called on the scrape thread (the main loop)
 // while the workers run, so every method must be safe against them: the shards are read with
@@ -38,6 +39,8 @@ struct MetricsSource {
   virtual double uptimeSeconds() const = 0;
   // The rate limiters' counters (ratelimit_metrics.cc); nullptr: none.
   virtual RateLimitRuntime* rateLimit() const { return nullptr; }
+  // The memory budgets' figures (budget_metrics.cc); nullptr: none.
+  virtual const BudgetStatus* budgets() const { return nullptr; }
 };
 
 class MetricsCollector : public prometheus::Collectable {
