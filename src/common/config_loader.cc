@@ -18,6 +18,7 @@
 // errors are caught right at the toml::parse call and nothing escapes this file.
 #include <toml++/toml.h>
 
+#include "common/budget_config_loader.h"
 #include "common/cache_config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
@@ -600,6 +601,7 @@ void readRoot(TableReader& r, Config* c) {
   r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;
+  readBudgetSection(r.claim("budgets"), r.errorSink(), &c->budgets);  // before: the lease key
   // PostgreSQL sources before namespaces: a namespace's read_through names one.
   auto sink = [&r](uint32_t line, const std::string& m) { r.errorLine(line, m); };
   if (const toml::node* node = r.takeNode("postgres"))
@@ -613,6 +615,7 @@ void readRoot(TableReader& r, Config* c) {
                        s.claim("blacklist_fail_open"), s.errorSink(), &c->cache);
     if (const toml::node* node = s.takeNode("read_through"))
       readReadThrough(*node, s.pathOf(), ns, &c->pg, sink);
+    readNamespaceBudget(ns, s.claim("memory_budget_bytes"), s.errorSink(), &c->budgets);
     p->namespaces.push_back(std::move(ns));
   });
   r.readTableArray("users", [c, p](TableReader& s, size_t) {

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "budget/budget_admin.h"
 #include "cache/cache_info.h"
 #include "common/ascii.h"
 #include "common/log.h"
@@ -162,6 +163,17 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
     add(p + "enforce_shape", ns.enforce_shape ? "yes" : "no");
     add(p + "over_max_ttl", ns.over_max_ttl == OverMaxTtl::kClamp ? "clamp" : "refuse");
   }
+  for (size_t i = 0; i < c.policy.namespaces.size(); ++i)
+    add("namespaces." + c.policy.namespaces[i].name + ".memory_budget_bytes",
+        num(c.budgets.budgetOf(static_cast<uint32_t>(i))));
+  add("budgets.enabled", c.budgets.enabled ? "yes" : "no");
+  add("budgets.lease_key", c.budgets.lease_key);
+  add("budgets.lease_ms", num(c.budgets.lease_ms));
+  add("budgets.evict_to_percent", num(c.budgets.evict_to_percent));
+  add("budgets.samples_per_eviction", num(c.budgets.samples_per_eviction));
+  add("budgets.remeasure_delay_ms", num(c.budgets.remeasure_delay_ms));
+  add("budgets.batch_keys", num(c.budgets.batch_keys));
+  add("budgets.doctor_at_startup", c.budgets.doctor_at_startup ? "yes" : "no");
   return kv;
 }
 
@@ -257,6 +269,7 @@ std::string Session::proxyInfo(std::string_view section) const {
     out += "upstream_connected:" + std::to_string(t.upstream_connected) + "\r\n";
     out += "upstream_inflight:" + std::to_string(t.upstream_inflight) + "\r\n";
     appendNamespaceInfo(&out);
+    appendBudgetInfo(&out, *sh.budgets.get());
     appendCacheInfo(&out, sh, worker_->policy(), c);
     out += "\r\n";
   }
@@ -457,13 +470,16 @@ void Session::appendNamespaceInfo(std::string* out) const {
 
 std::string Session::namespacesReply() const {
   const CompiledPolicy& policy = worker_->policy();
+  const std::shared_ptr<const BudgetSnapshot> budgets = worker_->shared().budgets.get();
   std::string out;
   resp::arrayHeader(&out, static_cast<int64_t>(policy.namespaceCount()));
   for (uint32_t i = 0; i < policy.namespaceCount(); ++i) {
     const NamespaceConfig& ns = policy.ns(i);
     NamespaceCounters c = countNamespace(worker_->shared(), metricsNs(policy.counterId(i)),
                                          worker_->commands().size());
-    resp::mapHeader(&out, proto_, 12 + static_cast<int64_t>(kTtlCounters));
+    resp::mapHeader(&out, proto_,
+                    12 + static_cast<int64_t>(kTtlCounters) +
+                        budgetFieldCount(worker_->config(), i));
     resp::bulk(&out, "name");
     resp::bulk(&out, ns.name);
     resp::bulk(&out, "pattern");
@@ -491,6 +507,7 @@ std::string Session::namespacesReply() const {
       resp::bulk(&out, "ttl_" + std::string(ttlCounterName(static_cast<TtlCounter>(a))));
       resp::integer(&out, static_cast<int64_t>(c.ttl[a]));
     }
+    appendBudgetFields(&out, worker_->config(), i, ns.name, *budgets);
   }
   return out;
 }
@@ -805,6 +822,11 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "WARM <namespace> <id> [<id> ...]",
         "    Fill read-through keys from PostgreSQL ahead of traffic (id: the key's",
         "    parameter values, joined by ':' when there are several).",
+        "BUDGETS",
+        "    Memory budgets: who holds the enforcement lease, each budgeted namespace's bytes,",
+        "    keys and evictions.",
+        "DOCTOR",
+        "    Known problems in the upstream Redis's configuration, one line each.",
         "HELP",
         "    Print this help."};
     resp::arrayHeader(&out, std::size(lines));
@@ -850,6 +872,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     return cmdKeywardenRateLimit(req);  // ratelimit_gate.cc
   if (equalsIgnoreCase(sub, "cache"))
     return cmdKeywardenCache(req);  // src/cache/cache_admin.cc
+  if (equalsIgnoreCase(sub, "budgets") || equalsIgnoreCase(sub, "doctor"))
+    return cmdKeywardenBudgets(req);  // src/budget/budget_admin.cc
   if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
     return replyLocal(namespacesReply());

@@ -64,6 +64,7 @@ public:
       pg::appendReadThroughMetrics(*shared_->read_through, out);
   }
   const CacheStatsRegistry* cacheStats() const override { return &shared_->cache_stats; }
+  const BudgetStatus* budgets() const override { return &shared_->budgets; }
 
 private:
   SharedState* shared_;

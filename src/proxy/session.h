@@ -174,6 +174,8 @@ private:
   ClientType clientType() const;  // Redis's client class, for the TYPE filters
   void cmdKeywarden(const DecodedRequest& req);
   void cmdKeywardenCache(const DecodedRequest& req);  // src/cache/cache_admin.cc
+  // BUDGETS and DOCTOR (src/budget/budget_admin.cc).
+  void cmdKeywardenBudgets(const DecodedRequest& req);
   void recordCompletion(ReplySlot* slot, std::string_view bytes);
   void recordMetrics(const ReplySlot* slot, std::string_view bytes, uint64_t latency_ns);
   void recordSlow(const ReplySlot* slot, uint64_t latency_ns);

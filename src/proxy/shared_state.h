@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cache/cache_stats.h"
+#include "budget/budget_status.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "policy/auth_throttle.h"
@@ -91,6 +92,7 @@ public:
   AuthThrottle auth_throttle;
   RateLimitRuntime ratelimit;      // CL.THROTTLE fallback, protective limiters, their counters
   CacheStatsRegistry cache_stats;  // near cache and blacklist counters, one shard per worker
+  BudgetStatus budgets;            // the memory budgets' figures, published by worker 0
   std::vector<Worker*> workers;    // fixed after startup
   // PostgreSQL read-through (src/pg/read_through_hub.h); null without [[postgres]] sources.
   std::shared_ptr<pg::ReadThroughHub> read_through;

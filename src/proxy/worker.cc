@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "budget/budget_service.h"
 #include "cache/cache_worker.h"
 #include "common/config_loader.h"
 #include "common/log.h"
@@ -125,6 +126,8 @@ void Worker::run() {
   installCacheStage(*this);  // near cache and token blacklist (src/cache/)
   if (shared_->read_through)
     addStage(shared_->read_through->makeStage(this));
+  if (index_ == 0)
+    installBudgetService(*this);  // memory budgets (src/budget/): one enforcer per process
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -324,6 +327,7 @@ void Worker::closeAllHandles() {
   }
   for (auto& t : leftover)
     t();
+  services_.clear();
   stages_.clear();
   upstream_client_.reset();
   upstreams_.shutdown();

@@ -32,6 +32,13 @@ class SharedState;
 class CompiledPolicy;
 struct SocketAddress;
 
+// Background work of a feature that runs on a worker's loop but never on the request path (the
+// memory budgets' enforcer, src/budget/). Owned by the worker; destroyed before its upstream links.
+class WorkerService {
+public:
+  virtual ~WorkerService() = default;
+};
+
 class Worker {
 public:
   Worker(unsigned index, SharedState* shared);
@@ -66,6 +73,9 @@ public:
   // The request stages, in chain order (request_stage.h); built when the worker starts.
   const std::vector<std::unique_ptr<RequestStage>>& stages() const { return stages_; }
   void addStage(std::unique_ptr<RequestStage> stage) { stages_.push_back(std::move(stage)); }
+  void addService(std::unique_ptr<WorkerService> service) {
+    services_.push_back(std::move(service));
+  }
   // keywarden's own requests to the upstream (upstream_client.h); exists while the loop runs.
   UpstreamClient& upstreamClient() { return *upstream_client_; }
   bool draining() const { return draining_; }
@@ -143,6 +153,7 @@ private:
   RequestDecoder decoder_;
   UpstreamPools upstreams_;
   std::vector<std::unique_ptr<RequestStage>> stages_;
+  std::vector<std::unique_ptr<WorkerService>> services_;
   std::unique_ptr<UpstreamClient> upstream_client_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<Session*> sessions_;

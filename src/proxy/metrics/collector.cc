@@ -1,5 +1,7 @@
 #include "proxy/metrics/collector.h"
 
+#include "budget/budget_status.h"
+#include "proxy/metrics/budget_metrics.h"
 #include "proxy/metrics/ratelimit_metrics.h"
 #include "proxy/metrics/cache_metrics.h"
 
@@ -291,6 +293,8 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   source_->appendFeatureFamilies(&out);
   if (const CacheStatsRegistry* cache = source_->cacheStats())
     appendCacheFamilies(*cache, ns_labels, &out);
+  if (const BudgetStatus* b = source_->budgets())
+    appendBudgetFamilies(*b->get(), &out);
   return out;
 }
 

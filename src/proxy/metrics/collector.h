@@ -20,6 +20,7 @@ namespace kw {
 
 class RateLimitRuntime;
 class CacheStatsRegistry;
+class BudgetStatus;
 
 // What the collector needs from the running proxy. Called on the scrape thread (the main loop)
 // while the workers run, so every method must be safe against them: the shards are read with
@@ -43,6 +44,8 @@ struct MetricsSource {
   virtual void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* /*out*/) const {}
   // The near cache's and blacklist's counters (cache_metrics.cc); nullptr: none.
   virtual const CacheStatsRegistry* cacheStats() const { return nullptr; }
+  // The memory budgets' figures (budget_metrics.cc); nullptr: none.
+  virtual const BudgetStatus* budgets() const { return nullptr; }
 };
 
 class MetricsCollector : public prometheus::Collectable {

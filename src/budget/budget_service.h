@@ -1,0 +1,15 @@
+// The memory budgets on a worker's loop (worker 0): the enforcer (budget_enforcer.h) with its own
+// untracked link (budget_link.h) and its own invalidation feed (tracking/invalidation_feed.h,
+// subscribed only while this keywarden holds the lease), a timer, the config it follows across
+// reloads, the snapshot it publishes for INFO / KEYWARDEN / metrics, and the upstream checks
+// (doctor.h) logged at startup. Nothing here is on the request path.
+#pragma once
+
+namespace kw {
+
+class Worker;
+
+// Installs the service on `worker` (Worker::addService). Called by Worker::run for worker 0.
+void installBudgetService(Worker& worker);
+
+}  // namespace kw
