@@ -194,7 +194,7 @@ void BudgetEnforcer::onFeedUp() {
     s->scanning = false;
     s->scan_inflight = false;
     ++s->scan_epoch;
-    s->cursor = "0";
+    s->cursor.assign(1, '0');
     s->complete = false;
   }
 }

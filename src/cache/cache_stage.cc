@@ -81,7 +81,8 @@ void CacheStage::configure(const std::shared_ptr<const Config>& config,
     const NamespaceCacheConfig nc =
         i < cc.namespaces.size() ? cc.namespaces[i] : NamespaceCacheConfig{};
     Rule rule;
-    rule.slot = cacheStatsSlot(policy_->counterId(i));
+    rule.counter = policy_->counterId(i);
+    rule.slot = cacheStatsSlot(rule.counter);
     if (prefix.empty()) {
       // Nothing to track: neither cached nor replicated (config validation says so).
     } else if (ns.kind == NamespaceKind::kBlacklist) {
@@ -94,6 +95,8 @@ void CacheStage::configure(const std::shared_ptr<const Config>& config,
     } else if (nc.near_cache) {
       rule.mode = Rule::kNear;
       rule.max_ttl_ms = static_cast<int64_t>(nc.max_ttl_ms);
+      for (const ReadThroughConfig& rt : config_->pg.read_through)
+        rule.read_through |= rt.ns == ns.name;
       near_prefixes.push_back(prefix);
       cache_sig += ns.name + '\0' + prefix + '\0' + std::to_string(nc.max_ttl_ms) + '\n';
     }
@@ -228,11 +231,17 @@ RequestStage::Verdict CacheStage::onNearRead(StageRequest& req, Op op, const Rul
   // no pinned or streaming connection, keywarden's own upstream identity.
   if (!req.plainState() || !feed_.covered())
     return Verdict::kContinue;
+  // In a read-through namespace only GET is cached: a nil there is a miss for the read-through
+  // stage to fill, never an answer to keep (nor an EXISTS 0 a later GET could be answered from).
+  if (rule.read_through && op != Op::kGet)
+    return Verdict::kContinue;
   const std::span<const std::string_view> args = req.args();
   if (op == Op::kMget || op == Op::kExists) {
-    for (size_t i = 2; i < args.size(); ++i)
-      if (ruleForKey(args[i]).mode != Rule::kNear)
+    for (size_t i = 2; i < args.size(); ++i) {
+      const Rule& r = ruleForKey(args[i]);
+      if (r.mode != Rule::kNear || r.read_through)
         return Verdict::kContinue;
+    }
   }
   const int64_t now = env_.clock();
   NsCacheCounters* c = env_.stats ? &env_.stats->ns[rule.slot] : nullptr;
@@ -378,6 +387,8 @@ RequestStage::Verdict CacheStage::startFill(StageRequest& req, Op op, const Rule
   p->op = op;
   p->proto = req.proto();
   p->slot = rule.slot;
+  p->counter = rule.counter;
+  p->read_through = rule.read_through;
   p->sent_ms = now;
   p->max_ttl_ms = rule.max_ttl_ms;
   bool any = false;
@@ -402,8 +413,14 @@ RequestStage::Verdict CacheStage::startFill(StageRequest& req, Op op, const Rule
     return Verdict::kContinue;
   }
   if (!req.forward(req.raw(), this, tag)) {
+    for (size_t i = 0; i < p->nkeys; ++i)
+      if (p->keys[i].id != 0)
+        cache_.invalidate(p->keys[i].key, p->keys[i].hash);  // (the fill marker)
+    const bool read_through = p->read_through;
     release(p);
-    return Verdict::kDone;  // the session answers why nothing could be sent
+    // Redis cannot be asked: a read-through key is still answered, from PostgreSQL; anything
+    // else gets the session's -UPSTREAMDOWN.
+    return read_through ? Verdict::kContinue : Verdict::kDone;
   }
   // The expiry of every key filled, asked aside: Redis reports an expired key only when it
   // deletes it, so an entry must carry its key's TTL.
@@ -557,8 +574,25 @@ RequestStage::Verdict CacheStage::onWrite(StageRequest& req, const CommandInfo& 
 
 // ---- replies ----
 
-std::string_view CacheStage::onReply(uint64_t tag, ReplySlot*, std::string_view reply,
-                                     std::string* scratch, bool*) {
+// A GET of a read-through key that Redis answered nil (or could not answer): the read-through
+// stage fills it into the client's slot. Nothing is cached for the key this time; the next read
+// finds the filled value in Redis.
+bool CacheStage::handOverMiss(Pending* p, ReplySlot* slot, std::string_view reply) {
+  const bool down = reply.compare(0, 13, "-UPSTREAMDOWN") == 0;
+  std::optional<std::string_view> v;
+  if (!down && !(parseBulkOrNil(reply, &v) && !v))
+    return false;
+  FillKey& k = p->keys[0];
+  if (k.id != 0) {
+    cache_.invalidate(k.key, k.hash);
+    k.id = 0;
+  }
+  MissFiller* filler = env_.miss_filler ? env_.miss_filler() : nullptr;
+  return slot && filler && filler->takeMiss(slot, p->proto, p->counter, k.key, !down);
+}
+
+std::string_view CacheStage::onReply(uint64_t tag, ReplySlot* slot, std::string_view reply,
+                                     std::string* scratch, bool* kept) {
   Pending* p = pending(tag);
   if (!p)
     return reply;
@@ -597,6 +631,8 @@ std::string_view CacheStage::onReply(uint64_t tag, ReplySlot*, std::string_view 
     return reply;
   }
   case Pending::kFill:
+    if (p->read_through && handOverMiss(p, slot, reply))
+      *kept = true;
     if (p->pttl_outstanding == 0) {
       completeFill(p, reply);
     } else {

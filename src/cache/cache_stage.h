@@ -54,6 +54,9 @@ public:
     std::function<const CompiledPolicy*()> current_policy;
     std::function<void(std::shared_ptr<const Config>*, std::shared_ptr<const CompiledPolicy>*)>
         snapshot;
+    // The read-through stage, if any (request_stage.h): a GET it fills that Redis answered nil
+    // goes to it rather than to the client, and is not cached.
+    std::function<MissFiller*()> miss_filler;
   };
 
   explicit CacheStage(Env env);
@@ -96,6 +99,8 @@ private:
     int64_t max_ttl_ms = 0;
     int replica = -1;
     bool fail_open = false;
+    bool read_through = false;  // kNear: the namespace is filled from PostgreSQL on a miss
+    uint32_t counter = 0;       // policy counter id
   };
   struct FillKey {
     std::string key;
@@ -113,7 +118,9 @@ private:
     bool have_reply = false;
     bool flush_all = false;  // kWrite: FLUSHALL / FLUSHDB / SWAPDB
     bool fail_open = false;  // kCheck
+    bool read_through = false;  // kFill of a GET in a read-through namespace
     int proto = 2;
+    uint32_t counter = 0;  // policy counter id of the first key
     uint32_t slot = 0;  // stats slot of the first key
     uint32_t gen = 0;
     uint32_t pttl_outstanding = 0;
@@ -138,6 +145,7 @@ private:
   Verdict onNearRead(StageRequest& req, Op op, const Rule& rule);
   Verdict onBlacklistRead(StageRequest& req, Op op);
   Verdict onWrite(StageRequest& req, const CommandInfo& cmd);
+  bool handOverMiss(Pending* p, ReplySlot* slot, std::string_view reply);
   // Tries to answer from the cache into out_; false on any miss.
   // hit_ is then the reply (a view of the entry, or of out_).
   bool answerFromCache(Op op, std::span<const std::string_view> args, int proto, int64_t now);

@@ -42,6 +42,7 @@ public:
       std::shared_ptr<const CommandTable> commands;
       w.shared().snapshot(c, p, &commands);
     };
+    env.miss_filler = [&w] { return w.missFiller(); };
     stage_ = std::make_unique<CacheStage>(std::move(env));
     stage_->refresh();
     timer_ = new uv_timer_t;

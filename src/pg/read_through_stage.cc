@@ -232,6 +232,17 @@ RequestStage::Verdict ReadThroughStage::onRequest(StageRequest& req) {
   return Verdict::kContinue;
 }
 
+bool ReadThroughStage::takeMiss(ReplySlot* slot, int proto, uint32_t ns_counter,
+                                std::string_view key, bool redis_answered) {
+  if (&worker_->policy() != mapped_policy_)
+    refreshNamespaceMap();
+  const int32_t ns = nsOfCounter(ns_counter);
+  if (ns < 0 || !hub_->ns(static_cast<size_t>(ns)).pattern.matches(key))
+    return false;
+  fillGet(slot, proto, static_cast<size_t>(ns), std::string(key), redis_answered);
+  return true;
+}
+
 RequestStage::Verdict ReadThroughStage::onGet(StageRequest& req) {
   if (&worker_->policy() != mapped_policy_)
     refreshNamespaceMap();

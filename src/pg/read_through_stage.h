@@ -51,10 +51,12 @@ struct FillResult {
   bool filled = false;    // this fill wrote the value to Redis
 };
 
-class ReadThroughStage final : public RequestStage {
+class ReadThroughStage final : public RequestStage, public MissFiller {
 public:
   ReadThroughStage(Worker* worker, ReadThroughHub* hub);
   ~ReadThroughStage() override;
+  bool takeMiss(ReplySlot* slot, int proto, uint32_t ns_counter, std::string_view key,
+                bool redis_answered) override;
 
   Verdict onRequest(StageRequest& req) override;
   std::string_view onReply(uint64_t tag, ReplySlot* slot, std::string_view reply,

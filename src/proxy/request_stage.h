@@ -66,6 +66,21 @@ protected:
   ~StageRequest() = default;
 };
 
+// A stage that answers reads of keys Redis has no value for (read-through from PostgreSQL). A
+// stage earlier in the chain that forwards such a read itself (the near cache) hands the miss
+// over, so the client gets the filled value and not Redis's nil.
+class MissFiller {
+public:
+  // Takes `slot` and returns true when `key`, of the namespace with counter id `ns_counter`, is
+  // one this stage fills; the slot is then completed later with Session::deliver.
+  // redis_answered: false when the read got -UPSTREAMDOWN instead of an answer.
+  virtual bool takeMiss(ReplySlot* slot, int proto, uint32_t ns_counter, std::string_view key,
+                        bool redis_answered) = 0;
+
+protected:
+  ~MissFiller() = default;
+};
+
 class RequestStage {
 public:
   virtual ~RequestStage() = default;

@@ -124,8 +124,11 @@ void Worker::run() {
   // The request stages, in chain order (request_stage.h).
   addStage(std::make_unique<ThrottleStage>(this));
   installCacheStage(*this);  // near cache and token blacklist (src/cache/)
-  if (shared_->read_through)
-    addStage(shared_->read_through->makeStage(this));
+  if (shared_->read_through) {
+    std::unique_ptr<RequestStage> rt = shared_->read_through->makeStage(this);
+    setMissFiller(dynamic_cast<MissFiller*>(rt.get()));
+    addStage(std::move(rt));
+  }
   if (index_ == 0)
     installBudgetService(*this);  // memory budgets (src/budget/): one enforcer per process
   if (drain_requested_.load(std::memory_order_acquire))

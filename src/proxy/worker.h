@@ -73,6 +73,10 @@ public:
   // The request stages, in chain order (request_stage.h); built when the worker starts.
   const std::vector<std::unique_ptr<RequestStage>>& stages() const { return stages_; }
   void addStage(std::unique_ptr<RequestStage> stage) { stages_.push_back(std::move(stage)); }
+  // The stage that fills misses (read-through), or nullptr; for stages that forward reads
+  // themselves (request_stage.h, MissFiller).
+  MissFiller* missFiller() const { return miss_filler_; }
+  void setMissFiller(MissFiller* filler) { miss_filler_ = filler; }
   void addService(std::unique_ptr<WorkerService> service) {
     services_.push_back(std::move(service));
   }
@@ -153,6 +157,7 @@ private:
   RequestDecoder decoder_;
   UpstreamPools upstreams_;
   std::vector<std::unique_ptr<RequestStage>> stages_;
+  MissFiller* miss_filler_ = nullptr;
   std::vector<std::unique_ptr<WorkerService>> services_;
   std::unique_ptr<UpstreamClient> upstream_client_;
   std::unique_ptr<char[]> read_buf_;

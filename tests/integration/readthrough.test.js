@@ -389,3 +389,98 @@ read_through = { source = "apidb", query = "SELECT 'x' WHERE $1 IS NOT NULL", pa
     }
   });
 });
+
+// The shipped config caches profile:<uuid> in the near cache and reads it through from
+// PostgreSQL: a miss the near cache forwards must still be filled, and nil must never be cached.
+describe('read-through behind the near cache (one namespace, both)', () => {
+  let pg;
+  let redis;
+  let kw;
+  let direct;
+  const open = [];
+
+  async function client() {
+    const c = await RawClient.connect(kw.port, h.HOST);
+    open.push(c);
+    return c;
+  }
+  async function redisGets() {
+    const stats = await direct.call('INFO', 'commandstats');
+    const m = stats.match(/cmdstat_get:calls=(\d+)/);
+    return m ? Number(m[1]) : 0;
+  }
+
+  before(async () => {
+    if (h.TARGET_REDIS) return;
+    pg = await h.startPostgres();
+    pg.loadFile(SQL_FILE);
+    redis = await h.startRedis();
+    kw = await h.startKeywarden({
+      upstreamPort: redis.port,
+      toml: { server: { workers: 2 } },
+      tomlText: `
+[[postgres]]
+name = "apidb"
+conninfo = "host=127.0.0.1 port=${pg.port} dbname=apidb user=postgres"
+connections = 2
+
+[[namespaces]]
+name = "profile"
+pattern = "profile:{user_id:uuid}"
+default_ttl_s = 300
+max_ttl_s = 300
+ttl_required = true
+near_cache = true
+read_through = { source = "apidb", query = "SELECT row_to_json(p)::text FROM profiles p WHERE user_id = $1", params = ["user_id"], negative_ttl_s = 30, notify_channel = "profile_changed" }
+`,
+    });
+    direct = await RawClient.connect(redis.port, h.HOST);
+    open.push(direct);
+    await waitFor('LISTEN connection and feed', async () => {
+      const info = await (await client()).call('INFO');
+      return info.includes('source_apidb_listening:1') && /invalidation_feeds_covered:2/.test(info) ? info : null;
+    });
+  }, { timeout: 60000 });
+
+  after(async () => {
+    for (const c of open) c.close();
+    if (kw) await kw.stop();
+    if (redis) await redis.stop();
+    if (pg) await pg.stop();
+  }, { timeout: 60000 });
+
+  h.proxyTest('a miss is filled (not nil), then answered by the near cache without Redis', { timeout: 20000 }, async () => {
+    const c = await client();
+    const v = await c.call('GET', `profile:${ADA}`);
+    assert.equal(typeof v, 'string', `first GET: ${String(v)}`);
+    assert.equal(JSON.parse(v).first_name, 'Ada');
+    // Filled in Redis; the next reads fill the near cache, then stop reaching Redis.
+    await waitFor('near cache hits', async () => {
+      const before = await redisGets();
+      for (let i = 0; i < 5; i++) assert.equal(await c.call('GET', `profile:${ADA}`), v);
+      return (await redisGets()) === before;
+    }, 5000, 50);
+  });
+
+  h.proxyTest('UPDATE in PostgreSQL: the cached value goes, the new row is served', { timeout: 20000 }, async () => {
+    const c = await client();
+    const id = uuid(9100);
+    await pg.psql(`INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Old', 'Name', 'o@example.com')`);
+    await h.sleep(100);
+    for (let i = 0; i < 3; i++) assert.equal(JSON.parse(await c.call('GET', `profile:${id}`)).first_name, 'Old');
+    await pg.psql(`UPDATE profiles SET first_name = 'New', updated_at = now() WHERE user_id = '${id}'`);
+    const committed = Date.now();
+    await waitFor('the new row', async () => JSON.parse(await c.call('GET', `profile:${id}`)).first_name === 'New', 5000, 5);
+    assert.ok(Date.now() - committed < 1000, `stale for ${Date.now() - committed} ms`);
+  });
+
+  h.proxyTest('a missing row is not cached as nil: once inserted it is served', { timeout: 20000 }, async () => {
+    const c = await client();
+    const id = uuid(9200);
+    for (let i = 0; i < 3; i++) assert.equal(await c.call('GET', `profile:${id}`), null);
+    assert.equal(await c.call('EXISTS', `profile:${id}`), 0);
+    await pg.psql(`INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Late', 'Comer', 'l@example.com')`);
+    await waitFor('the inserted row', async () => (await c.call('GET', `profile:${id}`)) !== null, 5000);
+    assert.equal(JSON.parse(await c.call('GET', `profile:${id}`)).first_name, 'Late');
+  });
+});

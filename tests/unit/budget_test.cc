@@ -207,7 +207,7 @@ TEST_CASE("eviction pool: the idlest go first, until enough bytes") {
 TEST_CASE("eviction pool: at most max_keys, and unusable candidates are skipped") {
   EvictionPool pool(8, 1000, true);
   for (int i = 0; i < 6; ++i)
-    pool.add("k" + std::to_string(i), 10, i, 0);
+    pool.add(std::string("k").append(std::to_string(i)), 10, i, 0);
   std::vector<EvictionPool::Candidate> v =
       pool.take(1000, 2, 0, [](EvictionPool::Candidate& c) { return c.key != "k5"; });
   REQUIRE(v.size() == 2);
@@ -252,7 +252,7 @@ TEST_CASE("eviction pool: LFU scores do not age; a newer reading replaces an old
 TEST_CASE("eviction pool: keeps at most `capacity` candidates across rounds") {
   EvictionPool pool(3, 1000, true);
   for (int i = 0; i < 10; ++i)
-    pool.add("k" + std::to_string(i), 1, i, 0);
+    pool.add(std::string("k").append(std::to_string(i)), 1, i, 0);
   std::vector<EvictionPool::Candidate> v =
       pool.take(1, 1, 0, [](EvictionPool::Candidate&) { return true; });
   REQUIRE(v.size() == 1);

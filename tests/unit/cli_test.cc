@@ -171,11 +171,12 @@ TEST_CASE("cli: without -c and without conf/keywarden.toml, the built-in default
   CHECK_FALSE(o.config_given);
   o.config_path = "/nonexistent/keywarden.toml";  // as if the default path were missing
   Config c;
+  const unsigned default_workers = c.server.workers;
   c.server.workers = 7;
   bool defaults = false;
   REQUIRE(loadStartupConfig(o, &c, &defaults, &error));
   CHECK(defaults);
-  CHECK(c.server.workers == Config{}.server.workers);
+  CHECK(c.server.workers == default_workers);
   CHECK(c.source_path.empty());
   CHECK(c.server.listen.port == 6380);
 

@@ -9,10 +9,10 @@ namespace kw {
 namespace {
 
 std::string bulk(std::string_view s) {
-  return "$" + std::to_string(s.size()) + "\r\n" + std::string(s) + "\r\n";
+  return std::string("$").append(std::to_string(s.size())).append("\r\n").append(s).append("\r\n");
 }
 std::string array(std::initializer_list<std::string_view> items) {
-  std::string out = "*" + std::to_string(items.size()) + "\r\n";
+  std::string out = std::string("*").append(std::to_string(items.size())).append("\r\n");
   for (std::string_view i : items)
     out += bulk(i);
   return out;
