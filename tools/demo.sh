@@ -50,7 +50,9 @@ fi
 mkdir -p "$state"
 
 redis_port=$(kw_free_port)
-if ! kw_start_redis "$state/redis" "$redis_port"; then
+# As the platform runs it: a memory cap with LRU eviction (KEYWARDEN DOCTOR still notes that
+# this throwaway Redis has no persistence).
+if ! kw_start_redis "$state/redis" "$redis_port" --maxmemory 256mb --maxmemory-policy allkeys-lru; then
   echo "demo: redis-server did not start; see $state/redis/redis.log" >&2
   exit 1
 fi

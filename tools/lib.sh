@@ -27,12 +27,13 @@ kw_port_busy() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# kw_start_redis DIR PORT: daemonized throwaway redis-server without persistence, state in DIR.
+# kw_start_redis DIR PORT [redis-server options...]: daemonized throwaway redis-server without
+# persistence, state in DIR.
 kw_start_redis() {
   local dir=$1 port=$2
   mkdir -p "$dir"
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$dir" \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save '' --appendonly no || return 1
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save '' --appendonly no "${@:3}" || return 1
   kw_wait_pong "$port" 10
 }
 

@@ -64,17 +64,6 @@ bool readInt(const toml::node& node, const std::string& path, int64_t min, int64
   return true;
 }
 
-// Namespace kinds (kind = "blacklist") arrive with the near-cache work; until NamespaceConfig has
-// a `kind`, no namespace is a blacklist and this compiles to false.
-template <typename Ns> bool isBlacklist(const Ns& ns) {
-  if constexpr (requires { ns.kind; }) {
-    using Kind = std::remove_cvref_t<decltype(ns.kind)>;
-    return ns.kind == Kind::kBlacklist;
-  } else {
-    return false;
-  }
-}
-
 }  // namespace
 
 void readBudgetSection(const ConfigKey& section, const ConfigErrorSink& error, BudgetConfig* out) {
@@ -126,7 +115,7 @@ void readNamespaceBudget(const NamespaceConfig& ns, const ConfigKey& budget,
     const uint32_t line = lineOf(*budget.node);
     std::optional<KeyPattern> p = KeyPattern::parse(ns.pattern, nullptr);
     const std::string_view prefix = p ? p->literalPrefix() : std::string_view();
-    if (isBlacklist(ns)) {
+    if (ns.kind == NamespaceKind::kBlacklist) {
       error(line, budget.path + ": not allowed on a blacklist namespace (" + printable(ns.name) +
                       "): evicting a revocation would make a revoked token valid again");
       bytes = 0;

@@ -389,7 +389,7 @@ void UpstreamConn::fail(std::string_view cause) {
     if (role_ == Role::kShared || owner_)
       KW_LOG_WARN("upstream %s connection lost: %.*s", worker_->shared().upstream_name.c_str(),
                   static_cast<int>(cause.size()), cause.data());
-  } else {
+  } else if (!destroyed_) {  // (a link closed by its owner while connecting did not fail)
     worker_->stats().upstream_connect_failures.add();
     // Warn once per outage; each retry of the same outage is only debug noise.
     if (!failed_before_ || down_cause_ != cause)
