@@ -166,7 +166,8 @@ if [[ " $parts " == *" recovery "* ]]; then
     kw_wait_pong "$rport" 10 || { echo "budgets: redis did not start" >&2; exit 1; }
     pids+=("$rdir/redis.pid")
     redis-cli -p "$rport" DEBUG POPULATE "$size" doc:base 100 >/dev/null
-    per_key=$(redis-cli -p "$rport" MEMORY USAGE doc:base:0)
+    # The longest key's size (the others are no larger), so the preloaded keys fit the budget.
+    per_key=$(redis-cli -p "$rport" MEMORY USAGE "doc:base:$((size - 1))")
     budget=$((per_key * size))
     t0=$(date +%s.%N)
     kport=$(start_kw "rec$size" "$rport" "

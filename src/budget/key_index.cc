@@ -18,6 +18,7 @@ KeyIndex& KeyIndex::operator=(KeyIndex&& other) noexcept {
     clear();
     entries_ = std::move(other.entries_);
     slots_ = std::move(other.slots_);
+    tags_ = std::move(other.tags_);
     free_ = std::move(other.free_);
     live_ = std::exchange(other.live_, 0);
     measured_ = std::exchange(other.measured_, 0);
@@ -25,6 +26,7 @@ KeyIndex& KeyIndex::operator=(KeyIndex&& other) noexcept {
     key_alloc_bytes_ = std::exchange(other.key_alloc_bytes_, 0);
     other.entries_.clear();
     other.slots_.clear();
+    other.tags_.clear();
     other.free_.clear();
   }
   return *this;
@@ -38,17 +40,23 @@ uint64_t KeyIndex::hash(std::string_view key) {
   return XXH3_64bits(key.data(), key.size());
 }
 
+bool KeyIndex::holds(size_t slot, uint8_t tag, std::string_view key) const {
+  if (tags_[slot] != tag)
+    return false;  // (most probes of another key end here, without a key comparison)
+  const Entry& e = entries_[slots_[slot]];
+  return (e.meta & kLenMask) == key.size() && std::memcmp(e.key, key.data(), key.size()) == 0;
+}
+
 uint32_t KeyIndex::find(std::string_view key) const {
   if (slots_.empty())
     return kNone;
   const size_t mask = slots_.size() - 1;
-  for (size_t i = hash(key) & mask;; i = (i + 1) & mask) {
-    const uint32_t id = slots_[i];
-    if (id == kEmpty)
+  const uint64_t h = hash(key);
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    if (slots_[i] == kEmpty)
       return kNone;
-    const Entry& e = entries_[id];
-    if ((e.meta & kLenMask) == key.size() && std::memcmp(e.key, key.data(), key.size()) == 0)
-      return id;
+    if (holds(i, tagOf(h), key))
+      return slots_[i];
   }
 }
 
@@ -59,14 +67,13 @@ uint32_t KeyIndex::insert(std::string_view key, bool* created) {
   if ((live_ + 1) * 4 > slots_.size() * 3)
     grow();
   const size_t mask = slots_.size() - 1;
-  size_t i = hash(key) & mask;
+  const uint64_t h = hash(key);
+  size_t i = h & mask;
   for (;; i = (i + 1) & mask) {
-    const uint32_t id = slots_[i];
-    if (id == kEmpty)
+    if (slots_[i] == kEmpty)
       break;
-    const Entry& e = entries_[id];
-    if ((e.meta & kLenMask) == key.size() && std::memcmp(e.key, key.data(), key.size()) == 0)
-      return id;
+    if (holds(i, tagOf(h), key))
+      return slots_[i];
   }
   char* copy = static_cast<char*>(std::malloc(key.empty() ? 1 : key.size()));
   if (copy == nullptr)
@@ -84,6 +91,7 @@ uint32_t KeyIndex::insert(std::string_view key, bool* created) {
   }
   entries_[id] = {copy, 0, static_cast<uint32_t>(key.size())};
   slots_[i] = id;
+  tags_[i] = tagOf(h);
   ++live_;
   *created = true;
   return id;
@@ -130,6 +138,7 @@ void KeyIndex::remove(uint32_t id) {
     const bool movable = j > hole ? (home <= hole || home > j) : (home <= hole && home > j);
     if (movable) {
       slots_[hole] = slots_[j];
+      tags_[hole] = tags_[j];
       hole = j;
     }
   }
@@ -153,6 +162,8 @@ void KeyIndex::clear() {
   entries_.shrink_to_fit();
   slots_.clear();
   slots_.shrink_to_fit();
+  tags_.clear();
+  tags_.shrink_to_fit();
   free_.clear();
   free_.shrink_to_fit();
   live_ = measured_ = 0;
@@ -165,19 +176,22 @@ void KeyIndex::grow() {
 
 void KeyIndex::rebuildSlots(size_t capacity) {
   slots_.assign(capacity, kEmpty);
+  tags_.assign(capacity, 0);
   const size_t mask = capacity - 1;
   for (uint32_t id = 0; id < entries_.size(); ++id) {
     if (entries_[id].key == nullptr)
       continue;
-    size_t i = hash(key(id)) & mask;
+    const uint64_t h = hash(key(id));
+    size_t i = h & mask;
     while (slots_[i] != kEmpty)
       i = (i + 1) & mask;
     slots_[i] = id;
+    tags_[i] = tagOf(h);
   }
 }
 
 size_t KeyIndex::memoryBytes() const {
-  return entries_.capacity() * sizeof(Entry) + slots_.capacity() * sizeof(uint32_t) +
+  return entries_.capacity() * sizeof(Entry) + slots_.capacity() * sizeof(uint32_t) + tags_.capacity() +
          free_.capacity() * sizeof(uint32_t) + key_alloc_bytes_;
 }
 
@@ -201,6 +215,7 @@ std::vector<uint32_t> KeyIndex::compact() {
     capacity *= 2;
   rebuildSlots(capacity);
   slots_.shrink_to_fit();
+  tags_.shrink_to_fit();
   return map;
 }
 

@@ -1,7 +1,8 @@
 // The keys of one budgeted namespace and the bytes Redis counts for each (MEMORY USAGE), kept by
 // the lease holder (budget_enforcer.h). Small per key on purpose: 16 bytes of entry, 4 bytes of
-// hash slot at a load factor of at most 3/4, and the key itself in its own allocation; about 30
-// bytes per key plus the key in steady state, 48 at most right after the tables grow.
+// hash slot and 1 of hash tag at a load factor of at most 3/4, and the key itself in its own
+// allocation; about 30 bytes per key plus the key in steady state, 48 at most right after the
+// tables grow.
 //
 // Ids are stable while a key is in the index (queues of the enforcer hold them); a removed key's
 // id is reused by a later insert. compact() renumbers, and says how.
@@ -91,6 +92,8 @@ private:
   static constexpr uint32_t kLenMask = (1u << 24) - 1;
   static constexpr int kFlagShift = 24;
   static constexpr uint32_t kEmpty = UINT32_MAX;
+  static uint8_t tagOf(uint64_t hash) { return static_cast<uint8_t>(hash >> 56); }
+  bool holds(size_t slot, uint8_t tag, std::string_view key) const;
 
   uint8_t flags(uint32_t id) const { return static_cast<uint8_t>(entries_[id].meta >> kFlagShift); }
   static uint64_t hash(std::string_view key);
@@ -101,6 +104,9 @@ private:
 
   std::vector<Entry> entries_;
   std::vector<uint32_t> slots_;  // open addressing, linear probing; kEmpty or an id
+  // Beside each slot, 8 bits of its key's hash (the top byte): a probe compares keys only when
+  // they match, so the probes past other keys cost no memcmp.
+  std::vector<uint8_t> tags_;
   std::vector<uint32_t> free_;   // holes in entries_
   size_t live_ = 0;
   size_t measured_ = 0;
