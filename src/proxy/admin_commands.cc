@@ -791,6 +791,58 @@ void Session::startTrackingRedirect(const DecodedRequest& req, size_t redirect_a
                    });
 }
 
+// The same on a streaming link (the client already tracks, or is subscribed): the translated
+// command goes down the stream, or the error comes back in stream order (streamLocal). Input
+// waits; the session is found again by its id when the answer comes (it may have left).
+void Session::streamTrackingRedirect(const DecodedRequest& req, size_t redirect_arg) {
+  long long id = 0;
+  const std::string_view v = req.args[redirect_arg];
+  auto r = std::from_chars(v.data(), v.data() + v.size(), id);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size())
+    return streamLocal("-ERR value is not an integer or out of range\r\n");
+  std::vector<std::string> args(req.args.begin(), req.args.end());
+  stream_lookup_pending_ = true;
+  holdInput();
+  const uint64_t self_id = id_;
+  const uint64_t target = static_cast<uint64_t>(id);
+  broadcast(
+      *worker_,
+      [target](Worker& w) {
+        for (const Session* s : w.sessions())
+          if (s->id() == target && !s->closed())
+            return std::to_string(s->pinnedUpstreamId());
+        return std::string();
+      },
+      [w = worker_, self_id, redirect_arg, args = std::move(args)](std::vector<std::string>& parts) mutable {
+        Session* self = nullptr;
+        for (Session* s : w->sessions())
+          if (s->id() == self_id && !s->closed())
+            self = s;
+        if (!self)
+          return;
+        int64_t upstream_id = -1;
+        for (const std::string& p : parts)
+          if (!p.empty())
+            upstream_id = std::stoll(p);
+        self->stream_lookup_pending_ = false;
+        if (!self->router_.streaming()) {
+          self->maybeContinue();  // the link went away meanwhile: the session is closing
+          return;
+        }
+        if (upstream_id < 0) {
+          self->streamLocal("-ERR The client ID you want redirect to does not exist\r\n");
+        } else {
+          args[redirect_arg] = std::to_string(upstream_id);
+          std::string raw;
+          resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
+          for (const std::string& a : args)
+            resp::bulk(&raw, a);
+          self->router_.sendStream(raw);
+        }
+        self->maybeContinue();
+      });
+}
+
 void Session::cmdKeywarden(const DecodedRequest& req) {
   const std::string_view sub = req.args[1];
   std::string out;

@@ -158,7 +158,8 @@ void Session::holdInput() {
 }
 
 void Session::maybeContinue() {
-  if (!input_held_ || continue_input_ || barrier_slot_ || stream_reset_pending_)
+  if (!input_held_ || continue_input_ || barrier_slot_ || stream_reset_pending_ ||
+      stream_lookup_pending_)
     return;
   if (reset_slot_ && (router_.inflight() > 0 || router_.waiting()))
     return;
@@ -684,6 +685,14 @@ void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cm
       equalsIgnoreCase(req.args[1], "setname"))
     name_.assign(req.args[2]);
 
+  if (cmd && cmd->id == CmdId::kClient && req.args.size() > 3 &&
+      equalsIgnoreCase(req.args[1], "tracking")) {
+    // CLIENT TRACKING on ... REDIRECT <id> again (after TRACKING off, or while subscribed): the
+    // id is keywarden's here too.
+    for (size_t i = 3; i + 1 < req.args.size(); ++i)
+      if (equalsIgnoreCase(req.args[i], "redirect"))
+        return streamTrackingRedirect(req, i + 1);
+  }
   if (cmd && cmd->id == CmdId::kHello && req.args.size() >= 2) {
     // Redis switches this connection's protocol; later local replies follow it.
     if (req.args[1] == "2" || req.args[1] == "3")

@@ -148,6 +148,7 @@ private:
   void cmdClient(const DecodedRequest& req);
   void cmdClientUnblock(const DecodedRequest& req);
   void startTrackingRedirect(const DecodedRequest& req, size_t redirect_arg);
+  void streamTrackingRedirect(const DecodedRequest& req, size_t redirect_arg);
   // Sends a request prepared later than its slot was taken (CLIENT UNBLOCK's id translated).
   void sendPrepared(std::string_view raw, ReplySlot* slot);
   void cmdSelect(const DecodedRequest& req);
@@ -306,6 +307,7 @@ private:
   bool input_held_ = false;            // see holdInput()
   bool continue_input_ = false;        // the barrier cleared: input resumes at the next flush
   bool stream_reset_pending_ = false;  // RESET sent while streaming: "+RESET" not yet back
+  bool stream_lookup_pending_ = false;  // CLIENT TRACKING REDIRECT while streaming: id lookup
   ReplySlot* barrier_slot_ = nullptr;  // input waits for this slot's reply
   ReplySlot* reset_slot_ = nullptr;    // RESET waiting for the pinned link's owed replies
 };

@@ -203,4 +203,25 @@ describe('connection state', () => {
     const bad = await a.call('CLIENT', 'SETNAME', 'has space');
     assert.ok(bad instanceof RespError && bad.message.startsWith('ERR'), `name with space: ${JSON.stringify(bad)}`);
   });
+
+  // Redis's tracking unit turns tracking off and on again with REDIRECT: the second time the
+  // client already holds its own (streaming) connection, and the keywarden id must still be
+  // translated (it used to reach Redis as is: "client ID ... does not exist").
+  h.test('CLIENT TRACKING REDIRECT again after TRACKING off, and after a bad id', { timeout: 10000 }, async () => {
+    const rd = await client();
+    const redirId = await rd.call('CLIENT', 'ID');
+    rd.send('SUBSCRIBE', '__redis__:invalidate');
+    await rd.read();
+    const c = await client();
+    assert.equal(await c.call('CLIENT', 'TRACKING', 'on', 'REDIRECT', String(redirId)), 'OK');
+    assert.equal(await c.call('CLIENT', 'TRACKING', 'off'), 'OK');
+    const bad = await c.call('CLIENT', 'TRACKING', 'on', 'BCAST', 'REDIRECT', '999999');
+    assert.ok(bad instanceof RespError && /redirect to does not exist/.test(bad.message), String(bad));
+    assert.equal(await c.call('CLIENT', 'TRACKING', 'on', 'BCAST', 'PREFIX', 'kw:trk:', 'REDIRECT', String(redirId)), 'OK');
+    assert.equal(await c.call('SET', 'kw:trk:a', '1'), 'OK');
+    const msg = await rd.read();
+    assert.deepEqual(msg.slice(0, 2), ['message', '__redis__:invalidate'], JSON.stringify(msg));
+    assert.deepEqual(msg[2], ['kw:trk:a']);
+    assert.equal(await c.call('PING'), 'PONG', 'replies stay in order after the lookups');
+  });
 });
