@@ -191,8 +191,8 @@ void KeyIndex::rebuildSlots(size_t capacity) {
 }
 
 size_t KeyIndex::memoryBytes() const {
-  return entries_.capacity() * sizeof(Entry) + slots_.capacity() * sizeof(uint32_t) + tags_.capacity() +
-         free_.capacity() * sizeof(uint32_t) + key_alloc_bytes_;
+  return entries_.capacity() * sizeof(Entry) + slots_.capacity() * sizeof(uint32_t) +
+         tags_.capacity() + free_.capacity() * sizeof(uint32_t) + key_alloc_bytes_;
 }
 
 std::vector<uint32_t> KeyIndex::compact() {

@@ -107,7 +107,7 @@ private:
   // Beside each slot, 8 bits of its key's hash (the top byte): a probe compares keys only when
   // they match, so the probes past other keys cost no memcmp.
   std::vector<uint8_t> tags_;
-  std::vector<uint32_t> free_;   // holes in entries_
+  std::vector<uint32_t> free_;  // holes in entries_
   size_t live_ = 0;
   size_t measured_ = 0;
   uint64_t total_bytes_ = 0;

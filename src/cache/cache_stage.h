@@ -116,12 +116,12 @@ private:
     Op op = Op::kNone;
     bool used = false;
     bool have_reply = false;
-    bool flush_all = false;  // kWrite: FLUSHALL / FLUSHDB / SWAPDB
-    bool fail_open = false;  // kCheck
+    bool flush_all = false;     // kWrite: FLUSHALL / FLUSHDB / SWAPDB
+    bool fail_open = false;     // kCheck
     bool read_through = false;  // kFill of a GET in a read-through namespace
     int proto = 2;
     uint32_t counter = 0;  // policy counter id of the first key
-    uint32_t slot = 0;  // stats slot of the first key
+    uint32_t slot = 0;     // stats slot of the first key
     uint32_t gen = 0;
     uint32_t pttl_outstanding = 0;
     int64_t sent_ms = 0;

@@ -60,9 +60,9 @@ public:
     uint64_t hash = 0;
     uint64_t id = 0;
     uint64_t lru_tick = 0;  // NearCache::tick_ when it was last put at the head
-    int64_t until_ms = 0;  // kValue: expiry (INT64_MAX: none); kBlocked: end of the block
-    uint32_t slot = 0;     // stats slot of the key's namespace
-    uint32_t charged = 0;  // bytes counted against the budget
+    int64_t until_ms = 0;   // kValue: expiry (INT64_MAX: none); kBlocked: end of the block
+    uint32_t slot = 0;      // stats slot of the key's namespace
+    uint32_t charged = 0;   // bytes counted against the budget
     State state = State::kFilling;
     Kind kind = Kind::kAbsent;
     std::string key_;

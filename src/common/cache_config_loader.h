@@ -18,7 +18,6 @@
 
 namespace kw {
 
-
 // near_cache, near_cache_max_ttl_ms and blacklist_fail_open of the [[namespaces]] entry `ns` just
 // read (called once per namespace, in file order, so out->namespaces lines up with them).
 void readNamespaceCache(const NamespaceConfig& ns, const ConfigKey& near_cache,
@@ -26,7 +25,6 @@ void readNamespaceCache(const NamespaceConfig& ns, const ConfigKey& near_cache,
                         const ConfigErrorSink& error, CacheConfig* out);
 
 // The [near_cache] section.
-void readNearCacheSection(const ConfigKey& section, const ConfigErrorSink& error,
-                          CacheConfig* out);
+void readNearCacheSection(const ConfigKey& section, const ConfigErrorSink& error, CacheConfig* out);
 
 }  // namespace kw

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/cache_config.h"
 #include "common/budget_config.h"
+#include "common/cache_config.h"
 #include "common/policy_config.h"
 #include "common/ratelimit_config.h"
 #include "pg/pg_config.h"
@@ -88,7 +88,7 @@ struct Config {
   PolicyConfig policy;
   SlowlogConfig slowlog;
   RateLimitConfig rate_limit;
-  PgConfig pg;  // [[postgres]] sources and read-through namespaces (src/pg/)
+  PgConfig pg;        // [[postgres]] sources and read-through namespaces (src/pg/)
   CacheConfig cache;  // [near_cache] and the namespaces' cache keys (parallel to policy.namespaces)
   BudgetConfig budgets;  // [budgets] and memory_budget_bytes (parallel to policy.namespaces)
 };

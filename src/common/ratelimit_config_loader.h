@@ -18,7 +18,6 @@
 
 namespace kw {
 
-
 // [[namespaces]] rate_limit and rate_limit_fallback, for the namespace just read (called once
 // per namespace, in file order, so the vectors line up with the namespace ids).
 void readNamespaceRateLimit(const ConfigKey& limit, const ConfigKey& fallback,

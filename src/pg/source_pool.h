@@ -1,5 +1,6 @@
 // One worker's connections to one PostgreSQL source (`connections` of them, opened at startup and
-// again on demand after a failure), and the queue of queries waiting for one. Lives on the worker's loop.
+// again on demand after a failure), and the queue of queries waiting for one. Lives on the worker's
+// loop.
 //
 // Every query has a deadline (query_timeout_ms from when it was asked): past it its caller gets
 // kTimeout at once, and the running statement is cancelled off the loop (PgConn::cancel); the

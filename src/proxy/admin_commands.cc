@@ -813,7 +813,8 @@ void Session::streamTrackingRedirect(const DecodedRequest& req, size_t redirect_
             return std::to_string(s->pinnedUpstreamId());
         return std::string();
       },
-      [w = worker_, self_id, redirect_arg, args = std::move(args)](std::vector<std::string>& parts) mutable {
+      [w = worker_, self_id, redirect_arg,
+       args = std::move(args)](std::vector<std::string>& parts) mutable {
         Session* self = nullptr;
         for (Session* s : w->sessions())
           if (s->id() == self_id && !s->closed())

@@ -134,15 +134,15 @@ void Session::forwardAuth(std::string_view user, std::string_view password, Slot
   holdInput();
 }
 
-void Session::applyUpstreamAuth(ReplySlot* slot, std::string_view reply,
-                                std::string* transformed) {
+void Session::applyUpstreamAuth(ReplySlot* slot, std::string_view reply, std::string* transformed) {
   if (reply != "+OK\r\n")
     return;  // Redis's own error (WRONGPASS, the nopass hint...) goes to the client as it is
   const std::string& aux = slot->aux;
   const size_t sep = aux.find('\0');
   const std::string user = aux.substr(0, sep);
   const size_t sep2 = aux.find('\0', sep + 1);
-  const std::string password = aux.substr(sep + 1, sep2 == std::string::npos ? sep2 : sep2 - sep - 1);
+  const std::string password =
+      aux.substr(sep + 1, sep2 == std::string::npos ? sep2 : sep2 - sep - 1);
   UpstreamPool* pool = worker_->upstreams().forIdentity(user.empty() ? "default" : user, password);
   if (!pool) {
     *transformed = "-ERR too many distinct upstream users on this keywarden worker\r\n";
@@ -169,10 +169,10 @@ void Session::cmdAuth(const DecodedRequest& req) {
   const bool one_arg = req.args.size() == 2;
   if (upstreamAuth()) {
     // Sent as the client wrote it, so Redis's own replies come back (its nopass hint included).
-    return forwardAuth(one_arg ? std::string_view() : req.args[1],
-                       one_arg ? req.args[1] : req.args[2], SlotEffect::kUpstreamAuth,
-                       authAux(one_arg ? "default" : req.args[1], one_arg ? req.args[1]
-                                                                           : req.args[2]));
+    return forwardAuth(
+        one_arg ? std::string_view() : req.args[1], one_arg ? req.args[1] : req.args[2],
+        SlotEffect::kUpstreamAuth,
+        authAux(one_arg ? "default" : req.args[1], one_arg ? req.args[1] : req.args[2]));
   }
   std::string err;
   if (!authenticate(one_arg ? "default" : req.args[1], one_arg ? req.args[1] : req.args[2], one_arg,
@@ -364,7 +364,8 @@ std::string Session::infoLine() const {
   if (!streaming && !in_multi_ && !blocked)
     s += "N";
   s += " db=" + std::to_string(db_);
-  s += " sub=0 psub=0 ssub=0 multi=" + std::string(in_multi_ ? std::to_string(multi_queued_) : "-1");
+  s +=
+      " sub=0 psub=0 ssub=0 multi=" + std::string(in_multi_ ? std::to_string(multi_queued_) : "-1");
   s += " qbuf=" + std::to_string(inbuf_.size());
   s += " qbuf-free=" + std::to_string(inbuf_.capacity() - inbuf_.size());
   s += " argv-mem=0";

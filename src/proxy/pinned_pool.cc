@@ -54,8 +54,7 @@ void PinnedPool::release(UpstreamLink* link, bool draining) {
 void PinnedPool::onResetDone(UpstreamLink* link, bool clean) {
   if (!remove(&resetting_, link))
     return;
-  if (!clean || !link->accepting() || link->inflight() > 0 ||
-      link->mode() != LinkMode::kFramed) {
+  if (!clean || !link->accepting() || link->inflight() > 0 || link->mode() != LinkMode::kFramed) {
     link->close(clean ? "not clean after reset" : "reset failed");
     return;
   }

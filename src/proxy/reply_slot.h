@@ -45,7 +45,7 @@ enum class SlotEffect : uint8_t {
   kUpstreamAuth,  // AUTH checked by the upstream: +OK moves the client to that identity (`aux`)
   kHelloAuth,     // HELLO ... AUTH checked by the upstream: +OK becomes HELLO's reply
   kStage,         // forwarded by a request stage: `stage` sees the reply first (request_stage.h)
-  kThrottle,    // CL.THROTTLE's FCALL/EVALSHA reply (ratelimit_gate.cc: reload, fallback)
+  kThrottle,      // CL.THROTTLE's FCALL/EVALSHA reply (ratelimit_gate.cc: reload, fallback)
 };
 
 struct ReplySlot {

@@ -118,8 +118,8 @@ private:
 
   UpstreamLink* pin(std::string* cause);
   UpstreamLink* sharedLink(std::string* cause);
-  void submit(UpstreamLink* target, Kind kind, std::string_view raw, ReplySlot* slot,
-              bool blocking, uint32_t count);
+  void submit(UpstreamLink* target, Kind kind, std::string_view raw, ReplySlot* slot, bool blocking,
+              uint32_t count);
   void transmit(UpstreamLink* target, Kind kind, std::string_view raw, ReplySlot* slot,
                 bool blocking, uint32_t count);
   void sendDeferred();

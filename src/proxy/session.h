@@ -304,12 +304,12 @@ private:
   bool reading_ = false;
   bool paused_for_output_ = false;  // over the reply buffer cap: input paused (back-pressure)
   bool admitted_ = false;
-  bool input_held_ = false;            // see holdInput()
-  bool continue_input_ = false;        // the barrier cleared: input resumes at the next flush
-  bool stream_reset_pending_ = false;  // RESET sent while streaming: "+RESET" not yet back
+  bool input_held_ = false;             // see holdInput()
+  bool continue_input_ = false;         // the barrier cleared: input resumes at the next flush
+  bool stream_reset_pending_ = false;   // RESET sent while streaming: "+RESET" not yet back
   bool stream_lookup_pending_ = false;  // CLIENT TRACKING REDIRECT while streaming: id lookup
-  ReplySlot* barrier_slot_ = nullptr;  // input waits for this slot's reply
-  ReplySlot* reset_slot_ = nullptr;    // RESET waiting for the pinned link's owed replies
+  ReplySlot* barrier_slot_ = nullptr;   // input waits for this slot's reply
+  ReplySlot* reset_slot_ = nullptr;     // RESET waiting for the pinned link's owed replies
 };
 
 }  // namespace kw

@@ -15,8 +15,8 @@
 
 #include <vector>
 
-#include "cache/cache_stats.h"
 #include "budget/budget_status.h"
+#include "cache/cache_stats.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "policy/auth_throttle.h"
@@ -96,8 +96,8 @@ public:
   std::vector<Worker*> workers;    // fixed after startup
   // PostgreSQL read-through (src/pg/read_through_hub.h); null without [[postgres]] sources.
   std::shared_ptr<pg::ReadThroughHub> read_through;
-  CliOptions cli;                  // re-applied on every reload
-  std::mutex reload_mu;            // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
+  CliOptions cli;        // re-applied on every reload
+  std::mutex reload_mu;  // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
   std::atomic<uint64_t> reloads{0};
   std::atomic<uint64_t> reload_failures{0};
 

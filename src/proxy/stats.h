@@ -31,8 +31,8 @@ namespace kw {
   X(pinned_acquired, "pinned upstream connections handed to a client")                             \
   X(pinned_returned, "pinned upstream connections returned clean to the pool")                     \
   X(pinned_closed, "pinned upstream connections closed instead of pooled (not resettable)")        \
-  X(pinned_resets_failed, "pinned upstream connections whose RESET or handshake reply was wrong")   \
-  X(clients_output_stalled, "clients disconnected: over the reply buffer cap and not reading")    \
+  X(pinned_resets_failed, "pinned upstream connections whose RESET or handshake reply was wrong")  \
+  X(clients_output_stalled, "clients disconnected: over the reply buffer cap and not reading")     \
   X(bytes_in, "bytes read from clients")                                                           \
   X(bytes_out, "bytes written to clients")
 

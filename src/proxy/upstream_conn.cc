@@ -108,8 +108,8 @@ void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* check
   if (id.password.empty())
     appendCommand(out, {"HELLO", proto, "SETNAME", name});
   else
-    appendCommand(out, {"HELLO", proto, "AUTH", id.user.empty() ? "default" : id.user,
-                        id.password, "SETNAME", name});
+    appendCommand(out, {"HELLO", proto, "AUTH", id.user.empty() ? "default" : id.user, id.password,
+                        "SETNAME", name});
   checks->push_back({nullptr, 0, Check::kHello, true, false, false});
   const int db = worker_->config().upstream.db;
   if (db != 0) {

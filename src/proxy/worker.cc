@@ -19,8 +19,8 @@
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_client.h"
-#include "ratelimit/throttle_stage.h"
 #include "proxy/upstream_conn.h"
+#include "ratelimit/throttle_stage.h"
 
 namespace kw {
 

@@ -127,8 +127,7 @@ RequestStage::Verdict ThrottleStage::onRequest(StageRequest& req) {
   appendThrottleCall(&call_, rt.callForm(rl.redis_form), tail_count, tail);
   ReplySlot* slot = req.forward(call_, this, 0);
   if (!slot) {
-    req.answer(fallbackReply(rt, rl, req.firstKeyNamespace(), tr, params,
-                             "upstream unavailable"));
+    req.answer(fallbackReply(rt, rl, req.firstKeyNamespace(), tr, params, "upstream unavailable"));
     return Verdict::kDone;
   }
   // What a retry or a fallback needs: the argument count, then the client's argument bytes.

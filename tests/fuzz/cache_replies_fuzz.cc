@@ -43,8 +43,11 @@ void checkFrame(std::string_view frame) {
 
   std::optional<std::string_view> v;
   if (kw::parseBulkOrNil(frame, &v) && v)
-    FUZZ_CHECK(inside(*v, frame) &&
-               frame == std::string("$").append(std::to_string(v->size())).append("\r\n").append(*v).append("\r\n"));
+    FUZZ_CHECK(inside(*v, frame) && frame == std::string("$")
+                                                 .append(std::to_string(v->size()))
+                                                 .append("\r\n")
+                                                 .append(*v)
+                                                 .append("\r\n"));
   int64_t n = 0;
   if (kw::parseInteger(frame, &n))
     FUZZ_CHECK(frame[0] == ':');

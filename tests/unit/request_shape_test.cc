@@ -24,14 +24,30 @@ RequestShape shapeOf(std::vector<std::string_view> args, bool in_multi = false) 
 
 TEST_CASE("commands answered with zero or several frames never share a link") {
   const std::vector<std::vector<std::string_view>> multi_frame = {
-      {"SUBSCRIBE", "a", "b"},     {"PSUBSCRIBE", "a*"},        {"SSUBSCRIBE", "s"},
-      {"UNSUBSCRIBE"},             {"UNSUBSCRIBE", "x", "y", "z"}, {"PUNSUBSCRIBE", "x", "y"},
-      {"SUNSUBSCRIBE", "x", "y"},  {"MONITOR"},                 {"SYNC"},
-      {"PSYNC", "?", "-1"},        {"REPLCONF", "ACK", "0"},    {"REPLCONF", "GETACK", "*"},
-      {"CLIENT", "REPLY", "OFF"},  {"CLIENT", "REPLY", "SKIP"}, {"CLIENT", "TRACKING", "on"},
-      {"RESET"},                   {"QUIT"},                    {"HELLO", "3"},
-      {"AUTH", "pw"},              {"SELECT", "1"},             {"MULTI"},
-      {"WATCH", "k"},              {"EXEC"},                    {"CLIENT", "KILL", "ID", "3"},
+      {"SUBSCRIBE", "a", "b"},
+      {"PSUBSCRIBE", "a*"},
+      {"SSUBSCRIBE", "s"},
+      {"UNSUBSCRIBE"},
+      {"UNSUBSCRIBE", "x", "y", "z"},
+      {"PUNSUBSCRIBE", "x", "y"},
+      {"SUNSUBSCRIBE", "x", "y"},
+      {"MONITOR"},
+      {"SYNC"},
+      {"PSYNC", "?", "-1"},
+      {"REPLCONF", "ACK", "0"},
+      {"REPLCONF", "GETACK", "*"},
+      {"CLIENT", "REPLY", "OFF"},
+      {"CLIENT", "REPLY", "SKIP"},
+      {"CLIENT", "TRACKING", "on"},
+      {"RESET"},
+      {"QUIT"},
+      {"HELLO", "3"},
+      {"AUTH", "pw"},
+      {"SELECT", "1"},
+      {"MULTI"},
+      {"WATCH", "k"},
+      {"EXEC"},
+      {"CLIENT", "KILL", "ID", "3"},
   };
   for (const auto& args : multi_frame) {
     CAPTURE(std::string(args[0]));
@@ -73,11 +89,12 @@ TEST_CASE("inside MULTI Redis queues everything but a few, one +QUEUED each") {
 }
 
 TEST_CASE("blocking commands and commands Redis serves while busy run on a link of their own") {
-  for (auto args : std::vector<std::vector<std::string_view>>{{"BLPOP", "q", "0"},
-                                                               {"BRPOPLPUSH", "a", "b", "0"},
-                                                               {"BZPOPMIN", "z", "0"},
-                                                               {"WAIT", "1", "0"},
-                                                               {"XREAD", "BLOCK", "10", "STREAMS", "s", "$"}}) {
+  for (auto args :
+       std::vector<std::vector<std::string_view>>{{"BLPOP", "q", "0"},
+                                                  {"BRPOPLPUSH", "a", "b", "0"},
+                                                  {"BZPOPMIN", "z", "0"},
+                                                  {"WAIT", "1", "0"},
+                                                  {"XREAD", "BLOCK", "10", "STREAMS", "s", "$"}}) {
     CAPTURE(std::string(args[0]));
     RequestShape s = shapeOf(args);
     CHECK(s.shape == ReplyShape::kOne);

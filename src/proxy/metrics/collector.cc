@@ -2,8 +2,8 @@
 
 #include "budget/budget_status.h"
 #include "proxy/metrics/budget_metrics.h"
-#include "proxy/metrics/ratelimit_metrics.h"
 #include "proxy/metrics/cache_metrics.h"
+#include "proxy/metrics/ratelimit_metrics.h"
 
 #include <prometheus/text_serializer.h>
 
