@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <string_view>
+#include <utility>
 
 #include "common/config_loader.h"
 #include "common/log.h"
@@ -205,7 +206,9 @@ bool loadStartupConfig(const CliOptions& options, Config* out, bool* used_defaul
                        std::string* error) {
   *used_defaults = false;
   if (!options.config_given && access(options.config_path.c_str(), F_OK) != 0 && errno == ENOENT) {
-    *out = Config{};
+    // (a named value: GCC 12 warns falsely, -Wmaybe-uninitialized, about moving a temporary)
+    Config defaults;
+    *out = std::move(defaults);
     *used_defaults = true;
     return true;
   }
