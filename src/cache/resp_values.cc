@@ -1,24 +1,9 @@
 #include "cache/resp_values.h"
 
-#include <charconv>
+#include "common/resp_read.h"
 
 namespace kw {
 namespace {
-
-bool header(std::string_view in, size_t* pos, char type, int64_t* n) {
-  if (*pos >= in.size() || in[*pos] != type)
-    return false;
-  const size_t eol = in.find("\r\n", *pos + 1);
-  if (eol == std::string_view::npos)
-    return false;
-  const char* first = in.data() + *pos + 1;
-  const char* last = in.data() + eol;
-  auto r = std::from_chars(first, last, *n);
-  if (r.ec != std::errc() || r.ptr != last)
-    return false;
-  *pos = eol + 2;
-  return true;
-}
 
 // One bulk or nil element at *pos.
 bool element(std::string_view in, size_t* pos, std::optional<std::string_view>* out) {
@@ -28,18 +13,16 @@ bool element(std::string_view in, size_t* pos, std::optional<std::string_view>* 
     return true;
   }
   int64_t len = 0;
-  if (!header(in, pos, '$', &len) || len < -1)
+  if (!readRespHeader(in, pos, '$', &len) || len < -1)
     return false;
   if (len == -1) {
     *out = std::nullopt;
     return true;
   }
-  const auto n = static_cast<size_t>(len);
-  if (n > in.size() - *pos || in.size() - *pos - n < 2 || in[*pos + n] != '\r' ||
-      in[*pos + n + 1] != '\n')
+  std::string_view v;
+  if (!readRespBulkBody(in, pos, static_cast<size_t>(len), &v))
     return false;
-  *out = in.substr(*pos, n);
-  *pos += n + 2;
+  *out = v;
   return true;
 }
 
@@ -52,7 +35,7 @@ bool parseBulkOrNil(std::string_view reply, std::optional<std::string_view>* out
 
 bool parseInteger(std::string_view reply, int64_t* out) {
   size_t pos = 0;
-  return header(reply, &pos, ':', out) && pos == reply.size();
+  return readRespHeader(reply, &pos, ':', out) && pos == reply.size();
 }
 
 bool parseBulkArray(std::string_view reply, bool map_ok,
@@ -61,10 +44,10 @@ bool parseBulkArray(std::string_view reply, bool map_ok,
   size_t pos = 0;
   int64_t n = 0;
   if (map_ok && !reply.empty() && reply[0] == '%') {
-    if (!header(reply, &pos, '%', &n) || n < 0 || n > INT64_MAX / 2)
+    if (!readRespHeader(reply, &pos, '%', &n) || n < 0 || n > INT64_MAX / 2)
       return false;
     n *= 2;
-  } else if (!header(reply, &pos, '*', &n) || n < 0) {
+  } else if (!readRespHeader(reply, &pos, '*', &n) || n < 0) {
     return false;
   }
   if (static_cast<uint64_t>(n) > reply.size())  // every element takes at least 3 bytes
@@ -85,11 +68,11 @@ bool parseScanReply(std::string_view reply, std::string_view* cursor,
   size_t pos = 0;
   int64_t n = 0;
   std::optional<std::string_view> c;
-  if (!header(reply, &pos, '*', &n) || n != 2 || !element(reply, &pos, &c) || !c)
+  if (!readRespHeader(reply, &pos, '*', &n) || n != 2 || !element(reply, &pos, &c) || !c)
     return false;
   *cursor = *c;
   int64_t count = 0;
-  if (!header(reply, &pos, '*', &count) || count < 0 || static_cast<uint64_t>(count) > reply.size())
+  if (!readRespHeader(reply, &pos, '*', &count) || count < 0 || static_cast<uint64_t>(count) > reply.size())
     return false;
   for (int64_t i = 0; i < count; ++i) {
     std::optional<std::string_view> k;

@@ -1,7 +1,6 @@
 #include "common/cache_config_loader.h"
 
 #include <optional>
-#include <sstream>
 
 #include "policy/key_pattern.h"
 
@@ -12,60 +11,9 @@ constexpr int64_t kMaxBytes = int64_t{1} << 40;
 constexpr int64_t kMaxMs = int64_t{100} * 365 * 24 * 3600 * 1000;
 constexpr size_t kMaxShown = 80;
 
-uint32_t lineOf(const toml::node& node) {
-  return node.source().begin.line;
-}
 
-// A value as the file has it, for "got ..." (control characters escaped, long values cut).
-std::string describe(const toml::node& node) {
-  if (node.is_table())
-    return "a table";
-  if (node.is_array())
-    return "an array";
-  std::ostringstream os;
-  if (const auto* s = node.as_string())
-    os << '"' << s->get() << '"';
-  else
-    node.visit([&os](const auto& v) { os << v; });
-  std::string raw = os.str(), out;
-  for (size_t i = 0; i < raw.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(raw[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += raw[i];
-    }
-  }
-  if (raw.size() > kMaxShown)
-    out += "...";
-  return out;
-}
 
-bool readBool(const toml::node& node, const std::string& path, const ConfigErrorSink& error,
-              bool* out) {
-  if (const auto* v = node.as_boolean()) {
-    *out = v->get();
-    return true;
-  }
-  error(lineOf(node), path + ": expected true or false, got " + describe(node));
-  return false;
-}
 
-template <typename T>
-bool readInt(const toml::node& node, const std::string& path, int64_t min, int64_t max,
-             const ConfigErrorSink& error, T* out) {
-  const auto* v = node.as_integer();
-  if (v == nullptr || v->get() < min || v->get() > max) {
-    error(lineOf(node), path + ": expected an integer in " + std::to_string(min) + ".." +
-                            std::to_string(max) + ", got " + describe(node));
-    return false;
-  }
-  *out = static_cast<T>(v->get());
-  return true;
-}
 
 std::string quoteName(const std::string& s) {
   std::string out = "'";
@@ -81,30 +29,30 @@ void readNamespaceCache(const NamespaceConfig& ns, const ConfigKey& near_cache,
                         const ConfigErrorSink& error, CacheConfig* out) {
   NamespaceCacheConfig c;
   const bool blacklist = ns.kind == NamespaceKind::kBlacklist;
-  if (near_cache.node && readBool(*near_cache.node, near_cache.path, error, &c.near_cache) &&
+  if (near_cache.node && readConfigBool(*near_cache.node, near_cache.path, error, &c.near_cache) &&
       c.near_cache) {
     // Invalidations come from Redis by key prefix (CLIENT TRACKING ... BCAST PREFIX): a pattern
     // that starts with a placeholder has none to ask for.
     std::optional<KeyPattern> p = KeyPattern::parse(ns.pattern, nullptr);
     if (blacklist) {
-      error(lineOf(*near_cache.node),
+      error(configLine(*near_cache.node),
             near_cache.path + ": not for a blacklist namespace (its reads are answered from the "
                               "blacklist replica already)");
     } else if (p && p->literalPrefix().empty()) {
-      error(lineOf(*near_cache.node),
+      error(configLine(*near_cache.node),
             near_cache.path + ": namespace " + quoteName(ns.name) +
                 " cannot be cached: its pattern must start with literal text (the Redis key "
                 "prefix its invalidations are tracked by)");
     }
   }
   if (max_ttl_ms.node &&
-      readInt(*max_ttl_ms.node, max_ttl_ms.path, 0, kMaxMs, error, &c.max_ttl_ms) &&
+      readConfigInt(*max_ttl_ms.node, max_ttl_ms.path, 0, kMaxMs, error, &c.max_ttl_ms) &&
       c.max_ttl_ms > 0 && !c.near_cache) {
-    error(lineOf(*max_ttl_ms.node), max_ttl_ms.path + ": needs near_cache = true");
+    error(configLine(*max_ttl_ms.node), max_ttl_ms.path + ": needs near_cache = true");
   }
-  if (fail_open.node && readBool(*fail_open.node, fail_open.path, error, &c.fail_open) &&
+  if (fail_open.node && readConfigBool(*fail_open.node, fail_open.path, error, &c.fail_open) &&
       !blacklist) {
-    error(lineOf(*fail_open.node), fail_open.path + ": only for kind = \"blacklist\"");
+    error(configLine(*fail_open.node), fail_open.path + ": only for kind = \"blacklist\"");
   }
   out->namespaces.push_back(c);
 }
@@ -115,19 +63,19 @@ void readNearCacheSection(const ConfigKey& section, const ConfigErrorSink& error
     return;
   const auto* t = section.node->as_table();
   if (t == nullptr) {
-    error(lineOf(*section.node),
-          section.path + ": expected a table [near_cache], got " + describe(*section.node));
+    error(configLine(*section.node),
+          section.path + ": expected a table [near_cache], got " + describeConfigValue(*section.node));
     return;
   }
   for (auto&& [k, v] : *t) {
     const std::string name(k.str());
     const std::string path = section.path + "." + name;
     if (name == "max_bytes") {
-      readInt(v, path, 4096, kMaxBytes, error, &out->max_bytes);
+      readConfigInt(v, path, 4096, kMaxBytes, error, &out->max_bytes);
     } else if (name == "heartbeat_ms") {
-      readInt(v, path, 10, 60000, error, &out->heartbeat_ms);
+      readConfigInt(v, path, 10, 60000, error, &out->heartbeat_ms);
     } else if (name == "feed_timeout_ms") {
-      readInt(v, path, 20, 600000, error, &out->feed_timeout_ms);
+      readConfigInt(v, path, 20, 600000, error, &out->feed_timeout_ms);
     } else if (name == "admission") {
       const auto* s = v.as_string();
       if (s && s->get() == "first_read")
@@ -135,14 +83,14 @@ void readNearCacheSection(const ConfigKey& section, const ConfigErrorSink& error
       else if (s && s->get() == "second_read")
         out->admission = CacheAdmission::kSecondRead;
       else
-        error(lineOf(v), path + ": expected \"first_read\" or \"second_read\", got " + describe(v));
+        error(configLine(v), path + ": expected \"first_read\" or \"second_read\", got " + describeConfigValue(v));
     } else {
-      const uint32_t line = k.source().begin.line != 0 ? k.source().begin.line : lineOf(v);
+      const uint32_t line = k.source().begin.line != 0 ? k.source().begin.line : configLine(v);
       error(line, path + ": unknown " + std::string(v.is_table() ? "section" : "key"));
     }
   }
   if (out->feed_timeout_ms <= out->heartbeat_ms) {
-    error(lineOf(*section.node), section.path +
+    error(configLine(*section.node), section.path +
                                      ".feed_timeout_ms: must be greater than "
                                      "heartbeat_ms (" +
                                      std::to_string(out->heartbeat_ms) + ")");

@@ -1,7 +1,6 @@
 #include "common/ratelimit_config_loader.h"
 
 #include <atomic>
-#include <sstream>
 
 namespace kw {
 namespace {
@@ -9,51 +8,9 @@ namespace {
 constexpr int64_t kMaxRate = 1'000'000'000;
 constexpr int64_t kMaxPeriodS = 366 * 24 * 3600;
 constexpr int64_t kMaxLocalKeys = 100'000'000;
-constexpr size_t kMaxShown = 80;
 
-uint32_t lineOf(const toml::node& node) {
-  return node.source().begin.line;
-}
 
-// A value as the file has it, for "got ..." (control characters escaped, long values cut).
-std::string describe(const toml::node& node) {
-  if (node.is_table())
-    return "a table";
-  if (node.is_array())
-    return "an array";
-  std::ostringstream os;
-  if (const auto* s = node.as_string())
-    os << '"' << s->get() << '"';
-  else
-    node.visit([&os](const auto& v) { os << v; });
-  std::string raw = os.str(), out;
-  for (size_t i = 0; i < raw.size() && i < kMaxShown; ++i) {
-    const auto c = static_cast<unsigned char>(raw[i]);
-    if (c < 0x20 || c == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += raw[i];
-    }
-  }
-  if (raw.size() > kMaxShown)
-    out += "...";
-  return out;
-}
 
-bool readInt(const toml::node& node, const std::string& path, int64_t min, int64_t max,
-             const ConfigErrorSink& error, uint64_t* out) {
-  const auto* v = node.as_integer();
-  if (v == nullptr || v->get() < min || v->get() > max) {
-    error(lineOf(node), path + ": expected an integer in " + std::to_string(min) + ".." +
-                            std::to_string(max) + ", got " + describe(node));
-    return false;
-  }
-  *out = static_cast<uint64_t>(v->get());
-  return true;
-}
 
 // { rate = N, period_s = P, burst = B }; *out is left alone unless the whole table is valid.
 void readSpec(const ConfigKey& key, const ConfigErrorSink& error, RateLimitSpec* out) {
@@ -61,9 +18,9 @@ void readSpec(const ConfigKey& key, const ConfigErrorSink& error, RateLimitSpec*
     return;
   const auto* t = key.node->as_table();
   if (t == nullptr) {
-    error(lineOf(*key.node), key.path +
+    error(configLine(*key.node), key.path +
                                  ": expected a table { rate = N, period_s = P, burst = B }, got " +
-                                 describe(*key.node));
+                                 describeConfigValue(*key.node));
     return;
   }
   RateLimitSpec spec;
@@ -73,23 +30,23 @@ void readSpec(const ConfigKey& key, const ConfigErrorSink& error, RateLimitSpec*
     const std::string path = key.path + "." + name;
     if (name == "rate") {
       has_rate = true;
-      ok &= readInt(v, path, 1, kMaxRate, error, &spec.rate);
+      ok &= readConfigInt(v, path, 1, kMaxRate, error, &spec.rate);
     } else if (name == "period_s") {
-      ok &= readInt(v, path, 1, kMaxPeriodS, error, &spec.period_s);
+      ok &= readConfigInt(v, path, 1, kMaxPeriodS, error, &spec.period_s);
     } else if (name == "burst") {
       has_burst = true;
-      ok &= readInt(v, path, 1, kMaxRate, error, &spec.burst);
+      ok &= readConfigInt(v, path, 1, kMaxRate, error, &spec.burst);
     } else {
       std::string shown;
       for (char c : name)
         shown += (c < 0x20 || c == 0x7f) ? '?' : c;
-      error(k.source().begin.line != 0 ? k.source().begin.line : lineOf(v),
+      error(k.source().begin.line != 0 ? k.source().begin.line : configLine(v),
             key.path + "." + shown + ": unknown key (expected rate, period_s, burst)");
       ok = false;
     }
   }
   if (!has_rate) {
-    error(lineOf(*key.node), key.path + ".rate: required");
+    error(configLine(*key.node), key.path + ".rate: required");
     ok = false;
   }
   if (!ok)
@@ -116,9 +73,9 @@ void readNamespaceRateLimit(const ConfigKey& limit, const ConfigKey& fallback,
     } else if (s && v == "deny") {
       mode = ThrottleFallback::kDeny;
     } else {
-      error(lineOf(*fallback.node), fallback.path +
+      error(configLine(*fallback.node), fallback.path +
                                         ": expected \"local\" or \"allow\" or \"deny\", got " +
-                                        describe(*fallback.node));
+                                        describeConfigValue(*fallback.node));
     }
   }
   out->namespace_limits.push_back(spec);
@@ -143,15 +100,15 @@ void readRateLimitSection(const ConfigKey& section, const ConfigErrorSink& error
   if (section.node != nullptr) {
     const auto* t = section.node->as_table();
     if (t == nullptr) {
-      error(lineOf(*section.node),
-            section.path + ": expected a table [rate_limit], got " + describe(*section.node));
+      error(configLine(*section.node),
+            section.path + ": expected a table [rate_limit], got " + describeConfigValue(*section.node));
     } else {
       for (auto&& [k, v] : *t) {
         const std::string name(k.str());
         const std::string path = section.path + "." + name;
         if (name == "local_max_keys") {
           uint64_t n = 0;
-          if (readInt(v, path, 64, kMaxLocalKeys, error, &n))
+          if (readConfigInt(v, path, 64, kMaxLocalKeys, error, &n))
             out->local_max_keys = static_cast<uint32_t>(n);
         } else if (name == "redis_script") {
           const auto* s = v.as_string();
@@ -163,14 +120,14 @@ void readRateLimitSection(const ConfigKey& section, const ConfigErrorSink& error
           } else if (s && mode == "script") {
             out->redis_form = ThrottleRedisForm::kScript;
           } else {
-            error(lineOf(v),
-                  path + ": expected \"auto\" or \"function\" or \"script\", got " + describe(v));
+            error(configLine(v),
+                  path + ": expected \"auto\" or \"function\" or \"script\", got " + describeConfigValue(v));
           }
         } else {
           std::string shown;
           for (char c : name)
             shown += (c < 0x20 || c == 0x7f) ? '?' : c;
-          error(k.source().begin.line != 0 ? k.source().begin.line : lineOf(v),
+          error(k.source().begin.line != 0 ? k.source().begin.line : configLine(v),
                 section.path + "." + shown + ": unknown key");
         }
       }

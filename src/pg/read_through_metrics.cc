@@ -3,6 +3,8 @@
 #include <limits>
 #include <string>
 
+#include "proxy/metrics/families.h"
+
 namespace kw::pg {
 namespace {
 
@@ -10,13 +12,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
 
 void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v) {
   ClientMetric m;

@@ -1,39 +1,17 @@
 #include "tracking/tracking_frames.h"
 
 #include <algorithm>
-#include <charconv>
+
+#include "common/resp_read.h"
 
 namespace kw {
 namespace {
 
-// Reads "<type><integer>\r\n" at *pos; false when the bytes are not exactly that.
-bool header(std::string_view in, size_t* pos, char type, int64_t* n) {
-  if (*pos >= in.size() || in[*pos] != type)
-    return false;
-  const size_t eol = in.find("\r\n", *pos + 1);
-  if (eol == std::string_view::npos)
-    return false;
-  const char* first = in.data() + *pos + 1;
-  const char* last = in.data() + eol;
-  auto r = std::from_chars(first, last, *n);
-  if (r.ec != std::errc() || r.ptr != last)
-    return false;
-  *pos = eol + 2;
-  return true;
-}
-
 // A bulk string at *pos into *out.
 bool bulk(std::string_view in, size_t* pos, std::string_view* out) {
   int64_t len = 0;
-  if (!header(in, pos, '$', &len) || len < 0)
-    return false;
-  const auto n = static_cast<size_t>(len);
-  if (n > in.size() - *pos || in.size() - *pos - n < 2 || in[*pos + n] != '\r' ||
-      in[*pos + n + 1] != '\n')
-    return false;
-  *out = in.substr(*pos, n);
-  *pos += n + 2;
-  return true;
+  return readRespHeader(in, pos, '$', &len) && len >= 0 &&
+         readRespBulkBody(in, pos, static_cast<size_t>(len), out);
 }
 
 }  // namespace
@@ -45,7 +23,7 @@ FeedFrameKind parseFeedFrame(std::string_view frame, std::vector<std::string_vie
   size_t pos = 0;
   int64_t items = 0;
   std::string_view kind;
-  if (!header(frame, &pos, '>', &items) || items < 1 || !bulk(frame, &pos, &kind))
+  if (!readRespHeader(frame, &pos, '>', &items) || items < 1 || !bulk(frame, &pos, &kind))
     return FeedFrameKind::kMalformed;
   if (kind != "invalidate")
     return FeedFrameKind::kOtherPush;
@@ -54,7 +32,7 @@ FeedFrameKind parseFeedFrame(std::string_view frame, std::vector<std::string_vie
   if (frame.substr(pos) == "_\r\n" || frame.substr(pos) == "*-1\r\n")
     return FeedFrameKind::kInvalidateAll;
   int64_t count = 0;
-  if (!header(frame, &pos, '*', &count) || count < 0 ||
+  if (!readRespHeader(frame, &pos, '*', &count) || count < 0 ||
       static_cast<uint64_t>(count) > frame.size())  // each key takes bytes: a bound, not a limit
     return FeedFrameKind::kMalformed;
   for (int64_t i = 0; i < count; ++i) {

@@ -1,6 +1,7 @@
 #include "proxy/metrics/budget_metrics.h"
 
 #include "budget/budget_status.h"
+#include "proxy/metrics/families.h"
 
 namespace kw {
 namespace {
@@ -9,13 +10,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
 
 void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v) {
   ClientMetric m;

@@ -4,6 +4,7 @@
 #include "proxy/metrics/budget_metrics.h"
 #include "proxy/metrics/cache_metrics.h"
 #include "proxy/metrics/ratelimit_metrics.h"
+#include "proxy/metrics/families.h"
 
 #include <prometheus/text_serializer.h>
 
@@ -53,13 +54,6 @@ std::vector<std::string> namespaceLabels(const std::vector<std::string>& names) 
   return labels;
 }
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
 
 void addCounter(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v) {
   ClientMetric m;

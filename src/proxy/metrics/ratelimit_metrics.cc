@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "ratelimit/ratelimit_runtime.h"
+#include "proxy/metrics/families.h"
 
 namespace kw {
 namespace {
@@ -12,13 +13,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
 
 void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v, bool gauge) {
   ClientMetric m;
