@@ -72,7 +72,8 @@ bool parseScanReply(std::string_view reply, std::string_view* cursor,
     return false;
   *cursor = *c;
   int64_t count = 0;
-  if (!readRespHeader(reply, &pos, '*', &count) || count < 0 || static_cast<uint64_t>(count) > reply.size())
+  if (!readRespHeader(reply, &pos, '*', &count) || count < 0 ||
+      static_cast<uint64_t>(count) > reply.size())
     return false;
   for (int64_t i = 0; i < count; ++i) {
     std::optional<std::string_view> k;

@@ -11,15 +11,12 @@ namespace {
 constexpr int64_t kMaxBudgetBytes = int64_t{1} << 40;
 constexpr size_t kMaxShown = 80;
 
-
-
 std::string printable(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size() && i < kMaxShown; ++i)
     out += (static_cast<unsigned char>(s[i]) < 0x20 || s[i] == 0x7f) ? '?' : s[i];
   return out;
 }
-
 
 }  // namespace
 
@@ -43,8 +40,8 @@ void readBudgetSection(const ConfigKey& section, const ConfigErrorSink& error, B
     } else if (name == "lease_key") {
       const auto* s = v.as_string();
       if (s == nullptr || s->get().empty() || s->get().size() > 512)
-        error(configLine(v),
-              path + ": expected a non-empty string (at most 512 bytes), got " + describeConfigValue(v));
+        error(configLine(v), path + ": expected a non-empty string (at most 512 bytes), got " +
+                                 describeConfigValue(v));
       else
         out->lease_key = s->get();
     } else if (name == "lease_ms") {

@@ -11,10 +11,6 @@ constexpr int64_t kMaxBytes = int64_t{1} << 40;
 constexpr int64_t kMaxMs = int64_t{100} * 365 * 24 * 3600 * 1000;
 constexpr size_t kMaxShown = 80;
 
-
-
-
-
 std::string quoteName(const std::string& s) {
   std::string out = "'";
   for (size_t i = 0; i < s.size() && i < kMaxShown; ++i)
@@ -63,8 +59,8 @@ void readNearCacheSection(const ConfigKey& section, const ConfigErrorSink& error
     return;
   const auto* t = section.node->as_table();
   if (t == nullptr) {
-    error(configLine(*section.node),
-          section.path + ": expected a table [near_cache], got " + describeConfigValue(*section.node));
+    error(configLine(*section.node), section.path + ": expected a table [near_cache], got " +
+                                         describeConfigValue(*section.node));
     return;
   }
   for (auto&& [k, v] : *t) {
@@ -83,7 +79,8 @@ void readNearCacheSection(const ConfigKey& section, const ConfigErrorSink& error
       else if (s && s->get() == "second_read")
         out->admission = CacheAdmission::kSecondRead;
       else
-        error(configLine(v), path + ": expected \"first_read\" or \"second_read\", got " + describeConfigValue(v));
+        error(configLine(v),
+              path + ": expected \"first_read\" or \"second_read\", got " + describeConfigValue(v));
     } else {
       const uint32_t line = k.source().begin.line != 0 ? k.source().begin.line : configLine(v);
       error(line, path + ": unknown " + std::string(v.is_table() ? "section" : "key"));
@@ -91,9 +88,9 @@ void readNearCacheSection(const ConfigKey& section, const ConfigErrorSink& error
   }
   if (out->feed_timeout_ms <= out->heartbeat_ms) {
     error(configLine(*section.node), section.path +
-                                     ".feed_timeout_ms: must be greater than "
-                                     "heartbeat_ms (" +
-                                     std::to_string(out->heartbeat_ms) + ")");
+                                         ".feed_timeout_ms: must be greater than "
+                                         "heartbeat_ms (" +
+                                         std::to_string(out->heartbeat_ms) + ")");
   }
 }
 

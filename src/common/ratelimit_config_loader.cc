@@ -9,18 +9,15 @@ constexpr int64_t kMaxRate = 1'000'000'000;
 constexpr int64_t kMaxPeriodS = 366 * 24 * 3600;
 constexpr int64_t kMaxLocalKeys = 100'000'000;
 
-
-
-
 // { rate = N, period_s = P, burst = B }; *out is left alone unless the whole table is valid.
 void readSpec(const ConfigKey& key, const ConfigErrorSink& error, RateLimitSpec* out) {
   if (key.node == nullptr)
     return;
   const auto* t = key.node->as_table();
   if (t == nullptr) {
-    error(configLine(*key.node), key.path +
-                                 ": expected a table { rate = N, period_s = P, burst = B }, got " +
-                                 describeConfigValue(*key.node));
+    error(configLine(*key.node),
+          key.path + ": expected a table { rate = N, period_s = P, burst = B }, got " +
+              describeConfigValue(*key.node));
     return;
   }
   RateLimitSpec spec;
@@ -74,8 +71,8 @@ void readNamespaceRateLimit(const ConfigKey& limit, const ConfigKey& fallback,
       mode = ThrottleFallback::kDeny;
     } else {
       error(configLine(*fallback.node), fallback.path +
-                                        ": expected \"local\" or \"allow\" or \"deny\", got " +
-                                        describeConfigValue(*fallback.node));
+                                            ": expected \"local\" or \"allow\" or \"deny\", got " +
+                                            describeConfigValue(*fallback.node));
     }
   }
   out->namespace_limits.push_back(spec);
@@ -100,8 +97,8 @@ void readRateLimitSection(const ConfigKey& section, const ConfigErrorSink& error
   if (section.node != nullptr) {
     const auto* t = section.node->as_table();
     if (t == nullptr) {
-      error(configLine(*section.node),
-            section.path + ": expected a table [rate_limit], got " + describeConfigValue(*section.node));
+      error(configLine(*section.node), section.path + ": expected a table [rate_limit], got " +
+                                           describeConfigValue(*section.node));
     } else {
       for (auto&& [k, v] : *t) {
         const std::string name(k.str());
@@ -120,8 +117,8 @@ void readRateLimitSection(const ConfigKey& section, const ConfigErrorSink& error
           } else if (s && mode == "script") {
             out->redis_form = ThrottleRedisForm::kScript;
           } else {
-            error(configLine(v),
-                  path + ": expected \"auto\" or \"function\" or \"script\", got " + describeConfigValue(v));
+            error(configLine(v), path + ": expected \"auto\" or \"function\" or \"script\", got " +
+                                     describeConfigValue(v));
           }
         } else {
           std::string shown;

@@ -12,7 +12,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-
 void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v) {
   ClientMetric m;
   m.label = std::move(labels);

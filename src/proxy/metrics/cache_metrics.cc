@@ -14,7 +14,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-
 void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v, bool gauge) {
   ClientMetric m;
   m.label = std::move(labels);

@@ -3,8 +3,8 @@
 #include "budget/budget_status.h"
 #include "proxy/metrics/budget_metrics.h"
 #include "proxy/metrics/cache_metrics.h"
-#include "proxy/metrics/ratelimit_metrics.h"
 #include "proxy/metrics/families.h"
+#include "proxy/metrics/ratelimit_metrics.h"
 
 #include <prometheus/text_serializer.h>
 
@@ -53,7 +53,6 @@ std::vector<std::string> namespaceLabels(const std::vector<std::string>& names) 
   labels[kNoNamespace] = "none";
   return labels;
 }
-
 
 void addCounter(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v) {
   ClientMetric m;

@@ -3,8 +3,8 @@
 #include <map>
 #include <utility>
 
-#include "ratelimit/ratelimit_runtime.h"
 #include "proxy/metrics/families.h"
+#include "ratelimit/ratelimit_runtime.h"
 
 namespace kw {
 namespace {
@@ -12,7 +12,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
 
 void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v, bool gauge) {
   ClientMetric m;
