@@ -12,16 +12,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f->type == MetricType::Counter)
-    m.counter.value = v;
-  else
-    m.gauge.value = v;
-  f->metric.push_back(std::move(m));
-}
-
 }  // namespace
 
 void appendReadThroughMetrics(const ReadThroughHub& hub, std::vector<MetricFamily>* out) {
@@ -55,8 +45,8 @@ void appendReadThroughMetrics(const ReadThroughHub& hub, std::vector<MetricFamil
     auto f = family(std::string("keywarden_readthrough_") + c.name + "_total", c.help,
                     MetricType::Counter);
     for (size_t i = 0; i < hub.namespaceCount(); ++i)
-      add(&f, {{"namespace", hub.ns(i).cfg.ns}},
-          static_cast<double>(read(hub.ns(i).stats.*c.field)));
+      addSample(&f, {{"namespace", hub.ns(i).cfg.ns}},
+                static_cast<double>(read(hub.ns(i).stats.*c.field)));
     out->push_back(std::move(f));
   }
   {
@@ -66,7 +56,8 @@ void appendReadThroughMetrics(const ReadThroughHub& hub, std::vector<MetricFamil
                     MetricType::Counter);
     for (size_t i = 0; i < hub.namespaceCount(); ++i)
       for (size_t k = 2; k < kOutcomeKinds; ++k)
-        add(&f,
+        addSample(
+            &f,
             {{"namespace", hub.ns(i).cfg.ns}, {"kind", kindName(static_cast<RowOutcome::Kind>(k))}},
             static_cast<double>(read(hub.ns(i).stats.errors[k])));
     out->push_back(std::move(f));
@@ -113,12 +104,12 @@ void appendReadThroughMetrics(const ReadThroughHub& hub, std::vector<MetricFamil
     for (size_t s = 0; s < hub.sourceCount(); ++s) {
       const SourceState& src = hub.source(s);
       const std::vector<ClientMetric::Label> l = {{"source", src.config().name}};
-      add(&state, l, src.snapshot().state == CircuitBreaker::State::kClosed ? 0 : 1);
-      add(&conns, l, static_cast<double>(src.conns_ready.load(std::memory_order_relaxed)));
-      add(&listening, l, src.listening.load(std::memory_order_relaxed) ? 1 : 0);
-      add(&queries, l, static_cast<double>(read(src.queries)));
-      add(&errors, l, static_cast<double>(read(src.errors)));
-      add(&losses, l, static_cast<double>(read(src.listen_losses)));
+      addSample(&state, l, src.snapshot().state == CircuitBreaker::State::kClosed ? 0 : 1);
+      addSample(&conns, l, static_cast<double>(src.conns_ready.load(std::memory_order_relaxed)));
+      addSample(&listening, l, src.listening.load(std::memory_order_relaxed) ? 1 : 0);
+      addSample(&queries, l, static_cast<double>(read(src.queries)));
+      addSample(&errors, l, static_cast<double>(read(src.errors)));
+      addSample(&losses, l, static_cast<double>(read(src.listen_losses)));
     }
     for (auto* f : {&state, &conns, &listening, &queries, &errors, &losses})
       out->push_back(std::move(*f));

@@ -10,16 +10,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f->type == MetricType::Counter)
-    m.counter.value = v;
-  else
-    m.gauge.value = v;
-  f->metric.push_back(std::move(m));
-}
-
 std::string printable(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size() && i < 100; ++i) {
@@ -73,7 +63,7 @@ void appendBudgetFamilies(const BudgetSnapshot& snap, std::vector<MetricFamily>*
     for (const BudgetNamespaceStatus& n : snap.namespaces) {
       if (p.known_only && n.source == "none")
         continue;
-      add(&f, {{"namespace", printable(n.name)}}, p.value(n));
+      addSample(&f, {{"namespace", printable(n.name)}}, p.value(n));
     }
     if (!f.metric.empty())
       out->push_back(std::move(f));
@@ -82,27 +72,27 @@ void appendBudgetFamilies(const BudgetSnapshot& snap, std::vector<MetricFamily>*
       family("keywarden_budget_lease_holder",
              "1 while this keywarden holds the budget lease and enforces every budget.",
              MetricType::Gauge);
-  add(&holder, {}, snap.role == "holder" ? 1 : 0);
+  addSample(&holder, {}, snap.role == "holder" ? 1 : 0);
   out->push_back(std::move(holder));
   MetricFamily index =
       family("keywarden_budget_index_bytes",
              "Memory of the enforcer's per-key index (lease holder only).", MetricType::Gauge);
-  add(&index, {}, static_cast<double>(snap.index_memory_bytes));
+  addSample(&index, {}, static_cast<double>(snap.index_memory_bytes));
   out->push_back(std::move(index));
   MetricFamily tracked =
       family("keywarden_budget_tracked_keys", "Keys in the enforcer's index (lease holder only).",
              MetricType::Gauge);
-  add(&tracked, {}, static_cast<double>(snap.tracked_keys));
+  addSample(&tracked, {}, static_cast<double>(snap.tracked_keys));
   out->push_back(std::move(tracked));
   MetricFamily measured =
       family("keywarden_budget_measurements_total",
              "MEMORY USAGE readings taken by this keywarden.", MetricType::Counter);
-  add(&measured, {}, static_cast<double>(snap.measured_total));
+  addSample(&measured, {}, static_cast<double>(snap.measured_total));
   out->push_back(std::move(measured));
   MetricFamily sampled =
       family("keywarden_budget_samples_total",
              "OBJECT IDLETIME / FREQ readings taken to choose victims.", MetricType::Counter);
-  add(&sampled, {}, static_cast<double>(snap.sampled_total));
+  addSample(&sampled, {}, static_cast<double>(snap.sampled_total));
   out->push_back(std::move(sampled));
 }
 

@@ -14,16 +14,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v, bool gauge) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (gauge)
-    m.gauge.value = v;
-  else
-    m.counter.value = v;
-  f->metric.push_back(std::move(m));
-}
-
 // One family with a value per namespace, summed over the workers' shards.
 template <typename Get>
 void perNamespace(const CacheStatsRegistry& stats, const std::vector<std::string>& ns_labels,
@@ -44,7 +34,7 @@ void perNamespace(const CacheStatsRegistry& stats, const std::vector<std::string
     if (seen[i])
       series[i < ns_labels.size() ? ns_labels[i] : "other"] += sum[i];
   for (const auto& [label, v] : series)
-    add(&f, {{"namespace", label}}, v, gauge);
+    addSample(&f, {{"namespace", label}}, v);
   if (!f.metric.empty())
     out->push_back(std::move(f));
 }
@@ -105,7 +95,7 @@ void appendCacheFamilies(const CacheStatsRegistry& stats, const std::vector<std:
                     "complete, or the key being fetched).",
                     MetricType::Counter);
     for (const auto& [k, v] : series)
-      add(&f, {{"namespace", k.first}, {"result", k.second == 0 ? "local" : "redis"}}, v, false);
+      addSample(&f, {{"namespace", k.first}, {"result", k.second == 0 ? "local" : "redis"}}, v);
     if (!f.metric.empty())
       out->push_back(std::move(f));
   }
@@ -137,7 +127,7 @@ void appendCacheFamilies(const CacheStatsRegistry& stats, const std::vector<std:
   });
   auto one = [&](const char* name, const char* help, double v, bool gauge) {
     auto f = family(name, help, gauge ? MetricType::Gauge : MetricType::Counter);
-    add(&f, {}, v, gauge);
+    addSample(&f, {}, v);
     out->push_back(std::move(f));
   };
   one("keywarden_invalidation_keys_total", "Invalidated keys received from Redis's tracking.", keys,

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace kw {
 
@@ -17,6 +18,18 @@ inline prometheus::MetricFamily family(std::string name, std::string help,
   f.help = std::move(help);
   f.type = type;
   return f;
+}
+
+// One sample; its value goes in the field the family's type is read from.
+inline void addSample(prometheus::MetricFamily* f,
+                      std::vector<prometheus::ClientMetric::Label> labels, double v) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  if (f->type == prometheus::MetricType::Counter)
+    m.counter.value = v;
+  else
+    m.gauge.value = v;
+  f->metric.push_back(std::move(m));
 }
 
 }  // namespace kw

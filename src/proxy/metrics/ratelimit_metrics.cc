@@ -13,16 +13,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-void add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double v, bool gauge) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (gauge)
-    m.gauge.value = v;
-  else
-    m.counter.value = v;
-  f->metric.push_back(std::move(m));
-}
-
 std::string printable(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size() && i < 100; ++i) {
@@ -46,11 +36,11 @@ void appendRateLimitFamilies(RateLimitRuntime& rt, const std::vector<std::string
                     MetricType::Counter);
     rt.limiters().forEachNamed(
         [&](std::string_view kind, std::string_view name, const GcraCell& cell) {
-          add(&f, {{"kind", std::string(kind)}, {"name", printable(name)}},
-              static_cast<double>(cell.refused()), false);
+          addSample(&f, {{"kind", std::string(kind)}, {"name", printable(name)}},
+                    static_cast<double>(cell.refused()));
         });
-    add(&f, {{"kind", "client"}, {"name", "*"}},
-        static_cast<double>(st.refused_client.load(std::memory_order_relaxed)), false);
+    addSample(&f, {{"kind", "client"}, {"name", "*"}},
+              static_cast<double>(st.refused_client.load(std::memory_order_relaxed)));
     out->push_back(std::move(f));
   }
   {
@@ -67,8 +57,8 @@ void appendRateLimitFamilies(RateLimitRuntime& rt, const std::vector<std::string
       }
     }
     for (const auto& [k, v] : series)
-      add(&f, {{"namespace", k.first}, {"mode", kModeNames[k.second]}}, static_cast<double>(v),
-          false);
+      addSample(&f, {{"namespace", k.first}, {"mode", kModeNames[k.second]}},
+                static_cast<double>(v));
     if (!f.metric.empty())
       out->push_back(std::move(f));
   }
@@ -77,14 +67,14 @@ void appendRateLimitFamilies(RateLimitRuntime& rt, const std::vector<std::string
                     "FUNCTION LOAD / SCRIPT LOAD sent because Redis no longer had CL.THROTTLE's "
                     "code (flushed, restarted without persistence).",
                     MetricType::Counter);
-    add(&f, {}, static_cast<double>(st.code_loads.load(std::memory_order_relaxed)), false);
+    addSample(&f, {}, static_cast<double>(st.code_loads.load(std::memory_order_relaxed)));
     out->push_back(std::move(f));
   }
   {
     auto f =
         family("keywarden_throttle_fallback_active",
                "1 while CL.THROTTLE is being answered without Redis, else 0.", MetricType::Gauge);
-    add(&f, {}, rt.inOutage() ? 1 : 0, true);
+    addSample(&f, {}, rt.inOutage() ? 1 : 0);
     out->push_back(std::move(f));
   }
 }
