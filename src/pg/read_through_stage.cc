@@ -500,7 +500,13 @@ void ReadThroughStage::onSetReply(size_t ns, const std::string& key, const std::
     // SELECT. The DEL follows the SET on the same connection, so it lands after it.
     worker_->upstreamClient().send({"DEL", key}, [](std::string_view) {});
   }
-  for (const FillTable::Waiter& w : fin.waiters) {
+  deliverToWaiters(fin.waiters, r);
+}
+
+// Each waiter gets the result on its own worker: a task posted there, or deliverLater here.
+void ReadThroughStage::deliverToWaiters(const std::vector<FillTable::Waiter>& waiters,
+                                        const FillResult& r) {
+  for (const FillTable::Waiter& w : waiters) {
     const unsigned target = static_cast<unsigned>(w.id >> 48);
     const uint64_t local = w.id & kLocalIdMask;
     if (target == worker_->index()) {
@@ -517,19 +523,7 @@ void ReadThroughStage::onSetReply(size_t ns, const std::string& key, const std::
 
 void ReadThroughStage::finishFlight(size_t ns, const std::string& key, const FillResult& r) {
   const FillTable::Finished fin = hub_->source(hub_->ns(ns).source).table().finish(key);
-  for (const FillTable::Waiter& w : fin.waiters) {
-    const unsigned target = static_cast<unsigned>(w.id >> 48);
-    const uint64_t local = w.id & kLocalIdMask;
-    if (target == worker_->index()) {
-      deliverLater(local, r);
-      continue;
-    }
-    ReadThroughHub* hub = hub_;
-    worker_->shared().workers[target]->post([hub, target, local, r] {
-      if (ReadThroughStage* st = hub->stage(target))
-        st->onResult(local, r);
-    });
-  }
+  deliverToWaiters(fin.waiters, r);
 }
 
 // Results for this worker's waiters are delivered by a task posted to this worker, never from

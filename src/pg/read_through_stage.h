@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pg/fill_table.h"
 #include "pg/read_through_hub.h"
 #include "pg/row_result.h"
 #include "proxy/request_stage.h"
@@ -134,6 +135,7 @@ private:
   void onSetReply(size_t ns, const std::string& key, const std::string& value,
                   std::string_view reply);
   void finishFlight(size_t ns, const std::string& key, const FillResult& r);
+  void deliverToWaiters(const std::vector<FillTable::Waiter>& waiters, const FillResult& r);
   void deliverLater(uint64_t waiter, FillResult r);
   void completeAssembly(uint64_t group);
   void refreshNamespaceMap();

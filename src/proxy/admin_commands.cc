@@ -681,9 +681,9 @@ void Session::cmdClientKill(const DecodedRequest& req) {
 // The upstream id of keywarden client `kw_id`'s pinned link (-1: no such client, or it has no
 // link of its own), looked up on every worker; `then` runs on this worker with `slot` still
 // reserved (slot->owner is null if this client left meanwhile).
-static void lookupUpstreamId(Worker& origin, uint64_t kw_id, ReplySlot* slot,
-                             std::function<void(Worker*, ReplySlot*, int64_t)> then) {
-  slot->external = true;
+// The upstream connection id of keywarden client `kw_id` (its pinned link), -1 when it has
+// none or is gone; `done` runs on `origin`'s loop.
+static void findUpstreamId(Worker& origin, uint64_t kw_id, std::function<void(int64_t)> done) {
   broadcast(
       origin,
       [kw_id](Worker& w) {
@@ -692,18 +692,38 @@ static void lookupUpstreamId(Worker& origin, uint64_t kw_id, ReplySlot* slot,
             return std::to_string(s->pinnedUpstreamId());
         return std::string();
       },
-      [w = &origin, slot, then = std::move(then)](std::vector<std::string>& parts) {
+      [done = std::move(done)](std::vector<std::string>& parts) {
         int64_t upstream_id = -1;
         for (const std::string& p : parts)
           if (!p.empty())
             upstream_id = std::stoll(p);
-        slot->external = false;
-        if (!slot->owner) {
-          w->slots().put(slot);
-          return;
-        }
-        then(w, slot, upstream_id);
+        done(upstream_id);
       });
+}
+
+// The same for a request holding `slot`: `then` runs only if the client is still there.
+static void lookupUpstreamId(Worker& origin, uint64_t kw_id, ReplySlot* slot,
+                             std::function<void(Worker*, ReplySlot*, int64_t)> then) {
+  slot->external = true;
+  findUpstreamId(origin, kw_id, [w = &origin, slot, then = std::move(then)](int64_t upstream_id) {
+    slot->external = false;
+    if (!slot->owner) {
+      w->slots().put(slot);
+      return;
+    }
+    then(w, slot, upstream_id);
+  });
+}
+
+// CLIENT TRACKING ... REDIRECT <keywarden id> rewritten with Redis's id for the same client.
+static std::string redirectedToUpstream(std::vector<std::string> args, size_t redirect_arg,
+                                        int64_t upstream_id) {
+  args[redirect_arg] = std::to_string(upstream_id);
+  std::string raw;
+  resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
+  for (const std::string& a : args)
+    resp::bulk(&raw, a);
+  return raw;
 }
 
 void Session::sendPrepared(std::string_view raw, ReplySlot* slot) {
@@ -766,29 +786,25 @@ void Session::startTrackingRedirect(const DecodedRequest& req, size_t redirect_a
   ReplySlot* slot = newSlot();
   barrier_slot_ = slot;
   holdInput();
-  lookupUpstreamId(*worker_, static_cast<uint64_t>(id), slot,
-                   [args = std::move(args), redirect_arg](Worker*, ReplySlot* slot,
-                                                          int64_t upstream_id) mutable {
-                     auto* self = static_cast<Session*>(slot->owner);
-                     if (upstream_id < 0)
-                       return self->complete(
-                           slot, "-ERR The client ID you want redirect to does not exist\r\n");
-                     args[redirect_arg] = std::to_string(upstream_id);
-                     std::string raw;
-                     resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
-                     for (const std::string& a : args)
-                       resp::bulk(&raw, a);
-                     std::string cause;
-                     if (!self->router_.startStream(raw, &cause))
-                       return self->complete(slot, "-UPSTREAMDOWN upstream " +
-                                                       self->worker_->shared().upstream_name +
-                                                       " unavailable (" + cause + ")\r\n");
-                     self->worker_->stats().commands_forwarded.add();
-                     slot->effect = SlotEffect::kStream;
-                     self->stream_slot_ = slot;
-                     self->barrier_slot_ = nullptr;
-                     self->maybeContinue();
-                   });
+  lookupUpstreamId(
+      *worker_, static_cast<uint64_t>(id), slot,
+      [args = std::move(args), redirect_arg](Worker*, ReplySlot* slot,
+                                             int64_t upstream_id) mutable {
+        auto* self = static_cast<Session*>(slot->owner);
+        if (upstream_id < 0)
+          return self->complete(slot, "-ERR The client ID you want redirect to does not exist\r\n");
+        const std::string raw = redirectedToUpstream(std::move(args), redirect_arg, upstream_id);
+        std::string cause;
+        if (!self->router_.startStream(raw, &cause))
+          return self->complete(slot, "-UPSTREAMDOWN upstream " +
+                                          self->worker_->shared().upstream_name + " unavailable (" +
+                                          cause + ")\r\n");
+        self->worker_->stats().commands_forwarded.add();
+        slot->effect = SlotEffect::kStream;
+        self->stream_slot_ = slot;
+        self->barrier_slot_ = nullptr;
+        self->maybeContinue();
+      });
 }
 
 // The same on a streaming link (the client already tracks, or is subscribed): the translated
@@ -803,45 +819,28 @@ void Session::streamTrackingRedirect(const DecodedRequest& req, size_t redirect_
   std::vector<std::string> args(req.args.begin(), req.args.end());
   stream_lookup_pending_ = true;
   holdInput();
-  const uint64_t self_id = id_;
-  const uint64_t target = static_cast<uint64_t>(id);
-  broadcast(
-      *worker_,
-      [target](Worker& w) {
-        for (const Session* s : w.sessions())
-          if (s->id() == target && !s->closed())
-            return std::to_string(s->pinnedUpstreamId());
-        return std::string();
-      },
-      [w = worker_, self_id, redirect_arg,
-       args = std::move(args)](std::vector<std::string>& parts) mutable {
-        Session* self = nullptr;
-        for (Session* s : w->sessions())
-          if (s->id() == self_id && !s->closed())
-            self = s;
-        if (!self)
-          return;
-        int64_t upstream_id = -1;
-        for (const std::string& p : parts)
-          if (!p.empty())
-            upstream_id = std::stoll(p);
-        self->stream_lookup_pending_ = false;
-        if (!self->router_.streaming()) {
-          self->maybeContinue();  // the link went away meanwhile: the session is closing
-          return;
-        }
-        if (upstream_id < 0) {
-          self->streamLocal("-ERR The client ID you want redirect to does not exist\r\n");
-        } else {
-          args[redirect_arg] = std::to_string(upstream_id);
-          std::string raw;
-          resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
-          for (const std::string& a : args)
-            resp::bulk(&raw, a);
-          self->router_.sendStream(raw);
-        }
-        self->maybeContinue();
-      });
+  findUpstreamId(*worker_, static_cast<uint64_t>(id),
+                 [w = worker_, self_id = id_, redirect_arg,
+                  args = std::move(args)](int64_t upstream_id) mutable {
+                   Session* self = nullptr;
+                   for (Session* s : w->sessions())
+                     if (s->id() == self_id && !s->closed())
+                       self = s;
+                   if (!self)
+                     return;
+                   self->stream_lookup_pending_ = false;
+                   if (!self->router_.streaming()) {
+                     self->maybeContinue();  // the link went away meanwhile: the session is closing
+                     return;
+                   }
+                   if (upstream_id < 0)
+                     self->streamLocal(
+                         "-ERR The client ID you want redirect to does not exist\r\n");
+                   else
+                     self->router_.sendStream(
+                         redirectedToUpstream(std::move(args), redirect_arg, upstream_id));
+                   self->maybeContinue();
+                 });
 }
 
 void Session::cmdKeywarden(const DecodedRequest& req) {

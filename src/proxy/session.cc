@@ -17,9 +17,9 @@
 namespace kw {
 namespace {
 
-// True when element `n` of the array reply `reply` is exactly `want` (EXEC's reply to a queued
-// SELECT). Elements are framed with the reply scanner, so nested values are skipped whole.
-bool nthElementIs(std::string_view reply, size_t n, std::string_view want) {
+// Element `n` of the array reply `reply` (EXEC's reply to a queued SELECT or HELLO), framed
+// with the reply scanner so nested values are skipped whole; false when there is none.
+bool nthElement(std::string_view reply, size_t n, std::string_view* bytes, char* type) {
   size_t pos = reply.find("\r\n");
   if (pos == std::string_view::npos)
     return false;
@@ -29,26 +29,11 @@ bool nthElementIs(std::string_view reply, size_t n, std::string_view want) {
     ReplyScanner::Frame frame;
     if (scanner.scan(reply.substr(pos), &frame) != ReplyScanner::Status::kComplete)
       return false;
-    if (i == n)
-      return reply.substr(pos, frame.length) == want;
-    pos += frame.length;
-  }
-  return false;
-}
-
-// True when element `n` of the array reply `reply` is a map or an array (HELLO's answer).
-bool nthElementIsAggregate(std::string_view reply, size_t n) {
-  size_t pos = reply.find("\r\n");
-  if (pos == std::string_view::npos)
-    return false;
-  pos += 2;
-  for (size_t i = 0; pos < reply.size(); ++i) {
-    ReplyScanner scanner;
-    ReplyScanner::Frame frame;
-    if (scanner.scan(reply.substr(pos), &frame) != ReplyScanner::Status::kComplete)
-      return false;
-    if (i == n)
-      return frame.type == '%' || frame.type == '*';
+    if (i == n) {
+      *bytes = reply.substr(pos, frame.length);
+      *type = frame.type;
+      return true;
+    }
     pos += frame.length;
   }
   return false;
@@ -1025,12 +1010,15 @@ void Session::applyExec(ReplySlot* slot, std::string_view* bytes, std::string* t
     pos = end + 1;
     return v;
   };
+  std::string_view element;
+  char element_type = 0;
   while (pos < aux.size()) {
     const char kind = aux[pos++];
     const size_t idx = static_cast<size_t>(number());
+    const bool found = nthElement(reply, idx, &element, &element_type);
     if (kind == 'S') {
       const long db = number();
-      if (nthElementIs(reply, idx, "+OK\r\n"))
+      if (found && element == "+OK\r\n")
         db_ = static_cast<int>(db);
       continue;
     }
@@ -1039,7 +1027,7 @@ void Session::applyExec(ReplySlot* slot, std::string_view* bytes, std::string* t
       const size_t len = static_cast<size_t>(number());
       const std::string name = aux.substr(pos, len);
       pos += len;
-      if (!nthElementIsAggregate(reply, idx))
+      if (!found || (element_type != '%' && element_type != '*'))
         continue;  // Redis refused it: nothing changed
       // Redis switched the pinned link's protocol itself.
       proto_ = proto;

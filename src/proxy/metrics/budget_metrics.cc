@@ -10,15 +10,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-std::string printable(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 100; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '_');
-  }
-  return out;
-}
-
 }  // namespace
 
 void appendBudgetFamilies(const BudgetSnapshot& snap, std::vector<MetricFamily>* out) {
@@ -63,7 +54,7 @@ void appendBudgetFamilies(const BudgetSnapshot& snap, std::vector<MetricFamily>*
     for (const BudgetNamespaceStatus& n : snap.namespaces) {
       if (p.known_only && n.source == "none")
         continue;
-      addSample(&f, {{"namespace", printable(n.name)}}, p.value(n));
+      addSample(&f, {{"namespace", printableLabel(n.name)}}, p.value(n));
     }
     if (!f.metric.empty())
       out->push_back(std::move(f));

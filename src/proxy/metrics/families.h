@@ -6,6 +6,7 @@
 #include <prometheus/metric_family.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -18,6 +19,17 @@ inline prometheus::MetricFamily family(std::string name, std::string help,
   f.help = std::move(help);
   f.type = type;
   return f;
+}
+
+// A label value made of printable ASCII (others become '_'), at most 100 bytes: names that come
+// from clients or keys.
+inline std::string printableLabel(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 100; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '_');
+  }
+  return out;
 }
 
 // One sample; its value goes in the field the family's type is read from.

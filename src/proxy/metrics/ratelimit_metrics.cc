@@ -13,15 +13,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-std::string printable(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < 100; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '_');
-  }
-  return out;
-}
-
 const char* const kModeNames[] = {"local", "allow", "deny"};
 
 }  // namespace
@@ -36,7 +27,7 @@ void appendRateLimitFamilies(RateLimitRuntime& rt, const std::vector<std::string
                     MetricType::Counter);
     rt.limiters().forEachNamed(
         [&](std::string_view kind, std::string_view name, const GcraCell& cell) {
-          addSample(&f, {{"kind", std::string(kind)}, {"name", printable(name)}},
+          addSample(&f, {{"kind", std::string(kind)}, {"name", printableLabel(name)}},
                     static_cast<double>(cell.refused()));
         });
     addSample(&f, {{"kind", "client"}, {"name", "*"}},
