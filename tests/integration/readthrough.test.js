@@ -79,6 +79,16 @@ async function calls(pg, like) {
   return Number(v);
 }
 
+// Runs an INSERT whose trigger notifies, and returns once keywarden has handled the
+// notification: a notification still on its way when a fill starts would mark that fill dirty
+// (rightly: keywarden cannot tell it predates the query) and cost the test a second query.
+async function insertNotified(pg, c, sql) {
+  const count = async () => Number((await c.call('INFO', 'readthrough')).match(/ns_profile_notifications:(\d+)/)[1]);
+  const before = await count();
+  await pg.psql(sql);
+  await waitFor('the INSERT\'s notification', async () => (await count()) > before, 10000, 10);
+}
+
 async function waitFor(what, fn, timeoutMs = 10000, stepMs = 20) {
   const deadline = Date.now() + timeoutMs;
   let last;
@@ -147,8 +157,7 @@ describe('PostgreSQL read-through', () => {
 
   h.proxyTest('1,000 concurrent GETs of one uncached key from 50 connections make exactly one query', { timeout: 60000 }, async () => {
     const id = uuid(1000);
-    await pg.psql(`INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Stam', 'Pede', 's@example.com')`);
-    await h.sleep(100); // the INSERT's notification deletes a key that does not exist yet
+    await insertNotified(pg, await client(), `INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Stam', 'Pede', 's@example.com')`);
     await pg.psql('SELECT pg_stat_statements_reset()');
     const clients = [];
     for (let i = 0; i < 50; i++) clients.push(await RawClient.connect(kw.port, h.HOST));
@@ -175,8 +184,7 @@ describe('PostgreSQL read-through', () => {
   h.proxyTest('UPDATE: the notification deletes the key, the next GET returns the new row (bound measured)', { timeout: 20000 }, async () => {
     const c = await client();
     const id = uuid(2000);
-    await pg.psql(`INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Old', 'Name', 'o@example.com')`);
-    await h.sleep(100);
+    await insertNotified(pg, await client(), `INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Old', 'Name', 'o@example.com')`);
     assert.equal(JSON.parse(await c.call('GET', `profile:${id}`)).first_name, 'Old');
     const t0 = Date.now();
     await pg.psql(`UPDATE profiles SET first_name = 'New', updated_at = now() WHERE user_id = '${id}'`);
@@ -190,8 +198,7 @@ describe('PostgreSQL read-through', () => {
   h.proxyTest('DELETE: the key goes, GET answers nil', { timeout: 20000 }, async () => {
     const c = await client();
     const id = uuid(3000);
-    await pg.psql(`INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Gone', 'Soon', 'g@example.com')`);
-    await h.sleep(100);
+    await insertNotified(pg, await client(), `INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Gone', 'Soon', 'g@example.com')`);
     assert.ok(await c.call('GET', `profile:${id}`));
     await pg.psql(`DELETE FROM profiles WHERE user_id = '${id}'`);
     await waitFor('nil after DELETE', async () => (await c.call('GET', `profile:${id}`)) === null, 5000, 5);
@@ -295,8 +302,7 @@ describe('PostgreSQL read-through', () => {
   h.proxyTest('LISTEN connection killed: re-LISTEN, keys filled before the loss are deleted', { timeout: 30000 }, async () => {
     const c = await client();
     const id = uuid(5000);
-    await pg.psql(`INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Before', 'Loss', 'b@example.com')`);
-    await h.sleep(100);
+    await insertNotified(pg, await client(), `INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Before', 'Loss', 'b@example.com')`);
     assert.equal(JSON.parse(await c.call('GET', `profile:${id}`)).first_name, 'Before');
     // Kill the LISTEN backend and change the row at once: that notification is lost.
     await pg.psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'keywarden-listen';
@@ -465,8 +471,7 @@ read_through = { source = "apidb", query = "SELECT row_to_json(p)::text FROM pro
   h.proxyTest('UPDATE in PostgreSQL: the cached value goes, the new row is served', { timeout: 20000 }, async () => {
     const c = await client();
     const id = uuid(9100);
-    await pg.psql(`INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Old', 'Name', 'o@example.com')`);
-    await h.sleep(100);
+    await insertNotified(pg, await client(), `INSERT INTO profiles (user_id, first_name, last_name, email) VALUES ('${id}', 'Old', 'Name', 'o@example.com')`);
     for (let i = 0; i < 3; i++) assert.equal(JSON.parse(await c.call('GET', `profile:${id}`)).first_name, 'Old');
     await pg.psql(`UPDATE profiles SET first_name = 'New', updated_at = now() WHERE user_id = '${id}'`);
     const committed = Date.now();
