@@ -48,6 +48,10 @@ struct UpstreamConfig {
   uint32_t reconnect_backoff_min_ms = 50;
   uint32_t reconnect_backoff_max_ms = 5000;
   unsigned pinned_pool_size = 16;  // idle clean pinned connections kept per worker
+  // A shared link whose head request is older than this is stuck behind a busy script (or a
+  // CLIENT PAUSE): clients with nothing in flight there move to another link. 0: Redis's own
+  // busy-reply-threshold (CONFIG GET at startup, followed through CONFIG SET via keywarden).
+  uint32_t busy_threshold_ms = 0;
 };
 
 struct LimitsConfig {

@@ -379,6 +379,7 @@ void readUpstream(TableReader& r, UpstreamConfig* c) {
   r.readInt("reconnect_backoff_min_ms", 1, kU32Max, &c->reconnect_backoff_min_ms);
   r.readInt("reconnect_backoff_max_ms", 1, kU32Max, &c->reconnect_backoff_max_ms);
   r.readInt("pinned_pool_size", 0, 65536, &c->pinned_pool_size);
+  r.readInt("busy_threshold_ms", 0, kU32Max, &c->busy_threshold_ms);
   if (c->reconnect_backoff_max_ms < c->reconnect_backoff_min_ms) {
     r.error(r.lineOfKey("reconnect_backoff_max_ms"), "reconnect_backoff_max_ms",
             "must be >= reconnect_backoff_min_ms (" + std::to_string(c->reconnect_backoff_min_ms) +

@@ -114,6 +114,7 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("upstream.reconnect_backoff_min_ms", num(c.upstream.reconnect_backoff_min_ms));
   add("upstream.reconnect_backoff_max_ms", num(c.upstream.reconnect_backoff_max_ms));
   add("upstream.pinned_pool_size", num(c.upstream.pinned_pool_size));
+  add("upstream.busy_threshold_ms", num(c.upstream.busy_threshold_ms));
   add("limits.max_clients", num(c.limits.max_clients));
   add("limits.idle_timeout_s", num(c.limits.idle_timeout_s));
   add("limits.max_reply_buffer_bytes", num(c.limits.max_reply_buffer_bytes));

@@ -249,7 +249,7 @@ const CommandInfo kRows[] = {
     {"monitor", 1, A | D | N, k0, 0, 0, 0, I::kMonitor},
     {"flushall", -1, W | K | D | N, k0, 0, 0, 0, I::kOther},
     {"flushdb", -1, W | K | D | N, k0, 0, 0, 0, I::kOther},
-    {"config", -2, A | D | N, k0, 0, 0, 0, I::kOther},
+    {"config", -2, A | D | N, k0, 0, 0, 0, I::kConfig},
     {"debug", -2, A | D | N, k0, 0, 0, 0, I::kOther},
     {"shutdown", -1, A | D | N, k0, 0, 0, 0, I::kShutdown},
     {"save", 1, A | D | N, k0, 0, 0, 0, I::kOther},

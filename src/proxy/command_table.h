@@ -53,6 +53,7 @@ enum class CmdId : uint8_t {
   kFunction,
   kShutdown,
   kClThrottle,
+  kConfig,
 };
 
 enum CmdFlag : uint32_t {

@@ -375,7 +375,7 @@ std::string Session::infoLine() const {
   s += " obl=0 oll=" + std::to_string(slot_count_);
   const uint64_t omem = writer_.buffered() + stored_bytes_;
   s += " omem=" + std::to_string(omem);
-  s += " tot-mem=" + std::to_string(omem + inbuf_.capacity() + sizeof(Session));
+  s += " tot-mem=" + std::to_string(omem + inbuf_.capacity() + writer_.memory() + sizeof(Session));
   s += " events=r";
   if (!writer_.idle())
     s += "w";

@@ -73,6 +73,8 @@ ReloadResult reloadConfig(SharedState& shared) {
     next->pg = old->pg;
   }
   setLogLevel(next->server.log_level);
+  if (next->upstream.busy_threshold_ms != 0)
+    shared.busy_threshold_ms.store(next->upstream.busy_threshold_ms);
   shared.publishConfig(next, policy);
   shared.reloads.fetch_add(1);
   result.ok = true;

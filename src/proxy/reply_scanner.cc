@@ -65,6 +65,7 @@ ReplyScanner::Status ReplyScanner::scan(std::string_view in, Frame* frame) {
     return Status::kError;
   };
 
+  need_ = 0;
   while (pending_ > 0) {
     if (pos_ >= in.size())
       return Status::kNeedMore;
@@ -123,8 +124,10 @@ ReplyScanner::Status ReplyScanner::scan(std::string_view in, Frame* frame) {
       const size_t payload_end = after_line + static_cast<size_t>(len);
       // Needs the payload and its CRLF; the header is re-read next time, which is cheap, and the
       // payload itself is never looked at.
-      if (in.size() < payload_end + 2)
+      if (in.size() < payload_end + 2) {
+        need_ = payload_end + 2;
         return Status::kNeedMore;
+      }
       if (in[payload_end] != '\r' || in[payload_end + 1] != '\n') {
         return fail("Protocol error: bulk payload not terminated by CRLF");
       }

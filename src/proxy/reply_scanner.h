@@ -26,8 +26,13 @@ public:
   void reset() { *this = ReplyScanner(); }
 
   const char* error() const { return error_; }
+  // After kNeedMore: how many bytes of input the reply needs at least (the end of the bulk
+  // payload being waited for), or 0 when it cannot tell. Lets a reader make room for a large
+  // value once instead of growing its buffer as the value arrives.
+  size_t needHint() const { return need_; }
 
 private:
+  size_t need_ = 0;
   size_t pos_ = 0;       // offset of the first element not yet fully scanned
   int64_t pending_ = 1;  // elements still expected before the top-level reply is complete
   char top_type_ = 0;

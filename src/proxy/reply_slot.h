@@ -28,6 +28,15 @@ public:
   virtual bool resend(ReplySlot*, std::string_view /*preload*/, std::string_view /*raw*/) {
     return false;
   }
+  // A large bulk reply is arriving: true if the owner takes it in parts as they come (the slot's
+  // reply is the next one the client gets and nothing needs it whole), so it is never held whole
+  // in keywarden. Then every part goes to streamPart() in order, the last with `last` set, which
+  // completes the slot.
+  virtual bool beginStreamedReply(ReplySlot*) { return false; }
+  virtual void streamPart(ReplySlot*, std::string_view /*part*/, bool /*last*/) {}
+  // The connection failed after part of a streamed reply was passed on: the client holds a
+  // partial reply and cannot be answered correctly any more.
+  virtual void abortStreamedReply(ReplySlot*) {}
 
 protected:
   ~SlotOwner() = default;

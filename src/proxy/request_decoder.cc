@@ -267,6 +267,7 @@ RequestDecoder::~RequestDecoder() {
 RequestDecoder::Status RequestDecoder::next(std::string_view in, const DecodeLimits& limits,
                                             DecodedRequest* out, size_t* consumed) {
   *consumed = 0;
+  need_ = 0;
   if (in.empty())
     return Status::kNeedMore;
   auto fail = [this](const char* message) {
@@ -362,12 +363,31 @@ RequestDecoder::Status RequestDecoder::next(std::string_view in, const DecodeLim
     }
     pos = cr + 2;
     // Like Redis, the two bytes after the payload are skipped without being looked at.
-    if (in.size() - pos < static_cast<unsigned long long>(len) + 2)
+    if (in.size() - pos < static_cast<unsigned long long>(len) + 2) {
+      need_ = pos + static_cast<size_t>(len) + 2;
       return Status::kNeedMore;
+    }
     pos += static_cast<size_t>(len) + 2;
   }
 
   const std::string_view frame = in.substr(0, pos);
+  if (hiredis_max_ != 0 && frame.size() > hiredis_max_) {
+    // Every header was checked above: the arguments are read off them again.
+    out->args.clear();
+    out->args.reserve(static_cast<size_t>(count));
+    size_t at = frame.find("\r\n") + 2;
+    for (long long i = 0; i < count; ++i) {
+      const size_t eol = frame.find("\r\n", at);
+      size_t len = 0;
+      for (size_t k = at + 1; k < eol; ++k)
+        len = len * 10 + static_cast<size_t>(frame[k] - '0');
+      out->args.push_back(frame.substr(eol + 2, len));
+      at = eol + 2 + len + 2;
+    }
+    out->raw = frame;
+    *consumed = pos;
+    return Status::kRequest;
+  }
   if (reader_ == nullptr)
     return fail("Protocol error: out of memory");
   out->args.clear();

@@ -2,6 +2,11 @@
 // arguments. Multibulk requests (`*N\r\n$len\r\n...`) are framed and cap-checked by a small
 // header scanner (so an oversized bulk is refused at its header, not after 512 MiB arrive) and
 // then decoded with hiredis's redisReader; anything else is an inline command (telnet style).
+//
+// hiredis copies every frame it is fed into a buffer of its own. Past kHiredisMaxFrame that copy
+// would be the largest cost of the request (a 100 MiB SET), so a larger frame takes its arguments
+// from the header scan, which has already checked every header and knows where each argument is.
+// The fuzz target decodes every input both ways and requires the same arguments.
 #pragma once
 
 #include <cstddef>
@@ -48,8 +53,17 @@ public:
 
   // e.g. "Protocol error: invalid bulk length", matching Redis's texts.
   const std::string& error() const { return error_; }
+  // After kNeedMore: the size of the frame so far known to be needed (up to the end of the bulk
+  // being waited for), or 0. A reader makes room for it once instead of growing as it arrives.
+  size_t needHint() const { return need_; }
+
+  static constexpr size_t kHiredisMaxFrame = 1u << 20;
+  // For the fuzz target: the frame-size limit above which hiredis is not used (0: never).
+  void setHiredisMaxFrame(size_t n) { hiredis_max_ = n; }
 
 private:
+  size_t need_ = 0;
+  size_t hiredis_max_ = kHiredisMaxFrame;
   redisReader* reader_;
   std::string inline_scratch_;
   std::string error_;

@@ -19,8 +19,11 @@ void Router::setProto(int proto) {
 }
 
 UpstreamLink* Router::sharedLink(std::string* cause) {
-  // One shared link per client while it works: its requests then run in the order sent.
-  if (shared_ && shared_->accepting() && shared_->proto() == proto_)
+  // One shared link per client while it works: its requests then run in the order sent. A client
+  // with nothing in flight may move: away from a link stuck behind a busy script, so it hears
+  // -BUSY from Redis at once as a direct client would.
+  if (shared_ && shared_->accepting() && shared_->proto() == proto_ &&
+      (inflight_ > 0 || !pool_->stuck(shared_)))
     return shared_;
   shared_ = pool_ ? pool_->shared(proto_, cause) : nullptr;
   if (!shared_ && !pool_)

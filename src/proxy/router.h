@@ -4,12 +4,15 @@
 //
 //   request shape (request_shape.h)      link
 //   kOne, client holds nothing           the session's shared link (same one while it has
-//                                        requests in flight, so its requests run in order)
+//                                        requests in flight, so its requests run in order);
+//                                        with nothing in flight, not a stuck one (LinkPool::stuck:
+//                                        its head is older than Redis's busy threshold)
 //   kOne, own_link (BLPOP, SCRIPT KILL)  a pinned link, released when its reply is in
 //   kOne while a hold is set             the pinned link
 //   kStream / kRaw                       a pinned link in streaming / raw mode, until RESET,
 //                                        a lost link or the client leaves
-//   holds: MULTI, WATCH, a non-default db, streaming, raw: the pinned link stays while any is set.
+//   holds: MULTI, WATCH, a non-default db, streaming, raw, a slow reader: the pinned link stays
+//   while any is set.
 //
 // Ordering gate: a client's requests run on one link at a time. When the target changes while
 // replies are still owed by the previous link, later requests wait here (`deferred_`) until those
@@ -51,6 +54,9 @@ public:
     kHoldDb = 1u << 2,      // a SELECTed db other than the configured one
     kHoldStream = 1u << 3,  // pub/sub, MONITOR, tracking
     kHoldRaw = 1u << 4,     // SYNC / PSYNC
+    // A client over its reply buffer cap: its own link, so keywarden can stop reading Redis for
+    // it without holding up anyone else.
+    kHoldSlowReader = 1u << 5,
   };
 
   explicit Router(RouteClient* client) : client_(client) {}

@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -137,6 +138,10 @@ void onProbe(uv_timer_t* t) {
     KW_LOG_DEBUG("upstream probe failed (%s); retrying", error.c_str());
     return;
   }
+  if (facts.busy_threshold_ms >= 0 && config->upstream.busy_threshold_ms == 0)
+    m->shared->busy_threshold_ms.store(
+        static_cast<uint32_t>(std::min<int64_t>(facts.busy_threshold_ms, UINT32_MAX)),
+        std::memory_order_relaxed);
   if (!facts.version.empty() && !m->shared->upstream_version_known.load()) {
     snprintf(m->shared->upstream_version, sizeof m->shared->upstream_version, "%s",
              facts.version.c_str());
@@ -160,6 +165,8 @@ Server::~Server() = default;
 bool Server::start(std::string* error) {
   shared_ = std::make_unique<SharedState>(config_, policy_);
   shared_->cli = cli_;
+  if (config_->upstream.busy_threshold_ms != 0)
+    shared_->busy_threshold_ms.store(config_->upstream.busy_threshold_ms);
   shared_->start_time_ms = uv_now(uv_default_loop());
   shared_->start_unix_s = static_cast<int64_t>(time(nullptr));
   // PostgreSQL is never needed to start: a source that is down opens its circuit and is probed.

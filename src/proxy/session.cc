@@ -89,7 +89,8 @@ bool Session::accept(uv_stream_t* server) {
     return false;
   }
   uv_tcp_nodelay(&tcp_, 1);
-  writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &Session::onWriteDone);
+  writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &Session::onWriteDone,
+               &worker_->chunks());
   sockaddr_storage ss{};
   int len = sizeof ss;
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
@@ -102,7 +103,7 @@ bool Session::accept(uv_stream_t* server) {
   if (!worker_->shared().admitClient(worker_->config().limits.max_clients)) {
     worker_->stats().connections_rejected_max_clients.add();
     // Said the way Redis says it, then closed once the bytes are out.
-    writer_.buffer().append("-ERR max number of clients reached\r\n");
+    writer_.append("-ERR max number of clients reached\r\n");
     closing_ = true;
     admitted_ = false;
     markDirty();
@@ -122,7 +123,8 @@ void Session::pauseReading() {
 }
 
 void Session::resumeReading() {
-  if (reading_ || closed_ || closing_ || input_held_ || paused_for_output_ || worker_->draining())
+  if (reading_ || closed_ || closing_ || input_held_ || paused_for_output_ || paused_for_send_ ||
+      worker_->draining())
     return;
   reading_ = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &Session::onAlloc, &Session::onRead);
@@ -165,10 +167,20 @@ void Session::continueInput() {
     processInput(std::string_view());
 }
 
+// While an incomplete request is kept, the next bytes are read in place behind it, with room for
+// the whole of a large argument at once (as Redis sizes its query buffer for a big bulk).
 void Session::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Session*>(h->data);
-  buf->base = self->worker_->readBuffer();
-  buf->len = Worker::kReadBufferSize;
+  if (self->inbuf_.empty()) {
+    buf->base = self->worker_->readBuffer();
+    buf->len = Worker::kReadBufferSize;
+    return;
+  }
+  const size_t have = self->inbuf_.size();
+  const size_t need = self->input_need_ > have ? self->input_need_ - have : 0;
+  size_t room = 0;
+  buf->base = self->inbuf_.reserve(std::max(need, Worker::kReadBufferSize), &room);
+  buf->len = room;
 }
 
 void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -182,10 +194,20 @@ void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   self->worker_->stats().bytes_in.add(static_cast<uint64_t>(nread));
   self->worker_->stampNow();
   self->last_active_ms_ = self->worker_->nowMs();
-  const std::string_view data(buf->base, static_cast<size_t>(nread));
+  std::string_view data(buf->base, static_cast<size_t>(nread));
+  if (buf->base != self->worker_->readBuffer()) {
+    // Read in place behind the incomplete request kept in inbuf_.
+    self->inbuf_.commit(data.size());
+    data = {};
+  }
   if (self->raw_) {
     // A replication link: the client's bytes (REPLCONF ACK...) go upstream as they are.
-    self->router_.sendRaw(data);
+    if (data.empty()) {
+      self->router_.sendRaw(self->inbuf_.view());
+      self->inbuf_.release();
+    } else {
+      self->router_.sendRaw(data);
+    }
     return;
   }
   self->worker_->refreshIfChanged();
@@ -194,22 +216,18 @@ void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   self->processInput(data);
 }
 
+// `data`: bytes read into the worker's buffer; empty when they were read into inbuf_ (or when
+// input resumes after a pause).
 void Session::processInput(std::string_view data) {
   if (inbuf_.empty()) {
     // Fast path: requests are decoded straight from the read buffer.
     size_t used = processBuffer(data);
     if (used < data.size() && !closed_ && !closing_)
-      inbuf_.assign(data.substr(used));
+      inbuf_.append(data.substr(used));
   } else {
-    inbuf_.append(data);
-    size_t used = processBuffer(inbuf_);
-    if (used >= inbuf_.size()) {
-      inbuf_.clear();
-      if (inbuf_.capacity() > (1u << 20))
-        std::string().swap(inbuf_);
-    } else if (used > 0) {
-      inbuf_.erase(0, used);
-    }
+    if (!data.empty())
+      inbuf_.append(data);
+    inbuf_.consume(processBuffer(inbuf_.view()));
   }
   if (inbuf_.size() > worker_->config().limits.max_query_buffer_bytes && !closed_) {
     worker_->stats().clients_query_limit.add();
@@ -231,14 +249,18 @@ size_t Session::processBuffer(std::string_view data) {
   RequestDecoder& decoder = worker_->decoder();
   DecodedRequest& req = decoded_;  // a member: its argument vector keeps its capacity
   size_t off = 0;
-  // Stops at QUIT, an error, RESET while streaming, SYNC, and when replies pile up over the
-  // reply buffer cap (the rest waits in inbuf_ until the client reads).
+  // Stops at QUIT, an error, RESET while streaming, SYNC, when replies pile up over the
+  // reply buffer cap (the rest waits in inbuf_ until the client reads), and when the upstream
+  // link's send queue is full (until Redis takes it).
+  input_need_ = 0;
   while (off < data.size() && !closed_ && !closing_ && !input_held_ && !raw_ &&
-         !paused_for_output_) {
+         !paused_for_output_ && !paused_for_send_) {
     size_t used = 0;
     auto st = decoder.next(data.substr(off), limits, &req, &used);
-    if (st == RequestDecoder::Status::kNeedMore)
+    if (st == RequestDecoder::Status::kNeedMore) {
+      input_need_ = decoder.needHint();
       break;
+    }
     off += used;
     if (st == RequestDecoder::Status::kSkip)
       continue;
@@ -264,6 +286,9 @@ size_t Session::processBuffer(std::string_view data) {
     }
     dispatch(req);
     current_raw_ = {};  // a view into the input: stale once this batch is consumed
+    if (const UpstreamLink* link = router_.current();
+        link && link->queuedBytes() > Worker::kSendQueueHigh)
+      waitForSendRoom();
   }
   if (raw_ && off < data.size() && !closed_) {
     // Bytes pipelined behind SYNC/PSYNC belong to the replication link.
@@ -286,7 +311,7 @@ void Session::dispatch(const DecodedRequest& req) {
   last_sub_[0] = '\0';
   if (cmd &&
       (cmd->id == CmdId::kClient || cmd->id == CmdId::kScript || cmd->id == CmdId::kFunction ||
-       cmd->name == "config") &&
+       cmd->id == CmdId::kConfig) &&
       req.args.size() > 1 && req.args[1].size() < sizeof last_sub_) {
     for (size_t i = 0; i < req.args[1].size(); ++i)
       last_sub_[i] = asciiToLower(req.args[1][i]);
@@ -465,6 +490,8 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
     }
     ++multi_queued_;
   }
+  if (cmd && cmd->id == CmdId::kConfig)
+    noteConfigSet(req);
   if (cmd && cmd->id == CmdId::kPing && !in_multi_) {
     // PING goes to Redis, so a health check through the proxy sees what Redis says (-BUSY,
     // -LOADING...); only with no upstream to ask does the proxy answer it.
@@ -483,6 +510,25 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
     return complete(slot, out);
   }
   forward(req, shape, filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone);
+}
+
+// CONFIG SET busy-reply-threshold (or its old name lua-time-limit) through keywarden: the
+// threshold past which a shared link counts as stuck (LinkPool::stuck) follows Redis's, unless
+// the configuration fixes its own.
+void Session::noteConfigSet(const DecodedRequest& req) {
+  if (req.args.size() < 4 || !equalsIgnoreCase(req.args[1], "set") ||
+      worker_->config().upstream.busy_threshold_ms != 0)
+    return;
+  for (size_t i = 2; i + 1 < req.args.size(); i += 2) {
+    if (!equalsIgnoreCase(req.args[i], "busy-reply-threshold") &&
+        !equalsIgnoreCase(req.args[i], "lua-time-limit"))
+      continue;
+    uint32_t ms = 0;
+    const std::string_view v = req.args[i + 1];
+    auto r = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (r.ec == std::errc() && r.ptr == v.data() + v.size())
+      worker_->shared().busy_threshold_ms.store(ms, std::memory_order_relaxed);
+  }
 }
 
 void Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
@@ -1189,8 +1235,89 @@ void Session::drainDone() {
 void Session::emit(std::string_view bytes) {
   if (closed_)
     return;
-  writer_.buffer().append(bytes);
+  writer_.append(bytes);
   checkOutputLimit();
+}
+
+// ---- replies passed on in parts (upstream_conn.h) ----
+
+bool Session::beginStreamedReply(ReplySlot* slot) {
+  // Only the next reply the client gets, untransformed and not suppressed: its bytes can go out
+  // as they come.
+  return slot == head_ && slot != stream_slot_ && slot->effect == SlotEffect::kNone &&
+         !slot->suppress && !closed_;
+}
+
+void Session::streamPart(ReplySlot* slot, std::string_view part, bool last) {
+  emit(part);
+  markDirty();
+  if (!last)
+    return;
+  // The whole reply is out: the slot completes as any other.
+  if (slot == barrier_slot_)
+    barrier_slot_ = nullptr;
+  slot->upstream = false;
+  recordCompletion(slot, "$");
+  popHead();
+  drainDone();
+  router_.onReplyDelivered();
+  if (input_held_)
+    maybeContinue();
+}
+
+void Session::abortStreamedReply(ReplySlot*) {
+  worker_->stats().clients_aborted_midreply.add();
+  KW_LOG_WARN("client %s id=%llu: its upstream connection broke in the middle of a reply; closing",
+              addr_.c_str(), static_cast<unsigned long long>(id_));
+  close("upstream connection lost in the middle of a reply");
+}
+
+// ---- back-pressure ----
+
+void Session::waitForSendRoom() {
+  if (paused_for_send_)
+    return;
+  paused_for_send_ = true;
+  worker_->stats().upstream_send_waits.add();
+  pauseReading();
+  worker_->addSendWaiter(this);
+}
+
+void Session::onSendRoom() {
+  if (!paused_for_send_ || closed_)
+    return;
+  const UpstreamLink* link = router_.current();
+  if (link && link->queuedBytes() > Worker::kSendQueueLow) {
+    worker_->addSendWaiter(this);
+    return;
+  }
+  paused_for_send_ = false;
+  resumeReading();
+  resume_input_ = true;  // requests already read go on at the next flush
+  markDirty();
+}
+
+void Session::applyOutputPressure() {
+  if (UpstreamLink* link = router_.pinned()) {
+    // A link of its own (pinned, or moved there earlier): Redis holds the replies, as it would
+    // for a direct client that does not read.
+    link->pauseReading(true);
+    return;
+  }
+  if (router_.held(Router::kHoldSlowReader) || router_.streaming())
+    return;
+  // On a shared link nobody may wait for this client: its next requests go to a link of its own,
+  // once the replies it has in flight are in (the router's ordering gate).
+  std::string cause;
+  if (router_.hold(Router::kHoldSlowReader, &cause)) {
+    worker_->stats().clients_slow_reader_links.add();
+    slow_since_ms_ = 0;
+  }
+}
+
+void Session::releaseOutputPressure() {
+  if (UpstreamLink* link = router_.pinned())
+    link->pauseReading(false);
 }
 
 // Back-pressure: over the reply buffer cap, the client's input is paused (replies already owed
@@ -1206,6 +1333,7 @@ void Session::checkOutputLimit() {
     stalled_since_ms_ = worker_->nowMs();
     written_at_stall_ = writer_.written();
     pauseReading();
+    applyOutputPressure();
   }
 }
 
@@ -1237,10 +1365,17 @@ void Session::flush() {
     }
     if (total <= worker_->config().limits.max_reply_buffer_bytes / 2) {
       paused_for_output_ = false;
+      releaseOutputPressure();
       resumeReading();
-      if (!inbuf_.empty() && reading_)
-        processInput(std::string_view());
+      resume_input_ = true;
     }
+  }
+  if (resume_input_) {
+    resume_input_ = false;
+    if (!inbuf_.empty() && reading_)
+      processInput(std::string_view());
+    if (closed_)
+      return;
   }
   if (closing_ && stream_slot_ && stream_locals_.empty())
     endStreamSlot();  // a protocol error while streaming: its answer is out, nothing else is owed
@@ -1261,6 +1396,19 @@ void Session::onHousekeeping(uint64_t now_ms) {
   if (closing_ && stream_slot_ && now_ms - closing_since_ms_ > kStreamCloseGraceMs) {
     endStreamSlot();
     markDirty();
+  }
+  if (router_.held(Router::kHoldSlowReader)) {
+    // Back to the shared links once the client has kept up for a while (not at the first
+    // moment it catches up: a steady slow reader would move back and forth).
+    const uint64_t backlog = writer_.buffered() + stored_bytes_;
+    if (paused_for_output_ || backlog > worker_->config().limits.max_reply_buffer_bytes / 4) {
+      slow_since_ms_ = 0;
+    } else if (slow_since_ms_ == 0) {
+      slow_since_ms_ = now_ms;
+    } else if (now_ms - slow_since_ms_ >= kSlowReaderReleaseMs) {
+      slow_since_ms_ = 0;
+      router_.drop(Router::kHoldSlowReader);
+    }
   }
 }
 
@@ -1294,6 +1442,8 @@ void Session::close(const char* reason) {
   if (closed_)
     return;
   closed_ = true;
+  if (paused_for_send_)
+    worker_->removeSendWaiter(this);
   if (reason)
     KW_LOG_DEBUG("closing client %s id=%llu: %s", addr_.c_str(),
                  static_cast<unsigned long long>(id_), reason);

@@ -29,6 +29,7 @@
 #include "policy/access_check.h"
 #include "policy/ttl_policy.h"
 #include "proxy/command_table.h"
+#include "proxy/in_buffer.h"
 #include "proxy/metrics/request_metrics.h"
 #include "proxy/ratelimit_gate.h"
 #include "proxy/reply_slot.h"
@@ -62,6 +63,13 @@ public:
   static void deliver(Worker* worker, ReplySlot* slot, std::string_view bytes);
   // SlotOwner: the reply for one of this client's slots.
   void complete(ReplySlot* slot, std::string_view bytes) override;
+  // SlotOwner: a large reply passed on in parts as it arrives (upstream_conn.h).
+  bool beginStreamedReply(ReplySlot* slot) override;
+  void streamPart(ReplySlot* slot, std::string_view part, bool last) override;
+  void abortStreamedReply(ReplySlot* slot) override;
+  // The worker: an upstream link's send queue drained; this session was waiting for room in its
+  // link's (waitForSendRoom).
+  void onSendRoom();
   // The worker took a new policy snapshot: look the user up again.
   void onPolicyChanged();
 
@@ -119,6 +127,7 @@ private:
   void route(const DecodedRequest& req, const CommandInfo* cmd);
   void dispatchStreaming(const DecodedRequest& req, const CommandInfo* cmd);
   void dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd);
+  void noteConfigSet(const DecodedRequest& req);
   void dispatchTransaction(const DecodedRequest& req, const CommandInfo& cmd);
   void startStream(const DecodedRequest& req);
   void startRaw(const DecodedRequest& req);
@@ -199,6 +208,14 @@ private:
   void drainDone();
   void popHead();
   void checkOutputLimit();
+  // Back-pressure on the reply side: over the cap, a client on a shared link moves to a link of
+  // its own (once its replies in flight are in), and on a link of its own keywarden stops reading
+  // Redis for it; below the low mark both ease (releaseOutputPressure).
+  void applyOutputPressure();
+  void releaseOutputPressure();
+  // Back-pressure on the request side: the link this client sends to has more than
+  // Worker::kSendQueueHigh bytes waiting to be written; input pauses until it drains.
+  void waitForSendRoom();
   void markDirty();
   // Stops reading the client until `resume_reading_` allows (QUIT, errors, back-pressure).
   void pauseReading();
@@ -226,7 +243,8 @@ private:
   uint64_t id_ = 0;
   std::string addr_;
   std::string laddr_;
-  std::string inbuf_;
+  InBuffer inbuf_;          // an incomplete request, read into in place
+  size_t input_need_ = 0;   // bytes that request needs at least (the decoder's hint)
   DecodedRequest decoded_;  // the request being dispatched; reused so decoding allocates nothing
 
   // Reply FIFO (intrusive, oldest first).
@@ -241,6 +259,7 @@ private:
     std::string reply;
   };
   bool stream_multi_ = false;  // the client sent MULTI on its streaming link
+  static constexpr uint64_t kSlowReaderReleaseMs = 2000;
   uint64_t closing_since_ms_ = 0;
   static constexpr uint64_t kStreamCloseGraceMs = 2000;
 
@@ -303,6 +322,9 @@ private:
   bool closing_ = false;  // QUIT or a protocol error: close once everything owed is written
   bool reading_ = false;
   bool paused_for_output_ = false;  // over the reply buffer cap: input paused (back-pressure)
+  bool paused_for_send_ = false;    // the upstream send queue is full: input paused
+  bool resume_input_ = false;       // input may go on: done at the next flush
+  uint64_t slow_since_ms_ = 0;      // holding a link for not reading; under the low mark since
   bool admitted_ = false;
   bool input_held_ = false;             // see holdInput()
   bool continue_input_ = false;         // the barrier cleared: input resumes at the next flush

@@ -84,6 +84,9 @@ public:
   std::string upstream_name;  // "host:port" for error messages
   // Reported in HELLO; learned from the upstream's INFO once it answers.
   std::atomic<bool> upstream_version_known{false};
+  // Redis's busy-reply-threshold (lua-time-limit before 7.0), or upstream.busy_threshold_ms:
+  // past it Redis answers other connections -BUSY while a script runs (LinkPool::stuck).
+  std::atomic<uint32_t> busy_threshold_ms{5000};
   char upstream_version[32] = "7.2.0";
   uint64_t start_time_ms = 0;
   int64_t start_unix_s = 0;

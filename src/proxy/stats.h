@@ -28,6 +28,11 @@ namespace kw {
   X(upstream_connect_failures, "upstream connection attempts that failed")                         \
   X(upstream_reconnects, "upstream reconnections after a failure")                                 \
   X(upstream_unexpected_push, "push frames dropped on shared upstream connections")                \
+  X(upstream_passthrough_replies, "large replies passed to their client in parts as they arrived") \
+  X(upstream_send_waits, "times a client's input paused while its upstream send queue was full")   \
+  X(clients_slow_reader_links, "clients moved to a link of their own for not reading replies")     \
+  X(clients_aborted_midreply,                                                                      \
+    "clients closed: their upstream link broke in the middle of a reply")                          \
   X(pinned_acquired, "pinned upstream connections handed to a client")                             \
   X(pinned_returned, "pinned upstream connections returned clean to the pool")                     \
   X(pinned_closed, "pinned upstream connections closed instead of pooled (not resettable)")        \

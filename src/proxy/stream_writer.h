@@ -1,11 +1,17 @@
-// Outgoing bytes of one libuv stream. Callers append to buffer() during a loop turn; the worker
-// calls flush() once per turn (its uv_check), so many replies or requests leave in one syscall.
-// uv_try_write first; what the kernel does not take moves into a single uv_write in flight.
+// Outgoing bytes of one libuv stream. Callers append during a loop turn; the worker calls flush()
+// once per turn (its uv_check), so many replies or requests leave in one syscall. The bytes wait
+// in an OutQueue (chunks, never moved once queued) and leave by writev: uv_try_write first, and
+// what the kernel does not take goes into one uv_write of iovecs pointing into the queue. Bytes
+// appended while that write is in flight wait for its completion (the owner's DoneFn flushes
+// again), so writes stay in order.
 #pragma once
 
 #include <uv.h>
 
-#include <string>
+#include <cstdint>
+#include <string_view>
+
+#include "proxy/out_queue.h"
 
 namespace kw {
 
@@ -14,42 +20,66 @@ public:
   // Called when an asynchronous write finished; status < 0 is a write error.
   using DoneFn = void (*)(void* owner, int status);
 
-  void init(uv_stream_t* stream, void* owner, DoneFn done) {
+  StreamWriter() = default;
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+  ~StreamWriter() { delete req_; }
+
+  void init(uv_stream_t* stream, void* owner, DoneFn done, ChunkPool* pool) {
     stream_ = stream;
     owner_ = owner;
     done_ = done;
-    req_.data = this;
+    queue_.setPool(pool);
   }
 
-  std::string& buffer() { return pending_; }
+  void append(std::string_view bytes) { queue_.append(bytes); }
+  // In front of everything queued; only before anything was written (a handshake).
+  void prepend(std::string_view bytes) { queue_.prepend(bytes); }
   bool writing() const { return writing_; }
-  size_t buffered() const { return pending_.size() + inflight_.size(); }
-  bool idle() const { return !writing_ && pending_.empty(); }
+  size_t buffered() const { return queue_.size(); }
+  size_t memory() const { return queue_.capacity(); }
+  bool idle() const { return !writing_ && queue_.empty(); }
+  // Drops everything queued (the connection failed). A write in flight completes or is
+  // cancelled by libuv when the handle closes; its bytes are no longer counted.
+  void discard() {
+    queue_.clear();
+    inflight_ = 0;
+  }
 
-  // Returns 0 or a libuv error. Bytes still pending when a write is in flight go out when it
-  // completes (the owner's DoneFn calls flush again).
+  // Returns 0 or a libuv error.
   int flush() {
-    if (writing_ || pending_.empty())
+    if (writing_ || queue_.empty())
       return 0;
-    uv_buf_t buf = uv_buf_init(pending_.data(), static_cast<unsigned>(pending_.size()));
-    int n = uv_try_write(stream_, &buf, 1);
-    if (n == UV_EAGAIN)
-      n = 0;
-    if (n < 0)
-      return n;
-    if (static_cast<size_t>(n) == pending_.size()) {
-      written_ += n;
-      shrinkIfHuge(&pending_);
-      pending_.clear();
-      return 0;
+    uv_buf_t bufs[kMaxBufs];
+    for (;;) {
+      const size_t n = queue_.gather(0, bufs, kTryBufs);
+      size_t offered = 0;
+      for (size_t i = 0; i < n; ++i)
+        offered += bufs[i].len;
+      int w = uv_try_write(stream_, bufs, static_cast<unsigned>(n));
+      if (w == UV_EAGAIN)
+        w = 0;
+      if (w < 0)
+        return w;
+      queue_.consume(static_cast<size_t>(w));
+      written_ += static_cast<uint64_t>(w);
+      if (queue_.empty())
+        return 0;
+      if (static_cast<size_t>(w) < offered)
+        break;  // the kernel's buffer is full
     }
-    written_ += n;
-    inflight_.assign(pending_, static_cast<size_t>(n), std::string::npos);
-    pending_.clear();
-    buf = uv_buf_init(inflight_.data(), static_cast<unsigned>(inflight_.size()));
-    int rc = uv_write(&req_, stream_, &buf, 1, &StreamWriter::onWrite);
-    if (rc < 0)
+    const size_t n = queue_.gather(0, bufs, kMaxBufs);
+    inflight_ = 0;
+    for (size_t i = 0; i < n; ++i)
+      inflight_ += bufs[i].len;
+    if (!req_)
+      req_ = new uv_write_t;
+    req_->data = this;
+    const int rc = uv_write(req_, stream_, bufs, static_cast<unsigned>(n), &StreamWriter::onWrite);
+    if (rc < 0) {
+      inflight_ = 0;
       return rc;
+    }
     writing_ = true;
     return 0;
   }
@@ -57,26 +87,29 @@ public:
   uint64_t written() const { return written_; }
 
 private:
-  static void shrinkIfHuge(std::string* s) {
-    if (s->capacity() > (1u << 20))
-      std::string().swap(*s);
-  }
+  static constexpr size_t kTryBufs = 16;
+  static constexpr size_t kMaxBufs = 64;
+
   static void onWrite(uv_write_t* req, int status) {
     auto* self = static_cast<StreamWriter*>(req->data);
     self->writing_ = false;
-    if (status == 0)
-      self->written_ += self->inflight_.size();
-    self->inflight_.clear();
-    shrinkIfHuge(&self->inflight_);
+    if (status == 0) {
+      self->queue_.consume(self->inflight_);
+      self->written_ += self->inflight_;
+    }
+    self->inflight_ = 0;
+    // An idle connection keeps no request object.
+    delete self->req_;
+    self->req_ = nullptr;
     self->done_(self->owner_, status);
   }
 
   uv_stream_t* stream_ = nullptr;
   void* owner_ = nullptr;
   DoneFn done_ = nullptr;
-  uv_write_t req_{};
-  std::string pending_;
-  std::string inflight_;
+  uv_write_t* req_ = nullptr;  // only while a write is in flight
+  OutQueue queue_;
+  size_t inflight_ = 0;  // bytes at the front of queue_ handed to uv_write
   uint64_t written_ = 0;
   bool writing_ = false;
 };

@@ -66,11 +66,13 @@ void UpstreamConn::connect() {
   state_ = State::kConnecting;
   mode_ = LinkMode::kFramed;
   proto_ = pool_proto_;
+  read_paused_ = false;
   uv_tcp_init(worker_->loop(), &tcp_);
   tcp_.data = this;
   socket_open_ = true;
   uv_tcp_nodelay(&tcp_, 1);
-  writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &UpstreamConn::onWriteDone);
+  writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &UpstreamConn::onWriteDone,
+               &worker_->chunks());
   connect_req_.data = this;
   int rc = uv_tcp_connect(&connect_req_, &tcp_,
                           reinterpret_cast<const sockaddr*>(&worker_->shared().upstream_addr),
@@ -91,9 +93,31 @@ void UpstreamConn::onConnect(uv_connect_t* req, int status) {
     return;
   }
   self->queueHandshake();
-  uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), &UpstreamConn::onAlloc,
-                &UpstreamConn::onRead);
+  self->startReading();
   self->worker_->markDirty(self);
+}
+
+void UpstreamConn::startReading() {
+  if (reading_ || read_paused_ || !socket_open_ || state_ != State::kReady)
+    return;
+  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConn::onAlloc,
+                    &UpstreamConn::onRead) == 0)
+    reading_ = true;
+}
+
+void UpstreamConn::pauseReading(bool paused) {
+  if (paused == read_paused_)
+    return;
+  read_paused_ = paused;
+  if (paused) {
+    if (reading_)
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+    return;
+  }
+  // Time spent waiting for the client is not the upstream's: the timeout starts again.
+  last_progress_ns_ = uv_hrtime();
+  startReading();
 }
 
 // HELLO with SETNAME is one command Redis accepts even while a script keeps it busy (CLIENT
@@ -129,8 +153,8 @@ void UpstreamConn::queueHandshake() {
     it->sent_ns = now;
     inflight_.push_front(*it);
   }
-  hs.append(writer_.buffer());
-  writer_.buffer().swap(hs);
+  head_since_ns_ = last_progress_ns_ = now;
+  writer_.prepend(hs);
   state_ = State::kReady;
   if (failed_before_)
     worker_->stats().upstream_reconnects.add();
@@ -142,6 +166,7 @@ void UpstreamConn::queueHandshake() {
 }
 
 void UpstreamConn::beginReset() {
+  pauseReading(false);  // its last owner may have left while not reading
   // Whatever a client left on this connection (MULTI, WATCH, SELECT, HELLO 3, tracking, a name,
   // CLIENT REPLY, its AUTH) is undone by RESET; the handshake then puts back ours. Each reply is
   // checked; the last one tells the pool the connection is clean.
@@ -155,26 +180,37 @@ void UpstreamConn::beginReset() {
   const uint64_t now = worker_->nowNs();
   for (InFlight& f : checks) {
     f.sent_ns = now;
-    inflight_.push_back(f);
+    push(f);
   }
   queue(cmds);
 }
 
+void UpstreamConn::push(const InFlight& f) {
+  if (inflight_.empty())
+    head_since_ns_ = f.sent_ns;
+  inflight_.push_back(f);
+}
+
+void UpstreamConn::popHead() {
+  inflight_.pop_front();
+  head_since_ns_ = worker_->nowNs();
+}
+
 void UpstreamConn::queue(std::string_view raw) {
-  writer_.buffer().append(raw);
+  writer_.append(raw);
   if (state_ == State::kReady)
     worker_->markDirty(this);
 }
 
 void UpstreamConn::send(std::string_view raw, ReplySlot* slot, bool blocking) {
-  inflight_.push_back({slot, worker_->nowNs(), Check::kNone, false, blocking, false});
+  push({slot, worker_->nowNs(), Check::kNone, false, blocking, false});
   worker_->stats().upstream_inflight.add(1);
   queue(raw);
 }
 
 void UpstreamConn::sendDropped(std::string_view raw, uint32_t count) {
   for (uint32_t i = 0; i < count; ++i)
-    inflight_.push_back({nullptr, worker_->nowNs(), Check::kNone, false, false, false});
+    push({nullptr, worker_->nowNs(), Check::kNone, false, false, false});
   worker_->stats().upstream_inflight.add(count);
   queue(raw);
 }
@@ -213,9 +249,16 @@ void UpstreamConn::sendRaw(std::string_view bytes) {
 void UpstreamConn::flush() {
   if (state_ != State::kReady || destroyed_)
     return;
+  const uint64_t before = writer_.written();
   int rc = writer_.flush();
-  if (rc < 0)
+  if (rc < 0) {
     fail(uv_strerror(rc));
+    return;
+  }
+  if (writer_.written() != before) {
+    last_progress_ns_ = uv_hrtime();
+    worker_->upstreamDrained(writer_.buffered());
+  }
 }
 
 void UpstreamConn::onWriteDone(void* owner, int status) {
@@ -226,14 +269,26 @@ void UpstreamConn::onWriteDone(void* owner, int status) {
     self->fail(uv_strerror(status));
     return;
   }
-  if (!self->writer_.buffer().empty())
+  self->last_progress_ns_ = uv_hrtime();
+  self->worker_->upstreamDrained(self->writer_.buffered());
+  if (self->writer_.buffered() > 0)
     self->worker_->markDirty(self);
 }
 
+// While an incomplete reply is kept, the next bytes are read in place behind it, with room for
+// the whole bulk being waited for when the scanner knows its size.
 void UpstreamConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<UpstreamConn*>(h->data);
-  buf->base = self->worker_->readBuffer();
-  buf->len = Worker::kReadBufferSize;
+  if (self->partial_.empty()) {
+    buf->base = self->worker_->readBuffer();
+    buf->len = Worker::kReadBufferSize;
+    return;
+  }
+  const size_t have = self->partial_.size();
+  const size_t need = self->need_hint_ > have ? self->need_hint_ - have : 0;
+  size_t room = 0;
+  buf->base = self->partial_.reserve(std::max(need, Worker::kReadBufferSize), &room);
+  buf->len = room;
 }
 
 void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -246,28 +301,37 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   self->worker_->stampNow();
-  self->consume(std::string_view(buf->base, static_cast<size_t>(nread)));
+  self->last_progress_ns_ = self->worker_->nowNs();
+  if (buf->base == self->worker_->readBuffer()) {
+    self->consume(std::string_view(buf->base, static_cast<size_t>(nread)));
+  } else {
+    self->partial_.commit(static_cast<size_t>(nread));
+    self->consume(std::string_view());
+  }
 }
 
+// `data`: bytes read into the worker's buffer; empty when they were read into partial_.
 void UpstreamConn::consume(std::string_view data) {
+  if (through_left_ > 0 && !data.empty()) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(through_left_, data.size()));
+    passThrough(data.substr(0, n));
+    data.remove_prefix(n);
+    if (data.empty() || state_ != State::kReady)
+      return;
+  }
   if (partial_.empty()) {
     // Fast path: frames are delivered straight from the read buffer.
     size_t used = consumeFrames(data);
     if (used < data.size() && state_ == State::kReady)
-      partial_.assign(data.substr(used));
+      partial_.append(data.substr(used));
     return;
   }
-  partial_.append(data);
-  size_t used = consumeFrames(partial_);
+  if (!data.empty())
+    partial_.append(data);
+  size_t used = consumeFrames(partial_.view());
   if (state_ != State::kReady)
     return;
-  if (used == partial_.size()) {
-    partial_.clear();
-    if (partial_.capacity() > (1u << 20))
-      std::string().swap(partial_);
-  } else if (used > 0) {
-    partial_.erase(0, used);
-  }
+  partial_.consume(used);
 }
 
 // Returns the bytes consumed. Stops early if the connection failed while delivering.
@@ -282,8 +346,12 @@ size_t UpstreamConn::consumeFrames(std::string_view data) {
     }
     ReplyScanner::Frame frame;
     auto st = scanner_.scan(data.substr(off), &frame);
-    if (st == ReplyScanner::Status::kNeedMore)
+    if (st == ReplyScanner::Status::kNeedMore) {
+      if (startPassThrough(data.substr(off)))
+        return data.size();
+      need_hint_ = scanner_.needHint();
       break;
+    }
     if (st == ReplyScanner::Status::kError) {
       KW_LOG_ERROR("upstream sent malformed RESP (%s); dropping the connection", scanner_.error());
       fail("malformed reply from upstream");
@@ -345,7 +413,7 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     return;
   }
   InFlight head = inflight_.front();
-  inflight_.pop_front();
+  popHead();
   if (head.internal) {
     if (!checkInternal(head, bytes)) {
       std::string cause = "handshake failed: ";
@@ -378,6 +446,54 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     owner_->onLinkReply(this);
 }
 
+bool UpstreamConn::startPassThrough(std::string_view partial) {
+  if (mode_ != LinkMode::kFramed || inflight_.empty() || partial.size() < 4 || partial[0] != '$')
+    return false;
+  const InFlight& head = inflight_.front();
+  if (head.internal || !head.slot || !head.slot->owner)
+    return false;
+  const size_t cr = partial.find("\r\n");
+  if (cr == std::string_view::npos || cr < 2 || cr > 21)
+    return false;
+  uint64_t len = 0;
+  for (char c : partial.substr(1, cr - 1)) {
+    if (c < '0' || c > '9')
+      return false;  // a null bulk, or garbage the scanner reports
+    len = len * 10 + static_cast<uint64_t>(c - '0');
+  }
+  const uint64_t total = cr + 2 + len + 2;
+  if (total < kPassThroughMin || partial.size() >= total)
+    return false;
+  if (!head.slot->owner->beginStreamedReply(head.slot))
+    return false;
+  worker_->stats().upstream_passthrough_replies.add();
+  through_left_ = total;
+  scanner_.reset();
+  passThrough(partial);
+  return true;
+}
+
+// The head reply is passed on as it arrives. Its last part completes it: the head is popped
+// before the client hears of it, so whatever the client sends next queues behind a consistent
+// in-flight list.
+void UpstreamConn::passThrough(std::string_view part) {
+  ReplySlot* slot = inflight_.front().slot;
+  through_left_ -= part.size();
+  const bool last = through_left_ == 0;
+  if (last) {
+    const uint64_t sent = inflight_.front().sent_ns;
+    popHead();
+    worker_->stats().upstream_inflight.add(-1);
+    worker_->metrics().recordUpstreamRtt(worker_->nowNs() - sent);
+  }
+  if (slot->owner)
+    slot->owner->streamPart(slot, part, last);
+  else if (last)
+    worker_->slots().put(slot);  // the client left meanwhile
+  if (last && owner_ && role_ == Role::kPinned)
+    owner_->onLinkReply(this);
+}
+
 void UpstreamConn::fail(std::string_view cause) {
   if (state_ == State::kDown || state_ == State::kClosed)
     return;
@@ -407,6 +523,13 @@ void UpstreamConn::fail(std::string_view cause) {
   state_ = destroyed_ ? State::kClosed : State::kDown;
   failed_before_ = true;
   closeSocket();
+  if (through_left_ > 0) {
+    // Part of the head reply already reached its client: nothing can complete it now.
+    through_left_ = 0;
+    ReplySlot* slot = inflight_.front().slot;
+    if (slot->owner)
+      slot->owner->abortStreamedReply(slot);
+  }
 
   // Error replies go into each waiting slot, in order. Writes are never retried: the command
   // may or may not have run.
@@ -426,9 +549,11 @@ void UpstreamConn::fail(std::string_view cause) {
     err.append("); the command may or may not have run\r\n");
     Session::deliver(worker_, f.slot, err);
   }
-  writer_.buffer().clear();
+  writer_.discard();
+  worker_->upstreamDrained(0);  // clients waiting for room in its queue hear of the failure
   raw_waiting_.clear();
-  partial_.clear();
+  partial_.release();
+  need_hint_ = 0;
   scanner_.reset();
   mode_ = LinkMode::kFramed;
   stream_end_.clear();
@@ -484,9 +609,11 @@ void UpstreamConn::onTimer(uv_timer_t* t) {
 void UpstreamConn::checkTimeouts() {
   const UpstreamConfig& up = worker_->config().upstream;
   const uint64_t now = uv_hrtime();
-  if (!inflight_.empty()) {
+  // Not while reading is paused for a client that does not read: Redis is not late then.
+  if (!inflight_.empty() && !read_paused_) {
     const InFlight& head = inflight_.front();
-    if (!head.blocking && now - head.sent_ns > uint64_t{up.request_timeout_ms} * 1000000) {
+    const uint64_t since = std::max(head_since_ns_, last_progress_ns_);
+    if (!head.blocking && now > since && now - since > uint64_t{up.request_timeout_ms} * 1000000) {
       worker_->stats().errors_timeout.add();
       fail("request timeout");
       return;
@@ -497,6 +624,7 @@ void UpstreamConn::checkTimeouts() {
 
 void UpstreamConn::closeSocket() {
   uv_timer_stop(&timer_);
+  reading_ = false;
   if (!socket_open_)
     return;
   auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);

@@ -10,6 +10,15 @@
 //                connect again; pinned: its owner is told and it is freed
 //   a pinned connection released by its owner: RESET + handshake, every reply checked, then
 //   idle in the pool (pinned_pool.h)
+//
+// Bytes: requests wait in a chunk queue written with writev (stream_writer.h); replies are framed
+// straight from the worker's read buffer, and only an incomplete reply is kept (in_buffer.h, read
+// into in place). A large bulk reply (kPassThroughMin or more) whose client takes it in parts
+// (SlotOwner::beginStreamedReply) is passed on as it arrives, never held whole.
+//
+// The request timeout measures progress: the head request fails the connection only when
+// neither a byte was read or written nor the head changed for request_timeout_ms, so a long
+// reply stream is never cut while Redis is sending it.
 #pragma once
 
 #include <uv.h>
@@ -19,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/in_buffer.h"
 #include "proxy/reply_scanner.h"
 #include "proxy/stream_writer.h"
 #include "proxy/upstream_link.h"
@@ -50,6 +60,9 @@ public:
   bool blockingInFlight() const override;
   int64_t upstreamId() const override { return upstream_id_; }
   LinkMode mode() const override { return mode_; }
+  uint64_t headSinceNs() const override { return inflight_.empty() ? 0 : head_since_ns_; }
+  size_t queuedBytes() const override { return writer_.buffered(); }
+  void pauseReading(bool paused) override;
   void send(std::string_view raw, ReplySlot* slot, bool blocking) override;
   void sendDropped(std::string_view raw, uint32_t count) override;
   void startStreaming(std::string_view raw) override;
@@ -64,6 +77,8 @@ public:
   void close(std::string_view cause) override { destroy(cause); }
 
   void flush();
+  // Bytes of a bulk reply from which it is passed on in parts rather than held whole.
+  static constexpr size_t kPassThroughMin = 256 * 1024;
   Role role() const { return role_; }
   State state() const { return state_; }
   int db() const { return db_; }
@@ -96,6 +111,13 @@ private:
   void consume(std::string_view data);
   size_t consumeFrames(std::string_view data);
   void deliverFrame(std::string_view frame, const ReplyScanner::Frame& info);
+  // The head reply is an incomplete bulk of kPassThroughMin bytes or more whose client takes it
+  // in parts: passes `partial` on and returns true.
+  bool startPassThrough(std::string_view partial);
+  void passThrough(std::string_view part);
+  void push(const InFlight& f);
+  void popHead();
+  void startReading();
   bool checkInternal(const InFlight& head, std::string_view bytes);
   void fail(std::string_view cause);
   void closeSocket();
@@ -115,7 +137,9 @@ private:
   bool was_down_ = false;  // for the "upstream is back" log line
   bool socket_open_ = false;
   bool destroyed_ = false;
-  std::string stream_end_;  // the frame that ends streaming after the owner's RESET
+  bool reading_ = false;      // uv_read_start in effect
+  bool read_paused_ = false;  // the owner's client is not reading (pauseReading)
+  std::string stream_end_;    // the frame that ends streaming after the owner's RESET
   int pending_closes_ = 0;
   int db_ = 0;
   int64_t upstream_id_ = -1;
@@ -126,7 +150,11 @@ private:
   uv_timer_t timer_{};
   StreamWriter writer_;
   std::deque<InFlight> inflight_;
-  std::string partial_;      // an incomplete reply carried to the next read
+  uint64_t head_since_ns_ = 0;     // when the head of inflight_ became the head
+  uint64_t last_progress_ns_ = 0;  // last byte read or written, or reading resumed
+  InBuffer partial_;               // an incomplete reply carried to the next read
+  uint64_t through_left_ = 0;      // bytes of the head reply still to pass through
+  size_t need_hint_ = 0;           // bytes the reply in partial_ needs at least (scanner's hint)
   std::string raw_waiting_;  // SYNC/PSYNC and what follows, until the handshake replies are in
   ReplyScanner scanner_;
   std::string down_cause_;

@@ -52,6 +52,16 @@ public:
   // The upstream's id for this connection (from the handshake's HELLO reply); -1 when unknown.
   virtual int64_t upstreamId() const = 0;
   virtual LinkMode mode() const = 0;
+  // When the request at the head of the link became the head (worker clock, ns); 0 when nothing
+  // is waiting. A head older than Redis's busy threshold means Redis is busy with it (a script),
+  // or held (CLIENT PAUSE): new clients go to another link.
+  virtual uint64_t headSinceNs() const = 0;
+  // Bytes queued to be sent to Redis, not yet taken by the kernel.
+  virtual size_t queuedBytes() const = 0;
+  // Its owner's client is not reading its replies: stop reading from Redis, so Redis buffers for
+  // it as it would for a direct client (and applies its client-output-buffer-limit). Only for
+  // links one client owns.
+  virtual void pauseReading(bool paused) = 0;
 
   // One request expecting exactly one reply frame, delivered to `slot` (nullptr: read, dropped).
   // `blocking`: may wait for data (BLPOP...), so the request timeout does not apply.
@@ -89,6 +99,9 @@ class LinkPool {
 public:
   // A shared link for `proto` that will accept a request, or nullptr with *cause (upstream down).
   virtual UpstreamLink* shared(int proto, std::string* cause) = 0;
+  // True if a request queued on `link` now would wait behind a head older than Redis's busy
+  // threshold: a client with nothing in flight there is better served by another link.
+  virtual bool stuck(const UpstreamLink* link) const = 0;
   // A link of `owner`'s alone. nullptr with *cause if none can be had.
   virtual UpstreamLink* acquire(int proto, LinkOwner* owner, std::string* cause) = 0;
   // The owner is done with `link`: pooled once proven clean, else closed.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "proxy/shared_state.h"
 #include "proxy/upstream_conn.h"
 #include "proxy/worker.h"
 
@@ -36,15 +37,43 @@ UpstreamLink* UpstreamPool::shared(int proto, std::string* cause) {
   // Round robin over the links that accept requests, to spread sessions: a session then stays
   // on the link it got (Router::sharedLink) so its requests run in order.
   const size_t n = list.size();
+  UpstreamConn* stuck_one = nullptr;
   for (size_t i = 0; i < n; ++i) {
     UpstreamConn* c = list[(next_ + i) % n];
-    if (c->accepting()) {
-      next_ = (next_ + i + 1) % n;
-      return c;
+    if (!c->accepting())
+      continue;
+    if (stuck(c)) {
+      stuck_one = stuck_one ? stuck_one : c;
+      continue;
     }
+    next_ = (next_ + i + 1) % n;
+    return c;
+  }
+  if (stuck_one) {
+    UpstreamConn* s = spare(proto);
+    return s && s->accepting() ? s : stuck_one;
   }
   *cause = list.empty() ? "no upstream connection" : list.front()->downCause();
   return nullptr;
+}
+
+bool UpstreamPool::stuck(const UpstreamLink* link) const {
+  const uint64_t since = link->headSinceNs();
+  if (since == 0)
+    return false;
+  const uint64_t now = worker_->nowNs();
+  const uint64_t threshold =
+      uint64_t{worker_->shared().busy_threshold_ms.load(std::memory_order_relaxed)} * 1000000;
+  return now > since && now - since > threshold;
+}
+
+UpstreamConn* UpstreamPool::spare(int proto) {
+  UpstreamConn*& s = spare_[proto >= 3 ? 1 : 0];
+  if (!s && !shut_down_) {
+    s = new UpstreamConn(worker_, this, proto, UpstreamConn::Role::kShared);
+    s->start();
+  }
+  return s;
 }
 
 UpstreamLink* UpstreamPool::createPinned(int proto, std::string* cause) {
@@ -99,6 +128,11 @@ void UpstreamPool::shutdown() {
     for (UpstreamConn* c : conns)
       c->destroy("shutting down");
   }
+  for (UpstreamConn*& s : spare_) {
+    if (s)
+      s->destroy("shutting down");
+    s = nullptr;
+  }
   pinned_.closeAll("shutting down");
 }
 
@@ -106,6 +140,9 @@ void UpstreamPool::forEach(void (*fn)(UpstreamConn*, void*), void* arg) const {
   for (const auto& list : shared_)
     for (UpstreamConn* c : list)
       fn(c, arg);
+  for (UpstreamConn* s : spare_)
+    if (s)
+      fn(s, arg);
   pinned_.forEach([&](UpstreamLink* l) { fn(static_cast<UpstreamConn*>(l), arg); });
 }
 

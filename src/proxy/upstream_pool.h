@@ -3,6 +3,11 @@
 // client is always served by a link speaking its protocol), and the pinned links of clients that
 // hold connection state (pinned_pool.h keeps the clean-state rule).
 //
+// A spare shared link per protocol, opened the first time every shared link is stuck (its head
+// request older than Redis's busy threshold: a long script, a CLIENT PAUSE), takes the clients
+// that have nothing in flight on the stuck one, so they hear -BUSY at once as direct clients do.
+// Spares are kept, like shared links, for the worker's life.
+//
 // UpstreamPools holds the configured identity's pool and, when keywarden has no users of its own
 // and clients AUTH as one of the upstream Redis's ACL users, one pool per such user, so Redis's
 // ACL applies to their commands while requests of many clients still share links.
@@ -40,6 +45,7 @@ public:
   void shutdown();
 
   UpstreamLink* shared(int proto, std::string* cause) override;
+  bool stuck(const UpstreamLink* link) const override;
   UpstreamLink* acquire(int proto, LinkOwner* owner, std::string* cause) override;
   void release(UpstreamLink* link) override;
 
@@ -55,17 +61,21 @@ public:
   uint64_t idleSinceMs() const { return idle_since_ms_; }
   void markIdleSince(uint64_t ms) { idle_since_ms_ = ms; }
 
-  size_t sharedCount() const { return shared_[0].size() + shared_[1].size(); }
+  size_t sharedCount() const {
+    return shared_[0].size() + shared_[1].size() + (spare_[0] ? 1 : 0) + (spare_[1] ? 1 : 0);
+  }
   void forEach(void (*fn)(UpstreamConn*, void*), void* arg) const;
 
 private:
   UpstreamLink* createPinned(int proto, std::string* cause) override;
   std::vector<UpstreamConn*>& sharedList(int proto) { return shared_[proto >= 3 ? 1 : 0]; }
   void ensureShared(int proto);
+  UpstreamConn* spare(int proto);
 
   Worker* worker_;
   UpstreamIdentity identity_;
   std::vector<UpstreamConn*> shared_[2];
+  UpstreamConn* spare_[2] = {nullptr, nullptr};
   PinnedPool pinned_;
   size_t next_ = 0;
   uint32_t users_ = 0;

@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace kw {
@@ -51,6 +52,20 @@ bool probeUpstream(const UpstreamConfig& up, UpstreamFacts* out, std::string* er
     }
     if (r)
       freeReplyObject(r);
+  }
+  if (ok) {
+    // Redis 7 calls it busy-reply-threshold; older ones lua-time-limit (7 knows both).
+    for (const char* name : {"busy-reply-threshold", "lua-time-limit"}) {
+      const char* get[] = {"CONFIG", "GET", name};
+      redisReply* r = run(3, get);
+      if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+          r->element[1]->type == REDIS_REPLY_STRING)
+        out->busy_threshold_ms = std::strtoll(r->element[1]->str, nullptr, 10);
+      if (r)
+        freeReplyObject(r);
+      if (out->busy_threshold_ms >= 0)
+        break;
+    }
   }
   if (ok) {
     const char* cmd[] = {"COMMAND"};

@@ -13,6 +13,7 @@ namespace kw {
 
 struct UpstreamFacts {
   std::string version;
+  int64_t busy_threshold_ms = -1;  // busy-reply-threshold (lua-time-limit); -1: unknown
   std::shared_ptr<const CommandTable> commands;
 };
 

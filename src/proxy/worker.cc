@@ -228,6 +228,23 @@ void Worker::forgetDirty(UpstreamConn* c) {
                          dirty_upstreams_.end());
 }
 
+void Worker::removeSendWaiter(Session* s) {
+  send_waiters_.erase(std::remove(send_waiters_.begin(), send_waiters_.end(), s),
+                      send_waiters_.end());
+  waking_.erase(std::remove(waking_.begin(), waking_.end(), s), waking_.end());
+}
+
+void Worker::wakeSendWaiters() {
+  waking_.swap(send_waiters_);
+  // Each one checks its own link (and waits again if that one is still full). A session that
+  // closes meanwhile removes itself from waking_ too.
+  while (!waking_.empty()) {
+    Session* s = waking_.back();
+    waking_.pop_back();
+    s->onSendRoom();
+  }
+}
+
 void Worker::sessionClosed(Session* s) {
   auto it = std::find(sessions_.begin(), sessions_.end(), s);
   if (it != sessions_.end()) {

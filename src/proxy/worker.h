@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "proxy/command_table.h"
 #include "proxy/metrics/request_metrics.h"
+#include "proxy/out_queue.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
 #include "proxy/request_stage.h"
@@ -68,6 +69,7 @@ public:
   const RequestMetrics& metrics() const { return metrics_; }
   const WorkerStats& stats() const { return stats_; }
   SlotPool& slots() { return slots_; }
+  ChunkPool& chunks() { return chunks_; }
   RequestDecoder& decoder() { return decoder_; }
   UpstreamPools& upstreams() { return upstreams_; }
   // The request stages, in chain order (request_stage.h); built when the worker starts.
@@ -110,6 +112,19 @@ public:
   void forgetDirty(Session* s);
   void forgetDirty(UpstreamConn* c);
 
+  // Back-pressure towards Redis: a session whose upstream link has more than kSendQueueHigh bytes
+  // waiting to be sent stops reading its client until the link is down to kSendQueueLow (as
+  // Redis, which reads a client only as fast as it runs its commands).
+  static constexpr size_t kSendQueueHigh = 16u << 20;
+  static constexpr size_t kSendQueueLow = 4u << 20;
+  void addSendWaiter(Session* s) { send_waiters_.push_back(s); }
+  void removeSendWaiter(Session* s);
+  // An upstream link's send queue is down to `queued` bytes.
+  void upstreamDrained(size_t queued) {
+    if (!send_waiters_.empty() && queued <= kSendQueueLow)
+      wakeSendWaiters();
+  }
+
   void sessionClosed(Session* s);
   const std::vector<Session*>& sessions() const { return sessions_; }
 
@@ -127,9 +142,11 @@ private:
   void beginDrain();
   void maybeFinishDrain();
   void closeAllHandles();
+  void wakeSendWaiters();
 
   const unsigned index_;
   SharedState* shared_;
+  ChunkPool chunks_;  // first: outlives every connection's queue
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   std::shared_ptr<const CommandTable> commands_;
@@ -162,6 +179,8 @@ private:
   std::unique_ptr<UpstreamClient> upstream_client_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<Session*> sessions_;
+  std::vector<Session*> send_waiters_;
+  std::vector<Session*> waking_;  // the waiters being woken (wakeSendWaiters)
   std::mutex inbox_mu_;
   std::vector<std::function<void()>> inbox_;
   bool inbox_open_ = true;

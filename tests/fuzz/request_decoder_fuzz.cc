@@ -1,6 +1,7 @@
 // Decodes every request in the input with the default caps and with tiny ones, checking that the
-// decoder never overreads, always makes progress, and frames requests the same way however the
-// bytes are split.
+// decoder never overreads, always makes progress, frames requests the same way however the
+// bytes are split, and that a frame read off its headers (the large-frame path) gives exactly the
+// arguments hiredis gives.
 #include "proxy/request_decoder.h"
 
 #include <cstdint>
@@ -62,6 +63,16 @@ void decodeAll(std::string_view in, const DecodeLimits& limits) {
           FUZZ_CHECK(within(arg, req.raw));
           FUZZ_CHECK(arg.size() <= limits.max_bulk_len);
         }
+        // Large frames take their arguments from the header scan instead of hiredis: both
+        // readings of every frame must be the same.
+        RequestDecoder scan_only;
+        scan_only.setHiredisMaxFrame(1);
+        DecodedRequest scanned;
+        size_t scanned_consumed = 0;
+        FUZZ_CHECK(scan_only.next(rest, limits, &scanned, &scanned_consumed) == Status::kRequest);
+        FUZZ_CHECK(scanned_consumed == consumed);
+        FUZZ_CHECK(scanned.raw == req.raw);
+        FUZZ_CHECK(scanned.args == req.args);
       } else {
         // The inline form is re-encoded: it must decode back to the same arguments.
         RequestDecoder again;

@@ -24,6 +24,9 @@ public:
   bool blockingInFlight() const override { return blocking_inflight > 0; }
   int64_t upstreamId() const override { return 42; }
   LinkMode mode() const override { return mode_; }
+  uint64_t headSinceNs() const override { return head_since; }
+  size_t queuedBytes() const override { return 0; }
+  void pauseReading(bool paused) override { read_paused = paused; }
   void send(std::string_view raw, ReplySlot* slot, bool blocking) override {
     sent.emplace_back(raw);
     waiting.push_back(slot);
@@ -76,6 +79,9 @@ public:
   uint32_t dropped = 0;
   int blocking_inflight = 0;
   int resets = 0;
+  uint64_t head_since = 0;
+  bool stuck = false;  // FakePool::stuck answers this
+  bool read_paused = false;
   bool up = true;
   bool closed = false;
   bool reset_expected = false;
@@ -96,17 +102,29 @@ public:
     for (FakeLink* l : all)
       delete l;
   }
+  // The shared link of `proto`, or the spare while that one is stuck.
   UpstreamLink* shared(int proto, std::string* cause) override {
-    FakeLink*& s = proto >= 3 ? shared3 : shared2;
-    if (!s) {
-      s = new FakeLink(proto >= 3 ? "shared3" : "shared2", proto);
-      all.push_back(s);
+    FakeLink*& main = proto >= 3 ? shared3 : shared2;
+    if (!main) {
+      main = new FakeLink(proto >= 3 ? "shared3" : "shared2", proto);
+      all.push_back(main);
+    }
+    FakeLink* s = main;
+    if (main->stuck) {
+      if (!spare) {
+        spare = new FakeLink("spare", proto);
+        all.push_back(spare);
+      }
+      s = spare;
     }
     if (!s->accepting()) {
       *cause = s->downCause();
       return nullptr;
     }
     return s;
+  }
+  bool stuck(const UpstreamLink* link) const override {
+    return static_cast<const FakeLink*>(link)->stuck;
   }
   UpstreamLink* acquire(int proto, LinkOwner* owner, std::string* cause) override {
     return pinned.acquire(proto, owner, cause);
@@ -128,6 +146,7 @@ public:
   PinnedPool pinned;
   FakeLink* shared2 = nullptr;
   FakeLink* shared3 = nullptr;
+  FakeLink* spare = nullptr;
   std::vector<FakeLink*> all;
   std::vector<FakeLink*> released;
   int created = 0;
