@@ -2,6 +2,7 @@
 
 #include "proxy/resp_writer.h"
 #include "proxy/shared_state.h"
+#include "proxy/upstream_errors.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
@@ -32,8 +33,7 @@ void BudgetLink::send(std::span<const std::string_view> args, Done done) {
   if (link_ == nullptr || !link_->accepting()) {
     if (cause.empty())
       cause = link_ ? link_->downCause() : "no connection";
-    failed_.emplace_back("-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
-                             " unavailable (" + cause + ")\r\n",
+    failed_.emplace_back(upstreamUnavailableError(worker_->shared().upstream_name, cause),
                          std::move(done));
     return;
   }

@@ -198,8 +198,11 @@ void PgConn::onPoll(uv_poll_t* h, int status, int events) {
   auto* self = static_cast<PgConn*>(h->data);
   if (!self)
     return;
+  // libuv reports an error on the socket (the server went away, a reset) as UV_EBADF here:
+  // that is the connection breaking, not a bad descriptor of ours.
   if (status < 0 && self->state_ != State::kConnecting)
-    return self->fail(std::string("poll: ") + uv_strerror(status));
+    return self->fail(status == UV_EBADF ? std::string("connection broken")
+                                         : std::string("poll: ") + uv_strerror(status));
   self->onSocketEvent(status < 0 ? (UV_READABLE | UV_WRITABLE) : events);
 }
 

@@ -550,7 +550,7 @@ void Session::recordSlow(const ReplySlot* slot, uint64_t latency_ns) {
   const std::vector<std::string>& names = worker_->policy().counterNames();
   std::string_view ns_name =
       slot->ns < names.size() ? std::string_view(names[slot->ns]) : std::string_view("none");
-  worker_->shared().slowlog.record(slot->request, latency_ns / 1000, addr_, name_, ns_name,
+  worker_->shared().slowlog.record(slot->request, latency_ns / 1000, addr_, cx().name, ns_name,
                                    worker_->config().slowlog.max_len);
 }
 
@@ -600,7 +600,7 @@ void Session::cmdClientList(const DecodedRequest& req) {
   const int proto = proto_;
   broadcast(
       *worker_,
-      [ids, type](Worker& w) {
+      [ids, type, caller = id_, qbuf = dispatch_input_](Worker& w) {
         std::string text;
         for (const Session* s : w.sessions()) {
           if (s->closed())
@@ -609,7 +609,7 @@ void Session::cmdClientList(const DecodedRequest& req) {
             continue;
           if (type && s->clientType() != *type)
             continue;
-          text += s->infoLine();
+          text += s->infoLine(s->id() == caller ? static_cast<int64_t>(qbuf) : -1);
         }
         return text;
       },
@@ -648,8 +648,9 @@ void Session::cmdClientKill(const DecodedRequest& req) {
         for (Session* s : w.sessions()) {
           if (s->closed())
             continue;
-          const ClientFacts facts{s->id(),       s->addr_,        s->laddr_,
-                                  s->user_name_, s->clientType(), (now_ms - s->created_ms_) / 1000};
+          const std::string laddr = s->localAddr();
+          const ClientFacts facts{s->id(),       s->addr_,        laddr,
+                                  s->userName(), s->clientType(), (now_ms - s->created_ms_) / 1000};
           if (!filter.matches(facts, caller))
             continue;
           ++killed;
@@ -679,41 +680,78 @@ void Session::cmdClientKill(const DecodedRequest& req) {
       });
 }
 
-// The upstream id of keywarden client `kw_id`'s pinned link (-1: no such client, or it has no
-// link of its own), looked up on every worker; `then` runs on this worker with `slot` still
-// reserved (slot->owner is null if this client left meanwhile).
+// Runs `fn` on `w`'s loop after `ms`.
+static void runAfterMs(Worker& w, uint64_t ms, std::function<void()> fn) {
+  struct Delayed {
+    uv_timer_t timer;
+    std::function<void()> fn;
+  };
+  auto* d = new Delayed{{}, std::move(fn)};
+  uv_timer_init(w.loop(), &d->timer);
+  d->timer.data = d;
+  uv_timer_start(
+      &d->timer,
+      [](uv_timer_t* t) {
+        auto* d = static_cast<Delayed*>(t->data);
+        d->fn();
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) { delete static_cast<Delayed*>(h->data); });
+      },
+      ms, 0);
+}
+
 // The upstream connection id of keywarden client `kw_id` (its pinned link), -1 when it has
-// none or is gone; `done` runs on `origin`'s loop.
-static void findUpstreamId(Worker& origin, uint64_t kw_id, std::function<void(int64_t)> done) {
+// none or is gone; `done` runs on `origin`'s loop. With `claim`, a client that has no link of
+// its own is given one (Session::linkIdFor: as Redis, any existing client can be a REDIRECT
+// target); while a link's id is being learned the lookup repeats.
+static void findUpstreamId(Worker& origin, uint64_t kw_id, bool claim,
+                           std::function<void(int64_t)> done, int attempt = 0) {
+  static constexpr int kMaxAttempts = 250;  // 2 ms apart: half a second for a new connection
   broadcast(
       origin,
-      [kw_id](Worker& w) {
-        for (const Session* s : w.sessions())
-          if (s->id() == kw_id && !s->closed())
-            return std::to_string(s->pinnedUpstreamId());
+      [kw_id, claim](Worker& w) {
+        for (Session* s : w.sessions()) {
+          if (s->id() != kw_id || s->closed())
+            continue;
+          bool pending = false;
+          const int64_t id = s->linkIdFor(claim, &pending);
+          return pending ? std::string("pending") : std::to_string(id);
+        }
         return std::string();
       },
-      [done = std::move(done)](std::vector<std::string>& parts) {
+      [w = &origin, kw_id, claim, attempt,
+       done = std::move(done)](std::vector<std::string>& parts) {
         int64_t upstream_id = -1;
-        for (const std::string& p : parts)
-          if (!p.empty())
+        bool pending = false;
+        for (const std::string& p : parts) {
+          if (p == "pending")
+            pending = true;
+          else if (!p.empty())
             upstream_id = std::stoll(p);
+        }
+        if (pending && attempt < kMaxAttempts) {
+          runAfterMs(*w, 2, [w, kw_id, claim, attempt, done]() {
+            findUpstreamId(*w, kw_id, claim, done, attempt + 1);
+          });
+          return;
+        }
         done(upstream_id);
       });
 }
 
 // The same for a request holding `slot`: `then` runs only if the client is still there.
-static void lookupUpstreamId(Worker& origin, uint64_t kw_id, ReplySlot* slot,
+static void lookupUpstreamId(Worker& origin, uint64_t kw_id, bool claim, ReplySlot* slot,
                              std::function<void(Worker*, ReplySlot*, int64_t)> then) {
   slot->external = true;
-  findUpstreamId(origin, kw_id, [w = &origin, slot, then = std::move(then)](int64_t upstream_id) {
-    slot->external = false;
-    if (!slot->owner) {
-      w->slots().put(slot);
-      return;
-    }
-    then(w, slot, upstream_id);
-  });
+  findUpstreamId(origin, kw_id, claim,
+                 [w = &origin, slot, then = std::move(then)](int64_t upstream_id) {
+                   slot->external = false;
+                   if (!slot->owner) {
+                     w->slots().put(slot);
+                     return;
+                   }
+                   then(w, slot, upstream_id);
+                 });
 }
 
 // CLIENT TRACKING ... REDIRECT <keywarden id> rewritten with Redis's id for the same client.
@@ -729,11 +767,8 @@ static std::string redirectedToUpstream(std::vector<std::string> args, size_t re
 
 void Session::sendPrepared(std::string_view raw, ReplySlot* slot) {
   std::string cause;
-  if (!router_.send(raw, slot, RequestShape{}, &cause)) {
-    worker_->stats().errors_upstream_down.add();
-    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
-                       cause + ")\r\n");
-  }
+  if (!router_.send(raw, slot, RequestShape{}, &cause))
+    completeUnavailable(slot, cause);
 }
 
 // CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: the id is keywarden's; a blocked client waits on its own
@@ -755,7 +790,7 @@ void Session::cmdClientUnblock(const DecodedRequest& req) {
     else
       return replyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
   }
-  lookupUpstreamId(*worker_, id, newSlot(),
+  lookupUpstreamId(*worker_, id, false, newSlot(),
                    [reason](Worker*, ReplySlot* slot, int64_t upstream_id) {
                      auto* self = static_cast<Session*>(slot->owner);
                      if (upstream_id < 0)
@@ -788,18 +823,18 @@ void Session::startTrackingRedirect(const DecodedRequest& req, size_t redirect_a
   barrier_slot_ = slot;
   holdInput();
   lookupUpstreamId(
-      *worker_, static_cast<uint64_t>(id), slot,
-      [args = std::move(args), redirect_arg](Worker*, ReplySlot* slot,
-                                             int64_t upstream_id) mutable {
+      *worker_, static_cast<uint64_t>(id), true, slot,
+      [args = std::move(args), redirect_arg,
+       target = static_cast<uint64_t>(id)](Worker*, ReplySlot* slot, int64_t upstream_id) mutable {
         auto* self = static_cast<Session*>(slot->owner);
         if (upstream_id < 0)
           return self->complete(slot, "-ERR The client ID you want redirect to does not exist\r\n");
         const std::string raw = redirectedToUpstream(std::move(args), redirect_arg, upstream_id);
         std::string cause;
         if (!self->router_.startStream(raw, &cause))
-          return self->complete(slot, "-UPSTREAMDOWN upstream " +
-                                          self->worker_->shared().upstream_name + " unavailable (" +
-                                          cause + ")\r\n");
+          return self->completeUnavailable(slot, cause);
+        self->x().redirect_upstream_id = upstream_id;
+        self->x().redirect_kw_id = target;
         self->worker_->stats().commands_forwarded.add();
         slot->effect = SlotEffect::kStream;
         self->stream_slot_ = slot;
@@ -820,8 +855,8 @@ void Session::streamTrackingRedirect(const DecodedRequest& req, size_t redirect_
   std::vector<std::string> args(req.args.begin(), req.args.end());
   stream_lookup_pending_ = true;
   holdInput();
-  findUpstreamId(*worker_, static_cast<uint64_t>(id),
-                 [w = worker_, self_id = id_, redirect_arg,
+  findUpstreamId(*worker_, static_cast<uint64_t>(id), true,
+                 [w = worker_, self_id = id_, redirect_arg, target = static_cast<uint64_t>(id),
                   args = std::move(args)](int64_t upstream_id) mutable {
                    Session* self = nullptr;
                    for (Session* s : w->sessions())
@@ -837,9 +872,12 @@ void Session::streamTrackingRedirect(const DecodedRequest& req, size_t redirect_
                    if (upstream_id < 0)
                      self->streamLocal(
                          "-ERR The client ID you want redirect to does not exist\r\n");
-                   else
+                   else {
                      self->router_.sendStream(
                          redirectedToUpstream(std::move(args), redirect_arg, upstream_id));
+                     self->x().redirect_upstream_id = upstream_id;
+                     self->x().redirect_kw_id = target;
+                   }
                    self->maybeContinue();
                  });
 }

@@ -70,17 +70,19 @@ void Session::resetConnectionState() {
   multi_dirty_ = false;
   stream_multi_ = false;
   multi_queued_ = 0;
-  multi_selects_.clear();
-  post_exec_.clear();  // follow-ups of a discarded transaction go with it
-  post_exec_count_ = 0;
+  if (extras_) {
+    extras_->multi_selects.clear();
+    extras_->post_exec.clear();  // follow-ups of a discarded transaction go with it
+    extras_->post_exec_count = 0;
+    extras_->name.clear();
+    extras_->user_name.clear();
+    extras_->upstream_user.clear();
+  }
   watching_ = false;
   reply_mode_ = ReplyMode::kOn;
-  name_.clear();
   // RESET authenticates the connection as the default user again.
   user_ = worker_->policy().defaultUser();
-  user_name_ = user_ ? user_->name : "";
   explicit_auth_ = false;
-  upstream_user_.clear();
   setPool(&worker_->upstreams().main());
 }
 
@@ -114,15 +116,11 @@ bool Session::upstreamAuth() const {
   return worker_->config().policy.users.empty();
 }
 
-// AUTH is sent to Redis on this client's own link; its reply decides. Later requests wait for it,
-// since they must run as the user it authenticates (or not).
-void Session::forwardAuth(std::string_view user, std::string_view password, SlotEffect effect,
-                          std::string aux) {
-  std::string raw;
-  if (user.empty())
-    appendCommand(&raw, {"AUTH", password});
-  else
-    appendCommand(&raw, {"AUTH", user, password});
+// AUTH or HELLO ... AUTH goes to Redis as the client wrote it (`raw`: MONITOR shows it as sent),
+// on this client's own link; its reply decides. Later requests wait for it, since they must run
+// as the user it authenticates (or not). Only a success leaves state on that link
+// (applyUpstreamAuth).
+void Session::forwardAuth(std::string_view raw, SlotEffect effect, std::string aux) {
   RequestShape own;
   own.own_link = true;
   DecodedRequest req{raw, {}};
@@ -135,8 +133,13 @@ void Session::forwardAuth(std::string_view user, std::string_view password, Slot
 }
 
 void Session::applyUpstreamAuth(ReplySlot* slot, std::string_view reply, std::string* transformed) {
-  if (reply != "+OK\r\n")
+  const bool ok = slot->effect == SlotEffect::kHelloAuth
+                      ? !reply.empty() && (reply[0] == '%' || reply[0] == '*')
+                      : reply == "+OK\r\n";
+  if (!ok)
     return;  // Redis's own error (WRONGPASS, the nopass hint...) goes to the client as it is
+  if (UpstreamLink* link = router_.pinned())
+    link->markStateful();  // it runs as that user now
   const std::string& aux = slot->aux;
   const size_t sep = aux.find('\0');
   const std::string user = aux.substr(0, sep);
@@ -149,13 +152,13 @@ void Session::applyUpstreamAuth(ReplySlot* slot, std::string_view reply, std::st
     return;
   }
   setPool(pool);
-  upstream_user_ = user.empty() ? "default" : user;
+  x().upstream_user = user.empty() ? "default" : user;
   if (slot->effect == SlotEffect::kHelloAuth && sep2 != std::string::npos) {
     // HELLO's own options, applied now that AUTH succeeded: proto, then an optional name.
     const std::string rest = aux.substr(sep2 + 1);
     const int proto = rest.empty() ? proto_ : rest[0] - '0';
     if (rest.size() > 2 && rest[1] == 'N')
-      name_ = rest.substr(2);
+      x().name = rest.substr(2);
     switchProto(proto);
     *transformed = helloReply();
   }
@@ -170,8 +173,7 @@ void Session::cmdAuth(const DecodedRequest& req) {
   if (upstreamAuth()) {
     // Sent as the client wrote it, so Redis's own replies come back (its nopass hint included).
     return forwardAuth(
-        one_arg ? std::string_view() : req.args[1], one_arg ? req.args[1] : req.args[2],
-        SlotEffect::kUpstreamAuth,
+        req.raw, SlotEffect::kUpstreamAuth,
         authAux(one_arg ? "default" : req.args[1], one_arg ? req.args[1] : req.args[2]));
   }
   std::string err;
@@ -219,6 +221,7 @@ void Session::switchProto(int proto) {
     appendCommand(&hello, {"HELLO", proto == 3 ? "3" : "2"});
     router_.sendDropped(hello, 1);
     link->setProto(proto);
+    link->markStateful();
   }
 }
 
@@ -260,7 +263,7 @@ void Session::cmdHello(const DecodedRequest& req) {
       aux.push_back('N');
       aux.append(setname);
     }
-    return forwardAuth(auth_user, auth_pass, SlotEffect::kHelloAuth, std::move(aux));
+    return forwardAuth(req.raw, SlotEffect::kHelloAuth, std::move(aux));
   }
   if (have_auth) {
     std::string err;
@@ -270,7 +273,7 @@ void Session::cmdHello(const DecodedRequest& req) {
     }
   }
   if (have_name)
-    name_.assign(setname);
+    x().name.assign(setname);
   switchProto(proto);
   replyLocal(helloReply());
 }
@@ -297,6 +300,7 @@ void Session::cmdSelect(const DecodedRequest& req) {
   // the index; the session's db changes (and its link stays pinned) when it answers +OK.
   RequestShape own;
   own.own_link = true;
+  own.leaves_state = true;
   forward(req, own, SlotEffect::kSelect, db);
 }
 
@@ -342,7 +346,7 @@ void Session::cmdReplconf(const DecodedRequest& req) {
   replyLocal("+OK\r\n");
 }
 
-std::string Session::infoLine() const {
+std::string Session::infoLine(int64_t qbuf) const {
   const uint64_t now = worker_->nowMs();
   const bool streaming = router_.streaming();
   const bool blocked = blockedOrSubscribed() && !streaming;
@@ -350,8 +354,8 @@ std::string Session::infoLine() const {
   s.reserve(320);
   s += "id=" + std::to_string(id_);
   s += " addr=" + addr_;
-  s += " laddr=" + laddr_;
-  s += " fd=-1 name=" + name_;
+  s += " laddr=" + localAddr();
+  s += " fd=-1 name=" + cx().name;
   s += " age=" + std::to_string((now - created_ms_) / 1000);
   s += " idle=" + std::to_string((now - last_active_ms_) / 1000);
   s += " flags=";
@@ -366,13 +370,20 @@ std::string Session::infoLine() const {
   s += " db=" + std::to_string(db_);
   s +=
       " sub=0 psub=0 ssub=0 multi=" + std::string(in_multi_ ? std::to_string(multi_queued_) : "-1");
-  s += " qbuf=" + std::to_string(inbuf_.size());
+  // Redis shows the whole read buffer while it runs a command from it (qbuf=26 for a lone
+  // CLIENT LIST); between commands only what waits to be parsed.
+  s += " qbuf=" + std::to_string(qbuf >= 0 ? static_cast<uint64_t>(qbuf) : inbuf_.size());
   s += " qbuf-free=" + std::to_string(inbuf_.capacity() - inbuf_.size());
   s += " argv-mem=0";
-  s += " multi-mem=" + std::to_string(in_multi_ ? post_exec_.size() : 0);
+  s += " multi-mem=" + std::to_string(in_multi_ ? cx().post_exec.size() : 0);
   s += " rbs=" + std::to_string(Worker::kReadBufferSize);
   s += " rbp=" + std::to_string(Worker::kReadBufferSize);
-  s += " obl=0 oll=" + std::to_string(slot_count_);
+  // Redis's oll counts reply blocks waiting to be written: here, replies held behind an earlier
+  // one still pending (the slot of the command being answered is not one of them).
+  size_t held = 0;
+  for (const ReplySlot* r = head_; r; r = r->next)
+    held += r->done ? 1 : 0;
+  s += " obl=0 oll=" + std::to_string(held);
   const uint64_t omem = writer_.buffered() + stored_bytes_;
   s += " omem=" + std::to_string(omem);
   s += " tot-mem=" + std::to_string(omem + inbuf_.capacity() + writer_.memory() + sizeof(Session));
@@ -382,18 +393,18 @@ std::string Session::infoLine() const {
   s += " cmd=";
   if (last_cmd_ < worker_->commands().size()) {
     s += worker_->commands().row(last_cmd_).name;
-    if (last_sub_[0]) {
+    if (cx().last_sub[0]) {
       s += "|";
-      s += last_sub_;
+      s += cx().last_sub;
     }
   } else {
     s += "NULL";
   }
-  s += " user=" + (upstream_user_.empty() ? user_name_ : upstream_user_);
+  s += " user=" + (cx().upstream_user.empty() ? userName() : cx().upstream_user);
   s += " redir=-1";
   s += " resp=" + std::to_string(proto_);
-  s += " lib-name=" + lib_name_;
-  s += " lib-ver=" + lib_ver_;
+  s += " lib-name=" + cx().lib_name;
+  s += " lib-ver=" + cx().lib_ver;
   s += " upstream=" + std::string(router_.pinned() ? "pinned" : "shared");
   s += "\n";
   return s;
@@ -416,10 +427,10 @@ void Session::cmdClient(const DecodedRequest& req) {
     if (argc != 2)
       return wrongArity("client|getname");
     std::string out;
-    if (name_.empty())
+    if (cx().name.empty())
       resp::null(&out, proto_);
     else
-      resp::bulk(&out, name_);
+      resp::bulk(&out, cx().name);
     return replyLocal(out);
   }
   if (equalsIgnoreCase(sub, "setname")) {
@@ -428,7 +439,7 @@ void Session::cmdClient(const DecodedRequest& req) {
       return wrongArity("client|setname");
     if (!validClientName(req.args[2]))
       return replyError("ERR Client names cannot contain spaces, newlines or special characters.");
-    name_.assign(req.args[2]);
+    x().name.assign(req.args[2]);
     return replyLocal("+OK\r\n");
   }
   if (equalsIgnoreCase(sub, "setinfo")) {
@@ -439,9 +450,9 @@ void Session::cmdClient(const DecodedRequest& req) {
       return replyError("ERR " + std::string(req.args[2]) +
                         " cannot contain spaces, newlines or special characters.");
     if (equalsIgnoreCase(req.args[2], "lib-name"))
-      lib_name_.assign(req.args[3]);
+      x().lib_name.assign(req.args[3]);
     else if (equalsIgnoreCase(req.args[2], "lib-ver"))
-      lib_ver_.assign(req.args[3]);
+      x().lib_ver.assign(req.args[3]);
     else
       return replyError("ERR Unrecognized option '" + std::string(req.args[2]) + "'");
     return replyLocal("+OK\r\n");
@@ -451,7 +462,7 @@ void Session::cmdClient(const DecodedRequest& req) {
     if (argc != 2)
       return wrongArity("client|info");
     std::string out;
-    resp::verbatim(&out, proto_, infoLine());
+    resp::verbatim(&out, proto_, infoLine(dispatch_input_));
     return replyLocal(out);
   }
   if ((equalsIgnoreCase(sub, "list") || equalsIgnoreCase(sub, "kill")) && !user_->admin) {

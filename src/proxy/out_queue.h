@@ -36,7 +36,7 @@ public:
   size_t freeCount() const { return free_.size(); }
 
 private:
-  static constexpr size_t kMaxFree = 256;  // 4 MiB kept at most per worker
+  static constexpr size_t kMaxFree = 64;  // 1 MiB kept at most per worker
   std::vector<void*> free_;
 };
 

@@ -18,7 +18,8 @@ UpstreamLink* PinnedPool::acquire(int proto, LinkOwner* owner, std::string* caus
   while (!list.empty() && !link) {
     link = list.back();
     list.pop_back();
-    if (!link->accepting() || link->inflight() > 0) {
+    // (A link made ahead of time may still be in its handshake: requests queue behind it.)
+    if (!link->accepting()) {
       link->close("stale");
       link = nullptr;
     }
@@ -33,8 +34,26 @@ UpstreamLink* PinnedPool::acquire(int proto, LinkOwner* owner, std::string* caus
   return link;
 }
 
+void PinnedPool::replenish(bool draining) {
+  if (!draining && prewarm_ > 0)
+    prewarm(prewarm_proto_, prewarm_);
+}
+
+void PinnedPool::prewarm(int proto, size_t n) {
+  prewarm_proto_ = proto;
+  prewarm_ = n;
+  std::string cause;
+  while (idle(proto).size() < std::min(n, max_idle_)) {
+    UpstreamLink* link = factory_->createPinned(proto, &cause);
+    if (!link)
+      return;
+    idle(proto).push_back(link);
+  }
+}
+
 void PinnedPool::release(UpstreamLink* link, bool draining) {
   link->setOwner(nullptr);
+  link->pauseReading(false);  // its owner may have left while not reading
   remove(&busy_, link);
   // RESET is not trusted on these: a replica link, a streaming one (its frames are not matched to
   // requests, so RESET's reply cannot be told apart with certainty), a blocked command it would
@@ -45,6 +64,21 @@ void PinnedPool::release(UpstreamLink* link, bool draining) {
                         idleCount() + resetting_.size() < max_idle_;
   if (!reusable) {
     link->close("released");
+    replenish(draining);
+    return;
+  }
+  if (link->stateful() && link->quietHandshake()) {
+    // A new connection is as clean as a RESET makes this one, costs Redis no command, and shows
+    // nothing in MONITOR or SLOWLOG between a client's commands.
+    link->close("replaced: its client left state on it");
+    replenish(draining);
+    return;
+  }
+  if (!link->stateful() && link->inflight() == 0) {
+    // Nothing that outlives its reply was sent on it: it is as clean as when it was handed out,
+    // and goes back without a RESET (which MONITOR and SLOWLOG would show between a client's
+    // commands).
+    idle(link->proto()).push_back(link);
     return;
   }
   resetting_.push_back(link);

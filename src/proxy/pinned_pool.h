@@ -1,9 +1,12 @@
 // Pinned links: one client's alone while it holds connection state (MULTI, WATCH, SELECT, a
 // blocking command, pub/sub...). The clean-state rule lives here: a link another client used
 // goes back to the idle list only after RESET and the handshake were sent on it again and every
-// reply was checked ("+RESET", HELLO's map, SELECT's +OK). A link that cannot be proven clean
-// that way is closed: a replication or streaming link, one with a blocked command in flight
-// (RESET would wait behind it), one that failed, or any link while the worker drains.
+// reply was checked ("+RESET", HELLO's map, SELECT's +OK) -- unless nothing that leaves state was
+// ever sent on it (UpstreamLink::stateful: only data commands, MULTI/EXEC, WATCH/UNWATCH,
+// blocking commands, all answered), in which case it is already as clean as it was. A link that
+// cannot be proven clean that way is closed: a replication or streaming link, one with a blocked
+// command in flight (RESET would wait behind it), one that failed, or any link while the worker
+// drains.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +33,9 @@ public:
 
   // An idle clean link of `proto`, or a new one. nullptr (and *cause) if a new one failed at once.
   UpstreamLink* acquire(int proto, LinkOwner* owner, std::string* cause);
+  // Opens links ahead of need (up to `n` idle of `proto`), so that the handshake of a new
+  // connection does not run between a client's commands (where MONITOR and SLOWLOG would show it).
+  void prewarm(int proto, size_t n);
   // The clean-state rule: reset-then-pool, or close.
   void release(UpstreamLink* link, bool draining);
   // The link checked every reply of its reset: `clean` false closes it.
@@ -55,9 +61,14 @@ public:
 private:
   std::vector<UpstreamLink*>& idle(int proto) { return idle_[proto >= 3 ? 1 : 0]; }
   static bool remove(std::vector<UpstreamLink*>* list, UpstreamLink* link);
+  // A link was closed: the prewarmed supply is made up again (a new link of a quiet handshake is
+  // invisible, so it may as well be made now rather than when a client waits for it).
+  void replenish(bool draining);
 
   Factory* factory_;
   size_t max_idle_;
+  size_t prewarm_ = 0;
+  int prewarm_proto_ = 2;
   std::vector<UpstreamLink*> idle_[2];
   std::vector<UpstreamLink*> resetting_;
   std::vector<UpstreamLink*> busy_;

@@ -119,17 +119,17 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
   }
   std::string err;
   if (!checkAccess(policy, *user_, *cmd, std::span<const std::string_view>(req.args),
-                   &access_scratch_, &err)) {
+                   &scratch_->access, &err)) {
     current_outcome_ =
         err.compare(0, 3, "ERR") == 0 ? Outcome::kRefusedShape : Outcome::kRefusedAcl;
-    if (!access_scratch_.ns_ids.empty())
-      current_ns_ = policy.counterId(access_scratch_.ns_ids.back());
+    if (!scratch_->access.ns_ids.empty())
+      current_ns_ = policy.counterId(scratch_->access.ns_ids.back());
     replyError(err);
     return false;
   }
   access_checked_ = true;  // the TTL stage reuses these resolutions
-  if (!access_scratch_.ns_ids.empty())
-    current_ns_ = policy.counterId(access_scratch_.ns_ids.front());
+  if (!scratch_->access.ns_ids.empty())
+    current_ns_ = policy.counterId(scratch_->access.ns_ids.front());
   // Commands that would show keys of every namespace.
   if (!user_->read_everything) {
     if (cmd->id == CmdId::kScan) {
@@ -146,14 +146,14 @@ bool Session::gateAccess(const DecodedRequest& req, const CommandInfo* cmd) {
 }
 
 uint32_t Session::firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd) {
-  access_scratch_.positions.clear();
-  access_scratch_.ns_ids.clear();
-  CommandTable::keyPositions(cmd, req.args.size(), req.args.data(), &access_scratch_.positions);
-  if (access_scratch_.positions.empty())
+  scratch_->access.positions.clear();
+  scratch_->access.ns_ids.clear();
+  CommandTable::keyPositions(cmd, req.args.size(), req.args.data(), &scratch_->access.positions);
+  if (scratch_->access.positions.empty())
     return Resolution::kNone;
   const uint32_t ns =
-      worker_->policy().namespaces().resolve(req.args[access_scratch_.positions[0]]).ns;
-  access_scratch_.ns_ids.push_back(ns);  // the TTL stage reuses it
+      worker_->policy().namespaces().resolve(req.args[scratch_->access.positions[0]]).ns;
+  scratch_->access.ns_ids.push_back(ns);  // the TTL stage reuses it
   access_checked_ = true;
   return ns;
 }
@@ -163,40 +163,40 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
   const CompiledPolicy& policy = worker_->policy();
   if (!cmd || !policy.anyTtlRules() || !(cmd->flags & (kWrite | kKeyspace | kScripting)))
     return true;
-  ttl_scratch_.resolved = access_checked_ ? &access_scratch_ : nullptr;
+  scratch_->ttl.resolved = access_checked_ ? &scratch_->access : nullptr;
   TtlDecision d = applyTtlPolicy(policy, *cmd, std::span<const std::string_view>(req.args),
-                                 worker_->unixNowMs(), &ttl_scratch_);
-  for (const TtlEvent& e : ttl_scratch_.events)
+                                 worker_->unixNowMs(), &scratch_->ttl);
+  for (const TtlEvent& e : scratch_->ttl.events)
     worker_->metrics().recordTtl(metricsNs(policy.counterId(e.ns)), ttlCounter(e.action));
   if (d == TtlDecision::kRefuse) {
     current_outcome_ = Outcome::kRefusedTtl;
-    replyError(ttl_scratch_.error);
+    replyError(scratch_->ttl.error);
     return false;
   }
   if (d == TtlDecision::kRewrite) {
-    const ArgList& out = ttl_scratch_.args;
+    const ArgList& out = scratch_->ttl.args;
     const size_t n = req.args.size();
-    rewrite_buf_.clear();
+    scratch_->rewrite_buf.clear();
     if (out.size() > n && !req.raw.empty() && req.raw[0] == '*' && sameLeadingArgs(out, req.args)) {
       // Only arguments were appended (SET k v -> SET k v EX ttl, the common case): keep the
       // client's bytes, patch the count, append the new arguments.
       const size_t body = req.raw.find("\r\n") + 2;
-      resp::arrayHeader(&rewrite_buf_, static_cast<int64_t>(out.size()));
-      rewrite_buf_.append(req.raw.substr(body));
+      resp::arrayHeader(&scratch_->rewrite_buf, static_cast<int64_t>(out.size()));
+      scratch_->rewrite_buf.append(req.raw.substr(body));
       for (size_t i = n; i < out.size(); ++i)
-        resp::bulk(&rewrite_buf_, out[i]);
+        resp::bulk(&scratch_->rewrite_buf, out[i]);
     } else {
-      encodeCommand(&rewrite_buf_, out);
+      encodeCommand(&scratch_->rewrite_buf, out);
     }
-    rewritten->raw = rewrite_buf_;
+    rewritten->raw = scratch_->rewrite_buf;
     rewritten->args.assign(out.begin(), out.end());
     *effective = rewritten;
   }
-  followups_.clear();
-  followup_count_ = 0;
-  for (const ArgList& f : ttl_scratch_.followups) {
-    encodeCommand(&followups_, f);
-    ++followup_count_;
+  scratch_->followups.clear();
+  scratch_->followup_count = 0;
+  for (const ArgList& f : scratch_->ttl.followups) {
+    encodeCommand(&scratch_->followups, f);
+    ++scratch_->followup_count;
   }
   return true;
 }
@@ -204,17 +204,17 @@ bool Session::gateTtl(const DecodedRequest& req, const CommandInfo* cmd, Decoded
 // Pipelined right behind the command on the same connection; their replies are dropped, so
 // the client sees exactly the reply of its own command.
 void Session::sendFollowups() {
-  if (followup_count_ == 0)
+  if (scratch_->followup_count == 0)
     return;
   if (in_multi_) {
     // Inside MULTI they would show up in EXEC's reply: they go right after EXEC instead.
-    post_exec_.append(followups_);
-    post_exec_count_ += followup_count_;
+    x().post_exec.append(scratch_->followups);
+    x().post_exec_count += scratch_->followup_count;
   } else {
-    router_.sendDropped(followups_, followup_count_);
+    router_.sendDropped(scratch_->followups, scratch_->followup_count);
   }
-  followups_.clear();
-  followup_count_ = 0;
+  scratch_->followups.clear();
+  scratch_->followup_count = 0;
 }
 
 void Session::onPolicyChanged() {
@@ -223,13 +223,12 @@ void Session::onPolicyChanged() {
   const CompiledPolicy& policy = worker_->policy();
   if (!explicit_auth_) {
     user_ = policy.defaultUser();
-    user_name_ = user_ ? user_->name : "";
     return;
   }
-  const CompiledUser* u = policy.findUser(user_name_);
+  const CompiledUser* u = policy.findUser(cx().user_name);
   if (!u || !u->enabled) {
     KW_LOG_INFO("closing client %s: user '%s' no longer exists or is disabled", addr_.c_str(),
-                user_name_.c_str());
+                cx().user_name.c_str());
     user_ = nullptr;
     closeAfterReplies();
     return;
@@ -269,7 +268,7 @@ bool Session::authenticate(std::string_view name, std::string_view password, boo
   }
   sh.auth_throttle.recordSuccess(host);
   user_ = u;
-  user_name_ = u->name;
+  x().user_name = u->name;
   explicit_auth_ = true;
   return true;
 }

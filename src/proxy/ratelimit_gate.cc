@@ -46,7 +46,9 @@ bool Session::gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd) {
   // Connection and transaction control are never refused: EXEC must always end a MULTI.
   if (cmd && (cmd->flags & (kConnection | kTransaction)))
     return true;
-  RateLimitSessionState& s = rate_limit_;
+  if (!rate_limit_)
+    rate_limit_ = std::make_unique<RateLimitSessionState>();  // only where limits are configured
+  RateLimitSessionState& s = *rate_limit_;
   RateLimitRuntime& rt = worker_->shared().ratelimit;
   if (!s.limits || s.limits->configId() != rl.id) {
     s.limits = rt.limiters().bind(worker_->config());
@@ -98,7 +100,7 @@ bool Session::gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd) {
   }
   if (limits.anyNamespace() && access_checked_) {
     // Users with full access had only their first key resolved: resolve the others too.
-    PolicyScratch& keys = access_scratch_;
+    PolicyScratch& keys = scratch_->access;
     for (size_t i = keys.ns_ids.size(); i < keys.positions.size(); ++i) {
       const auto pos = static_cast<size_t>(keys.positions[i]);
       keys.ns_ids.push_back(pos < req.args.size()

@@ -20,13 +20,39 @@ bool hasBlockOption(std::span<const std::string_view> args) {
   return false;
 }
 
+bool leavesState(const CommandInfo& cmd, std::span<const std::string_view> args) {
+  switch (cmd.id) {
+  case CmdId::kHello:
+  case CmdId::kAuth:
+  case CmdId::kSelect:
+  case CmdId::kReset:
+  case CmdId::kReadonly:
+  case CmdId::kReadwrite:
+  case CmdId::kSubscribe:
+  case CmdId::kUnsubscribe:
+  case CmdId::kMonitor:
+  case CmdId::kSync:
+  case CmdId::kReplconf:
+    return true;
+  case CmdId::kClient:
+    return !argIs(args, 1, "pause") && !argIs(args, 1, "unpause");
+  default:
+    return false;
+  }
+}
+
 }  // namespace
 
 RequestShape classifyRequest(const CommandInfo* cmd, std::span<const std::string_view> args,
                              bool in_multi) {
   RequestShape r;
-  if (!cmd)
-    return r;  // unknown to us: Redis answers it (even an unknown command) with one frame
+  if (!cmd) {
+    // Unknown to us: Redis answers it (even an unknown command) with one frame; what it does to
+    // the connection (a module's command) is not known either.
+    r.leaves_state = true;
+    return r;
+  }
+  r.leaves_state = leavesState(*cmd, args);
   if (in_multi) {
     // Redis queues everything but these, answering "+QUEUED".
     switch (cmd->id) {

@@ -15,6 +15,10 @@
 //   everything else                               kOne (Redis answers unknown commands with one
 //                                                 error frame)
 // Inside MULTI every command Redis queues gets one "+QUEUED" frame: kOne.
+//
+// A second rule, `leaves_state`, says which commands leave connection state behind them (see
+// RequestShape): HELLO, AUTH, SELECT, RESET, READONLY/READWRITE, CLIENT (but PAUSE/UNPAUSE),
+// the pub/sub and replication commands, and commands the table does not know.
 #pragma once
 
 #include <span>
@@ -38,6 +42,12 @@ struct RequestShape {
   // other commands Redis serves while busy; CLIENT PAUSE/UNPAUSE).
   bool own_link = false;
   bool blocking = false;  // no request timeout: it may legitimately wait for data
+  // Leaves state on the connection it runs on (protocol, db, user, name, tracking, subscriptions,
+  // a command the table does not know): a pinned connection that carried one is RESET before
+  // another client gets it. Everything else leaves nothing behind once answered (MULTI and WATCH
+  // end with EXEC/DISCARD/UNWATCH, which the router's holds follow), so a pinned connection that
+  // carried only those goes back to the pool as it is, with nothing for MONITOR or SLOWLOG to see.
+  bool leaves_state = false;
 };
 
 // `cmd` is nullptr for a command the table does not know (Redis answers one error frame).

@@ -72,6 +72,8 @@ bool Router::send(std::string_view raw, ReplySlot* slot, const RequestShape& sha
     if (!target)
       return false;
   }
+  if (target == pinned_ && shape.leaves_state)
+    pinned_->markStateful();
   submit(target, Kind::kOne, raw, slot, shape.blocking, 0);
   return true;
 }
@@ -81,7 +83,7 @@ void Router::sendDropped(std::string_view raw, uint32_t count) {
   // goes there then), else where the last request went.
   UpstreamLink* target = pinned_;
   if (!target)
-    target = !deferred_.empty() ? deferred_.back().target : route_;
+    target = deferred_ ? deferred_->back().target : route_;
   if (!target)
     target = shared_;
   if (!target)
@@ -141,8 +143,10 @@ void Router::sendRaw(std::string_view bytes) {
 
 void Router::submit(UpstreamLink* target, Kind kind, std::string_view raw, ReplySlot* slot,
                     bool blocking, uint32_t count) {
-  if (!deferred_.empty() || (target != route_ && inflight_ > 0)) {
-    deferred_.push_back({std::string(raw), slot, target, kind, blocking, count});
+  if (deferred_ || (target != route_ && inflight_ > 0)) {
+    if (!deferred_)
+      deferred_ = std::make_unique<std::deque<Deferred>>();
+    deferred_->push_back({std::string(raw), slot, target, kind, blocking, count});
     return;
   }
   transmit(target, kind, raw, slot, blocking, count);
@@ -184,12 +188,14 @@ void Router::transmit(UpstreamLink* target, Kind kind, std::string_view raw, Rep
 }
 
 void Router::sendDeferred() {
-  while (!deferred_.empty()) {
-    Deferred& d = deferred_.front();
+  while (deferred_) {
+    Deferred& d = deferred_->front();
     if (d.target != route_ && inflight_ > 0)
       return;
     Deferred next = std::move(d);
-    deferred_.pop_front();
+    deferred_->pop_front();
+    if (deferred_->empty())
+      deferred_.reset();
     transmit(next.target, next.kind, next.raw, next.slot, next.blocking, next.count);
   }
   maybeRelease();
@@ -206,7 +212,7 @@ void Router::onLinkReply(UpstreamLink* link) {
 }
 
 void Router::maybeRelease() {
-  if (!pinned_ || holds_ != 0 || !deferred_.empty() || pinned_->inflight() > 0)
+  if (!pinned_ || holds_ != 0 || deferred_ || pinned_->inflight() > 0)
     return;
   UpstreamLink* link = pinned_;
   LinkPool* pool = pinned_pool_;
@@ -229,23 +235,30 @@ void Router::onLinkLost(UpstreamLink* link, std::vector<ReplySlot*>* orphans) {
     route_ = nullptr;
     inflight_ = 0;  // the link answered each of them with an error before telling us
   }
-  for (auto it = deferred_.begin(); it != deferred_.end();) {
-    if (it->target != link) {
-      ++it;
-      continue;
+  if (deferred_) {
+    for (auto it = deferred_->begin(); it != deferred_->end();) {
+      if (it->target != link) {
+        ++it;
+        continue;
+      }
+      if (it->slot)
+        orphans->push_back(it->slot);
+      it = deferred_->erase(it);
     }
-    if (it->slot)
-      orphans->push_back(it->slot);
-    it = deferred_.erase(it);
+    if (deferred_->empty())
+      deferred_.reset();
   }
   sendDeferred();
 }
 
 void Router::detach(std::vector<ReplySlot*>* orphans) {
-  for (const Deferred& d : deferred_)
-    if (d.slot)
-      orphans->push_back(d.slot);
-  deferred_.clear();
+  if (pinned_ && holds_ != 0)
+    pinned_->markStateful();  // MULTI, WATCH, a db... left behind by a client that went away
+  if (deferred_)
+    for (const Deferred& d : *deferred_)
+      if (d.slot)
+        orphans->push_back(d.slot);
+  deferred_.reset();
   holds_ = 0;
   route_ = nullptr;
   shared_ = nullptr;

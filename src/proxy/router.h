@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,10 @@ public:
     // A client over its reply buffer cap: its own link, so keywarden can stop reading Redis for
     // it without holding up anyone else.
     kHoldSlowReader = 1u << 5,
+    // Named by another client's CLIENT TRACKING ... REDIRECT: Redis sends the invalidations to
+    // a connection of this client's, which it keeps (its SUBSCRIBE __redis__:invalidate runs
+    // there).
+    kHoldRedirectTarget = 1u << 6,
   };
 
   explicit Router(RouteClient* client) : client_(client) {}
@@ -109,7 +114,7 @@ public:
   UpstreamLink* pinned() const { return pinned_; }
   UpstreamLink* current() const { return route_; }
   uint32_t inflight() const { return inflight_; }
-  bool waiting() const { return !deferred_.empty(); }
+  bool waiting() const { return deferred_ != nullptr; }
 
 private:
   enum class Kind : uint8_t { kOne, kDropped, kStreamStart, kStream, kRawStart, kRaw };
@@ -140,7 +145,8 @@ private:
   UpstreamLink* pinned_ = nullptr;
   uint8_t holds_ = 0;
   uint32_t inflight_ = 0;  // this client's replies owed by route_
-  std::deque<Deferred> deferred_;
+  // Allocated while something waits, freed once empty: an idle client holds no queue.
+  std::unique_ptr<std::deque<Deferred>> deferred_;
 };
 
 }  // namespace kw

@@ -11,6 +11,7 @@
 #include "proxy/reply_scanner.h"
 #include "proxy/resp_writer.h"
 #include "proxy/shared_state.h"
+#include "proxy/upstream_errors.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
@@ -56,10 +57,11 @@ std::string formatAddr(const sockaddr_storage& ss) {
 
 }  // namespace
 
-Session::Session(Worker* worker) : worker_(worker), router_(this) {
+const Session::Extras Session::kNoExtras{};
+
+Session::Session(Worker* worker) : worker_(worker), scratch_(&worker->scratch()), router_(this) {
   id_ = worker_->shared().nextClientId();
   user_ = worker_->policy().defaultUser();
-  user_name_ = user_ ? user_->name : "";
   db_ = worker_->config().upstream.db;
   created_ms_ = last_active_ms_ = worker_->nowMs();
   setPool(&worker_->upstreams().main());
@@ -80,6 +82,21 @@ void Session::setPool(UpstreamPool* pool) {
   router_.setPool(pool_);
 }
 
+const std::string& Session::userName() const {
+  static const std::string kNone;
+  if (explicit_auth_)
+    return cx().user_name;
+  return user_ ? user_->name : kNone;
+}
+
+std::string Session::localAddr() const {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return {};
+  return formatAddr(ss);
+}
+
 bool Session::accept(uv_stream_t* server) {
   uv_tcp_init(worker_->loop(), &tcp_);
   tcp_.data = this;
@@ -95,9 +112,6 @@ bool Session::accept(uv_stream_t* server) {
   int len = sizeof ss;
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
     addr_ = formatAddr(ss);
-  len = sizeof ss;
-  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-    laddr_ = formatAddr(ss);
 
   worker_->stats().connections_accepted.add();
   if (!worker_->shared().admitClient(worker_->config().limits.max_clients)) {
@@ -132,7 +146,7 @@ void Session::resumeReading() {
 
 void Session::closeAfterReplies() {
   if (!closing_)
-    closing_since_ms_ = worker_->nowMs();
+    x().closing_since_ms = worker_->nowMs();
   closing_ = true;
   pauseReading();
   markDirty();
@@ -247,12 +261,13 @@ size_t Session::processBuffer(std::string_view data) {
       user_ ? lim.max_array_len : std::min(lim.preauth_max_array_len, lim.max_array_len);
   limits.max_inline_len = lim.max_inline_len;
   RequestDecoder& decoder = worker_->decoder();
-  DecodedRequest& req = decoded_;  // a member: its argument vector keeps its capacity
+  DecodedRequest& req = scratch_->decoded;  // the worker's: its vector keeps its capacity
   size_t off = 0;
   // Stops at QUIT, an error, RESET while streaming, SYNC, when replies pile up over the
   // reply buffer cap (the rest waits in inbuf_ until the client reads), and when the upstream
   // link's send queue is full (until Redis takes it).
   input_need_ = 0;
+  dispatch_input_ = static_cast<uint32_t>(std::min<size_t>(data.size(), UINT32_MAX));
   while (off < data.size() && !closed_ && !closing_ && !input_held_ && !raw_ &&
          !paused_for_output_ && !paused_for_send_) {
     size_t used = 0;
@@ -290,6 +305,7 @@ size_t Session::processBuffer(std::string_view data) {
         link && link->queuedBytes() > Worker::kSendQueueHigh)
       waitForSendRoom();
   }
+  dispatch_input_ = 0;
   if (raw_ && off < data.size() && !closed_) {
     // Bytes pipelined behind SYNC/PSYNC belong to the replication link.
     router_.sendRaw(data.substr(off));
@@ -308,14 +324,18 @@ void Session::dispatch(const DecodedRequest& req) {
   current_ns_ = Resolution::kNone;
   current_outcome_ = Outcome::kOk;
   last_cmd_ = current_cmd_;
-  last_sub_[0] = '\0';
+  scratch_->followups.clear();  // what an earlier request of any session left is not ours
+  scratch_->followup_count = 0;
+  if (extras_)
+    extras_->last_sub[0] = '\0';
   if (cmd &&
       (cmd->id == CmdId::kClient || cmd->id == CmdId::kScript || cmd->id == CmdId::kFunction ||
        cmd->id == CmdId::kConfig) &&
-      req.args.size() > 1 && req.args[1].size() < sizeof last_sub_) {
+      req.args.size() > 1 && req.args[1].size() < sizeof(Extras::last_sub)) {
+    char* sub = x().last_sub;
     for (size_t i = 0; i < req.args[1].size(); ++i)
-      last_sub_[i] = asciiToLower(req.args[1][i]);
-    last_sub_[req.args[1].size()] = '\0';
+      sub[i] = asciiToLower(req.args[1][i]);
+    sub[req.args[1].size()] = '\0';
   }
   // Secrets never reach the slow log (Redis redacts the same commands).
   redact_ = cmd && (cmd->id == CmdId::kAuth || cmd->id == CmdId::kHello || cmd->name == "migrate");
@@ -341,9 +361,7 @@ void Session::dispatch(const DecodedRequest& req) {
   if (!gateRateLimit(req, cmd))
     return;
   const DecodedRequest* effective = &req;
-  followups_.clear();
-  followup_count_ = 0;
-  if (!gateTtl(req, cmd, &rewritten_, &effective))
+  if (!gateTtl(req, cmd, &scratch_->rewritten, &effective))
     return;
   if (router_.streaming())
     return dispatchStreaming(*effective, cmd);
@@ -367,9 +385,7 @@ bool Session::runStages(const DecodedRequest& req, const CommandInfo* cmd) {
       // The stage's forward found no link and the stage did not answer: say why.
       ReplySlot* slot = stage_slot_;
       stage_slot_ = nullptr;
-      worker_->stats().errors_upstream_down.add();
-      complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
-                         " unavailable (" + stage_cause_ + ")\r\n");
+      completeUnavailable(slot, scratch_->stage_cause);
     }
     return true;
   }
@@ -414,10 +430,10 @@ void Session::refuse(std::string_view error) {
 ReplySlot* Session::forward(std::string_view raw, RequestStage* stage, uint64_t tag) {
   ReplySlot* slot = stageSlot();
   std::string cause;
-  if (!router_.send(raw, slot, RequestShape{}, &cause)) {
+  if (!sendInTransaction(raw, slot, RequestShape{}, &cause)) {
     // Nothing sent, nothing answered: the slot waits for the stage's answer (or the error).
     stage_slot_ = slot;
-    stage_cause_ = std::move(cause);
+    scratch_->stage_cause = std::move(cause);
     return nullptr;
   }
   slot->effect = SlotEffect::kStage;
@@ -473,15 +489,16 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
   if (in_multi_) {
     if (cmd && cmd->id == CmdId::kSelect && req.args.size() == 2) {
       // Takes effect when EXEC runs it: remembered with its place in the transaction.
-      multi_selects_ += "S" + std::to_string(multi_queued_) + ":" + std::string(req.args[1]) + ",";
+      x().multi_selects +=
+          "S" + std::to_string(multi_queued_) + ":" + std::string(req.args[1]) + ",";
     } else if (cmd && cmd->id == CmdId::kClient && emulatedInExec(req)) {
       // Connection state the proxy keeps (name, id...): a placeholder holds its place in the
       // transaction; EXEC's reply gets the proxy's own answer there (applyExec).
-      multi_selects_ +=
-          "L" + std::to_string(multi_queued_) + ":" + std::to_string(req.args.size()) + ":";
+      std::string& selects = x().multi_selects;
+      selects += "L" + std::to_string(multi_queued_) + ":" + std::to_string(req.args.size()) + ":";
       for (std::string_view a : req.args) {
-        multi_selects_ += std::to_string(a.size()) + ":";
-        multi_selects_.append(a);
+        selects += std::to_string(a.size()) + ":";
+        selects.append(a);
       }
       ++multi_queued_;
       static const char kPing[] = "*1\r\n$4\r\nPING\r\n";
@@ -586,24 +603,18 @@ void Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
 void Session::startStream(const DecodedRequest& req) {
   ReplySlot* slot = newSlot();
   std::string cause;
-  if (!router_.hold(Router::kHoldStream, &cause)) {
-    worker_->stats().errors_upstream_down.add();
-    return complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
-                              " unavailable (" + cause + ")\r\n");
-  }
+  if (!router_.hold(Router::kHoldStream, &cause))
+    return completeUnavailable(slot, cause);
   // The link is this client's for good (never pooled again): it carries the client's name, so
   // CLIENT GETNAME sent on it while streaming answers as Redis would.
   std::string setname;
   resp::arrayHeader(&setname, 3);
   resp::bulk(&setname, "CLIENT");
   resp::bulk(&setname, "SETNAME");
-  resp::bulk(&setname, name_);
+  resp::bulk(&setname, cx().name);
   router_.sendDropped(setname, 1);
-  if (!router_.startStream(req.raw, &cause)) {
-    worker_->stats().errors_upstream_down.add();
-    return complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name +
-                              " unavailable (" + cause + ")\r\n");
-  }
+  if (!router_.startStream(req.raw, &cause))
+    return completeUnavailable(slot, cause);
   worker_->stats().commands_forwarded.add();
   slot->effect = SlotEffect::kStream;
   stream_slot_ = slot;
@@ -630,17 +641,34 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
   switch (cmd.id) {
   case CmdId::kMulti:
     if (!in_multi_) {
-      if (!router_.hold(Router::kHoldMulti, &cause))
+      if (!router_.hold(Router::kHoldMulti, &cause)) {
+        // No link for the transaction. The client may have pipelined its commands and EXEC
+        // behind MULTI without reading MULTI's reply: each is refused (forward) and EXEC aborts,
+        // so nothing of the transaction runs outside it.
+        in_multi_ = true;
+        multi_queued_ = 0;
         return replyUnavailable(cause);
+      }
       in_multi_ = true;
       multi_dirty_ = false;
       multi_queued_ = 0;
-      multi_selects_.clear();
+      if (extras_)
+        extras_->multi_selects.clear();
     }
     forward(req, one);
     return;
   case CmdId::kExec:
   case CmdId::kDiscard: {
+    if (in_multi_ && !router_.pinned()) {
+      // The transaction never started (its MULTI found no link).
+      in_multi_ = false;
+      multi_dirty_ = false;
+      watching_ = false;
+      worker_->stats().commands_local.add();
+      return replyLocal(cmd.id == CmdId::kExec
+                            ? "-EXECABORT Transaction discarded because of previous errors.\r\n"
+                            : "+OK\r\n");
+    }
     if (in_multi_ && multi_dirty_ && cmd.id == CmdId::kExec) {
       // Upstream queued only what we let through: discard it, and answer as Redis would.
       static const char kDiscard[] = "*1\r\n$7\r\nDISCARD\r\n";
@@ -648,8 +676,10 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
       in_multi_ = false;
       watching_ = false;
       multi_dirty_ = false;
-      post_exec_.clear();
-      post_exec_count_ = 0;
+      if (extras_) {
+        extras_->post_exec.clear();
+        extras_->post_exec_count = 0;
+      }
       forward(discard, one, SlotEffect::kExecAbort);
       router_.drop(Router::kHoldMulti | Router::kHoldWatch);
       return;
@@ -660,24 +690,27 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
     ReplySlot* slot = forward(
         req, one, cmd.id == CmdId::kExec && was_in_multi ? SlotEffect::kExec : SlotEffect::kNone);
     if (!was_in_multi) {
-      multi_selects_.clear();
+      if (extras_)
+        extras_->multi_selects.clear();
       return;
     }
     in_multi_ = false;
     watching_ = false;
     multi_dirty_ = false;
-    if (slot && cmd.id == CmdId::kExec && !multi_selects_.empty()) {
+    if (slot && cmd.id == CmdId::kExec && !cx().multi_selects.empty()) {
       // The transaction changes state the proxy answers from (db, name, protocol) when EXEC
       // runs: later requests wait for EXEC's reply, so they see it changed, as in Redis.
-      slot->aux = std::move(multi_selects_);
+      slot->aux = std::move(extras_->multi_selects);
       barrier_slot_ = slot;
       holdInput();
     }
-    multi_selects_.clear();
-    if (slot && cmd.id == CmdId::kExec && post_exec_count_ > 0)
-      router_.sendDropped(post_exec_, post_exec_count_);
-    post_exec_.clear();
-    post_exec_count_ = 0;
+    if (extras_) {
+      if (slot && cmd.id == CmdId::kExec && extras_->post_exec_count > 0)
+        router_.sendDropped(extras_->post_exec, extras_->post_exec_count);
+      extras_->multi_selects.clear();
+      extras_->post_exec.clear();
+      extras_->post_exec_count = 0;
+    }
     router_.drop(Router::kHoldMulti | Router::kHoldWatch);
     return;
   }
@@ -714,8 +747,11 @@ void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cm
     stream_multi_ = false;
   if (cmd && cmd->id == CmdId::kClient && req.args.size() == 3 &&
       equalsIgnoreCase(req.args[1], "setname"))
-    name_.assign(req.args[2]);
+    x().name.assign(req.args[2]);
 
+  if (cmd && cmd->id == CmdId::kClient && req.args.size() > 2 &&
+      equalsIgnoreCase(req.args[1], "tracking") && extras_)
+    extras_->redirect_upstream_id = -1;  // a REDIRECT in it sets it again (below)
   if (cmd && cmd->id == CmdId::kClient && req.args.size() > 3 &&
       equalsIgnoreCase(req.args[1], "tracking")) {
     // CLIENT TRACKING on ... REDIRECT <id> again (after TRACKING off, or while subscribed): the
@@ -724,6 +760,9 @@ void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cm
       if (equalsIgnoreCase(req.args[i], "redirect"))
         return streamTrackingRedirect(req, i + 1);
   }
+  if (cmd && cmd->id == CmdId::kClient && req.args.size() == 2 &&
+      (equalsIgnoreCase(req.args[1], "getredir") || equalsIgnoreCase(req.args[1], "trackinginfo")))
+    streamTranslateNext();
   if (cmd && cmd->id == CmdId::kHello && req.args.size() >= 2) {
     // Redis switches this connection's protocol; later local replies follow it.
     if (req.args[1] == "2" || req.args[1] == "3")
@@ -759,14 +798,12 @@ ReplySlot* Session::forward(const DecodedRequest& req, const RequestShape& shape
   slot->effect = effect;
   slot->arg = arg;
   std::string cause;
-  if (!router_.send(req.raw, slot, shape, &cause)) {
+  if (!sendInTransaction(req.raw, slot, shape, &cause)) {
     // The slot is answered in place; inside MULTI that makes EXEC abort, as any refusal does.
     if (in_multi_)
       multi_dirty_ = true;
     slot->effect = SlotEffect::kNone;
-    worker_->stats().errors_upstream_down.add();
-    complete(slot, "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" +
-                       cause + ")\r\n");
+    completeUnavailable(slot, cause);
     return nullptr;
   }
   worker_->stats().commands_forwarded.add();
@@ -774,10 +811,26 @@ ReplySlot* Session::forward(const DecodedRequest& req, const RequestShape& shape
   return slot;
 }
 
+// Router::send, except inside a transaction whose MULTI found no link: nothing of it may run
+// outside it, so every command queued in it is refused.
+bool Session::sendInTransaction(std::string_view raw, ReplySlot* slot, const RequestShape& shape,
+                                std::string* cause) {
+  if (in_multi_ && !router_.pinned()) {
+    *cause = "the transaction has no connection: its MULTI was refused";
+    return false;
+  }
+  return router_.send(raw, slot, shape, cause);
+}
+
 void Session::replyUnavailable(const std::string& cause) {
+  if (in_multi_ && !capture_)
+    multi_dirty_ = true;
+  completeUnavailable(newSlot(), cause);
+}
+
+void Session::completeUnavailable(ReplySlot* slot, std::string_view cause) {
   worker_->stats().errors_upstream_down.add();
-  replyError("UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (" + cause +
-             ")");
+  complete(slot, upstreamUnavailableError(worker_->shared().upstream_name, cause));
 }
 
 // ---- the router's callbacks ----
@@ -790,14 +843,16 @@ void Session::replyUnavailable(const std::string& cause) {
 // at once and which makes EXEC abort, as the proxy's refusal must.
 // A token only this session can predict: a client cannot forge a marker's answer.
 std::string Session::streamToken() {
-  if (stream_nonce_ == 0)
-    uv_random(nullptr, nullptr, &stream_nonce_, sizeof stream_nonce_, 0, nullptr);
-  return "kw-" + std::to_string(stream_nonce_) + "-" + std::to_string(++stream_seq_);
+  Extras& x = this->x();
+  if (x.stream_nonce == 0)
+    uv_random(nullptr, nullptr, &x.stream_nonce, sizeof x.stream_nonce, 0, nullptr);
+  return "kw-" + std::to_string(x.stream_nonce) + "-" + std::to_string(++x.stream_seq);
 }
 
 void Session::streamLocal(std::string_view reply) {
-  if (stream_locals_.size() >= kMaxStreamLocals)
-    stream_locals_.pop_front();  // CLIENT REPLY OFF sent upstream swallows the answers
+  std::deque<StreamLocal>& locals = x().stream_locals;
+  if (locals.size() >= kMaxStreamLocals)
+    locals.pop_front();  // CLIENT REPLY OFF sent upstream swallows the answers
   std::string token = streamToken();
   std::string marker;
   if (stream_multi_) {
@@ -808,10 +863,43 @@ void Session::streamLocal(std::string_view reply) {
     resp::bulk(&marker, "PING");
     resp::bulk(&marker, token);
   }
-  stream_locals_.push_back({std::move(token), std::string(reply)});
+  locals.push_back({std::move(token), std::string(reply), false});
   router_.sendStream(marker);
 }
 
+// A marker with no reply of its own, sent right before CLIENT GETREDIR / TRACKINGINFO: once its
+// answer is in, the next reply frame of the stream is theirs (pub/sub messages and pushes
+// aside). Not inside the client's MULTI, where the marker would make EXEC abort.
+void Session::streamTranslateNext() {
+  if (stream_multi_ || cx().redirect_upstream_id < 0)
+    return;
+  streamLocal(std::string_view());
+  x().stream_locals.back().translate_next = true;
+}
+
+// GETREDIR's ":<id>" or TRACKINGINFO's "redirect" field: Redis's id of the redirect target
+// becomes keywarden's. Empty *out: the frame is not such a reply.
+void Session::translateRedirectId(std::string_view frame, std::string* out) const {
+  const std::string id = ":" + std::to_string(cx().redirect_upstream_id) + "\r\n";
+  const std::string ours = ":" + std::to_string(cx().redirect_kw_id) + "\r\n";
+  if (frame.empty())
+    return;
+  if (frame[0] == ':') {
+    if (frame == id)
+      *out = ours;
+    else
+      *out = frame;  // -1, 0 or another id: nothing to translate, but this was the reply
+    return;
+  }
+  static constexpr std::string_view kFlags = "\r\n$5\r\nflags\r\n";
+  if ((frame[0] != '*' && frame[0] != '%') || frame.find(kFlags) == std::string_view::npos)
+    return;
+  static constexpr std::string_view kRedirect = "$8\r\nredirect\r\n";
+  const size_t at = frame.find(kRedirect);
+  out->assign(frame);
+  if (at != std::string_view::npos && frame.substr(at + kRedirect.size(), id.size()) == id)
+    out->replace(at + kRedirect.size(), id.size(), ours);
+}
 // Redis's answer to streamLocal's marker: "*2 pong <token>" in a RESP2 subscribed context, the
 // bulk "<token>" otherwise, or the unknown-command error naming it.
 static bool isMarkerAnswer(std::string_view frame, std::string_view token) {
@@ -833,15 +921,31 @@ static bool isMarkerAnswer(std::string_view frame, std::string_view token) {
 void Session::onStreamBytes(std::string_view bytes) {
   if (closed_)
     return;
-  if (!stream_locals_.empty() && isMarkerAnswer(bytes, stream_locals_.front().token)) {
-    std::string reply = std::move(stream_locals_.front().reply);
-    stream_locals_.pop_front();
+  if (extras_ && !extras_->stream_locals.empty() &&
+      isMarkerAnswer(bytes, extras_->stream_locals.front().token)) {
+    const bool translate = extras_->stream_locals.front().translate_next;
+    std::string reply = std::move(extras_->stream_locals.front().reply);
+    extras_->stream_locals.pop_front();
+    if (translate) {
+      extras_->translate_next = true;
+      return;
+    }
     return onStreamBytes(reply);
   }
+  std::string translated;
+  if (extras_ && extras_->translate_next && !bytes.empty() && bytes[0] != '>') {
+    translateRedirectId(bytes, &translated);
+    if (!translated.empty()) {
+      extras_->translate_next = false;
+      bytes = translated;
+    }
+  }
   ReplySlot* slot = stream_slot_;
-  if (slot && slot == head_) {
+  if (!slot || slot == head_) {
+    // (No stream: a push on this client's own framed link; whatever is still owed comes after
+    // it on that link.)
     emit(bytes);
-  } else if (slot) {
+  } else {
     slot->reply.append(bytes);
     stored_bytes_ += bytes.size();
     checkOutputLimit();
@@ -856,7 +960,8 @@ void Session::endStreamSlot() {
     return;
   ReplySlot* slot = stream_slot_;
   stream_slot_ = nullptr;
-  stream_locals_.clear();
+  if (extras_)
+    extras_->stream_locals.clear();
   slot->effect = SlotEffect::kNone;
   std::string buffered;
   buffered.swap(slot->reply);
@@ -882,8 +987,7 @@ void Session::onLinkLost(UpstreamLink* link) {
   router_.onLinkLost(link, &orphans);
   // Requests that were waiting to go to it get the same error the in-flight ones got.
   for (ReplySlot* slot : orphans)
-    complete(slot, "-UPSTREAMDOWN connection to upstream " + worker_->shared().upstream_name +
-                       " lost (" + link->downCause() + "); the command was not sent\r\n");
+    complete(slot, upstreamLostUnsentError(worker_->shared().upstream_name, link->downCause()));
   endStreamSlot();
   if (!stateful)
     return;
@@ -896,15 +1000,27 @@ void Session::onLinkLost(UpstreamLink* link) {
 }
 
 void Session::failUnsent(ReplySlot* slot, std::string_view cause) {
-  worker_->stats().errors_upstream_down.add();
-  std::string err = "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (";
-  err.append(cause);
-  err.append(")\r\n");
-  complete(slot, err);
+  completeUnavailable(slot, cause);
 }
 
 int64_t Session::pinnedUpstreamId() const {
   return router_.pinned() ? router_.pinned()->upstreamId() : -1;
+}
+
+int64_t Session::linkIdFor(bool claim, bool* pending) {
+  std::string cause;
+  if (closed_ || (!router_.pinned() && !claim))
+    return -1;
+  if (claim && !router_.held(Router::kHoldRedirectTarget) &&
+      !router_.hold(Router::kHoldRedirectTarget, &cause))
+    return -1;
+  UpstreamLink* link = router_.pinned();
+  const int64_t id = link->upstreamId();
+  if (id < 0) {
+    link->learnId();
+    *pending = true;
+  }
+  return id;
 }
 
 // ---- replies ----
@@ -1023,11 +1139,13 @@ void Session::queueHello(const DecodedRequest& req) {
       }
     }
   }
-  multi_selects_ += "H" + std::to_string(multi_queued_) + ":" + std::to_string(proto) + ":" +
-                    std::to_string(have_name ? name.size() : 0) + ":";
-  multi_selects_.append(name);
+  x().multi_selects += "H" + std::to_string(multi_queued_) + ":" + std::to_string(proto) + ":" +
+                       std::to_string(have_name ? name.size() : 0) + ":";
+  x().multi_selects.append(name);
   ++multi_queued_;
-  forward(req, RequestShape{});
+  RequestShape hello;
+  hello.leaves_state = true;  // switches the link's protocol when EXEC runs it
+  forward(req, hello);
 }
 
 // CLIENT subcommands whose answer is the proxy's (the client's name and id are keywarden's).
@@ -1081,7 +1199,7 @@ void Session::applyExec(ReplySlot* slot, std::string_view* bytes, std::string* t
       if (UpstreamLink* link = router_.pinned())
         link->setProto(proto);
       if (len > 0)
-        name_ = name;
+        x().name = name;
       locals.emplace_back(idx, helloReply());
       continue;
     }
@@ -1377,7 +1495,7 @@ void Session::flush() {
     if (closed_)
       return;
   }
-  if (closing_ && stream_slot_ && stream_locals_.empty())
+  if (closing_ && stream_slot_ && cx().stream_locals.empty())
     endStreamSlot();  // a protocol error while streaming: its answer is out, nothing else is owed
   if (writer_.idle() && !head_ && (closing_ || worker_->draining())) {
     // QUIT, a protocol error or a drain: everything owed has been written.
@@ -1393,7 +1511,7 @@ bool Session::stalledOnOutput(uint64_t now_ms, uint64_t timeout_ms) const {
 // owed before it is out; if the client had turned replies off upstream no answer comes: the
 // worker's housekeeping gives up after a while.
 void Session::onHousekeeping(uint64_t now_ms) {
-  if (closing_ && stream_slot_ && now_ms - closing_since_ms_ > kStreamCloseGraceMs) {
+  if (closing_ && stream_slot_ && now_ms - cx().closing_since_ms > kStreamCloseGraceMs) {
     endStreamSlot();
     markDirty();
   }

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "policy/access_check.h"
 #include "policy/ttl_policy.h"
 #include "proxy/command_table.h"
+#include "proxy/dispatch_scratch.h"
 #include "proxy/in_buffer.h"
 #include "proxy/metrics/request_metrics.h"
 #include "proxy/ratelimit_gate.h"
@@ -86,7 +88,16 @@ public:
   bool subscribed() const { return router_.streaming(); }
   // The upstream id of this client's pinned link (-1: none), for CLIENT UNBLOCK / REDIRECT.
   int64_t pinnedUpstreamId() const;
-  std::string infoLine() const;  // CLIENT INFO / CLIENT LIST format
+  // Redis's id of this client's own link, for CLIENT UNBLOCK and TRACKING REDIRECT, which name
+  // clients by keywarden's ids. -1: none. With `claim` (a REDIRECT target), a client without a link
+  // of its own is given one and keeps it (as Redis, any existing client can be the target).
+  // *pending: the link's id is being learned; ask again shortly.
+  int64_t linkIdFor(bool claim, bool* pending);
+  // CLIENT INFO / CLIENT LIST format. `qbuf`: the query buffer figure of the client running the
+  // command (the input it is being read from, as Redis shows it), or -1 for any other client.
+  std::string infoLine(int64_t qbuf = -1) const;
+  // The size of the input the current request is being decoded from (0 outside dispatch).
+  uint32_t inputInDispatch() const { return dispatch_input_; }
   bool dirty_listed = false;
 
 private:
@@ -151,8 +162,7 @@ private:
   void cmdHello(const DecodedRequest& req);
   void cmdAuth(const DecodedRequest& req);
   bool upstreamAuth() const;  // AUTH is checked by the upstream Redis (keywarden has no users)
-  void forwardAuth(std::string_view user, std::string_view password, SlotEffect effect,
-                   std::string aux);
+  void forwardAuth(std::string_view raw, SlotEffect effect, std::string aux);
   void applyUpstreamAuth(ReplySlot* slot, std::string_view reply, std::string* transformed);
   void cmdClient(const DecodedRequest& req);
   void cmdClientUnblock(const DecodedRequest& req);
@@ -200,6 +210,10 @@ private:
   static bool emulatedInExec(const DecodedRequest& req);
   void queueHello(const DecodedRequest& req);
   void streamLocal(std::string_view reply);
+  // CLIENT GETREDIR / TRACKINGINFO on the stream: their reply names the redirect target by
+  // Redis's id, which is replaced by keywarden's.
+  void streamTranslateNext();
+  void translateRedirectId(std::string_view frame, std::string* out) const;
   std::string streamToken();
   void endStreamSlot();
   void applyExec(ReplySlot* slot, std::string_view* bytes, std::string* transformed);
@@ -234,104 +248,124 @@ private:
   ReplySlot* forward(const DecodedRequest& req, const RequestShape& shape,
                      SlotEffect effect = SlotEffect::kNone, int64_t arg = 0);
   void replyUnavailable(const std::string& cause);
+  bool sendInTransaction(std::string_view raw, ReplySlot* slot, const RequestShape& shape,
+                         std::string* cause);
+  // `slot` answered: no link could take the request (upstream_errors.h).
+  void completeUnavailable(ReplySlot* slot, std::string_view cause);
+
+  // Connection state most clients never set (a name, library info, an identity of their own, a
+  // transaction, a stream): allocated the first time it is needed, so an idle client costs only
+  // the members below it (bench/idle_clients.sh measures the total per connection).
+  struct StreamLocal {  // a local reply while streaming, waiting for the echo of its token
+    std::string token;
+    std::string reply;
+    bool translate_next = false;  // no reply of its own: marks where GETREDIR's reply starts
+  };
+  struct Extras {
+    std::string name;
+    std::string lib_name;
+    std::string lib_ver;
+    std::string user_name;      // after AUTH / HELLO AUTH: looked up again on reload
+    std::string upstream_user;  // the upstream ACL user AUTH moved this client to (no users here)
+    char last_sub[24] = {};     // CLIENT LIST cmd=: the last command's subcommand, lower case
+    // What EXEC's reply changes, by place in the transaction (applyExec): "S<index>:<db>," for a
+    // SELECT, "L<index>:<argc>:(<len>:<arg>)*" for a CLIENT subcommand the proxy answers.
+    std::string multi_selects;
+    std::string post_exec;  // follow-ups of commands queued in MULTI: sent right after EXEC
+    uint32_t post_exec_count = 0;
+    std::deque<StreamLocal> stream_locals;  // see streamLocal()
+    uint64_t stream_nonce = 0;  // random per session: a client cannot forge a token's echo
+    uint64_t stream_seq = 0;
+    uint64_t closing_since_ms = 0;
+    // CLIENT TRACKING ... REDIRECT sent with Redis's id of the target: the two ids, so GETREDIR
+    // and TRACKINGINFO answer with keywarden's; translate_next: the next reply frame of the
+    // stream is one of those (streamTranslateNext).
+    int64_t redirect_upstream_id = -1;
+    uint64_t redirect_kw_id = 0;
+    bool translate_next = false;
+  };
+  Extras& x() {
+    if (!extras_)
+      extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  const Extras& cx() const { return extras_ ? *extras_ : kNoExtras; }
+  static const Extras kNoExtras;
+  // The user's name for CLIENT LIST and the slow log.
+  const std::string& userName() const;
+  std::string localAddr() const;  // CLIENT LIST laddr=, computed when asked
 
   Worker* worker_;
+  DispatchScratch* scratch_;  // the worker's (dispatch_scratch.h)
   uv_tcp_t tcp_{};
   StreamWriter writer_;
   Router router_;
   UpstreamPool* pool_ = nullptr;  // the upstream identity this client's commands run as
+  std::unique_ptr<Extras> extras_;
   uint64_t id_ = 0;
   std::string addr_;
-  std::string laddr_;
-  InBuffer inbuf_;          // an incomplete request, read into in place
-  size_t input_need_ = 0;   // bytes that request needs at least (the decoder's hint)
-  DecodedRequest decoded_;  // the request being dispatched; reused so decoding allocates nothing
+  InBuffer inbuf_;         // an incomplete request, read into in place
+  size_t input_need_ = 0;  // bytes that request needs at least (the decoder's hint)
 
   // Reply FIFO (intrusive, oldest first).
   ReplySlot* head_ = nullptr;
   ReplySlot* tail_ = nullptr;
   size_t slot_count_ = 0;
-  size_t stored_bytes_ = 0;           // reply bytes held in slots behind a pending head
-  ReplySlot* stream_slot_ = nullptr;  // the head while streaming: frames go out as they come
-  // Local replies while streaming, each waiting for the echo of its PING token (streamLocal).
-  struct StreamLocal {
-    std::string token;
-    std::string reply;
-  };
-  bool stream_multi_ = false;  // the client sent MULTI on its streaming link
-  static constexpr uint64_t kSlowReaderReleaseMs = 2000;
-  uint64_t closing_since_ms_ = 0;
-  static constexpr uint64_t kStreamCloseGraceMs = 2000;
-
-  std::deque<StreamLocal> stream_locals_;
-  static constexpr size_t kMaxStreamLocals = 1024;
-  uint64_t stream_nonce_ = 0;  // random per session: a client cannot forge a token's echo
-  uint64_t stream_seq_ = 0;
-
-  // Connection state, as Redis keeps it per client.
-  int proto_ = 2;
-  int db_ = 0;
-  bool in_multi_ = false;
-  bool multi_dirty_ = false;   // a queued command was refused: EXEC must abort
-  uint32_t multi_queued_ = 0;  // commands forwarded since MULTI
-  // What EXEC's reply changes, by place in the transaction (applyExec): "S<index>:<db>," for a
-  // SELECT, "L<index>:<argc>:(<len>:<arg>)*" for a CLIENT subcommand the proxy answers.
-  std::string multi_selects_;
-  std::string* capture_ = nullptr;  // local replies go here while applyExec computes them
-  bool watching_ = false;
-  bool raw_ = false;                    // SYNC/PSYNC: client bytes go upstream as they come
+  size_t stored_bytes_ = 0;             // reply bytes held in slots behind a pending head
+  ReplySlot* stream_slot_ = nullptr;    // the head while streaming: frames go out as they come
+  ReplySlot* barrier_slot_ = nullptr;   // input waits for this slot's reply
+  ReplySlot* reset_slot_ = nullptr;     // RESET waiting for the pinned link's owed replies
+  std::string* capture_ = nullptr;      // local replies go here while applyExec computes them
   const CompiledUser* user_ = nullptr;  // points into the worker's policy snapshot; null: NOAUTH
-  std::string user_name_;
-  bool explicit_auth_ = false;  // AUTH/HELLO AUTH succeeded (else: the configured default user)
-  std::string upstream_user_;   // the upstream ACL user AUTH moved this client to (no users here)
-  // kSkipThis: the next request's reply is dropped (CLIENT REPLY SKIP).
-  enum class ReplyMode : uint8_t { kOn, kOff, kSkipThis } reply_mode_ = ReplyMode::kOn;
-  std::string name_;
-  std::string lib_name_;
-  std::string lib_ver_;
-  uint16_t last_cmd_ = CommandTable::kUnknownIndex;  // CLIENT LIST cmd=
-  char last_sub_[24] = {};                           // its subcommand, lower case, if any
-  std::string_view current_raw_;  // the request being dispatched (valid during dispatch only)
-  const DecodedRequest* stage_req_ = nullptr;  // what the stages see (valid during dispatch only)
+
+  // The request being dispatched (valid during dispatch only).
+  std::string_view current_raw_;
+  const DecodedRequest* stage_req_ = nullptr;  // what the stages see
   const CommandInfo* stage_cmd_ = nullptr;
   ReplySlot* stage_slot_ = nullptr;  // reserved by a stage's forward that found no link
-  std::string stage_cause_;
-  uint16_t current_cmd_ = 0;
-  uint32_t current_ns_ = UINT32_MAX;
-  Outcome current_outcome_ = Outcome::kOk;  // for a refusal answered by the proxy
-  bool filter_scan_ = false;
-  bool redact_ = false;
-  bool access_checked_ = false;  // access_scratch_ holds this command's resolved keys
-
-  // Policy scratch space, reused so the steady state allocates nothing.
-  PolicyScratch access_scratch_;
-  TtlScratch ttl_scratch_;
-  std::string rewrite_buf_;
-  DecodedRequest rewritten_;      // the request as the TTL stage rewrote it (views into the above)
-  std::string followups_;         // EXPIRE ... NX commands to send right after the current request
-  uint32_t followup_count_ = 0;   // commands in followups_
-  uint32_t post_exec_count_ = 0;  // commands in post_exec_
-  std::string post_exec_;         // follow-ups of commands queued in MULTI: sent right after EXEC
-  RateLimitSessionState rate_limit_;
+  std::unique_ptr<RateLimitSessionState> rate_limit_;
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;
   uint64_t stalled_since_ms_ = 0;  // over the reply buffer cap with no write progress since
   uint64_t written_at_stall_ = 0;
+  uint64_t slow_since_ms_ = 0;  // holding a link for not reading; under the low mark since
+  uint32_t current_ns_ = UINT32_MAX;
+  uint32_t multi_queued_ = 0;    // commands forwarded since MULTI
+  uint32_t dispatch_input_ = 0;  // see inputInDispatch()
+
+  // Connection state, as Redis keeps it per client.
+  int proto_ = 2;
+  int db_ = 0;
+  uint16_t last_cmd_ = CommandTable::kUnknownIndex;  // CLIENT LIST cmd=
+  uint16_t current_cmd_ = 0;
+  Outcome current_outcome_ = Outcome::kOk;  // for a refusal answered by the proxy
+  // kSkipThis: the next request's reply is dropped (CLIENT REPLY SKIP).
+  enum class ReplyMode : uint8_t { kOn, kOff, kSkipThis } reply_mode_ = ReplyMode::kOn;
+  bool in_multi_ = false;
+  bool multi_dirty_ = false;  // a queued command was refused: EXEC must abort
+  bool watching_ = false;
+  bool raw_ = false;            // SYNC/PSYNC: client bytes go upstream as they come
+  bool explicit_auth_ = false;  // AUTH/HELLO AUTH succeeded (else: the configured default user)
+  bool stream_multi_ = false;   // the client sent MULTI on its streaming link
+  bool filter_scan_ = false;
+  bool redact_ = false;
+  bool access_checked_ = false;  // scratch_->access holds this command's resolved keys
   bool closed_ = false;
   bool closing_ = false;  // QUIT or a protocol error: close once everything owed is written
   bool reading_ = false;
   bool paused_for_output_ = false;  // over the reply buffer cap: input paused (back-pressure)
   bool paused_for_send_ = false;    // the upstream send queue is full: input paused
   bool resume_input_ = false;       // input may go on: done at the next flush
-  uint64_t slow_since_ms_ = 0;      // holding a link for not reading; under the low mark since
   bool admitted_ = false;
   bool input_held_ = false;             // see holdInput()
   bool continue_input_ = false;         // the barrier cleared: input resumes at the next flush
   bool stream_reset_pending_ = false;   // RESET sent while streaming: "+RESET" not yet back
   bool stream_lookup_pending_ = false;  // CLIENT TRACKING REDIRECT while streaming: id lookup
-  ReplySlot* barrier_slot_ = nullptr;   // input waits for this slot's reply
-  ReplySlot* reset_slot_ = nullptr;     // RESET waiting for the pinned link's owed replies
+
+  static constexpr uint64_t kSlowReaderReleaseMs = 2000;
+  static constexpr uint64_t kStreamCloseGraceMs = 2000;
+  static constexpr size_t kMaxStreamLocals = 1024;
 };
 
 }  // namespace kw

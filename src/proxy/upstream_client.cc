@@ -2,6 +2,7 @@
 
 #include "proxy/resp_writer.h"
 #include "proxy/shared_state.h"
+#include "proxy/upstream_errors.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
@@ -41,10 +42,7 @@ void UpstreamClient::sendRaw(std::string_view raw, Callback done) {
 }
 
 void UpstreamClient::failUnsent(ReplySlot* slot, std::string_view cause) {
-  std::string err = "-UPSTREAMDOWN upstream " + worker_->shared().upstream_name + " unavailable (";
-  err.append(cause);
-  err.append(")\r\n");
-  complete(slot, err);
+  complete(slot, upstreamUnavailableError(worker_->shared().upstream_name, cause));
 }
 
 void UpstreamClient::complete(ReplySlot* slot, std::string_view bytes) {

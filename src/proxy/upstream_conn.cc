@@ -1,7 +1,10 @@
 #include "proxy/upstream_conn.h"
 
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -9,6 +12,8 @@
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
+#include "proxy/upstream_client.h"
+#include "proxy/upstream_errors.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
 
@@ -122,8 +127,82 @@ void UpstreamConn::pauseReading(bool paused) {
 
 // HELLO with SETNAME is one command Redis accepts even while a script keeps it busy (CLIENT
 // SETNAME is refused with -BUSY then), so a new connection can still carry SCRIPT KILL.
+std::string UpstreamConn::localAddr() const {
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (!socket_open_ || uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return {};
+  char host[INET6_ADDRSTRLEN] = "";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    uv_ip4_name(a, host, sizeof host);
+    port = ntohs(a->sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    uv_ip6_name(a, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    std::string out = "[";  // as Redis writes it
+    out.append(host);
+    out.append("]:");
+    out.append(std::to_string(port));
+    return out;
+  }
+  return {};
+}
+
+// Redis's CLIENT LIST names each connection by its peer's address, which is this end's: the line
+// with addr=<ours> has our id. CLIENT LIST is an admin command, which MONITOR never shows. The
+// link may be gone when the answer comes, so it is looked up again by that address.
+void UpstreamConn::learnId() {
+  if (upstream_id_ >= 0 || learning_id_ || state_ != State::kReady)
+    return;
+  const std::string addr = localAddr();
+  if (addr.empty())
+    return;
+  learning_id_ = true;
+  Worker* worker = worker_;
+  worker_->upstreamClient().send({"CLIENT", "LIST"}, [worker, addr](std::string_view reply) {
+    int64_t id = -1;
+    const std::string needle = " addr=" + addr + " ";
+    const size_t at = reply.find(needle);
+    if (at != std::string_view::npos) {
+      const size_t line = reply.rfind("id=", at);
+      if (line != std::string_view::npos)
+        id = std::strtoll(std::string(reply.substr(line + 3, 20)).c_str(), nullptr, 10);
+    }
+    struct Found {
+      const std::string* addr;
+      int64_t id;
+    } found{&addr, id};
+    worker->upstreams().forEach(
+        [](UpstreamConn* c, void* arg) {
+          auto* f = static_cast<Found*>(arg);
+          if (c->learning_id_ && c->localAddr() == *f->addr) {
+            c->learning_id_ = false;
+            if (f->id > 0)
+              c->upstream_id_ = f->id;
+          }
+        },
+        &found);
+  });
+}
+
+bool UpstreamConn::quietHandshake() const {
+  return role_ == Role::kPinned && pool_proto_ == 2 && pool_->identity().password.empty() &&
+         worker_->config().upstream.db == 0;
+}
+
 void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* checks) {
   const UpstreamIdentity& id = pool_->identity();
+  db_ = worker_->config().upstream.db;
+  // A pinned link that needs nothing set (RESP2, no AUTH, db 0) sends nothing at all: a link made
+  // while a client watches MONITOR or SLOWLOG is then invisible there, as a direct client's
+  // connection is. It has no name, and its id is learned when asked for (learnId).
+  if (quietHandshake())
+    return;
   // The link's own protocol: a HELLO the owner had sent meanwhile (queued behind this handshake)
   // switches it later, in order.
   const std::string proto = std::to_string(pool_proto_);
@@ -140,7 +219,6 @@ void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* check
     appendCommand(out, {"SELECT", std::to_string(db)});
     checks->push_back({nullptr, 0, Check::kOk, true, false, false});
   }
-  db_ = db;
 }
 
 // The handshake goes in front of any client request queued while connecting.
@@ -402,6 +480,12 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     return;
   }
   if (frame.is_push) {
+    if (owner_ && role_ == Role::kPinned) {
+      // A link of one client's (a RESP3 REDIRECT target): Redis pushes the invalidations to it,
+      // as to a direct client. Every reply before it on the link is in, so it goes out now.
+      owner_->onStreamBytes(bytes);
+      return;
+    }
     worker_->stats().upstream_unexpected_push.add();
     return;
   }
@@ -430,8 +514,10 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
                   worker_->shared().upstream_name.c_str(),
                   static_cast<unsigned long long>(worker_->nowMs() - down_since_ms_));
     }
-    if (head.ends_reset)
+    if (head.ends_reset) {
+      stateful_ = false;
       pool_->onResetDone(this, true);
+    }
     if (inflight_.empty() && !raw_waiting_.empty()) {
       queue(raw_waiting_);
       raw_waiting_.clear();
@@ -533,20 +619,19 @@ void UpstreamConn::fail(std::string_view cause) {
 
   // Error replies go into each waiting slot, in order. Writes are never retried: the command
   // may or may not have run.
+  // Requests queued while the connection was still being made were never written: they say so.
+  // A link keywarden closed itself (its client left, shutdown) is no failure of the upstream's.
   std::deque<InFlight> lost;
   lost.swap(inflight_);
-  std::string err;
+  const std::string err = was_ready
+                              ? upstreamLostError(worker_->shared().upstream_name, cause)
+                              : upstreamUnavailableError(worker_->shared().upstream_name, cause);
   for (const InFlight& f : lost) {
     if (f.internal)
       continue;
     worker_->stats().upstream_inflight.add(-1);
-    worker_->stats().errors_upstream_lost.add();
-    err.clear();
-    err.append("-UPSTREAMDOWN connection to upstream ");
-    err.append(worker_->shared().upstream_name);
-    err.append(" lost (");
-    err.append(cause);
-    err.append("); the command may or may not have run\r\n");
+    if (!destroyed_)
+      worker_->stats().errors_upstream_lost.add();
     Session::deliver(worker_, f.slot, err);
   }
   writer_.discard();

@@ -63,6 +63,9 @@ public:
   uint64_t headSinceNs() const override { return inflight_.empty() ? 0 : head_since_ns_; }
   size_t queuedBytes() const override { return writer_.buffered(); }
   void pauseReading(bool paused) override;
+  bool quietHandshake() const override;
+  void markStateful() override { stateful_ = true; }
+  bool stateful() const override { return stateful_; }
   void send(std::string_view raw, ReplySlot* slot, bool blocking) override;
   void sendDropped(std::string_view raw, uint32_t count) override;
   void startStreaming(std::string_view raw) override;
@@ -82,6 +85,12 @@ public:
   Role role() const { return role_; }
   State state() const { return state_; }
   int db() const { return db_; }
+  // The upstream's id for this connection, learned from elsewhere (CLIENT LIST, for a link whose
+  // quiet handshake told none).
+  void setUpstreamId(int64_t id) { upstream_id_ = id; }
+  // "ip:port" of this end of the connection, as Redis's CLIENT LIST shows it in addr=.
+  std::string localAddr() const;
+  void learnId() override;
   void setDb(int db) { db_ = db; }
   bool dirty_listed = false;  // in the worker's flush list
 
@@ -138,6 +147,8 @@ private:
   bool socket_open_ = false;
   bool destroyed_ = false;
   bool reading_ = false;      // uv_read_start in effect
+  bool stateful_ = false;     // see UpstreamLink::markStateful; cleared by a reset
+  bool learning_id_ = false;  // a CLIENT LIST for its id is on its way
   bool read_paused_ = false;  // the owner's client is not reading (pauseReading)
   std::string stream_end_;    // the frame that ends streaming after the owner's RESET
   int pending_closes_ = 0;

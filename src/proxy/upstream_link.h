@@ -51,6 +51,9 @@ public:
   virtual bool blockingInFlight() const = 0;
   // The upstream's id for this connection (from the handshake's HELLO reply); -1 when unknown.
   virtual int64_t upstreamId() const = 0;
+  // Finds out upstreamId() when the handshake did not tell it (a quiet one), in the background;
+  // ask again later.
+  virtual void learnId() {}
   virtual LinkMode mode() const = 0;
   // When the request at the head of the link became the head (worker clock, ns); 0 when nothing
   // is waiting. A head older than Redis's busy threshold means Redis is busy with it (a script),
@@ -58,6 +61,13 @@ public:
   virtual uint64_t headSinceNs() const = 0;
   // Bytes queued to be sent to Redis, not yet taken by the kernel.
   virtual size_t queuedBytes() const = 0;
+  // A command that leaves connection state was sent on it (RequestShape::leaves_state), or its
+  // owner left while holding state: it must be RESET before another owner gets it.
+  virtual void markStateful() = 0;
+  // Its handshake sends nothing (a plain RESP2 pinned link without AUTH, in db 0): replacing it
+  // with a new connection is invisible to MONITOR and SLOWLOG, where a RESET is not.
+  virtual bool quietHandshake() const = 0;
+  virtual bool stateful() const = 0;
   // Its owner's client is not reading its replies: stop reading from Redis, so Redis buffers for
   // it as it would for a direct client (and applies its client-output-buffer-limit). Only for
   // links one client owns.

@@ -17,6 +17,8 @@ UpstreamPool::~UpstreamPool() {
 
 void UpstreamPool::start() {
   ensureShared(2);
+  pinned_.setMaxIdle(worker_->config().upstream.pinned_pool_size);
+  pinned_.prewarm(2, kPrewarmedPinned);
 }
 
 void UpstreamPool::ensureShared(int proto) {
@@ -101,9 +103,12 @@ UpstreamLink* UpstreamPool::acquire(int proto, LinkOwner* owner, std::string* ca
 
 void UpstreamPool::release(UpstreamLink* link) {
   pinned_.setMaxIdle(worker_->config().upstream.pinned_pool_size);
-  const size_t closed_before = pinned_.resettingCount();
+  const size_t resetting_before = pinned_.resettingCount();
+  const size_t idle_before = pinned_.idleCount();
   pinned_.release(link, worker_->draining() || shut_down_);
-  if (pinned_.resettingCount() == closed_before)
+  if (pinned_.idleCount() > idle_before)
+    worker_->stats().pinned_returned.add();  // clean as it was: no reset needed
+  else if (pinned_.resettingCount() == resetting_before)
     worker_->stats().pinned_closed.add();
 }
 

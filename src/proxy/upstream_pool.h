@@ -40,8 +40,10 @@ public:
   UpstreamPool& operator=(const UpstreamPool&) = delete;
   ~UpstreamPool();
 
-  // Connects the shared RESP2 links eagerly; RESP3 ones on first use.
+  // Connects the shared RESP2 links eagerly, and kPrewarmedPinned idle pinned ones; RESP3 ones
+  // on first use.
   void start();
+  static constexpr size_t kPrewarmedPinned = 2;
   void shutdown();
 
   UpstreamLink* shared(int proto, std::string* cause) override;

@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "proxy/command_table.h"
+#include "proxy/dispatch_scratch.h"
 #include "proxy/metrics/request_metrics.h"
 #include "proxy/out_queue.h"
 #include "proxy/reply_slot.h"
@@ -69,6 +70,7 @@ public:
   const RequestMetrics& metrics() const { return metrics_; }
   const WorkerStats& stats() const { return stats_; }
   SlotPool& slots() { return slots_; }
+  DispatchScratch& scratch() { return scratch_; }
   ChunkPool& chunks() { return chunks_; }
   RequestDecoder& decoder() { return decoder_; }
   UpstreamPools& upstreams() { return upstreams_; }
@@ -171,6 +173,7 @@ private:
   WorkerStats stats_;
   RequestMetrics metrics_;
   SlotPool slots_;
+  DispatchScratch scratch_;
   RequestDecoder decoder_;
   UpstreamPools upstreams_;
   std::vector<std::unique_ptr<RequestStage>> stages_;

@@ -27,6 +27,9 @@ public:
   uint64_t headSinceNs() const override { return head_since; }
   size_t queuedBytes() const override { return 0; }
   void pauseReading(bool paused) override { read_paused = paused; }
+  bool quietHandshake() const override { return quiet; }
+  void markStateful() override { stateful_ = true; }
+  bool stateful() const override { return stateful_; }
   void send(std::string_view raw, ReplySlot* slot, bool blocking) override {
     sent.emplace_back(raw);
     waiting.push_back(slot);
@@ -54,7 +57,10 @@ public:
   void setProto(int proto) override { proto_ = proto; }
   void setOwner(LinkOwner* o) override { owner_ = o; }
   LinkOwner* owner() const override { return owner_; }
-  void beginReset() override { ++resets; }
+  void beginReset() override {
+    ++resets;
+    stateful_ = false;
+  }
   void close(std::string_view why) override {
     closed = true;
     cause.assign(why);
@@ -82,6 +88,8 @@ public:
   uint64_t head_since = 0;
   bool stuck = false;  // FakePool::stuck answers this
   bool read_paused = false;
+  bool stateful_ = false;
+  bool quiet = false;
   bool up = true;
   bool closed = false;
   bool reset_expected = false;

@@ -1,5 +1,6 @@
 // The clean-state rule: a pinned link another client used is handed out again only after its
-// reset (RESET + handshake, every reply checked) succeeded; otherwise it is closed.
+// reset (RESET + handshake, every reply checked) succeeded, or when nothing that leaves state was
+// ever sent on it; otherwise it is closed.
 #include "proxy/pinned_pool.h"
 
 #include <doctest.h>
@@ -27,15 +28,32 @@ TEST_CASE("a released link is not handed out until its reset checks out") {
   FakeLink* l = take(pool, a);
   REQUIRE(l != nullptr);
   CHECK(l->owner() == &a);
+  l->markStateful();  // e.g. a SELECT ran on it
   pool.release(l);
   CHECK(l->resets == 1);
   CHECK(l->owner() == nullptr);
   FakeLink* other = take(pool, b);
   CHECK(other != l);
   pool.pinned.onResetDone(l, true);
+  other->markStateful();
   pool.release(other);
   pool.pinned.onResetDone(other, true);
   CHECK(take(pool, b) == other);  // most recently pooled first
+  CHECK(take(pool, b) == l);
+}
+
+TEST_CASE("a link that carried nothing stateful goes back as it is, without a reset") {
+  FakePool pool;
+  FakeClient a, b;
+  FakeLink* l = take(pool, a);
+  l->send("GET k", nullptr, false);
+  l->answer();
+  l->read_paused = true;  // its client was not reading
+  pool.release(l);
+  CHECK(l->resets == 0);
+  CHECK_FALSE(l->closed);
+  CHECK_FALSE(l->read_paused);
+  CHECK(pool.pinned.idleCount() == 1);
   CHECK(take(pool, b) == l);
 }
 
@@ -43,6 +61,7 @@ TEST_CASE("a failed reset closes the link") {
   FakePool pool;
   FakeClient a;
   FakeLink* l = take(pool, a);
+  l->markStateful();
   pool.release(l);
   pool.pinned.onResetDone(l, false);
   CHECK(l->closed);
@@ -99,8 +118,10 @@ TEST_CASE("the pool keeps at most max_idle links") {
   std::vector<FakeLink*> links;
   for (int i = 0; i < 6; ++i)
     links.push_back(take(pool, a));
-  for (FakeLink* l : links)
+  for (FakeLink* l : links) {
+    l->markStateful();
     pool.release(l);
+  }
   int closed = 0;
   for (FakeLink* l : links)
     closed += l->closed ? 1 : 0;
@@ -128,4 +149,16 @@ TEST_CASE("links are pooled per protocol: a reset restores the link's own") {
   pool.pinned.onResetDone(l3, true);
   CHECK(take(pool, a, 2) != l3);
   CHECK(take(pool, a, 3) == l3);
+}
+
+TEST_CASE("links opened ahead of time are handed out first, none beyond max_idle") {
+  FakePool pool;  // max 4
+  pool.pinned.prewarm(2, 2);
+  CHECK(pool.pinned.idleCount() == 2);
+  CHECK(pool.created == 2);
+  pool.pinned.prewarm(2, 10);
+  CHECK(pool.pinned.idleCount() == 4);
+  FakeClient a;
+  take(pool, a);
+  CHECK(pool.created == 4);  // from the idle list, no new link
 }

@@ -109,3 +109,34 @@ TEST_CASE("blocking commands and commands Redis serves while busy run on a link 
   CHECK_FALSE(shapeOf({"SCRIPT", "LOAD", "return 1"}).own_link);
   CHECK_FALSE(shapeOf({"GET", "k"}).own_link);
 }
+
+TEST_CASE("the commands that leave connection state are the ones a pinned link is RESET after") {
+  for (const auto& args : std::vector<std::vector<std::string_view>>{
+           {"SELECT", "3"},
+           {"HELLO", "3"},
+           {"AUTH", "user", "pass"},
+           {"CLIENT", "SETNAME", "x"},
+           {"CLIENT", "TRACKING", "on"},
+           {"CLIENT", "NO-EVICT", "on"},
+           {"READONLY"},
+           {"NOSUCHCOMMAND", "a"},
+       }) {
+    CAPTURE(args[0]);
+    CHECK(shapeOf(args).leaves_state);
+    CHECK(shapeOf(args, true).leaves_state);  // queued in MULTI, it runs at EXEC
+  }
+  for (const auto& args : std::vector<std::vector<std::string_view>>{
+           {"GET", "k"},
+           {"SET", "k", "v"},
+           {"MULTI"},
+           {"EXEC"},
+           {"WATCH", "k"},
+           {"BLPOP", "q", "0"},
+           {"EVAL", "return 1", "0"},
+           {"CLIENT", "PAUSE", "10"},
+           {"CLIENT", "UNPAUSE"},
+       }) {
+    CAPTURE(args[0]);
+    CHECK_FALSE(shapeOf(args).leaves_state);
+  }
+}

@@ -91,7 +91,23 @@ TEST_CASE("a blocking request pins a link for its duration, then the link goes b
   CHECK(f.router.pinned() == nullptr);
   REQUIRE(f.pool.released.size() == 1);
   CHECK(f.pool.released[0] == pinned);
-  CHECK(pinned->resets == 1);  // proven clean before anyone else gets it
+  CHECK(pinned->resets == 0);  // nothing left on it: back to the pool as it is
+}
+
+TEST_CASE("a request that leaves state on a pinned link makes it RESET before reuse") {
+  Fixture f;
+  std::string cause;
+  REQUIRE(f.router.hold(Router::kHoldDb, &cause));
+  kw::RequestShape select;
+  select.leaves_state = true;
+  REQUIRE(f.send("SELECT 3", select));
+  FakeLink* pinned = static_cast<FakeLink*>(f.router.pinned());
+  REQUIRE(pinned != nullptr);
+  CHECK(pinned->stateful());
+  reply(f.router, pinned);
+  f.router.drop(Router::kHoldDb);
+  REQUIRE(f.pool.released.size() == 1);
+  CHECK(pinned->resets == 1);
 }
 
 TEST_CASE("ordering gate: a request for another link waits until owed replies are in") {
