@@ -240,11 +240,13 @@ class Writer {
   }
 }
 
-// A writer on a raw socket: pipelines of 1..8 operations, replies read one by one.
+// A writer on a raw socket: pipelines of 1..8 operations, replies read one by one; RESP3 (HELLO 3
+// on every connection) when asked.
 class RawWriter extends Writer {
-  constructor(ledger, name, port) {
+  constructor(ledger, name, port, resp3) {
     super(ledger, name);
     this.port = port;
+    this.resp3 = resp3;
     this.c = null;
   }
 
@@ -252,8 +254,14 @@ class RawWriter extends Writer {
     while (!this.stopping) {
       try {
         this.c = await RawClient.connect(this.port, h.HOST, { connectTimeoutMs: 2000 });
-        return true;
+        if (!this.resp3) return true;
+        const hello = await this.c.call('HELLO', '3');
+        if (hello instanceof Map && hello.get('proto') === 3) return true;
+        if (hello instanceof RespError) this.ledger.readError(hello.message);
+        else this.violation(`HELLO 3 answered ${show(hello)}`);
+        this.c.close();
       } catch {
+        if (this.c) this.c.close();
         await h.sleep(30);
       }
     }
@@ -619,7 +627,7 @@ class Vandal {
 class Load {
   constructor(ledger, port, { raw = 3, io = 2, readers = 2, vandals = 1, ids } = {}) {
     this.writers = [
-      ...Array.from({ length: raw }, (_, i) => new RawWriter(ledger, `r${i}`, port)),
+      ...Array.from({ length: raw }, (_, i) => new RawWriter(ledger, `r${i}`, port, i % 2 === 1)),
       ...Array.from({ length: io }, (_, i) => new IoWriter(ledger, `i${i}`, port)),
     ];
     this.readers = Array.from({ length: readers }, (_, i) => new ProfileReader(ledger, `p${i}`, port, ids));
