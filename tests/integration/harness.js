@@ -139,6 +139,7 @@ class Server {
     this.exitInfo = null;
     this.exited = null;
     this.expectExit = false; // set when the harness or a test ends it on purpose
+    this.pids = []; // every process this server has run, restarts included
     servers.push(this);
     const scope = testScope.getStore();
     if (scope) scope.push(this);
@@ -151,6 +152,7 @@ class Server {
     const proc = spawn(bin, args, opts);
     fs.closeSync(fd);
     this.proc = proc;
+    this.pids.push(proc.pid);
     this.exitInfo = null;
     this.expectExit = false;
     children.add(proc);
@@ -174,6 +176,23 @@ class Server {
 
   logs() {
     return tailFile(this.logFile, 100000);
+  }
+
+  // Sanitizer reports of this server's processes: lines of its log that start one, and the files
+  // that ASAN_OPTIONS / UBSAN_OPTIONS log_path (set by tools/test.sh) sends them to.
+  sanitizerReports() {
+    const found = [];
+    const start = /^.*(ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer).*$/gm;
+    for (const m of this.logs().matchAll(start)) found.push(`${this.logFile}: ${m[0]}`);
+    for (const v of ['ASAN_OPTIONS', 'UBSAN_OPTIONS']) {
+      const m = /(?:^|:)log_path=([^:]+)/.exec(process.env[v] || '');
+      if (!m) continue;
+      for (const pid of this.pids) {
+        const f = `${m[1]}.${pid}`;
+        if (fs.existsSync(f)) found.push(`${f}:\n${tailFile(f, 40)}`);
+      }
+    }
+    return found;
   }
 
   describeFailure(what) {
@@ -393,6 +412,17 @@ class PostgresServer extends Server {
   async restart() {
     if (this.alive) await this.stop();
     return this.start();
+  }
+
+  // Immediate shutdown, as `pg_ctl stop -m immediate` does it: every backend is killed at once,
+  // without a checkpoint; the next start() runs crash recovery.
+  async crash() {
+    this.signal('SIGQUIT');
+    const r = await this.waitExit(15000);
+    if (r === null) {
+      await this.kill();
+      throw new Error(this.describeFailure('did not exit after SIGQUIT'));
+    }
   }
 }
 
