@@ -131,17 +131,22 @@ measure() {  # REP MODE TARGET
   local um0="" rss0 rss1 rss2 um1="" totmem=""
   [[ $t == redis ]] && um0=$(info_field "$server_port" memory used_memory)
   rss0=$(rss_kib "$server_pid")
-  "$ic_bin" --port "$server_port" --count "$n" --ping "$ping" >"$out/holder.out" 2>&1 &
-  echo $! >"$out/holder.pid"
-  local i
+  # A file of its own: the shell may look before the new holder has truncated a reused one.
+  local holder_out=$out/holder-$rep-$mode-$t.out
+  "$ic_bin" --port "$server_port" --count "$n" --ping "$ping" >"$holder_out" 2>&1 &
+  local holder=$! i holder_state=running t0=$SECONDS
+  echo "$holder" >"$out/holder.pid"
   for ((i = 0; i < 1200; i++)); do
-    grep -q '^ready' "$out/holder.out" 2>/dev/null && break
-    kill -0 "$(<"$out/holder.pid")" 2>/dev/null || break
+    grep -q '^ready' "$holder_out" 2>/dev/null && break
+    if ! kill -0 "$holder" 2>/dev/null; then
+      holder_state="exited ($(wait "$holder" 2>/dev/null; echo "status $?"))"
+      break
+    fi
     sleep 0.1
   done
   # The server must hold all N, plus the INFO client asking.
-  if ! grep -q '^ready' "$out/holder.out" || ! wait_clients "$server_port" $((n + 1)) 30; then
-    echo "idle: $t ($mode): $n connections not held (holder: $(tail -n 1 "$out/holder.out"); connected_clients: $(info_field "$server_port" clients connected_clients))" >&2
+  if ! grep -q '^ready' "$holder_out" || ! wait_clients "$server_port" $((n + 1)) 30; then
+    echo "idle: $t ($mode): $n connections not held after $((SECONDS - t0)) s (holder $holder_state: $(tail -n 1 "$holder_out"); connected_clients: $(info_field "$server_port" clients connected_clients))" >&2
     failures=$((failures + 1))
     kw_stop_pidfile "$out/holder.pid"
     stop_server
