@@ -54,6 +54,7 @@ cleanup() {
   kw_stop_pidfile "$out/load.pid"
   kw_stop_pidfile "$out/keywarden.pid"
   kw_stop_pg "$out/pg"
+  rm -rf "$out/pg/data"  # about 50 MB a run; the log stays
   kw_stop_pidfile "$out/redis/redis.pid"
 }
 trap cleanup EXIT
