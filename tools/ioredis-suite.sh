@@ -15,11 +15,13 @@
 #   IOREDIS_WORK_DIR  where the suite is extracted and installed, logs and results
 #                     (/tmp/ioredis-suite); the npm install is reused while the source is the same
 #   IOREDIS_RUNS      which runs, in order ("direct keywarden")
+#   IOREDIS_REPEAT    how many times each (1): some of the suite's tests depend on timing and
+#                     fail now and then, direct too; the summary says in how many runs each failed
 #   IOREDIS_SPECS     spec files or globs relative to the checkout, to run a part of the suite
 #                     (default: those of package.json's test:js)
 #   IOREDIS_NETNS     auto (default): a private network namespace when root; off: the host's
 #   IOREDIS_BACKEND_MONITOR  1: record redis-cli MONITOR of the backend during the keywarden run
-#                     (keywarden/backend-monitor.log), to see what keywarden sent in a test's place
+#                     (keywarden-<n>/backend-monitor.log), to see what keywarden sent meanwhile
 #
 # Why a network namespace: the suite has no setting for the Redis address. Its clients use
 # ioredis's default 127.0.0.1:6379 and several tests hard-code 6379 (raw sockets, sentinel mocks
@@ -37,7 +39,8 @@
 # that reach keywarden. test:cluster (a real Redis Cluster in docker) and test:tsd (type checks)
 # are not run: the first needs docker, the second never connects.
 #
-# Output: $IOREDIS_WORK_DIR/<run>/{mocha.log,results.json,keywarden.log,redis/} and summary.txt.
+# Output: $IOREDIS_WORK_DIR/<direct|keywarden>-<n>/{mocha.log,results.json,keywarden.log,redis/}
+# and summary.txt.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,9 +66,9 @@ stop_run() {
   kw_stop_pidfile "$run_out/redis/redis.pid"
 }
 
-# run_inner MODE: starts the servers of MODE (direct | keywarden), runs mocha, stops them.
+# run_inner MODE N: starts the servers of MODE (direct | keywarden), runs mocha, stops them.
 run_inner() {
-  local mode=$1 out=$work/$1 src=$work/src rc=0
+  local mode=$1 out=$work/$1-$2 src=$work/src rc=0
   if [[ ${IOREDIS_IN_NETNS:-0} == 1 ]]; then
     ip link set lo up
   fi
@@ -119,7 +122,7 @@ stop what listens on it, or run as root so that the suite gets a network namespa
 }
 
 if [[ ${1:-} == --inner ]]; then
-  run_inner "$2"
+  run_inner "$2" "$3"
   exit 0
 fi
 
@@ -161,9 +164,10 @@ if [[ ! -f $src/.kw-source || $(<"$src/.kw-source") != "$identity" || ! -d $src/
   fi
   [[ -f $src/package.json && -d $src/test/functional ]] || die "$src is not an ioredis source tree"
   echo "ioredis-suite: npm ci in $src (install scripts disabled: the suite needs none)"
-  if ! (cd "$src" && nice -n 10 npm ci --no-audit --no-fund --ignore-scripts >"$work/npm.log" 2>&1); then
+  npm_flags=(--no-audit --no-fund --ignore-scripts)
+  if ! (cd "$src" && nice -n 10 npm ci "${npm_flags[@]}" >"$work/npm.log" 2>&1); then
     echo "ioredis-suite: npm ci failed, trying npm install (see $work/npm.log)"
-    (cd "$src" && nice -n 10 npm install --no-audit --no-fund --ignore-scripts >>"$work/npm.log" 2>&1) ||
+    (cd "$src" && nice -n 10 npm install "${npm_flags[@]}" >>"$work/npm.log" 2>&1) ||
       die "npm install failed (see $work/npm.log)"
   fi
   echo "$identity" >"$src/.kw-source"
@@ -180,7 +184,8 @@ const fs = require("fs");
 
 const suitePort = Number(process.env.KW_SUITE_PORT);
 const relative = (file) => (file ? path.relative(process.cwd(), file) : "");
-const fileOf = (runnable) => relative(runnable.file || (runnable.parent && runnable.parent.file));
+const fileOf = (runnable) =>
+  relative(runnable.file || (runnable.parent && runnable.parent.file)) || "(root hook)";
 const isRootHook = (runnable) =>
   runnable.type === "hook" && !!runnable.parent && !!runnable.parent.root;
 // A root hook (test/helpers/global.ts, after every test) is the suite's, not the file's.
@@ -229,19 +234,21 @@ class Recorder extends Mocha.reporters.Spec {
 module.exports = Recorder;
 EOF
 
-# Summary: totals per run; files split by whether they reached the Redis address; differences.
+# Summary: totals per run; files split by whether they reached the Redis address; per test, in
+# how many runs of each mode it failed.
 cat >"$work/summarize.js" <<'EOF'
 const fs = require("fs");
-const [work, version, ...runs] = process.argv.slice(2);
-const load = (run) => JSON.parse(fs.readFileSync(`${work}/${run}/results.json`, "utf8"));
-const results = Object.fromEntries(runs.map((run) => [run, load(run)]));
+const [work, version, ...runs] = process.argv.slice(2); // runs: "direct-1", "keywarden-1", ...
+const modeOf = (run) => run.replace(/-\d+$/, "");
+const results = {};
+for (const run of runs) results[run] = JSON.parse(fs.readFileSync(`${work}/${run}/results.json`));
 
 // A file reaches Redis when one of its tests or hooks connected to the suite's port in any run.
 const reaching = new Set();
 for (const run of runs)
   for (const file of Object.keys(results[run].connections))
     if (!file.startsWith("(")) reaching.add(file);
-const group = (o) => (o.rootHook || reaching.has(o.file) ? "reach" : "apart");
+const reaches = (o) => o.rootHook || reaching.has(o.file);
 
 const lines = [];
 const say = (s = "") => lines.push(s);
@@ -249,16 +256,19 @@ const count = (list, state) => list.filter((o) => o.state === state).length;
 const figures = (list) =>
   `${count(list, "passed")} passed, ${count(list, "failed")} failed` +
   ` (${count(list, "pending")} pending)`;
+// Mocha stops the whole suite when a root hook fails: what did not run is counted, not hidden.
+const testsRun = (run) => results[run].outcomes.filter((o) => o.type === "test").length;
+const mostRun = Math.max(...runs.map(testsRun));
 
-const indent = " ".repeat(13);
+const indent = " ".repeat(14);
 say(`ioredis ${version} test:js (mocha), redis-server as backend`);
 for (const run of runs) {
   const all = results[run].outcomes;
-  const reach = all.filter((o) => group(o) === "reach");
-  const apart = all.filter((o) => group(o) === "apart");
-  say(`${run.padEnd(10)} ${figures(all)}`);
-  say(`${indent}files reaching 127.0.0.1:6379: ${figures(reach)}`);
-  say(`${indent}files that never reach it:     ${figures(apart)}`);
+  say(`${run.padEnd(13)} ${figures(all)}`);
+  say(`${indent}files reaching 127.0.0.1:6379: ${figures(all.filter(reaches))}`);
+  say(`${indent}files that never reach it:     ${figures(all.filter((o) => !reaches(o)))}`);
+  if (testsRun(run) < mostRun)
+    say(`${indent}${mostRun - testsRun(run)} tests not run: a root hook failed, mocha stopped`);
   const crashed = `${work}/${run}/crashed`;
   if (fs.existsSync(crashed)) say(`${indent}${fs.readFileSync(crashed, "utf8").trim()}`);
 }
@@ -266,7 +276,7 @@ say("'pending': skipped by the suite itself (commands of Redis versions above th
 
 const files = new Set(Object.values(results).flatMap((r) => r.outcomes.map((o) => o.file)));
 const apart = [...files]
-  .filter((f) => f && !reaching.has(f) && !f.startsWith("test/helpers/"))
+  .filter((f) => f && !f.startsWith("(") && !reaching.has(f) && !f.startsWith("test/helpers/"))
   .sort();
 say();
 say(`Files that never connect to 127.0.0.1:6379 (${apart.length}; unit tests, and tests of ` +
@@ -281,51 +291,42 @@ for (const f of apart) {
 }
 say(line);
 
-// Outcomes keyed by file, title and occurrence (a title can repeat within a file).
-const keyed = (list) => {
-  const map = new Map();
-  const seen = {};
-  for (const o of list) {
-    const base = `${o.file}\u0000${o.title}`;
-    seen[base] = (seen[base] || 0) + 1;
-    map.set(`${base}\u0000${seen[base]}`, o);
+// Failures per test (file and title) and mode, with the first error seen in each mode.
+const modes = [...new Set(runs.map(modeOf))];
+const runsOf = (mode) => runs.filter((r) => modeOf(r) === mode).length;
+const failures = new Map();
+for (const run of runs) {
+  const seen = new Set();
+  for (const o of results[run].outcomes) {
+    const key = `${o.file}: ${o.title}`;
+    if (o.state !== "failed" || seen.has(key)) continue;
+    seen.add(key);
+    if (!failures.has(key)) failures.set(key, { counts: {}, errors: {} });
+    const f = failures.get(key);
+    const mode = modeOf(run);
+    f.counts[mode] = (f.counts[mode] || 0) + 1;
+    f.errors[mode] = f.errors[mode] || (o.error || "").split("\n")[0];
   }
-  return map;
+}
+const tally = (f) => modes.map((m) => `${m} ${f.counts[m] || 0}/${runsOf(m)}`).join(", ");
+const show = (key, f) => {
+  say(`  ${key}`);
+  say(`      failed in: ${tally(f)}`);
+  for (const m of modes) if (f.errors[m]) say(`      ${m}: ${f.errors[m]}`);
 };
-const firstLine = (o) => (o.error || "").split("\n")[0];
-// A failure with its error, and the direct run's error when it differs.
-const show = (o, direct) =>
-  `  ${o.file}: ${o.title}\n      ${firstLine(o)}` +
-  (direct && firstLine(direct) !== firstLine(o) ? `\n      direct: ${firstLine(direct)}` : "");
-
-if (runs.includes("direct") && runs.includes("keywarden")) {
-  const direct = keyed(results.direct.outcomes);
-  const proxied = keyed(results.keywarden.outcomes);
-  const worse = [], both = [], better = [];
-  for (const [key, o] of proxied) {
-    const d = direct.get(key);
-    if (o.state === "failed" && (!d || d.state === "passed")) worse.push(o);
-    else if (o.state === "failed") both.push([o, d]);
-  }
-  for (const [key, d] of direct) {
-    const o = proxied.get(key);
-    if (d.state === "failed" && o && o.state === "passed") better.push(d);
-  }
+const compared = modes.includes("direct") && modes.includes("keywarden");
+const groups = compared
+  ? [
+      ["Fail through keywarden, pass direct", (f) => f.counts.keywarden && !f.counts.direct],
+      ["Fail both ways", (f) => f.counts.keywarden && f.counts.direct],
+      ["Fail direct only (timing-dependent or flaky)", (f) => !f.counts.keywarden],
+    ]
+  : [["Failures", () => true]];
+for (const [title, pick] of groups) {
+  const chosen = [...failures].filter(([, f]) => pick(f)).sort();
   say();
-  say(`Fail through keywarden, pass direct (${worse.length}):`);
-  worse.forEach((o) => say(show(o)));
-  say();
-  say(`Fail both ways (${both.length}):`);
-  both.forEach(([o, d]) => say(show(o, d)));
-  say();
-  say(`Fail direct only (${better.length}; timing-dependent tests, or flaky):`);
-  better.forEach((o) => say(show(o)));
-} else {
-  for (const run of runs) {
-    say();
-    say(`Failures, ${run}:`);
-    results[run].outcomes.filter((o) => o.state === "failed").forEach((o) => say(show(o)));
-  }
+  say(`${title} (${chosen.length}):`);
+  chosen.forEach(([key, f]) => show(key, f));
 }
 console.log(lines.join("\n"));
 EOF
@@ -338,10 +339,16 @@ elif kw_port_busy "$redis_port_of_suite"; then
 (no private network namespace: not root, or unshare -n refused). Stop what listens on it first."
 fi
 
-read -r -a run_list <<<"${IOREDIS_RUNS:-direct keywarden}"
-for run in "${run_list[@]}"; do
-  [[ $run == direct || $run == keywarden ]] || die "unknown run '$run' (direct, keywarden)"
-  IOREDIS_WORK_DIR=$work KEYWARDEN_BIN=$kw_bin "${isolate[@]}" "$0" --inner "$run"
+read -r -a modes <<<"${IOREDIS_RUNS:-direct keywarden}"
+repeat=${IOREDIS_REPEAT:-1}
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || die "IOREDIS_REPEAT must be a positive number"
+run_list=()
+for ((i = 1; i <= repeat; i++)); do
+  for mode in "${modes[@]}"; do
+    [[ $mode == direct || $mode == keywarden ]] || die "unknown run '$mode' (direct, keywarden)"
+    IOREDIS_WORK_DIR=$work KEYWARDEN_BIN=$kw_bin "${isolate[@]}" "$0" --inner "$mode" "$i"
+    run_list+=("$mode-$i")
+  done
 done
 
 node "$work/summarize.js" "$work" "$version" "${run_list[@]}" | tee "$work/summary.txt"
