@@ -257,7 +257,9 @@ const figures = (list) =>
   `${count(list, "passed")} passed, ${count(list, "failed")} failed` +
   ` (${count(list, "pending")} pending)`;
 // Mocha stops the whole suite when a root hook fails: what did not run is counted, not hidden.
-const testsRun = (run) => results[run].outcomes.filter((o) => o.type === "test").length;
+// (A test that calls done() twice has two outcomes: tests are counted by file and title.)
+const testsRun = (run) =>
+  new Set(results[run].outcomes.filter((o) => o.type === "test").map((o) => o.file + o.title)).size;
 const mostRun = Math.max(...runs.map(testsRun));
 
 const indent = " ".repeat(14);
@@ -268,7 +270,7 @@ for (const run of runs) {
   say(`${indent}files reaching 127.0.0.1:6379: ${figures(all.filter(reaches))}`);
   say(`${indent}files that never reach it:     ${figures(all.filter((o) => !reaches(o)))}`);
   if (testsRun(run) < mostRun)
-    say(`${indent}${mostRun - testsRun(run)} tests not run: a root hook failed, mocha stopped`);
+    say(`${indent}${mostRun - testsRun(run)} test(s) not run: a root hook failed, mocha stopped`);
   const crashed = `${work}/${run}/crashed`;
   if (fs.existsSync(crashed)) say(`${indent}${fs.readFileSync(crashed, "utf8").trim()}`);
 }
