@@ -152,6 +152,7 @@ void Session::applyUpstreamAuth(ReplySlot* slot, std::string_view reply, std::st
     return;
   }
   setPool(pool);
+  pool->revive();
   x().upstream_user = user.empty() ? "default" : user;
   if (slot->effect == SlotEffect::kHelloAuth && sep2 != std::string::npos) {
     // HELLO's own options, applied now that AUTH succeeded: proto, then an optional name.

@@ -35,13 +35,15 @@ UpstreamLink* PinnedPool::acquire(int proto, LinkOwner* owner, std::string* caus
 }
 
 void PinnedPool::replenish(bool draining) {
-  if (!draining && prewarm_ > 0)
-    prewarm(prewarm_proto_, prewarm_);
+  if (draining)
+    return;
+  for (int proto : {2, 3})
+    if (prewarm_[proto - 2] > 0)
+      prewarm(proto, prewarm_[proto - 2]);
 }
 
 void PinnedPool::prewarm(int proto, size_t n) {
-  prewarm_proto_ = proto;
-  prewarm_ = n;
+  prewarm_[proto >= 3 ? 1 : 0] = n;
   std::string cause;
   while (idle(proto).size() < std::min(n, max_idle_)) {
     UpstreamLink* link = factory_->createPinned(proto, &cause);

@@ -67,8 +67,7 @@ private:
 
   Factory* factory_;
   size_t max_idle_;
-  size_t prewarm_ = 0;
-  int prewarm_proto_ = 2;
+  size_t prewarm_[2] = {0, 0};  // idle links kept ready, per protocol
   std::vector<UpstreamLink*> idle_[2];
   std::vector<UpstreamLink*> resetting_;
   std::vector<UpstreamLink*> busy_;

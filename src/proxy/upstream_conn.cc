@@ -56,6 +56,15 @@ void UpstreamConn::start() {
   connect();
 }
 
+void UpstreamConn::reconnectNow() {
+  if (state_ != State::kDown || destroyed_)
+    return;
+  failed_before_ = false;  // requests queue behind the new attempt instead of failing at once
+  backoff_ms_ = 0;
+  uv_timer_stop(&timer_);
+  connect();
+}
+
 bool UpstreamConn::blockingInFlight() const {
   return std::any_of(inflight_.begin(), inflight_.end(),
                      [](const InFlight& f) { return f.blocking; });
@@ -237,7 +246,6 @@ void UpstreamConn::queueHandshake() {
   if (failed_before_)
     worker_->stats().upstream_reconnects.add();
   failed_before_ = false;
-  backoff_ms_ = 0;
   worker_->stats().upstream_connects.add();
   worker_->stats().upstream_connected.add(1);
   armTimer(std::max<uint32_t>(worker_->config().upstream.request_timeout_ms / 4, 10));
@@ -508,6 +516,10 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
       fail(cause);
       return;
     }
+    // The backoff starts over only once Redis accepted the handshake: a connection it refuses
+    // (WRONGPASS for a deleted user) is not retried every reconnect_backoff_min_ms.
+    if (head.check == Check::kHello)
+      backoff_ms_ = 0;
     if (head.check == Check::kHello && was_down_ && role_ == Role::kShared) {
       was_down_ = false;
       KW_LOG_WARN("upstream %s is back (unavailable for %llu ms)",

@@ -47,6 +47,8 @@ public:
   UpstreamConn(Worker* worker, UpstreamPool* pool, int proto, Role role);
 
   void start();
+  // A down shared link connects again at once, accepting requests while it does.
+  void reconnectNow();
   // Closes for good: fails what is in flight, frees itself after libuv lets go of the handle.
   void destroy(std::string_view cause);
 

@@ -25,6 +25,11 @@ void UpstreamPool::ensureShared(int proto) {
   auto& list = sharedList(proto);
   if (!list.empty() || shut_down_)
     return;
+  if (proto >= 3 && this == &worker_->upstreams().main()) {
+    // The first RESP3 client: its pinned links are made ready too, before it needs one.
+    pinned_.setMaxIdle(worker_->config().upstream.pinned_pool_size);
+    pinned_.prewarm(3, kPrewarmedPinned);
+  }
   const unsigned n = std::max(1u, worker_->config().upstream.connections);
   for (unsigned i = 0; i < n; ++i) {
     auto* c = new UpstreamConn(worker_, this, proto, UpstreamConn::Role::kShared);
@@ -76,6 +81,12 @@ UpstreamConn* UpstreamPool::spare(int proto) {
     s->start();
   }
   return s;
+}
+
+void UpstreamPool::revive() {
+  for (auto& list : shared_)
+    for (UpstreamConn* c : list)
+      c->reconnectNow();
 }
 
 UpstreamLink* UpstreamPool::createPinned(int proto, std::string* cause) {

@@ -51,6 +51,10 @@ public:
   UpstreamLink* acquire(int proto, LinkOwner* owner, std::string* cause) override;
   void release(UpstreamLink* link) override;
 
+  // Credentials just proved good (an AUTH as this identity succeeded): shared links waiting out
+  // a reconnect backoff (Redis closed them, e.g. ACL DELUSER then SETUSER) connect again now.
+  void revive();
+
   // From the links themselves.
   void onResetDone(UpstreamConn* conn, bool clean);
   void pinnedGone(UpstreamConn* conn);
