@@ -42,12 +42,19 @@ OutQueue::Chunk* OutQueue::newChunk(size_t min_capacity) {
     capacity = bytes - sizeof(Chunk);
     block = ::operator new(bytes);
   }
-  auto* c = new (block) Chunk{nullptr, capacity, 0, 0};
+  auto* c = new (block) Chunk{nullptr, nullptr, capacity, 0, 0, nullptr};
+  c->bytes = reinterpret_cast<char*>(c + 1);
   return c;
 }
 
 void OutQueue::freeChunk(Chunk* c) {
   constexpr size_t kStandard = ChunkPool::kChunkBytes - sizeof(Chunk);
+  if (c->shared) {
+    c->shared->unref();
+    c->~Chunk();
+    ::operator delete(c);
+    return;
+  }
   const bool standard = c->capacity == kStandard && pool_;
   c->~Chunk();
   if (standard)
@@ -78,10 +85,26 @@ void OutQueue::append(std::string_view bytes) {
   tail_ = c;
 }
 
+void OutQueue::appendShared(SharedBlock* block, std::string_view bytes) {
+  if (bytes.empty())
+    return;
+  block->ref();
+  void* mem = ::operator new(sizeof(Chunk));
+  // Full from the start: nothing is ever appended into another owner's bytes.
+  auto* c = new (mem)
+      Chunk{nullptr, const_cast<char*>(bytes.data()), bytes.size(), 0, bytes.size(), block};
+  size_ += bytes.size();
+  if (tail_)
+    tail_->next = c;
+  else
+    head_ = c;
+  tail_ = c;
+}
+
 void OutQueue::prepend(std::string_view bytes) {
   if (bytes.empty())
     return;
-  if (head_ && head_->begin >= bytes.size()) {
+  if (head_ && !head_->shared && head_->begin >= bytes.size()) {
     head_->begin -= bytes.size();
     std::memcpy(head_->data() + head_->begin, bytes.data(), bytes.size());
     size_ += bytes.size();
@@ -150,7 +173,7 @@ void OutQueue::clear() {
 size_t OutQueue::capacity() const {
   size_t total = 0;
   for (const Chunk* c = head_; c; c = c->next)
-    total += c->capacity;
+    total += c->shared ? 0 : c->capacity;  // shared bytes are counted by their owner
   return total;
 }
 

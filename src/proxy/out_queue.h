@@ -4,6 +4,8 @@
 //
 //   append(bytes)      copied into the tail chunk (a pooled 16 KiB chunk, or one of its own size
 //                      for a large payload)
+//   appendShared(b, v) not copied: a chunk refers to `v` inside the block `b` (a large request
+//                      written to Redis from the input buffer it was read into)
 //   gather(skip, iov)  the queued bytes from `skip` on, as iovecs for writev (no copy)
 //   consume(n)         the first n bytes were written: whole chunks go back to the pool
 //
@@ -17,6 +19,8 @@
 #include <cstdint>
 #include <string_view>
 #include <vector>
+
+#include "proxy/shared_block.h"
 
 namespace kw {
 
@@ -49,6 +53,8 @@ public:
 
   void setPool(ChunkPool* pool) { pool_ = pool; }
   void append(std::string_view bytes);
+  // `bytes` lies inside `block`, which is kept (a reference) until they are written.
+  void appendShared(SharedBlock* block, std::string_view bytes);
   // Appends, in front of everything queued (a handshake queued before the requests that waited
   // for the connection). Only while nothing is being written.
   void prepend(std::string_view bytes);
@@ -64,14 +70,17 @@ public:
   size_t capacity() const;
 
 private:
-  // The header sits at the start of its block; the bytes follow it.
+  // The header sits at the start of its block and the bytes follow it, or (`shared`) the bytes
+  // are another owner's and the header only refers to them.
   struct Chunk {
     Chunk* next;
+    char* bytes;
     size_t capacity;
-    size_t begin;  // first unwritten byte
-    size_t end;    // one past the last queued byte
-    char* data() { return reinterpret_cast<char*>(this + 1); }
-    const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+    size_t begin;         // first unwritten byte
+    size_t end;           // one past the last queued byte
+    SharedBlock* shared;  // the owner of `bytes`, or nullptr
+    char* data() { return bytes; }
+    const char* data() const { return bytes; }
   };
   Chunk* newChunk(size_t min_capacity);
   void freeChunk(Chunk* c);

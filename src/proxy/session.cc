@@ -241,6 +241,7 @@ void Session::processInput(std::string_view data) {
   } else {
     if (!data.empty())
       inbuf_.append(data);
+    Worker::BytesOwnerScope owner(worker_, inbuf_.block());
     inbuf_.consume(processBuffer(inbuf_.view()));
   }
   if (inbuf_.size() > worker_->config().limits.max_query_buffer_bytes && !closed_) {
@@ -1353,7 +1354,10 @@ void Session::drainDone() {
 void Session::emit(std::string_view bytes) {
   if (closed_)
     return;
-  writer_.append(bytes);
+  if (SharedBlock* block = worker_->sharedOwnerOf(bytes))
+    writer_.appendShared(block, bytes);  // a large reply, written from where it was read
+  else
+    writer_.append(bytes);
   checkOutputLimit();
 }
 

@@ -33,6 +33,9 @@ public:
   }
 
   void append(std::string_view bytes) { queue_.append(bytes); }
+  void appendShared(SharedBlock* block, std::string_view bytes) {
+    queue_.appendShared(block, bytes);
+  }
   // In front of everything queued; only before anything was written (a handshake).
   void prepend(std::string_view bytes) { queue_.prepend(bytes); }
   bool writing() const { return writing_; }

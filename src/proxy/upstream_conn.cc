@@ -283,7 +283,10 @@ void UpstreamConn::popHead() {
 }
 
 void UpstreamConn::queue(std::string_view raw) {
-  writer_.append(raw);
+  if (SharedBlock* block = worker_->sharedOwnerOf(raw))
+    writer_.appendShared(block, raw);  // a large request, written from where it was read
+  else
+    writer_.append(raw);
   if (state_ == State::kReady)
     worker_->markDirty(this);
 }
@@ -414,6 +417,7 @@ void UpstreamConn::consume(std::string_view data) {
   }
   if (!data.empty())
     partial_.append(data);
+  Worker::BytesOwnerScope owner(worker_, partial_.block());
   size_t used = consumeFrames(partial_.view());
   if (state_ != State::kReady)
     return;

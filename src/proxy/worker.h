@@ -114,6 +114,31 @@ public:
   void forgetDirty(Session* s);
   void forgetDirty(UpstreamConn* c);
 
+  // Zero-copy forwarding: while a session dispatches requests from its input buffer (or a link
+  // delivers replies from its own), that buffer's block is named here, and a send queue given
+  // a large span of it (kShareMin or more) keeps a reference instead of copying the bytes.
+  static constexpr size_t kShareMin = 64 * 1024;
+  class BytesOwnerScope {
+  public:
+    BytesOwnerScope(Worker* w, SharedBlock* block) : w_(w), saved_(w->bytes_owner_) {
+      w->bytes_owner_ = block;
+    }
+    ~BytesOwnerScope() { w_->bytes_owner_ = saved_; }
+    BytesOwnerScope(const BytesOwnerScope&) = delete;
+    BytesOwnerScope& operator=(const BytesOwnerScope&) = delete;
+
+  private:
+    Worker* w_;
+    SharedBlock* saved_;
+  };
+  // The block `bytes` lies in, when it is large and in the block being processed now.
+  SharedBlock* sharedOwnerOf(std::string_view bytes) const {
+    return bytes.size() >= kShareMin && bytes_owner_ &&
+                   bytes_owner_->contains(bytes.data(), bytes.size())
+               ? bytes_owner_
+               : nullptr;
+  }
+
   // Back-pressure towards Redis: a session whose upstream link has more than kSendQueueHigh bytes
   // waiting to be sent stops reading its client until the link is down to kSendQueueLow (as
   // Redis, which reads a client only as fast as it runs its commands).
@@ -148,7 +173,8 @@ private:
 
   const unsigned index_;
   SharedState* shared_;
-  ChunkPool chunks_;  // first: outlives every connection's queue
+  ChunkPool chunks_;                    // first: outlives every connection's queue
+  SharedBlock* bytes_owner_ = nullptr;  // see BytesOwnerScope
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   std::shared_ptr<const CommandTable> commands_;

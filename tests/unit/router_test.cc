@@ -248,3 +248,24 @@ TEST_CASE("no link can be had: the request is refused with the cause, nothing is
   CHECK(cause == "no file descriptors");
   CHECK_FALSE(f.router.hold(Router::kHoldMulti, &cause));
 }
+
+TEST_CASE(
+    "a link stuck behind a busy head: clients with nothing in flight move, others keep order") {
+  Fixture idle;     // will have nothing in flight on the shared link when it gets stuck
+  Fixture waiting;  // will have its script in flight there
+  waiting.router.setPool(&idle.pool);
+  REQUIRE(idle.send("GET a"));
+  FakeLink* shared = idle.pool.shared2;
+  reply(idle.router, shared);
+  REQUIRE(waiting.send("EVAL busy"));
+  CHECK(waiting.pool.shared2 == nullptr);  // (it uses idle's pool: one shared link for both)
+  shared->stuck = true;                    // its head (the script) is older than the threshold
+  REQUIRE(idle.send("PING"));
+  REQUIRE(idle.pool.spare != nullptr);
+  CHECK(idle.pool.spare->sent == std::vector<std::string>{"PING"});
+  // The client still waiting on the stuck link stays there: its next request runs after its
+  // first, as it sent them.
+  REQUIRE(waiting.send("GET b"));
+  CHECK(shared->sent == std::vector<std::string>{"GET a", "EVAL busy", "GET b"});
+  CHECK(idle.pool.spare->sent.size() == 1);
+}
