@@ -10,6 +10,7 @@ packages=(
   doctest-dev libtomlplusplus-dev libsodium-dev
   redis-server redis-tools postgresql prometheus nutcracker
   clang-format
+  openssl
 )
 # node 20 may come from outside Debian (NodeSource); Debian's nodejs/npm would conflict with it.
 if ! command -v node >/dev/null 2>&1; then

@@ -15,6 +15,9 @@ const os = require('node:os');
 const path = require('node:path');
 const nodeTest = require('node:test');
 
+const { makeCerts } = require('./certs');
+const { RawClient, RespError, connectSocket } = require('./resp');
+
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const TARGET_REDIS = process.env.KW_TARGET === 'redis';
 const KEYWARDEN_BIN = process.env.KEYWARDEN_BIN || path.join(REPO_ROOT, 'build-asan', 'keywarden');
@@ -91,11 +94,11 @@ function tailFile(file, maxLines = 80) {
   }
 }
 
-// One PING over a fresh connection. Resolves with the first reply line
-// ('+PONG', '-NOAUTH ...'), or throws on connect/timeout/close.
-function pingOnce(port, timeoutMs = 1000) {
+// One PING over a fresh connection to `target` (see resp.js connectSocket). Resolves with the
+// first reply line ('+PONG', '-NOAUTH ...'), or throws on connect/timeout/close.
+function pingOnce(target, timeoutMs = 1000) {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: HOST });
+    let s = null;
     let data = '';
     let done = false;
     const finish = (err, val) => {
@@ -116,9 +119,9 @@ function pingOnce(port, timeoutMs = 1000) {
         resolve(val);
       });
     };
+    s = connectSocket(target, () => s.write('*1\r\n$4\r\nPING\r\n'));
     const timer = setTimeout(() => finish(new Error('PING timed out')), timeoutMs);
     s.on('error', (e) => finish(e));
-    s.on('connect', () => s.write('*1\r\n$4\r\nPING\r\n'));
     s.on('data', (d) => {
       data += d.toString('latin1');
       const i = data.indexOf('\r\n');
@@ -195,9 +198,19 @@ class Server {
     return found;
   }
 
+  // Where it listens, for messages.
+  where() {
+    return `port ${this.port}`;
+  }
+
+  // What waitReady's PING connects to (see resp.js connectSocket).
+  pingTarget() {
+    return this.port;
+  }
+
   describeFailure(what) {
     const ex = this.exitInfo ? ` (process exited: ${JSON.stringify(this.exitInfo)})` : '';
-    return `${this.kind} on port ${this.port}: ${what}${ex}\n--- ${this.logFile} (tail) ---\n${tailFile(this.logFile)}`;
+    return `${this.kind} on ${this.where()}: ${what}${ex}\n--- ${this.logFile} (tail) ---\n${tailFile(this.logFile)}`;
   }
 
   async waitReady(acceptReply = (line) => line === '+PONG') {
@@ -206,7 +219,7 @@ class Server {
     while (Date.now() < deadline) {
       if (!this.alive) throw new Error(this.describeFailure('exited during startup'));
       try {
-        const line = await pingOnce(this.port);
+        const line = await pingOnce(this.pingTarget());
         if (acceptReply(line)) return;
         last = `PING answered ${JSON.stringify(line)}`;
       } catch (e) {
@@ -251,14 +264,18 @@ class Server {
 }
 
 class RedisServer extends Server {
-  constructor(dir, port, opts) {
-    super('redis', dir, port);
+  constructor(dir, port, opts, kind = 'redis') {
+    super(kind, dir, port);
     this.password = opts.password || null;
     this.extraArgs = opts.args || [];
   }
 
+  listenArgs() {
+    return ['--port', String(this.port), '--bind', HOST];
+  }
+
   args() {
-    const a = ['--port', String(this.port), '--bind', HOST, '--dir', this.dir, '--save', '', '--appendonly', 'no'];
+    const a = [...this.listenArgs(), '--dir', this.dir, '--save', '', '--appendonly', 'no'];
     if (this.password) a.push('--requirepass', this.password);
     return a.concat(this.extraArgs);
   }
@@ -301,6 +318,427 @@ async function startRedis(opts = {}) {
   const port = opts.port || (await freePort());
   const r = new RedisServer(dir, port, opts);
   return r.start();
+}
+
+// One command over a fresh connection to `target` (a port, or {port, host} / {path} / with
+// `tls`, see resp.js connectSocket), after AUTH when a password is given. Resolves with the reply
+// (a RespError for an error reply); rejects when the server cannot be reached or does not answer.
+async function callOnce(target, args, { username, password, timeoutMs = 2000 } = {}) {
+  const c = await RawClient.open(target, { connectTimeoutMs: timeoutMs });
+  try {
+    if (password) {
+      c.send(...(username ? ['AUTH', username, password] : ['AUTH', password]));
+      const r = await c.read(timeoutMs);
+      if (r instanceof RespError) throw new Error(`AUTH refused by ${JSON.stringify(target)}: ${r.message}`);
+    }
+    c.send(...args);
+    return await c.read(timeoutMs);
+  } finally {
+    c.close();
+  }
+}
+
+// Runs redis-cli (or REDIS_CLI_BIN) with `args`, asynchronously so the test's own clients keep
+// running; resolves with {code, signal, stdout, stderr}. Killed after timeoutMs.
+function redisCli(args, { timeoutMs = 10000, bin = process.env.REDIS_CLI_BIN || 'redis-cli' } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(p);
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      children.delete(p);
+      reject(new Error(`cannot run ${bin}: ${e.message}`));
+    });
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(p);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+// ---- TLS and Unix-socket Redis ----
+
+// A certificate of a makeCerts() set: its name there ('client', 'expiredServer', ...) or
+// {cert, key} itself.
+function pickCert(certs, which) {
+  const c = typeof which === 'string' ? certs[which] : which;
+  assert.ok(c && c.cert && c.key, `no certificate ${JSON.stringify(which)} in the set`);
+  return c;
+}
+
+// node tls.connect options (also ioredis's `tls`) to reach a server of `certs`: trusts its CA and
+// presents the client certificate `as` (a name in the set, {cert, key}, or null for none).
+function tlsClientOptions(certs, as = 'client') {
+  const o = { ca: fs.readFileSync(certs.ca.cert) };
+  if (as) {
+    const c = pickCert(certs, as);
+    o.cert = fs.readFileSync(c.cert);
+    o.key = fs.readFileSync(c.key);
+  }
+  return o;
+}
+
+// redis-cli / redis-benchmark arguments for the same: --tls --cacert [--cert --key].
+function redisCliTlsArgs(certs, as = 'client') {
+  const a = ['--tls', '--cacert', certs.ca.cert];
+  if (as) {
+    const c = pickCert(certs, as);
+    a.push('--cert', c.cert, '--key', c.key);
+  }
+  return a;
+}
+
+// TLS only (no plaintext port). requireClientCert: true ("tls-auth-clients yes"), false ("no")
+// or 'optional'.
+class RedisTlsServer extends RedisServer {
+  constructor(dir, port, opts) {
+    super(dir, port, opts, 'redis-tls');
+    this.certs = opts.certs;
+    this.serverCert = pickCert(opts.certs, opts.serverCert || 'server');
+    this.requireClientCert = opts.requireClientCert;
+  }
+
+  listenArgs() {
+    const auth = this.requireClientCert === 'optional' ? 'optional' : this.requireClientCert ? 'yes' : 'no';
+    return ['--port', '0', '--tls-port', String(this.port), '--bind', HOST,
+      '--tls-cert-file', this.serverCert.cert, '--tls-key-file', this.serverCert.key,
+      '--tls-ca-cert-file', this.certs.ca.cert, '--tls-auth-clients', auth];
+  }
+
+  where() {
+    return `TLS port ${this.port}`;
+  }
+
+  // Trusts the set's CA whatever certificate the server presents: a server started on purpose
+  // with an expired or untrusted certificate must still be seen to be up.
+  pingTarget() {
+    return { port: this.port, tls: { ...tlsClientOptions(this.certs, 'client'), rejectUnauthorized: false } };
+  }
+
+  cliArgs(as = 'client') {
+    return ['-h', HOST, '-p', String(this.port), ...redisCliTlsArgs(this.certs, as)];
+  }
+}
+
+// redis-server with TLS on a free port and no plaintext port. `certs` from makeCerts() (made in
+// a new temp dir when omitted); serverCert: which certificate it presents (default 'server');
+// requireClientCert: true | false (default) | 'optional'; password, args: as startRedis.
+// Returns the server: {port, certs, cliArgs(as), stop(), kill(), restart(), ...}.
+async function startRedisTls(opts = {}) {
+  const dir = makeTempDir('kw-redis-tls-');
+  const certs = opts.certs || makeCerts(path.join(dir, 'certs'));
+  const port = opts.port || (await freePort());
+  const r = new RedisTlsServer(dir, port, { ...opts, certs });
+  return r.start();
+}
+
+class RedisUnixServer extends RedisServer {
+  constructor(dir, opts) {
+    super(dir, 0, opts, 'redis-unix');
+    this.path = path.join(dir, 'redis.sock');
+    this.perm = opts.perm || '700';
+  }
+
+  listenArgs() {
+    return ['--port', '0', '--unixsocket', this.path, '--unixsocketperm', this.perm];
+  }
+
+  where() {
+    return this.path;
+  }
+
+  pingTarget() {
+    return { path: this.path };
+  }
+}
+
+// redis-server listening only on a Unix socket in a temp dir ({path}; perm default '700');
+// password, args: as startRedis.
+async function startRedisUnix(opts = {}) {
+  const dir = makeTempDir('kw-redis-unix-');
+  return new RedisUnixServer(dir, opts).start();
+}
+
+// ---- Sentinel ----
+// A group on loopback: one master, replicas (--replicaof), and sentinels (`redis-server <conf>
+// --sentinel`, each with its own config file in its own temp dir; Sentinel rewrites it).
+
+class SentinelServer extends RedisServer {
+  constructor(dir, port, conf, opts) {
+    super(dir, port, opts, 'sentinel');
+    this.conf = conf;
+  }
+
+  args() {
+    return [this.conf, '--sentinel'];
+  }
+}
+
+// Sentinel answers flat [field, value, ...] arrays; RESP3 maps come as Map.
+function fields(reply) {
+  if (reply instanceof Map) return Object.fromEntries(reply);
+  const o = {};
+  for (let i = 0; i + 1 < reply.length; i += 2) o[reply[i]] = reply[i + 1];
+  return o;
+}
+
+function sentinelConfig({ port, dir, masterName, master, quorum, downAfterMs, failoverTimeoutMs, parallelSyncs, password, sentinelPassword, sentinelUsername }) {
+  const lines = [
+    `port ${port}`, `bind ${HOST}`, `dir ${dir}`, 'daemonize no', 'logfile ""',
+    'sentinel resolve-hostnames no', 'sentinel announce-hostnames no',
+    `sentinel monitor ${masterName} ${HOST} ${master.port} ${quorum}`,
+    `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+    `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
+    `sentinel parallel-syncs ${masterName} ${parallelSyncs}`,
+  ];
+  if (password) lines.push(`sentinel auth-pass ${masterName} ${password}`);
+  if (sentinelUsername) {
+    // The sentinels also use this user to talk to each other.
+    lines.push('user default off', `user ${sentinelUsername} on >${sentinelPassword} allchannels +@all`,
+      `sentinel sentinel-user ${sentinelUsername}`, `sentinel sentinel-pass ${sentinelPassword}`);
+  } else if (sentinelPassword) {
+    lines.push(`requirepass ${sentinelPassword}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function sentinelAuthOf(opts) {
+  return opts.sentinelPassword ? { username: opts.sentinelUsername, password: opts.sentinelPassword } : {};
+}
+
+class SentinelGroup {
+  constructor(opts, nodes, sentinels) {
+    this.opts = opts;
+    this.masterName = opts.masterName;
+    this.nodes = nodes; // every data node, the first master first
+    this.master = nodes[0]; // the master at startup; currentMaster() asks who it is now
+    this.replicas = nodes.slice(1);
+    this.sentinels = sentinels;
+    this.sentinelAuth = sentinelAuthOf(opts);
+    this.dataAuth = opts.password ? { password: opts.password } : {};
+  }
+
+  // "127.0.0.1:port" of every sentinel, for keywarden's `sentinels`.
+  get sentinelAddresses() {
+    return this.sentinels.map((s) => `${HOST}:${s.port}`);
+  }
+
+  nodeAt(port) {
+    return this.nodes.find((n) => n.port === Number(port)) || null;
+  }
+
+  sentinelCall(sentinel, ...args) {
+    return callOnce(sentinel.port, args, this.sentinelAuth);
+  }
+
+  nodeCall(node, ...args) {
+    return callOnce(node.port, args, this.dataAuth);
+  }
+
+  // One sentinel's answer to GET-MASTER-ADDR-BY-NAME: {host, port} or null.
+  async askMaster(sentinel) {
+    const r = await this.sentinelCall(sentinel, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.masterName);
+    if (r instanceof RespError) throw new Error(`sentinel ${sentinel.port}: ${r.message}`);
+    return Array.isArray(r) ? { host: r[0], port: Number(r[1]) } : null;
+  }
+
+  // The master as the first sentinel that answers sees it: {host, port, node} (node: the data
+  // server on that port).
+  async currentMaster() {
+    const errors = [];
+    for (const s of this.sentinels.filter((x) => x.alive)) {
+      try {
+        const a = await this.askMaster(s);
+        if (a) return { ...a, node: this.nodeAt(a.port) };
+        errors.push(`sentinel ${s.port}: master unknown`);
+      } catch (e) {
+        errors.push(e.message);
+      }
+    }
+    throw new Error(`no sentinel knows master ${this.masterName}: ${errors.join('; ')}`);
+  }
+
+  // What is still missing for a settled group, or '' when: every live sentinel names the same
+  // live master, whose ROLE is master; sees every other live data node as a replica of it with
+  // its link up; and knows every other live sentinel.
+  async unsettled() {
+    const live = this.sentinels.filter((s) => s.alive);
+    const addr = await this.askMaster(live[0]);
+    if (!addr) return `sentinel ${live[0].port} does not know the master`;
+    const master = this.nodeAt(addr.port);
+    if (!master || !master.alive) return `master ${addr.port} is not a live node of the group`;
+    const role = await this.nodeCall(master, 'ROLE');
+    if (!Array.isArray(role) || role[0] !== 'master') return `node ${addr.port} is not a master yet`;
+    const wantReplicas = this.nodes.filter((n) => n.alive && n !== master).map((n) => n.port).sort();
+    for (const s of live) {
+      const m = fields(await this.sentinelCall(s, 'SENTINEL', 'MASTER', this.masterName));
+      if (Number(m.port) !== master.port) return `sentinel ${s.port} names master ${m.port}`;
+      if (m.flags !== 'master') return `sentinel ${s.port}: master flags ${m.flags}`;
+      const reps = (await this.sentinelCall(s, 'SENTINEL', 'REPLICAS', this.masterName)).map(fields);
+      const ok = reps.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok' &&
+        Number(r['master-port']) === master.port).map((r) => Number(r.port)).sort();
+      if (!wantReplicas.every((p) => ok.includes(p))) {
+        return `sentinel ${s.port} sees replicas ${JSON.stringify(reps.map((r) => [r.port, r.flags, r['master-link-status']]))}, wants ${wantReplicas} linked`;
+      }
+      const others = (await this.sentinelCall(s, 'SENTINEL', 'SENTINELS', this.masterName)).map(fields);
+      const seen = others.filter((o) => o.flags === 'sentinel').map((o) => Number(o.port));
+      const want = live.filter((x) => x !== s).map((x) => x.port);
+      if (!want.every((p) => seen.includes(p))) return `sentinel ${s.port} knows sentinels ${seen}, wants ${want}`;
+    }
+    return '';
+  }
+
+  async waitSettled(timeoutMs = 20000) {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      try {
+        last = await this.unsettled();
+        if (last === '') return;
+      } catch (e) {
+        last = e.message;
+      }
+      await sleep(100);
+    }
+    throw new Error(`sentinel group not settled after ${timeoutMs} ms: ${last}\n${this.tails()}`);
+  }
+
+  // Waits until every live sentinel names the same master other than `from` ({port}) and that
+  // node answers ROLE master. {from, to: {host, port, node}, msFirst (the first sentinel
+  // to name a new master), ms (all agree and the new master says so)}, times since `since`.
+  async waitForSwitch(from, { since = Date.now(), timeoutMs } = {}) {
+    const o = this.opts;
+    const limit = timeoutMs || o.downAfterMs + 3 * o.failoverTimeoutMs + 10000;
+    const deadline = since + limit;
+    let msFirst = null;
+    let last = '';
+    while (Date.now() < deadline) {
+      const live = this.sentinels.filter((s) => s.alive);
+      const seen = await Promise.all(live.map((s) => this.askMaster(s).catch((e) => ({ error: e.message }))));
+      const moved = seen.filter((a) => a && !a.error && a.port !== from.port);
+      if (moved.length > 0 && msFirst === null) msFirst = Date.now() - since;
+      if (moved.length === live.length && moved.every((a) => a.port === moved[0].port)) {
+        const node = this.nodeAt(moved[0].port);
+        const role = node ? await this.nodeCall(node, 'ROLE').catch(() => null) : null;
+        if (Array.isArray(role) && role[0] === 'master') {
+          return { from, to: { ...moved[0], node }, msFirst, ms: Date.now() - since };
+        }
+        last = `sentinels name ${moved[0].port}, its ROLE is ${JSON.stringify(role)}`;
+      } else {
+        last = `sentinels name ${JSON.stringify(seen)}`;
+      }
+      await sleep(50);
+    }
+    throw new Error(`no switch away from master ${from.port} within ${limit} ms: ${last}\n${this.tails()}`);
+  }
+
+  // SENTINEL FAILOVER (retried while the sentinel answers -INPROG or -NOGOODSLAVE, e.g. right
+  // after an earlier failover), then waitForSwitch. Resolves as waitForSwitch.
+  async failover({ timeoutMs = 15000 } = {}) {
+    const from = await this.currentMaster();
+    const since = Date.now();
+    const deadline = since + timeoutMs;
+    for (;;) {
+      const s = this.sentinels.find((x) => x.alive);
+      const r = await this.sentinelCall(s, 'SENTINEL', 'FAILOVER', this.masterName);
+      if (r === 'OK') break;
+      const retry = r instanceof RespError && /^(INPROG|NOGOODSLAVE)/.test(r.message);
+      if (!retry || Date.now() > deadline) {
+        throw new Error(`SENTINEL FAILOVER on ${s.port}: ${r instanceof RespError ? r.message : JSON.stringify(r)}`);
+      }
+      await sleep(200);
+    }
+    return this.waitForSwitch(from, { since, timeoutMs });
+  }
+
+  // SIGKILLs the current master, then waitForSwitch. Resolves as waitForSwitch, plus `killed`
+  // (the server, which restart() brings back on its port; Sentinel then makes it a replica).
+  async killMaster(opts = {}) {
+    const from = await this.currentMaster();
+    assert.ok(from.node, `master ${from.port} is not a node of this group`);
+    const since = Date.now();
+    await from.node.kill();
+    const r = await this.waitForSwitch(from, { since, ...opts });
+    return { ...r, killed: from.node };
+  }
+
+  // How many times the sentinel of index i has switched the master so far (its log's
+  // +switch-master lines): a test can tell a failover it caused from one the sentinels decided on
+  // their own (with downAfterMs 1000, a machine loaded enough to delay PING replies by a second
+  // makes them fail over).
+  switchCount(i = 0) {
+    return (this.sentinels[i].logs().match(/\+switch-master /g) || []).length;
+  }
+
+  tails() {
+    return this.sentinels.map((s) => `--- sentinel ${s.port} (tail) ---\n${tailFile(s.logFile, 25)}`).join('\n');
+  }
+
+  async stop() {
+    const errors = [];
+    for (const s of [...this.sentinels, ...this.nodes.slice().reverse()]) {
+      try {
+        await s.stop();
+      } catch (e) {
+        errors.push(e.message);
+      }
+    }
+    if (errors.length) throw new Error(errors.join('\n'));
+  }
+}
+
+// A Sentinel group on loopback, settled before it is returned (waitSettled). Options:
+//   masterName 'kwmaster', replicas 2, sentinels 3, quorum 2, downAfterMs 1000,
+//   failoverTimeoutMs 4000 (also Sentinel's pause before it fails the same master over again,
+//   2x this), parallelSyncs 1,
+//   infoPeriodMs 1000: how often a sentinel sends INFO to the data nodes (SENTINEL DEBUG
+//   INFO-PERIOD; Sentinel's own is 10000), so a node that comes back as a stale master is turned
+//   into a replica within a second instead of ten,
+//   publishPeriodMs (default: Sentinel's own, 2000): the hello period (SENTINEL DEBUG
+//   PUBLISH-PERIOD); a sentinel demotes a node that still says it is master only after 4x this,
+//   so after failover() the old master keeps answering as a master for ~8 s by default,
+//   password: requirepass + masterauth on every data node, `sentinel auth-pass` on sentinels,
+//   sentinelPassword: the sentinels' own password (requirepass), sentinelUsername: with it, an
+//   ACL user instead (the default user is off).
+// Returns a SentinelGroup: {masterName, master, replicas, nodes, sentinels, sentinelAddresses,
+// currentMaster(), failover(), killMaster(), waitForSwitch(), waitSettled(), stop()}.
+async function startSentinelGroup(options = {}) {
+  const opts = {
+    masterName: 'kwmaster', replicas: 2, sentinels: 3, quorum: 2, downAfterMs: 1000,
+    failoverTimeoutMs: 4000, parallelSyncs: 1, infoPeriodMs: 1000, ...options,
+  };
+  assert.ok(!opts.sentinelUsername || opts.sentinelPassword, 'sentinelUsername needs sentinelPassword');
+  // A replica that must resync fully starts at once instead of after Redis's 5 s wait for others.
+  const dataArgs = ['--repl-diskless-sync-delay', '0'];
+  if (opts.password) dataArgs.push('--masterauth', opts.password);
+  const master = await startRedis({ password: opts.password, args: dataArgs });
+  const nodes = [master];
+  for (let i = 0; i < opts.replicas; i++) {
+    nodes.push(await startRedis({ password: opts.password, args: [...dataArgs, '--replicaof', HOST, String(master.port)] }));
+  }
+  const sentinels = [];
+  for (let i = 0; i < opts.sentinels; i++) {
+    const dir = makeTempDir('kw-sentinel-');
+    const port = await freePort();
+    const conf = path.join(dir, 'sentinel.conf');
+    fs.writeFileSync(conf, sentinelConfig({ ...opts, port, dir, master }));
+    const s = new SentinelServer(dir, port, conf, { password: opts.sentinelPassword });
+    sentinels.push(s);
+    await s.start();
+    const debug = ['INFO-PERIOD', String(opts.infoPeriodMs)];
+    if (opts.publishPeriodMs) debug.push('PUBLISH-PERIOD', String(opts.publishPeriodMs));
+    const r = await callOnce(port, ['SENTINEL', 'DEBUG', ...debug], sentinelAuthOf(opts));
+    assert.equal(r, 'OK', `SENTINEL DEBUG ${debug.join(' ')} on ${port}: ${r && r.message}`);
+  }
+  const group = new SentinelGroup(opts, nodes, sentinels);
+  await group.waitSettled();
+  return group;
 }
 
 // ---- PostgreSQL (read-through tests) ----
@@ -705,13 +1143,17 @@ function withServers(onStarted) {
 
 module.exports = {
   HOST,
+  callOnce,
   confPolicyBlocks,
   KEYWARDEN_BIN,
   REPO_ROOT,
   TARGET_REDIS,
   freePort,
+  makeCerts,
   makeTempDir,
   proxyTest,
+  redisCli,
+  redisCliTlsArgs,
   runKeywardenSync,
   serverVersion,
   sleep,
@@ -719,7 +1161,11 @@ module.exports = {
   startKeywardenWith,
   startPostgres,
   startRedis,
+  startRedisTls,
+  startRedisUnix,
+  startSentinelGroup,
   test,
+  tlsClientOptions,
   versionAtLeast,
   withServers,
   within,

@@ -4,6 +4,28 @@
 // library smoothing over framing or type differences.
 
 const net = require('node:net');
+const tls = require('node:tls');
+
+// A socket to `target`: a port on 127.0.0.1, or {port, host} / {path} (Unix socket), with `tls`
+// (node tls.connect options: ca, cert, key, servername...) for TLS. `onReady` runs once the
+// connection, and its TLS handshake, is up.
+function connectSocket(target, onReady) {
+  const where = typeof target === 'number' ? { port: target, host: '127.0.0.1' } : { host: '127.0.0.1', ...target };
+  if (where.path) delete where.host;
+  if (where.tls) {
+    const { tls: tlsOpts, ...rest } = where;
+    return tls.connect({ ...rest, ...tlsOpts }, onReady);
+  }
+  const s = net.connect(where);
+  s.once('connect', onReady);
+  return s;
+}
+
+function describeTarget(target) {
+  if (typeof target === 'number') return `127.0.0.1:${target}`;
+  const where = target.path ? target.path : `${target.host || '127.0.0.1'}:${target.port}`;
+  return target.tls ? `${where} (TLS)` : where;
+}
 
 class RespError {
   constructor(message) {
@@ -185,18 +207,23 @@ class RawClient {
   }
 
   static connect(port, host = '127.0.0.1', opts = {}) {
+    return RawClient.open({ port, host }, opts);
+  }
+
+  // A client on any target connectSocket takes (TCP, Unix socket, TLS).
+  static open(target, opts = {}) {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ port, host });
-      s.setNoDelay(true);
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new Error(`connect to ${host}:${port} timed out`));
-      }, opts.connectTimeoutMs ?? 5000);
-      s.once('connect', () => {
+      let timer = null;
+      const s = connectSocket(target, () => {
         clearTimeout(timer);
         s.removeAllListeners('error');
         resolve(new RawClient(s, opts));
       });
+      if (!target.path) s.setNoDelay(true);
+      timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error(`connect to ${describeTarget(target)} timed out`));
+      }, opts.connectTimeoutMs ?? 5000);
       s.once('error', (e) => {
         clearTimeout(timer);
         reject(e);
@@ -281,4 +308,4 @@ class RawClient {
   }
 }
 
-module.exports = { RespError, RespPush, RespReader, RawClient, encodeCommand };
+module.exports = { RespError, RespPush, RespReader, RawClient, connectSocket, describeTarget, encodeCommand };
