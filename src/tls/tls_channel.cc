@@ -4,8 +4,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include <algorithm>
-#include <climits>
 #include <utility>
 
 namespace kw {
@@ -14,36 +12,6 @@ namespace {
 constexpr unsigned char kHandshakeRecord =
     0x16;                                 // the content type every TLS connection opens with
 constexpr size_t kReadChunk = 16 * 1024;  // one TLS record's plaintext at most
-
-// The write side of every channel: OpenSSL's records are appended to the channel's string, which
-// the owner then takes whole (no copy, where a memory BIO would need one).
-int appendWrite(BIO* bio, const char* data, size_t size, size_t* written) {
-  static_cast<std::string*>(BIO_get_data(bio))->append(data, size);
-  *written = size;
-  return 1;
-}
-
-long appendCtrl(BIO*, int cmd, long, void*) {
-  return cmd == BIO_CTRL_FLUSH ? 1 : 0;  // OpenSSL flushes after each flight: always done
-}
-
-int appendCreate(BIO* bio) {
-  BIO_set_init(bio, 1);
-  return 1;
-}
-
-const BIO_METHOD* appendMethod() {
-  static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "kw-append");
-    if (m != nullptr) {
-      BIO_meth_set_write_ex(m, appendWrite);
-      BIO_meth_set_ctrl(m, appendCtrl);
-      BIO_meth_set_create(m, appendCreate);
-    }
-    return m;
-  }();
-  return method;
-}
 
 bool isIpAddress(const std::string& name) {
   unsigned char buf[sizeof(in6_addr)];
@@ -142,8 +110,8 @@ bool TlsChannel::setUp(bool server) {
   }
   ERR_clear_error();
   ssl_.reset(SSL_new(context_->native()));
-  BIO* in = BIO_new(BIO_s_mem());
-  BIO* out = appendMethod() != nullptr ? BIO_new(appendMethod()) : nullptr;
+  BIO* in = cipher_in_.newBio();
+  BIO* out = cipher_out_.newBio();
   if (ssl_ == nullptr || in == nullptr || out == nullptr) {
     BIO_free(in);
     BIO_free(out);
@@ -152,10 +120,7 @@ bool TlsChannel::setUp(bool server) {
     fail(Failure::kProtocol, "out of memory for a TLS connection");
     return false;
   }
-  BIO_set_mem_eof_return(in, -1);  // empty means "wait for more", not end of stream
-  BIO_set_data(out, &cipher_out_);
   SSL_set_bio(ssl_.get(), in, out);
-  in_ = in;
   return true;
 }
 
@@ -167,15 +132,7 @@ void TlsChannel::feedCiphertext(std::string_view bytes) {
     return;
   }
   seen_input_ = true;
-  while (!bytes.empty()) {
-    const int n = static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX));
-    if (BIO_write(in_, bytes.data(), n) != n) {
-      ERR_clear_error();
-      fail(Failure::kProtocol, "out of memory for TLS input");
-      return;
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
+  cipher_in_.append(bytes);
   if (!handshake_done_)
     advanceHandshake();
   else if (!pending_.empty())
@@ -281,15 +238,6 @@ void TlsChannel::flushPending() {
     return;
   }
   handleResult(ret);
-}
-
-void TlsChannel::takeCiphertext(std::string* out) {
-  if (out->empty()) {
-    out->swap(cipher_out_);
-  } else {
-    out->append(cipher_out_);
-  }
-  cipher_out_.clear();
 }
 
 void TlsChannel::shutdown() {

@@ -31,7 +31,8 @@
 //                                                                   cipher, a corrupt record
 //
 // Renegotiation is refused by the contexts (SSL_OP_NO_RENEGOTIATION): a peer's attempt is
-// answered with a no_renegotiation alert and the connection goes on as it was.
+// answered with a no_renegotiation alert. An OpenSSL peer then ends the connection with a fatal
+// alert (kProtocol here); a peer that ignores the alert goes on in the session it had.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -43,6 +44,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tls/cipher_buffers.h"
 #include "tls/openssl_ptr.h"
 #include "tls/tls_context.h"
 
@@ -74,7 +76,7 @@ public:
   size_t writePlaintext(std::string_view bytes);
   // What must be written to the socket, appended to *out (moved without a copy when *out is
   // empty).
-  void takeCiphertext(std::string* out);
+  void takeCiphertext(std::string* out) { cipher_out_.take(out); }
   bool hasCiphertext() const { return !cipher_out_.empty(); }
   size_t ciphertextSize() const { return cipher_out_.size(); }
   // Queues a close_notify; writePlaintext takes nothing after it.
@@ -99,6 +101,9 @@ public:
   // This connection resumed an earlier session (no full handshake).
   bool resumed() const;
 
+  // Memory held by the ciphertext buffers (OpenSSL's own not counted), for CLIENT LIST.
+  size_t bufferCapacity() const { return cipher_in_.capacity() + cipher_out_.capacity(); }
+
   // For tests and diagnostics only.
   SSL* native() const { return ssl_.get(); }
 
@@ -112,9 +117,10 @@ private:
   bool handleResult(int ret);
 
   std::shared_ptr<const TlsContext> context_;  // keeps the SSL_CTX and the session cache alive
+  // Declared before ssl_: its BIOs point into them until SSL_free.
+  CipherInput cipher_in_;
+  CipherOutput cipher_out_;
   SslPtr ssl_;
-  BIO* in_ = nullptr;  // owned by ssl_
-  std::string cipher_out_;
   std::string pending_;  // plaintext written before the handshake was done
   std::string session_key_;
   std::string failure_reason_;

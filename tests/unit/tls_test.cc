@@ -188,6 +188,9 @@ TEST_CASE("tls: 1 MiB each way, whole and in odd pieces") {
   while (size_t n = link.client->readPlaintext(buf, sizeof(buf)))
     got.append(buf, n);
   CHECK(got == up);
+  // Drained: the bursts' buffers are released, an idle connection keeps little.
+  CHECK(link.client->bufferCapacity() <= 2 * CipherInput::kKeepBytes);
+  CHECK(link.server->bufferCapacity() <= 2 * CipherInput::kKeepBytes);
 }
 
 TEST_CASE("tls: close_notify reaches the peer as end of stream") {
@@ -366,6 +369,8 @@ TEST_CASE("tls: renegotiation is refused") {
   CHECK(SSL_num_renegotiations(link.server->native()) == 0);
   CHECK(link.client->failed());  // refused with a no_renegotiation alert
   CHECK(link.client->failureReason() == "no renegotiation");
+  CHECK(link.server->failed());  // the client's fatal alert in return
+  CHECK(link.server->failureKind() == TlsChannel::Failure::kProtocol);
 }
 
 TEST_CASE("tls: the second connection to a peer resumes the session") {
