@@ -77,27 +77,26 @@ void readTlsSection(const ConfigKey& section, const HostPort& server_listen, boo
   }
   TlsServerConfig c;
   c.enabled = true;
-  bool has_listen = false, has_client_certs = false;
+  bool has_listen = false, listen_ok = true, has_client_certs = false;
   uint32_t client_certs_line = 0, listen_line = 0;
   for (auto&& [k, v] : *t) {
     const std::string name(k.str());
     const std::string path = section.path + "." + shownKey(name);
     if (name == "listen") {
+      has_listen = true;
       listen_line = configLine(v);
       std::string text, reason;
       SocketAddress resolved;
       if (!readString(v, path, error, &text)) {
-        has_listen = true;  // reported
+        listen_ok = false;
       } else if (!parseHostPort(text, /*allow_port_zero=*/true, &c.listen, &reason)) {
-        has_listen = true;
+        listen_ok = false;
         error(configLine(v), path + ": expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " +
                                  describeConfigValue(v));
       } else if (resolve && !resolveHostPort(c.listen, AddressUse::kListen, &resolved, &reason)) {
-        has_listen = true;
+        listen_ok = false;
         error(configLine(v),
               path + ": cannot resolve host \"" + c.listen.host + "\" (" + reason + ")");
-      } else {
-        has_listen = true;
       }
     } else if (name == "cert_file") {
       readPath(v, path, error, &c.cert_file);
@@ -130,7 +129,7 @@ void readTlsSection(const ConfigKey& section, const HostPort& server_listen, boo
   const uint32_t line = configLine(*section.node);
   if (!has_listen)
     error(line, section.path + ".listen: required");
-  else if (sameListener(c.listen, server_listen))
+  else if (listen_ok && sameListener(c.listen, server_listen))
     error(listen_line, section.path + ".listen: must differ from server.listen (" +
                            formatHostPort(server_listen) + ")");
   if (!t->contains("cert_file"))
