@@ -15,7 +15,7 @@
 //   versions                 min_version (1.2 or 1.3)               1.2 and up
 //   ciphers                  ciphers / ciphersuites                 OpenSSL's defaults
 //   renegotiation            refused                                refused
-//   sessions                 resumable (tickets, per context)      cached per peer for
+//   sessions                 resumable (tickets, per context)       cached per peer for
 //                                                                   resumption (TlsSessionCache)
 //
 // Errors are one line, naming the key and the file (tls_files.h). Nothing here throws.
