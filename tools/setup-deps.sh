@@ -7,7 +7,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   clang libclang-rt-14-dev
   libuv1-dev libhiredis-dev libjemalloc-dev libxxhash-dev prometheus-cpp-dev libpq-dev
-  doctest-dev libtomlplusplus-dev libsodium-dev
+  doctest-dev libtomlplusplus-dev libsodium-dev libssl-dev
   redis-server redis-tools postgresql prometheus nutcracker
   clang-format
   openssl

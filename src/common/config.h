@@ -8,16 +8,13 @@
 
 #include "common/budget_config.h"
 #include "common/cache_config.h"
+#include "common/host_port.h"
 #include "common/policy_config.h"
 #include "common/ratelimit_config.h"
 #include "pg/pg_config.h"
+#include "tls/tls_config.h"
 
 namespace kw {
-
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
@@ -52,6 +49,7 @@ struct UpstreamConfig {
   // CLIENT PAUSE): clients with nothing in flight there move to another link. 0: Redis's own
   // busy-reply-threshold (CONFIG GET at startup, followed through CONFIG SET via keywarden).
   uint32_t busy_threshold_ms = 0;
+  UpstreamTlsConfig tls;  // tls, tls_ca_file, ... (src/tls/tls_config.h)
 };
 
 struct LimitsConfig {
@@ -95,6 +93,7 @@ struct Config {
   PgConfig pg;        // [[postgres]] sources and read-through namespaces (src/pg/)
   CacheConfig cache;  // [near_cache] and the namespaces' cache keys (parallel to policy.namespaces)
   BudgetConfig budgets;  // [budgets] and memory_budget_bytes (parallel to policy.namespaces)
+  TlsServerConfig tls;   // [tls]: the TLS listener for clients (src/tls/)
 };
 
 }  // namespace kw

@@ -27,6 +27,7 @@
 #include "policy/key_pattern.h"
 #include "policy/password.h"
 #include "policy/policy.h"
+#include "tls/tls_config_loader.h"
 
 namespace kw {
 
@@ -260,6 +261,7 @@ public:
   // A key read by another file's parser (src/pg/pg_config_loader.cc): marked as known here.
   const toml::node* takeNode(std::string_view key) { return take(key); }
   std::string pathOf() const { return prefix_; }
+  bool resolving() const { return resolve_; }
   void errorLine(uint32_t line, const std::string& message) { errors_->add(line, message); }
 
   // Line of the table itself ([[header]] or inline table start).
@@ -380,6 +382,7 @@ void readUpstream(TableReader& r, UpstreamConfig* c) {
   r.readInt("reconnect_backoff_max_ms", 1, kU32Max, &c->reconnect_backoff_max_ms);
   r.readInt("pinned_pool_size", 0, 65536, &c->pinned_pool_size);
   r.readInt("busy_threshold_ms", 0, kU32Max, &c->busy_threshold_ms);
+  readUpstreamTls([&r](std::string_view key) { return r.claim(key); }, r.errorSink(), &c->tls);
   if (c->reconnect_backoff_max_ms < c->reconnect_backoff_min_ms) {
     r.error(r.lineOfKey("reconnect_backoff_max_ms"), "reconnect_backoff_max_ms",
             "must be >= reconnect_backoff_min_ms (" + std::to_string(c->reconnect_backoff_min_ms) +
@@ -599,6 +602,7 @@ void readRoot(TableReader& r, Config* c) {
     readClientRateLimit(s.claim("per_client_rate_limit"), s.errorSink(), &c->rate_limit);
   });
   r.readTable("metrics", [c](TableReader& s) { readMetrics(s, &c->metrics); });
+  readTlsSection(r.claim("tls"), c->server.listen, r.resolving(), r.errorSink(), &c->tls);
   r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;

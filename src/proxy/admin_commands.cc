@@ -115,6 +115,12 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("upstream.reconnect_backoff_max_ms", num(c.upstream.reconnect_backoff_max_ms));
   add("upstream.pinned_pool_size", num(c.upstream.pinned_pool_size));
   add("upstream.busy_threshold_ms", num(c.upstream.busy_threshold_ms));
+  add("upstream.tls", c.upstream.tls.enabled ? "yes" : "no");
+  add("upstream.tls_ca_file", c.upstream.tls.ca_file);
+  add("upstream.tls_cert_file", c.upstream.tls.cert_file);
+  add("upstream.tls_key_file", c.upstream.tls.key_file);
+  add("upstream.tls_server_name", c.upstream.tls.server_name);
+  add("upstream.tls_verify", c.upstream.tls.verify ? "yes" : "no");
   add("limits.max_clients", num(c.limits.max_clients));
   add("limits.idle_timeout_s", num(c.limits.idle_timeout_s));
   add("limits.max_reply_buffer_bytes", num(c.limits.max_reply_buffer_bytes));
@@ -128,6 +134,16 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("metrics.enabled", c.metrics.enabled ? "yes" : "no");
   add("metrics.collect", c.metrics.collect ? "yes" : "no");
   add("metrics.listen", hostPort(c.metrics.listen));
+  add("tls.listen", c.tls.enabled ? hostPort(c.tls.listen) : "");  // "": no TLS listener
+  add("tls.cert_file", c.tls.cert_file);
+  add("tls.key_file", c.tls.key_file);
+  add("tls.ca_file", c.tls.ca_file);
+  add("tls.client_certs", c.tls.client_certs == ClientCerts::kRequire    ? "require"
+                          : c.tls.client_certs == ClientCerts::kOptional ? "optional"
+                                                                         : "off");
+  add("tls.min_version", c.tls.min_version == TlsMinVersion::k13 ? "1.3" : "1.2");
+  add("tls.ciphers", c.tls.ciphers);
+  add("tls.ciphersuites", c.tls.ciphersuites);
   add("slowlog.threshold_us", std::to_string(c.slowlog.threshold_us));
   add("slowlog.max_len", num(c.slowlog.max_len));
   add("policy.default_user", c.policy.default_user);
