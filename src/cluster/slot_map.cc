@@ -106,12 +106,15 @@ public:
 
   NodeRole nodeRole(uint16_t index) const { return map_->nodes_[index].role; }
 
-  void linkReplica(uint16_t master, uint16_t replica) {
+  bool linkReplica(uint16_t master, uint16_t replica) {
     ClusterNode& r = map_->nodes_[replica];
     if (r.master == master)
-      return;
+      return true;
+    if (r.master != SlotMap::kNoNode)
+      return fail("replica " + r.id + " is listed under two masters");
     r.master = master;
     map_->nodes_[master].replicas.push_back(replica);
+    return true;
   }
 
   bool assign(uint16_t first, uint16_t last, uint16_t master) {
@@ -260,8 +263,9 @@ bool shard(const RespReply& r, const RespNode& s, SlotMapBuilder* b) {
     return true;
   }
   for (uint32_t i = 0; i < index.size(); ++i) {
-    if (static_cast<int>(i) != chosen && b->nodeRole(index[i]) == NodeRole::kReplica)
-      b->linkReplica(index[chosen], index[i]);
+    if (static_cast<int>(i) != chosen && b->nodeRole(index[i]) == NodeRole::kReplica &&
+        !b->linkReplica(index[chosen], index[i]))
+      return false;
   }
   for (uint32_t i = 0; i < slots.count; i += 2) {
     uint16_t first = 0, last = 0;
@@ -384,8 +388,8 @@ SlotMapParse parseClusterSlots(std::string_view reply) {
         return b.failed();
       if (j == 2)
         master = index;
-      else
-        b.linkReplica(master, index);
+      else if (!b.linkReplica(master, index))
+        return b.failed();
     }
     if (!b.assign(first, last, master))
       return b.failed();

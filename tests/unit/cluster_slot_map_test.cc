@@ -238,6 +238,12 @@ TEST_CASE("slot map: malformed replies are errors that say what is wrong") {
                    "*4\r\n:6\r\n:7\r\n*3\r\n$1\r\nh\r\n:2\r\n$1\r\nb\r\n"
                    "*3\r\n$1\r\nh\r\n:1\r\n$1\r\na\r\n") ==
         "CLUSTER SLOTS reply: node a is listed both as a master and as a replica");
+  // Found by the fuzzer: one replica under two masters.
+  CHECK(slotsError("*2\r\n*4\r\n:0\r\n:5\r\n*3\r\n$1\r\nh\r\n:1\r\n$1\r\na\r\n"
+                   "*3\r\n$1\r\nh\r\n:3\r\n$1\r\nr\r\n"
+                   "*4\r\n:6\r\n:7\r\n*3\r\n$1\r\nh\r\n:2\r\n$1\r\nb\r\n"
+                   "*3\r\n$1\r\nh\r\n:3\r\n$1\r\nr\r\n") ==
+        "CLUSTER SLOTS reply: replica r is listed under two masters");
   CHECK(shardsError("*1\r\n%1\r\n$5\r\nslots\r\n*0\r\n") ==
         "CLUSTER SHARDS reply: a shard's nodes are not a list");
   CHECK(shardsError("*1\r\n%2\r\n$5\r\nslots\r\n*0\r\n$5\r\nnodes\r\n*1\r\n%1\r\n$2\r\nid\r\n"
