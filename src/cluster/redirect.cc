@@ -61,8 +61,10 @@ bool readTarget(std::string_view args, Redirect* out) {
   std::string_view host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  if (host.find_first_of(" []") != std::string_view::npos)
-    return false;
+  // A host name or address never holds brackets, spaces or control bytes.
+  for (const char c : host)
+    if (c == '[' || c == ']' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+      return false;
   if (host.empty()) {
     out->endpoint = Endpoint::kSameAsSeed;
   } else if (host == "?") {

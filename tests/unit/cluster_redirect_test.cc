@@ -83,7 +83,9 @@ TEST_CASE("redirect: a MOVED or ASK that cannot be followed is malformed, not fo
        {"-MOVED\r\n", "-MOVED \r\n", "-MOVED 1\r\n", "-MOVED 1 \r\n", "-MOVED x h:1\r\n",
         "-MOVED 16384 h:1\r\n", "-MOVED -1 h:1\r\n", "-MOVED 1 h\r\n", "-MOVED 1 h:\r\n",
         "-MOVED 1 h:0\r\n", "-MOVED 1 h:65536\r\n", "-MOVED 1 h:1x\r\n", "-ASK 1 h h:1\r\n",
-        "-ASK 1 [::1:1\r\n", "-ASK 99999999999999999999 h:1\r\n", "-MOVED  1 h:1\r\n"}) {
+        "-ASK 1 [::1:1\r\n", "-ASK 99999999999999999999 h:1\r\n", "-MOVED  1 h:1\r\n",
+        // Found by the fuzzer: a CR inside the host.
+        "-ASK 3999 ?:638\r:1\r\n", "-MOVED 1 a\tb:1\r\n"}) {
     CAPTURE(std::string(s));
     const Redirect r = parseClusterError(s);
     CHECK(r.kind == ClusterError::kNone);
