@@ -1,6 +1,7 @@
 #include "cluster/split_plan.h"
 
 #include <charconv>
+#include <unordered_map>
 
 #include "cluster/key_slot.h"
 #include "cluster/slot_map.h"
@@ -57,16 +58,14 @@ SplitPlan planCommand(const CommandInfo* cmd, std::span<const std::string_view> 
   CommandTable::keyPositions(*cmd, args.size(), args.data(), &keys);
   if (keys.empty())
     return plan;
-  std::vector<uint16_t> slots;
-  slots.reserve(keys.size());
-  bool one_slot = true;
-  for (const int k : keys) {
-    slots.push_back(keySlot(args[static_cast<size_t>(k)]));
-    one_slot = one_slot && slots.back() == slots.front();
-  }
-  if (one_slot) {
+  // The common case (one key, or keys sharing a tag) ends here without another allocation.
+  const uint16_t first_slot = keySlot(args[static_cast<size_t>(keys[0])]);
+  size_t other = 1;
+  while (other < keys.size() && keySlot(args[static_cast<size_t>(keys[other])]) == first_slot)
+    ++other;
+  if (other == keys.size()) {
     plan.kind = PlanKind::kOneSlot;
-    plan.slot = slots.front();
+    plan.slot = first_slot;
     return plan;
   }
   const Splittable* split = splittable(cmd);
@@ -84,14 +83,18 @@ SplitPlan planCommand(const CommandInfo* cmd, std::span<const std::string_view> 
   plan.merge = split->merge;
   plan.writes = split->writes;
   plan.command = upper(cmd->name);
+  std::vector<uint16_t> slots(keys.size(), first_slot);
+  for (size_t i = other; i < keys.size(); ++i)
+    slots[i] = keySlot(args[static_cast<size_t>(keys[i])]);
   // Parts in order of each slot's first key; each key's arguments in request order.
   std::vector<uint32_t> part_of_key(keys.size());
   std::vector<std::vector<size_t>> members;
+  std::unordered_map<uint16_t, uint32_t> part_of_slot;
   for (size_t i = 0; i < keys.size(); ++i) {
-    uint32_t part = 0;
-    while (part < plan.parts.size() && plan.parts[part].slot != slots[i])
-      ++part;
-    if (part == plan.parts.size()) {
+    // A map, not a scan of the parts: an MGET of many keys over many slots stays linear.
+    const auto [it, fresh] = part_of_slot.try_emplace(slots[i], uint32_t(plan.parts.size()));
+    const uint32_t part = it->second;
+    if (fresh) {
       SplitPart p;
       p.slot = slots[i];
       p.node = node_of_slot(slots[i]);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -183,6 +184,39 @@ TEST_CASE("split plan: a part reply of the wrong shape is an error, never a shor
   }
   CHECK(merge(del, {{":1\r\n", {}}}) ==
         "-ERR internal error: split replies do not match their plan\r\n");
+}
+
+TEST_CASE("split plan: an MGET of 3000 keys over many slots comes back in request order") {
+  std::vector<std::string> names;
+  for (int i = 0; i < 3000; ++i)
+    names.push_back("key:" + std::to_string(i % 2500));  // 500 keys asked twice
+  std::vector<std::string_view> args = {"MGET"};
+  args.insert(args.end(), names.begin(), names.end());
+  const SplitPlan p = plan(args);
+  REQUIRE(p.kind == PlanKind::kSplit);
+  CHECK(p.parts.size() > 1000);
+  // Each part answers its keys' names as values.
+  std::vector<std::vector<std::string>> part_keys(p.parts.size());
+  for (size_t i = 0; i < p.positions.size(); ++i) {
+    auto& keys = part_keys[p.positions[i].part];
+    keys.resize(std::max<size_t>(keys.size(), p.positions[i].index + 1));
+    keys[p.positions[i].index] = names[i];
+  }
+  std::vector<std::string> replies;
+  std::string expected = "*3000\r\n";
+  for (size_t part = 0; part < p.parts.size(); ++part) {
+    CHECK(p.parts[part].keys == part_keys[part].size());
+    std::string r = "*" + std::to_string(part_keys[part].size()) + "\r\n";
+    for (const std::string& k : part_keys[part])
+      r += "$" + std::to_string(k.size()) + "\r\n" + k + "\r\n";
+    replies.push_back(r);
+  }
+  for (const std::string& k : names)
+    expected += "$" + std::to_string(k.size()) + "\r\n" + k + "\r\n";
+  std::vector<PartOutcome> outcomes;
+  for (const std::string& r : replies)
+    outcomes.push_back({r, {}});
+  CHECK(merge(p, outcomes) == expected);
 }
 
 TEST_CASE("split plan: a slot without a master is CLUSTERDOWN, as Redis answers it") {
