@@ -1,9 +1,9 @@
 // Replies captured from a real 3-master/3-replica Redis 7.0.15 cluster (redis-cli --cluster
-// create on loopback ports, cluster-node-timeout 1000), byte for byte. Masters and their
-// replicas:
-//   127.0.0.1:60771 3a1defa9cc894bc07a5fe7bc3954a6f39649b0dc <- 53881 d6e9c7086412bceb555e47839dc43f0e446047d6
-//   127.0.0.1:44975 2b814c0c7d51f500e16eaf0a4ea7c2c3f8cf26aa <- 56143 3163d8217d03ef8d4f59f3c8e9e406b02d54d4a9
-//   127.0.0.1:38385 897a482eef7bf643b9103af06b7e2fd35ec157fb <- 42763 53e65aafecf9778b21d7348fe6b70ccb6aa80284
+// create on loopback ports, cluster-node-timeout 1000), byte for byte. Masters, then the
+// replica of each (port and node id):
+//   60771 3a1defa9cc894bc07a5fe7bc3954a6f39649b0dc, replica 53881 d6e9c7086412bceb555e...
+//   44975 2b814c0c7d51f500e16eaf0a4ea7c2c3f8cf26aa, replica 56143 3163d8217d03ef8d4f59...
+//   38385 897a482eef7bf643b9103af06b7e2fd35ec157fb, replica 42763 53e65aafecf9778b21d7...
 // Slots 0-5460, 5461-10922, 10923-16383 (then 0-99 moved to the third master). Host names, when
 // announced: node-a..node-e.kw.test for 60771, 44975, 38385, 53881, 56143 (42763 has none).
 // The same bytes seed the slot_map fuzz corpus (tests/fuzz/corpus/slot_map/).
