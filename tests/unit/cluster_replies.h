@@ -13,6 +13,8 @@
 
 namespace cluster_replies {
 
+// One RESP line per source line, as the node sent them.
+// clang-format off
 // CLUSTER SLOTS, RESP2
 inline constexpr std::string_view kSlotsResp2 =
     "*3\r\n"
@@ -971,7 +973,8 @@ inline constexpr std::string_view kShardsMultiResp3 =
     "$6\r\n"
     "online\r\n";
 
-// CLUSTER SLOTS with cluster-announce-hostname on 5 nodes (not the third replica), ip preferred: the 4th element gives the hostname
+// CLUSTER SLOTS with cluster-announce-hostname on 5 nodes (not the third replica), ip preferred:
+// the 4th element gives the hostname
 inline constexpr std::string_view kSlotsHostnameIpResp2 =
     "*4\r\n"
     "*4\r\n"
@@ -1282,7 +1285,8 @@ inline constexpr std::string_view kShardsHostnameIpResp2 =
     "$6\r\n"
     "online\r\n";
 
-// CLUSTER SLOTS, cluster-preferred-endpoint-type hostname: endpoints are host names, "?" for the node without one, the 4th element gives the ip
+// CLUSTER SLOTS, cluster-preferred-endpoint-type hostname: endpoints are host names, "?" for the
+// node without one, the 4th element gives the ip
 inline constexpr std::string_view kSlotsHostnameResp2 =
     "*4\r\n"
     "*4\r\n"
@@ -2159,5 +2163,7 @@ inline constexpr std::string_view kShardsUnknownResp2 =
     "health\r\n"
     "$6\r\n"
     "online\r\n";
+
+// clang-format on
 
 }  // namespace cluster_replies
