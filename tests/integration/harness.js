@@ -877,6 +877,248 @@ async function startPostgres() {
   return pg;
 }
 
+// ---- Redis Cluster ----
+// A real cluster on loopback: `masters * (1 + replicasPerMaster)` redis-servers with
+// --cluster-enabled (each in its own temp dir, on a free client port and a free bus port given
+// with --cluster-port, so no port+10000 arithmetic), joined by `redis-cli --cluster create`, and
+// returned only once every node says cluster_state:ok, every node sees the same slot owners for
+// all 16384 slots, and every replica's link to its master is up. Any failure throws (a test that
+// cannot make its cluster fails; it never skips). The nodes are ordinary RedisServers: stopped
+// with the test that started them and killed when the process exits.
+const REDIS_CLI_BIN = process.env.REDIS_CLI_BIN || 'redis-cli';
+const CLUSTER_READY_TIMEOUT_MS = 20000;
+
+async function redisCall(port, ...args) {
+  const { RawClient } = require('./resp');
+  const c = await RawClient.connect(port, HOST, { connectTimeoutMs: 1000 });
+  try {
+    return await c.call(...args);
+  } finally {
+    c.close();
+  }
+}
+
+// CLUSTER NODES text -> [{id, host, port, flags, masterId, slots: [[first, last]...]}].
+// Slots being migrated ("[1234->-id]") are not ownership and are left out.
+function parseClusterNodes(text) {
+  const nodes = [];
+  for (const line of String(text).split('\n')) {
+    const f = line.trim().split(' ');
+    if (f.length < 8) continue;
+    const addr = f[1].split('@')[0];
+    const colon = addr.lastIndexOf(':');
+    const slots = [];
+    for (const s of f.slice(8)) {
+      if (s.startsWith('[')) continue;
+      const [a, b] = s.split('-').map(Number);
+      slots.push([a, b === undefined ? a : b]);
+    }
+    nodes.push({
+      id: f[0],
+      host: addr.slice(0, colon),
+      port: Number(addr.slice(colon + 1)),
+      flags: f[2].split(','),
+      masterId: f[3] === '-' ? null : f[3],
+      linkState: f[7],
+      slots,
+    });
+  }
+  return nodes;
+}
+
+// "first-last=masterId ..." for every master claiming slots in one node's view, and how many
+// slots that view covers.
+function slotOwners(view) {
+  const ranges = [];
+  let covered = 0;
+  for (const n of view) {
+    if (!n.flags.includes('master')) continue;
+    for (const [a, b] of n.slots) {
+      ranges.push([a, b, n.id]);
+      covered += b - a + 1;
+    }
+  }
+  ranges.sort((x, y) => x[0] - y[0]);
+  return { signature: ranges.map(([a, b, id]) => `${a}-${b}=${id}`).join(' '), covered };
+}
+
+class RedisCluster {
+  constructor(servers, opts) {
+    this.servers = servers; // RedisServer per node, in creation order
+    this.opts = opts;
+    this.nodes = [];
+    this.masters = [];
+    this.replicas = [];
+  }
+
+  get seeds() {
+    return this.servers.map((s) => `${HOST}:${s.port}`);
+  }
+
+  server(port) {
+    const s = this.servers.find((x) => x.port === port);
+    assert.ok(s, `no cluster node on port ${port}`);
+    return s;
+  }
+
+  alive() {
+    return this.servers.filter((s) => s.alive);
+  }
+
+  call(port, ...args) {
+    return redisCall(port, ...args);
+  }
+
+  // One node's view of the cluster (CLUSTER NODES, parsed).
+  async view(port) {
+    return parseClusterNodes(await redisCall(port, 'CLUSTER', 'NODES'));
+  }
+
+  // Why the cluster is not yet what waitHealthy() wants, or null when it is.
+  async notHealthy({ replicas }) {
+    let first = null;
+    for (const s of this.alive()) {
+      let info;
+      let view;
+      try {
+        info = String(await redisCall(s.port, 'CLUSTER', 'INFO'));
+        view = await this.view(s.port);
+      } catch (e) {
+        return `node ${s.port}: ${e.message}`;
+      }
+      if (!/cluster_state:ok/.test(info)) return `node ${s.port}: ${/cluster_state:\w+/.exec(info)}`;
+      const owners = slotOwners(view);
+      if (owners.covered !== 16384) return `node ${s.port} sees ${owners.covered} slots covered`;
+      if (first === null) first = { port: s.port, owners, view };
+      else if (owners.signature !== first.owners.signature) {
+        return `nodes ${first.port} and ${s.port} disagree on slot owners`;
+      }
+    }
+    if (first === null) return 'no node is alive';
+    if (replicas) {
+      const owning = new Set(first.view.filter((n) => n.flags.includes('master') && n.slots.length).map((n) => n.id));
+      const linked = first.view.filter((n) => n.flags.includes('slave') && !n.flags.includes('fail') && owning.has(n.masterId));
+      if (linked.length < owning.size * this.opts.replicasPerMaster) {
+        return `${linked.length} replicas attached, want ${owning.size * this.opts.replicasPerMaster}`;
+      }
+      for (const r of linked) {
+        const info = String(await redisCall(r.port, 'INFO', 'replication'));
+        if (!/master_link_status:up/.test(info)) return `replica ${r.port}: link to its master not up yet`;
+      }
+    }
+    return null;
+  }
+
+  // Waits until every live node agrees (see the section comment); `replicas: false` skips the
+  // replica checks (after a master was killed its promoted replica has none).
+  async waitHealthy({ timeoutMs = CLUSTER_READY_TIMEOUT_MS, replicas = true } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    let why = '';
+    while (Date.now() < deadline) {
+      why = await this.notHealthy({ replicas });
+      if (why === null) {
+        await this.refreshRoles();
+        return this;
+      }
+      await sleep(100);
+    }
+    const logs = this.servers.map((s) => s.describeFailure('cluster node')).join('\n');
+    throw new Error(`cluster not healthy after ${timeoutMs} ms: ${why}\n${logs}`);
+  }
+
+  // nodes / masters / replicas from a live node's view.
+  async refreshRoles() {
+    const live = this.alive();
+    assert.ok(live.length > 0, 'no cluster node is alive');
+    const view = await this.view(live[0].port);
+    const byId = new Map(view.map((n) => [n.id, n]));
+    this.nodes = this.servers.map((s) => {
+      const v = view.find((n) => n.port === s.port);
+      const role = !s.alive ? 'dead' : v && v.flags.includes('master') ? 'master' : 'replica';
+      const master = v && v.masterId ? byId.get(v.masterId) : null;
+      return {
+        port: s.port,
+        pid: s.proc ? s.proc.pid : null,
+        role,
+        id: v ? v.id : null,
+        slots: v ? v.slots : [],
+        masterPort: master ? master.port : null,
+        server: s,
+      };
+    });
+    this.masters = this.nodes.filter((n) => n.role === 'master' && n.slots.length > 0);
+    this.replicas = this.nodes.filter((n) => n.role === 'replica');
+    return this;
+  }
+
+  // The master serving `slot` in a live node's view.
+  async masterOf(slot) {
+    const view = await this.view(this.alive()[0].port);
+    const m = view.find((n) => n.flags.includes('master') && !n.flags.includes('fail') &&
+      n.slots.some(([a, b]) => slot >= a && slot <= b));
+    return m ? m.port : null;
+  }
+
+  // SIGKILL one node (a crash: no failover handshake).
+  async kill(port) {
+    await this.server(port).kill();
+  }
+
+  async stop() {
+    const errors = [];
+    for (const s of this.servers) {
+      try {
+        await s.stop();
+      } catch (e) {
+        errors.push(e.message);
+      }
+    }
+    if (errors.length) throw new Error(errors.join('\n'));
+  }
+}
+
+// Runs redis-cli to completion; rejects with its output when it fails.
+function runRedisCli(args, timeoutMs = 30000) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(REDIS_CLI_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(p);
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      children.delete(p);
+      reject(new Error(`${REDIS_CLI_BIN} ${args.join(' ')}: ${e.message}`));
+    });
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(p);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${REDIS_CLI_BIN} ${args.join(' ')} exited ${code ?? signal}:\n${out}`));
+    });
+  });
+}
+
+async function startCluster({ masters = 3, replicasPerMaster = 1, nodeTimeoutMs = 1000, args = [] } = {}) {
+  assert.ok(masters >= 3, 'redis-cli --cluster create needs at least 3 masters');
+  const count = masters * (1 + replicasPerMaster);
+  const servers = [];
+  for (let i = 0; i < count; i++) {
+    const busPort = await freePort();
+    servers.push(await startRedis({
+      args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+        '--cluster-node-timeout', String(nodeTimeoutMs), '--cluster-port', String(busPort),
+        // A replica's first sync starts at once (Redis waits 5 s for more replicas by default).
+        '--repl-diskless-sync-delay', '0', ...args],
+    }));
+  }
+  const cluster = new RedisCluster(servers, { masters, replicasPerMaster, nodeTimeoutMs });
+  await runRedisCli(['--cluster', 'create', ...cluster.seeds,
+    '--cluster-replicas', String(replicasPerMaster), '--cluster-yes']);
+  return cluster.waitHealthy();
+}
+
 function tomlValue(v) {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
@@ -1155,8 +1397,10 @@ module.exports = {
   redisCli,
   redisCliTlsArgs,
   runKeywardenSync,
+  parseClusterNodes,
   serverVersion,
   sleep,
+  startCluster,
   startKeywarden,
   startKeywardenWith,
   startPostgres,
