@@ -1,6 +1,8 @@
 // KEYWARDEN BUDGETS and KEYWARDEN DOCTOR, and the budget fields of INFO and NAMESPACES.
 #include "budget/budget_admin.h"
 
+#include "budget/budget_feature.h"
+
 #include <memory>
 
 #include "budget/doctor.h"
@@ -145,24 +147,21 @@ std::string budgetsReply(const BudgetSnapshot& snap, int proto, std::string_view
   return out;
 }
 
-void Session::cmdKeywardenBudgets(const DecodedRequest& req) {
-  worker_->stats().commands_local.add();
-  const std::string_view sub = req.args[1];
-  if (req.args.size() != 2)
-    return replyError("ERR syntax error: KEYWARDEN " + asciiLower(sub) + " takes no arguments");
-  ReplySlot* slot = newSlot();
-  slot->external = true;
-  Worker* w = worker_;
-  const int proto = proto_;
-  if (equalsIgnoreCase(sub, "doctor")) {
-    const Config& c = worker_->config();
-    const CompiledPolicy& policy = worker_->policy();
+void BudgetFeature::keywardenBudgets(std::string_view sub, AdminRequest& req) {
+  if (req.args().size() != 2)
+    return req.replyError("ERR syntax error: KEYWARDEN " + asciiLower(sub) + " takes no arguments");
+  ReplySlot* slot = req.hold();
+  Worker* w = &req.worker();
+  const int proto = req.proto();
+  if (sub == "doctor") {
+    const Config& c = w->config();
+    const CompiledPolicy& policy = w->policy();
     DoctorFacts facts;
     facts.upstream_host = c.upstream.address.host;
     for (uint32_t i = 0; i < policy.namespaceCount(); ++i)
       if (c.budgets.budgetOf(i) != 0)
         facts.budgets.emplace_back(policy.ns(i).name, c.budgets.budgetOf(i));
-    ClientRedis redis(&worker_->upstreamClient());
+    ClientRedis redis(&w->upstreamClient());
     runDoctor(&redis, std::move(facts), [w, slot, proto](std::vector<std::string> findings) {
       std::string out;
       if (findings.empty())
@@ -180,18 +179,19 @@ void Session::cmdKeywardenBudgets(const DecodedRequest& req) {
     int64_t ttl = -2;
   };
   auto lease = std::make_shared<Lease>();
-  const std::string key = worker_->config().budgets.lease_key;
-  UpstreamClient& client = worker_->upstreamClient();
+  const std::string key = w->config().budgets.lease_key;
+  UpstreamClient& client = w->upstreamClient();
   client.send({"GET", key}, [lease](std::string_view reply) {
     RespReply r;
     if (r.parse(reply) && r.root().type == RespNode::Type::kBulk)
       lease->holder.assign(r.root().text);
   });
-  client.send({"PTTL", key}, [w, slot, proto, lease](std::string_view reply) {
+  const BudgetStatus* status = &status_;
+  client.send({"PTTL", key}, [w, slot, proto, lease, status](std::string_view reply) {
     RespReply r;
     if (r.parse(reply))
       respInteger(r.root(), &lease->ttl);
-    std::shared_ptr<const BudgetSnapshot> snap = w->shared().budgets.get();
+    std::shared_ptr<const BudgetSnapshot> snap = status->get();
     Session::deliver(w, slot, budgetsReply(*snap, proto, lease->holder, lease->ttl));
   });
 }

@@ -8,6 +8,7 @@
 
 #include "budget/budget_enforcer.h"
 #include "budget/budget_link.h"
+#include "budget/budget_status.h"
 #include "budget/doctor.h"
 #include "common/log.h"
 #include "policy/policy.h"
@@ -39,8 +40,8 @@ std::string instanceName(const Config& config) {
 
 class BudgetService final : public WorkerService {
 public:
-  explicit BudgetService(Worker& w)
-      : worker_(w), link_(&w),
+  BudgetService(Worker& w, BudgetStatus* status)
+      : worker_(w), status_(status), link_(&w),
         feed_(
             &w.upstreams().main(), [&w] { return static_cast<int64_t>(w.nowMs()); }, feedOptions(),
             nullptr),
@@ -134,7 +135,7 @@ private:
       next_publish_ms_ = now + kPublishEveryMs;
       auto snap = std::make_shared<BudgetSnapshot>(enforcer_.snapshot());
       snap->feed_covered = snap->feed_covered && feed_.covered();
-      worker_.shared().budgets.publish(std::move(snap));
+      status_->publish(std::move(snap));
     }
     if (!doctor_done_ && !doctor_inflight_ && now >= doctor_retry_ms_ &&
         config_->budgets.doctor_at_startup)
@@ -165,6 +166,7 @@ private:
   }
 
   Worker& worker_;
+  BudgetStatus* status_;
   BudgetLink link_;
   InvalidationFeed feed_;
   BudgetEnforcer enforcer_;  // after link_ and feed_: destroyed before them
@@ -181,8 +183,8 @@ private:
 
 }  // namespace
 
-void installBudgetService(Worker& worker) {
-  worker.addService(std::make_unique<BudgetService>(worker));
+void installBudgetService(Worker& worker, BudgetStatus* status) {
+  worker.addService(std::make_unique<BudgetService>(worker, status));
 }
 
 }  // namespace kw

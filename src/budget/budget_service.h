@@ -8,8 +8,10 @@
 namespace kw {
 
 class Worker;
+class BudgetStatus;
 
-// Installs the service on `worker` (Worker::addService). Called by Worker::run for worker 0.
-void installBudgetService(Worker& worker);
+// Installs the service on `worker` (Worker::addService), publishing its figures to `status`.
+// BudgetFeature calls it for worker 0.
+void installBudgetService(Worker& worker, BudgetStatus* status);
 
 }  // namespace kw

@@ -3,6 +3,7 @@
 #include <memory>
 #include <mutex>
 
+#include "cache/cache_feature.h"
 #include "cache/cache_info.h"
 #include "cache/cache_worker.h"
 #include "common/ascii.h"
@@ -14,42 +15,42 @@
 
 namespace kw {
 
-void Session::cmdKeywardenCache(const DecodedRequest& req) {
-  worker_->stats().commands_local.add();
-  const std::string_view sub = req.args.size() > 2 ? req.args[2] : std::string_view();
-  if (equalsIgnoreCase(sub, "stats") && req.args.size() == 3) {
-    return replyLocal(
-        cacheStatsReply(worker_->shared(), worker_->policy(), worker_->config(), proto_));
+void CacheFeature::keywardenCache(AdminRequest& req) {
+  const std::span<const std::string_view> args = req.args();
+  Worker& origin_worker = req.worker();
+  const std::string_view sub = args.size() > 2 ? args[2] : std::string_view();
+  if (equalsIgnoreCase(sub, "stats") && args.size() == 3) {
+    return req.reply(
+        cacheStatsReply(stats_, origin_worker.policy(), origin_worker.config(), req.proto()));
   }
-  if (!equalsIgnoreCase(sub, "flush") || req.args.size() > 4)
-    return replyError("ERR syntax error: KEYWARDEN CACHE STATS | FLUSH [namespace]");
+  if (!equalsIgnoreCase(sub, "flush") || args.size() > 4)
+    return req.replyError("ERR syntax error: KEYWARDEN CACHE STATS | FLUSH [namespace]");
   uint32_t counter = UINT32_MAX;  // every namespace
-  if (req.args.size() == 4) {
-    const CompiledPolicy& policy = worker_->policy();
+  if (args.size() == 4) {
+    const CompiledPolicy& policy = origin_worker.policy();
     uint32_t found = UINT32_MAX;
     for (uint32_t i = 0; i < policy.namespaceCount(); ++i)
-      if (policy.ns(i).name == req.args[3])
+      if (policy.ns(i).name == args[3])
         found = i;
     if (found == UINT32_MAX)
-      return replyError("ERR no namespace named '" + resp::quotedInError(req.args[3]) + "'");
-    const bool cached = found < worker_->config().cache.namespaces.size() &&
-                        worker_->config().cache.namespaces[found].near_cache;
+      return req.replyError("ERR no namespace named '" + resp::quotedInError(args[3]) + "'");
+    const bool cached = found < origin_worker.config().cache.namespaces.size() &&
+                        origin_worker.config().cache.namespaces[found].near_cache;
     if (!cached)
-      return replyError("ERR namespace '" + resp::quotedInError(req.args[3]) +
-                        "' is not near-cached (near_cache = true)");
+      return req.replyError("ERR namespace '" + resp::quotedInError(args[3]) +
+                            "' is not near-cached (near_cache = true)");
     counter = policy.counterId(found);
   }
   // Every worker flushes its own cache on its own thread; the reply waits for the last one.
-  ReplySlot* slot = newSlot();
-  slot->external = true;
+  ReplySlot* slot = req.hold();
   struct State {
     std::mutex mu;
     size_t remaining;
   };
-  auto& workers = worker_->shared().workers;
+  auto& workers = origin_worker.shared().workers;
   auto st = std::make_shared<State>();
   st->remaining = workers.size();
-  Worker* origin = worker_;
+  Worker* origin = &origin_worker;
   auto finishOne = [st, origin, slot] {
     bool last;
     {

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "cache/cache_stats.h"
+#include "common/config.h"
 #include "policy/policy.h"
 #include "proxy/resp_writer.h"
-#include "proxy/shared_state.h"
 
 namespace kw {
 namespace {
@@ -27,9 +27,9 @@ struct Totals {
   int64_t covered = 0, replicas = 0, complete = 0, shards = 0;
 };
 
-NsSums sumSlot(const SharedState& shared, uint32_t slot) {
+NsSums sumSlot(const CacheStatsRegistry& stats, uint32_t slot) {
   NsSums s;
-  shared.cache_stats.forEach([&](const CacheStatsShard& shard) {
+  stats.forEach([&](const CacheStatsShard& shard) {
     const NsCacheCounters& n = shard.ns[slot];
     s.hits += n.hits.get();
     s.misses += n.misses.get();
@@ -49,10 +49,10 @@ NsSums sumSlot(const SharedState& shared, uint32_t slot) {
   return s;
 }
 
-Totals totals(const SharedState& shared) {
+Totals totals(const CacheStatsRegistry& stats) {
   Totals t;
   for (uint32_t slot = 0; slot < kNamespaceSlots; ++slot) {
-    const NsSums s = sumSlot(shared, slot);
+    const NsSums s = sumSlot(stats, slot);
     t.all.hits += s.hits;
     t.all.misses += s.misses;
     t.all.entries += s.entries;
@@ -60,7 +60,7 @@ Totals totals(const SharedState& shared) {
     t.all.evictions += s.evictions;
     t.all.invalidations += s.invalidations;
   }
-  shared.cache_stats.forEach([&](const CacheStatsShard& shard) {
+  stats.forEach([&](const CacheStatsShard& shard) {
     t.keys += shard.feed.keys.get();
     t.flushes += shard.feed.flushes.get();
     t.losses += shard.feed.losses.get();
@@ -98,9 +98,9 @@ bool nearCached(const Config& config, uint32_t i) {
 
 }  // namespace
 
-void appendCacheInfo(std::string* out, const SharedState& shared, const CompiledPolicy& policy,
-                     const Config& config) {
-  const Totals t = totals(shared);
+void appendCacheInfo(std::string* out, const CacheStatsRegistry& stats,
+                     const CompiledPolicy& policy, const Config& config) {
+  const Totals t = totals(stats);
   auto line = [out](const std::string& k, const std::string& v) {
     *out += k;
     *out += ':';
@@ -126,7 +126,7 @@ void appendCacheInfo(std::string* out, const SharedState& shared, const Compiled
     const uint32_t slot = cacheStatsSlot(policy.counterId(i));
     if (slot == kOtherNamespace)
       continue;
-    const NsSums s = sumSlot(shared, slot);
+    const NsSums s = sumSlot(stats, slot);
     if (ns.kind == NamespaceKind::kBlacklist) {
       line("bl_" + fieldName(ns.name),
            "name=" + ns.name + ",local=" + std::to_string(s.bl_local) + ",redis=" +
@@ -145,9 +145,9 @@ void appendCacheInfo(std::string* out, const SharedState& shared, const Compiled
   }
 }
 
-std::string cacheStatsReply(const SharedState& shared, const CompiledPolicy& policy,
+std::string cacheStatsReply(const CacheStatsRegistry& stats, const CompiledPolicy& policy,
                             const Config& config, int proto) {
-  const Totals t = totals(shared);
+  const Totals t = totals(stats);
   std::string out;
   using KV = std::pair<const char*, std::string>;
   auto map = [&](const std::vector<KV>& scalars) {
@@ -184,7 +184,7 @@ std::string cacheStatsReply(const SharedState& shared, const CompiledPolicy& pol
     const bool bl = ns.kind == NamespaceKind::kBlacklist;
     if (slot == kOtherNamespace || (!bl && !nearCached(config, i)))
       continue;
-    const NsSums s = sumSlot(shared, slot);
+    const NsSums s = sumSlot(stats, slot);
     if (bl) {
       nss.push_back({{"name", ns.name},
                      {"kind", "blacklist"},

@@ -7,14 +7,14 @@
 namespace kw {
 
 class CompiledPolicy;
-class SharedState;
+class CacheStatsRegistry;
 struct Config;
 
 // "field:value\r\n" lines for INFO.
-void appendCacheInfo(std::string* out, const SharedState& shared, const CompiledPolicy& policy,
-                     const Config& config);
+void appendCacheInfo(std::string* out, const CacheStatsRegistry& stats,
+                     const CompiledPolicy& policy, const Config& config);
 // KEYWARDEN CACHE STATS's reply in protocol `proto`.
-std::string cacheStatsReply(const SharedState& shared, const CompiledPolicy& policy,
+std::string cacheStatsReply(const CacheStatsRegistry& stats, const CompiledPolicy& policy,
                             const Config& config, int proto);
 
 }  // namespace kw

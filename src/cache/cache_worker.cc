@@ -28,12 +28,12 @@ private:
 // The stage in the worker's chain: owns the CacheStage, its request adapter and its timer.
 class WorkerCache final : public RequestStage {
 public:
-  explicit WorkerCache(Worker& w) : requests_(&w) {
+  WorkerCache(Worker& w, CacheStatsRegistry* stats) : requests_(&w) {
     CacheStage::Env env;
     env.pool = &w.upstreams().main();
     env.requests = &requests_;
     env.clock = [&w] { return static_cast<int64_t>(w.nowMs()); };
-    env.stats = w.shared().cache_stats.shard(w.index());
+    env.stats = stats->shard(w.index());
     env.workers = static_cast<unsigned>(std::max<size_t>(1, w.shared().workers.size()));
     env.feed_name = "keywarden-w" + std::to_string(w.index()) + "-feed";
     env.current_policy = [&w] { return &w.policy(); };
@@ -72,8 +72,8 @@ private:
 
 }  // namespace
 
-void installCacheStage(Worker& worker) {
-  worker.addStage(std::make_unique<WorkerCache>(worker));
+void installCacheStage(Worker& worker, CacheStatsRegistry* stats) {
+  worker.addStage(std::make_unique<WorkerCache>(worker, stats));
 }
 
 CacheStage* workerCacheStage(Worker& worker) {

@@ -1,6 +1,6 @@
 // The near cache and blacklist stage of one worker, wired to it: the worker's upstream pool (the
 // feed's link), its UpstreamClient (PTTLs, loads, fetches), a timer for heartbeats and retries,
-// and its stats shard. Worker::run calls installCacheStage once its upstream pieces exist.
+// and its stats shard. CacheFeature::startWorker installs it.
 #pragma once
 
 #include <memory>
@@ -12,7 +12,9 @@ namespace kw {
 
 class Worker;
 
-void installCacheStage(Worker& worker);
+class CacheStatsRegistry;
+
+void installCacheStage(Worker& worker, CacheStatsRegistry* stats);
 
 // The cache stage of `worker` (nullptr if none): for operator commands, on the worker's thread.
 CacheStage* workerCacheStage(Worker& worker);

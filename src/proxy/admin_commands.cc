@@ -13,13 +13,11 @@
 
 #include <unistd.h>
 
-#include "budget/budget_admin.h"
-#include "cache/cache_info.h"
 #include "common/ascii.h"
 #include "common/log.h"
-#include "pg/read_through_hub.h"
 #include "policy/policy.h"
 #include "proxy/client_filter.h"
+#include "proxy/feature.h"
 #include "proxy/reload.h"
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
@@ -152,27 +150,9 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("policy.auth_max_failures", num(c.policy.auth_max_failures));
   add("policy.auth_failure_window_s", num(c.policy.auth_failure_window_s));
   add("policy.auth_block_s", num(c.policy.auth_block_s));
-  add("near_cache.max_bytes", num(c.cache.max_bytes));
-  add("near_cache.admission",
-      c.cache.admission == CacheAdmission::kSecondRead ? "second_read" : "first_read");
-  add("near_cache.heartbeat_ms", num(c.cache.heartbeat_ms));
-  add("near_cache.feed_timeout_ms", num(c.cache.feed_timeout_ms));
-  for (size_t i = 0; i < c.policy.namespaces.size(); ++i) {
-    const NamespaceConfig& ns = c.policy.namespaces[i];
-    const NamespaceCacheConfig nc =
-        i < c.cache.namespaces.size() ? c.cache.namespaces[i] : NamespaceCacheConfig{};
-    const std::string p = "namespaces." + ns.name + ".";
-    add(p + "kind", ns.kind == NamespaceKind::kBlacklist ? "blacklist" : "normal");
-    if (ns.kind == NamespaceKind::kBlacklist) {
-      add(p + "blacklist_fail_open", nc.fail_open ? "yes" : "no");
-    } else {
-      add(p + "near_cache", nc.near_cache ? "yes" : "no");
-      if (nc.near_cache)
-        add(p + "near_cache_max_ttl_ms", num(nc.max_ttl_ms));
-    }
-  }
   for (const NamespaceConfig& ns : c.policy.namespaces) {
     const std::string p = "namespaces." + ns.name + ".";
+    add(p + "kind", ns.kind == NamespaceKind::kBlacklist ? "blacklist" : "normal");
     add(p + "pattern", ns.pattern);
     add(p + "default_ttl_s", num(ns.default_ttl_s));
     add(p + "max_ttl_s", num(ns.max_ttl_s));
@@ -180,17 +160,6 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
     add(p + "enforce_shape", ns.enforce_shape ? "yes" : "no");
     add(p + "over_max_ttl", ns.over_max_ttl == OverMaxTtl::kClamp ? "clamp" : "refuse");
   }
-  for (size_t i = 0; i < c.policy.namespaces.size(); ++i)
-    add("namespaces." + c.policy.namespaces[i].name + ".memory_budget_bytes",
-        num(c.budgets.budgetOf(static_cast<uint32_t>(i))));
-  add("budgets.enabled", c.budgets.enabled ? "yes" : "no");
-  add("budgets.lease_key", c.budgets.lease_key);
-  add("budgets.lease_ms", num(c.budgets.lease_ms));
-  add("budgets.evict_to_percent", num(c.budgets.evict_to_percent));
-  add("budgets.samples_per_eviction", num(c.budgets.samples_per_eviction));
-  add("budgets.remeasure_delay_ms", num(c.budgets.remeasure_delay_ms));
-  add("budgets.batch_keys", num(c.budgets.batch_keys));
-  add("budgets.doctor_at_startup", c.budgets.doctor_at_startup ? "yes" : "no");
   return kv;
 }
 
@@ -217,10 +186,15 @@ Totals sumStats(SharedState& shared) {
   return t;
 }
 
-bool isProxySection(std::string_view s) {
-  return equalsIgnoreCase(s, "server") || equalsIgnoreCase(s, "clients") ||
-         equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden") ||
-         equalsIgnoreCase(s, "readthrough");
+bool isProxySection(const SharedState& shared, std::string_view s) {
+  if (equalsIgnoreCase(s, "server") || equalsIgnoreCase(s, "clients") ||
+      equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden"))
+    return true;
+  for (const auto& f : shared.features)
+    for (std::string_view own : f->infoSections())
+      if (equalsIgnoreCase(s, own))
+        return true;
+  return false;
 }
 
 std::string upstreamInfoText(std::string_view reply) {
@@ -286,14 +260,15 @@ std::string Session::proxyInfo(std::string_view section) const {
     out += "upstream_connected:" + std::to_string(t.upstream_connected) + "\r\n";
     out += "upstream_inflight:" + std::to_string(t.upstream_inflight) + "\r\n";
     appendNamespaceInfo(&out);
-    appendBudgetInfo(&out, *sh.budgets.get());
-    appendCacheInfo(&out, sh, worker_->policy(), c);
+    for (const auto& f : sh.features)
+      f->appendInfo("keywarden", c, worker_->policy(), &out);
     out += "\r\n";
   }
-  if (sh.read_through && (all || equalsIgnoreCase(section, "readthrough"))) {
-    out += sh.read_through->infoSection();
-    out += "\r\n";
-  }
+  // The features' own sections (INFO readthrough...).
+  const std::string lower = asciiLower(section);
+  for (const auto& f : sh.features)
+    if (lower != "keywarden")
+      f->appendInfo(lower, c, worker_->policy(), &out);
   return out;
 }
 
@@ -311,7 +286,7 @@ void Session::cmdInfo(const DecodedRequest& req) {
       want_all = true;
     } else if (equalsIgnoreCase(a, "upstream")) {
       want_upstream_only = true;
-    } else if (isProxySection(a)) {
+    } else if (isProxySection(worker_->shared(), a)) {
       proxy_part += proxyInfo(a);
     } else {
       others.push_back(a);
@@ -330,7 +305,8 @@ void Session::cmdInfo(const DecodedRequest& req) {
   std::vector<std::string_view> fwd{"INFO"};
   if (want_all && req.args.size() > 1) {
     for (size_t i = 1; i < req.args.size(); ++i)
-      if (!equalsIgnoreCase(req.args[i], "upstream") && !isProxySection(req.args[i]))
+      if (!equalsIgnoreCase(req.args[i], "upstream") &&
+          !isProxySection(worker_->shared(), req.args[i]))
         fwd.push_back(req.args[i]);
   } else {
     fwd.insert(fwd.end(), others.begin(), others.end());
@@ -487,16 +463,19 @@ void Session::appendNamespaceInfo(std::string* out) const {
 
 std::string Session::namespacesReply() const {
   const CompiledPolicy& policy = worker_->policy();
-  const std::shared_ptr<const BudgetSnapshot> budgets = worker_->shared().budgets.get();
   std::string out;
+  std::string extra;
   resp::arrayHeader(&out, static_cast<int64_t>(policy.namespaceCount()));
   for (uint32_t i = 0; i < policy.namespaceCount(); ++i) {
     const NamespaceConfig& ns = policy.ns(i);
     NamespaceCounters c = countNamespace(worker_->shared(), metricsNs(policy.counterId(i)),
                                          worker_->commands().size());
-    resp::mapHeader(&out, proto_,
-                    12 + static_cast<int64_t>(kTtlCounters) +
-                        budgetFieldCount(worker_->config(), i));
+    // The features' fields (feature.h) come last; counted first, for the map's header.
+    extra.clear();
+    int64_t extra_fields = 0;
+    for (const auto& f : worker_->shared().features)
+      f->namespaceFields(worker_->config(), i, ns.name, &extra, &extra_fields);
+    resp::mapHeader(&out, proto_, 12 + static_cast<int64_t>(kTtlCounters) + extra_fields);
     resp::bulk(&out, "name");
     resp::bulk(&out, ns.name);
     resp::bulk(&out, "pattern");
@@ -524,7 +503,7 @@ std::string Session::namespacesReply() const {
       resp::bulk(&out, "ttl_" + std::string(ttlCounterName(static_cast<TtlCounter>(a))));
       resp::integer(&out, static_cast<int64_t>(c.ttl[a]));
     }
-    appendBudgetFields(&out, worker_->config(), i, ns.name, *budgets);
+    out += extra;
   }
   return out;
 }
@@ -903,7 +882,7 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
   std::string out;
   if (equalsIgnoreCase(sub, "help")) {
     worker_->stats().commands_local.add();
-    const char* lines[] = {
+    std::vector<std::string> lines = {
         "KEYWARDEN <subcommand> [<arg> ...]. Subcommands are:",
         "NAMESPACES",
         "    Every namespace with its configuration and live counters.",
@@ -913,31 +892,17 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "    Load the configuration file again; a bad file changes nothing.",
         "UPSTREAM",
         "    State of every upstream connection of every worker.",
-        "CACHE STATS",
-        "    The near cache and the blacklist replicas: sizes, hits, misses, invalidations.",
-        "CACHE FLUSH [<namespace>]",
-        "    Empty the near cache (of one namespace); without one, reload the blacklists too.",
         "SLOWLOG GET [<count>] | LEN | RESET",
         "    The proxy's slow log: requests slower than slowlog.threshold_us from decode to",
         "    reply (default count 10, -1 for all). Entries are: id, timestamp, time in",
         "    microseconds, arguments, client IP and port, client name, namespace of the",
-        "    first key. SLOWLOG itself is the upstream Redis's slow log.",
-        "RATELIMIT <user:NAME | namespace:NAME | client:HOST | key>",
-        "    A rate limiter's state, without consuming (a key: its CL.THROTTLE fallback state).",
-        "SOURCES",
-        "    State of each PostgreSQL source: connections, circuit, queries, errors.",
-        "WARM <namespace> <id> [<id> ...]",
-        "    Fill read-through keys from PostgreSQL ahead of traffic (id: the key's",
-        "    parameter values, joined by ':' when there are several).",
-        "BUDGETS",
-        "    Memory budgets: who holds the enforcement lease, each budgeted namespace's bytes,",
-        "    keys and evictions.",
-        "DOCTOR",
-        "    Known problems in the upstream Redis's configuration, one line each.",
-        "HELP",
-        "    Print this help."};
-    resp::arrayHeader(&out, std::size(lines));
-    for (const char* l : lines)
+        "    first key. SLOWLOG itself is the upstream Redis's slow log."};
+    for (const auto& f : worker_->shared().features)
+      f->keywardenHelp(&lines);
+    lines.emplace_back("HELP");
+    lines.emplace_back("    Print this help.");
+    resp::arrayHeader(&out, static_cast<int64_t>(lines.size()));
+    for (const std::string& l : lines)
       resp::simple(&out, l);
     return replyLocal(out);
   }
@@ -946,6 +911,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     if (req.args.size() != 4 || !equalsIgnoreCase(req.args[2], "get"))
       return replyError("ERR syntax error: KEYWARDEN CONFIG GET <pattern>");
     auto kv = flattenConfig(worker_->config());
+    for (const auto& f : worker_->shared().features)
+      f->appendConfig(worker_->config(), &kv);
     std::vector<std::pair<std::string, std::string>> hits;
     for (auto& [k, v] : kv)
       if (globMatch(req.args[3], k))
@@ -975,12 +942,16 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
     return replyLocal(slowlogCommandReply(worker_->shared().slowlog,
                                           std::span<const std::string_view>(req.args).subspan(2)));
   }
-  if (equalsIgnoreCase(sub, "ratelimit"))
-    return cmdKeywardenRateLimit(req);  // ratelimit_gate.cc
-  if (equalsIgnoreCase(sub, "cache"))
-    return cmdKeywardenCache(req);  // src/cache/cache_admin.cc
-  if (equalsIgnoreCase(sub, "budgets") || equalsIgnoreCase(sub, "doctor"))
-    return cmdKeywardenBudgets(req);  // src/budget/budget_admin.cc
+  {
+    // The features' subcommands (feature.h).
+    const std::string lower = asciiLower(sub);
+    Admin admin(this, req);
+    for (const auto& f : worker_->shared().features)
+      if (f->keywarden(lower, admin)) {
+        worker_->stats().commands_local.add();
+        return;
+      }
+  }
   if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
     return replyLocal(namespacesReply());

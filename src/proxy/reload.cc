@@ -68,10 +68,8 @@ ReloadResult reloadConfig(SharedState& shared) {
     next->metrics.enabled = old->metrics.enabled;
     next->metrics.listen = old->metrics.listen;
   }
-  if (!(next->pg == old->pg)) {
-    result.needs_restart.push_back("postgres/read_through");
-    next->pg = old->pg;
-  }
+  for (const auto& f : shared.features)
+    f->keepOnReload(*old, next.get(), &result.needs_restart);
   setLogLevel(next->server.log_level);
   if (next->upstream.busy_threshold_ms != 0)
     shared.busy_threshold_ms.store(next->upstream.busy_threshold_ms);

@@ -1,9 +1,13 @@
 // A stage of the request path between the policy gates and routing: the near cache, the token
 // blacklist, rate limiting, read-through. Each feature is a RequestStage in its own folder
-// (src/cache/, src/ratelimit/, src/pg/...); the session only calls the chain, in the order the
-// worker built it (Worker::stages()):
+// (src/cache/, src/ratelimit/, src/pg/...), added by the feature (feature.h) to each worker; the
+// session only calls the chain, in the order the worker built it (Worker::stages()):
 //
-//   gates (auth, access, TTL) -> stage 1 -> stage 2 -> ... -> route (request_shape.h, router.h)
+//   auth -> access -> feature gates (Worker::gates()) -> TTL -> stage 1 -> stage 2 -> ... -> route
+//
+// A feature gate (the protective rate limits) is a RequestStage that only lets a request continue
+// or refuses it, and runs right after the access check, for every request, a subscribed client's
+// included.
 //
 // A stage looks at the request through StageRequest and either lets it continue, or answers it,
 // or sends something upstream in its place and sees the reply before the client does, or holds
@@ -14,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +29,12 @@ struct CommandInfo;
 struct CompiledUser;
 struct ReplySlot;
 class RequestStage;
+
+// What a gate keeps per client between requests (StageRequest::attachment).
+class StageAttachment {
+public:
+  virtual ~StageAttachment() = default;
+};
 
 // The request being dispatched, as a stage sees it, and what the stage may do with it. Session
 // implements it; stage unit tests fake it.
@@ -45,6 +56,12 @@ public:
   virtual bool inMulti() const = 0;
   virtual const CompiledUser* user() const = 0;  // nullptr before AUTH
   virtual std::string_view clientAddr() const = 0;
+  // The namespace of every key of the request (policy namespace ids, Resolution::kNone for a key
+  // in none), in key order, resolved once for every gate.
+  virtual std::span<const uint32_t> keyNamespaces() = 0;
+  // One object per client for a gate's state between requests (one gate uses it: the protective
+  // rate limits).
+  virtual std::unique_ptr<StageAttachment>& attachment() = 0;
 
   // What the stage does. At most one per request; none means the request continues.
   // Answers with complete RESP bytes.
@@ -52,6 +69,9 @@ public:
   // Refuses with an error (without "-" and CRLF); inside MULTI it makes EXEC abort, like any
   // refusal of the proxy.
   virtual void refuse(std::string_view error) = 0;
+  // The same for a rate limit (counted as refused_ratelimit; `ns`: the limited namespace, whose
+  // counters take the refusal, or Resolution::kNone).
+  virtual void refuseRateLimited(std::string_view error, uint32_t ns) = 0;
   // Sends `raw` (one request, one reply frame) upstream in the request's place; the reply goes to
   // stage->onReply(tag, ...) before the client sees anything. Returns the request's slot (the
   // stage may keep data for onReply in slot->aux); nullptr if no upstream link can take it

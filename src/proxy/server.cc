@@ -11,8 +11,6 @@
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
-#include "pg/read_through_hub.h"
-#include "pg/read_through_metrics.h"
 #include "policy/policy.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/http_endpoint.h"
@@ -59,13 +57,11 @@ public:
   double uptimeSeconds() const override {
     return static_cast<double>(time(nullptr) - shared_->start_unix_s);
   }
-  RateLimitRuntime* rateLimit() const override { return &shared_->ratelimit; }
-  void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* out) const override {
-    if (shared_->read_through)
-      pg::appendReadThroughMetrics(*shared_->read_through, out);
+  void appendFeatureFamilies(const std::vector<std::string>& ns_labels,
+                             std::vector<prometheus::MetricFamily>* out) const override {
+    for (const auto& f : shared_->features)
+      f->appendMetrics(ns_labels, out);
   }
-  const CacheStatsRegistry* cacheStats() const override { return &shared_->cache_stats; }
-  const BudgetStatus* budgets() const override { return &shared_->budgets; }
 
 private:
   SharedState* shared_;
@@ -158,8 +154,9 @@ void onProbe(uv_timer_t* t) {
 }  // namespace
 
 Server::Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
-               CliOptions cli)
-    : config_(std::move(config)), policy_(std::move(policy)), cli_(std::move(cli)) {}
+               CliOptions cli, Features features)
+    : config_(std::move(config)), policy_(std::move(policy)), cli_(std::move(cli)),
+      features_(std::move(features)) {}
 Server::~Server() = default;
 
 bool Server::start(std::string* error) {
@@ -169,9 +166,7 @@ bool Server::start(std::string* error) {
     shared_->busy_threshold_ms.store(config_->upstream.busy_threshold_ms);
   shared_->start_time_ms = uv_now(uv_default_loop());
   shared_->start_unix_s = static_cast<int64_t>(time(nullptr));
-  // PostgreSQL is never needed to start: a source that is down opens its circuit and is probed.
-  if (!config_->pg.sources.empty())
-    shared_->read_through = std::make_shared<pg::ReadThroughHub>(config_->pg);
+  shared_->features = std::move(features_);
   const UpstreamConfig& up = config_->upstream;
   shared_->upstream_name = up.address.host + ":" + std::to_string(up.address.port);
   // Resolved once; a name that does not resolve is a startup error, not a runtime surprise.

@@ -8,6 +8,7 @@
 
 #include "common/cli.h"
 #include "common/config.h"
+#include "proxy/feature.h"
 
 namespace kw {
 
@@ -17,8 +18,9 @@ class Worker;
 
 class Server {
 public:
+  // `features`: what the composition root (src/app/features.h) made for this configuration.
   Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
-         CliOptions cli);
+         CliOptions cli, Features features);
   ~Server();
   // Binds every worker's socket; false with *error on failure (nothing started).
   bool start(std::string* error);
@@ -29,6 +31,7 @@ private:
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   CliOptions cli_;
+  Features features_;  // handed to the shared state in start()
   std::unique_ptr<SharedState> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

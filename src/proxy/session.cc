@@ -359,7 +359,7 @@ void Session::dispatch(const DecodedRequest& req) {
     return;
   if (!gateAccess(req, cmd))
     return;
-  if (!gateRateLimit(req, cmd))
+  if (!runGates(req, cmd))
     return;
   const DecodedRequest* effective = &req;
   if (!gateTtl(req, cmd, &scratch_->rewritten, &effective))
@@ -372,6 +372,39 @@ void Session::dispatch(const DecodedRequest& req) {
 }
 
 // ---- request stages (request_stage.h) ----
+
+bool Session::runGates(const DecodedRequest& req, const CommandInfo* cmd) {
+  const auto& gates = worker_->gates();
+  if (gates.empty())
+    return true;
+  stage_req_ = &req;
+  stage_cmd_ = cmd;
+  for (const auto& gate : gates)
+    if (gate->onRequest(*this) == RequestStage::Verdict::kDone)
+      return false;
+  return true;
+}
+
+std::span<const uint32_t> Session::keyNamespaces() {
+  if (!access_checked_)
+    return {};
+  // Users with full access had only their first key resolved: the others are resolved now.
+  PolicyScratch& keys = scratch_->access;
+  const std::span<const std::string_view> args = stage_req_->args;
+  for (size_t i = keys.ns_ids.size(); i < keys.positions.size(); ++i) {
+    const auto pos = static_cast<size_t>(keys.positions[i]);
+    keys.ns_ids.push_back(pos < args.size() ? worker_->policy().namespaces().resolve(args[pos]).ns
+                                            : Resolution::kNone);
+  }
+  return keys.ns_ids;
+}
+
+void Session::refuseRateLimited(std::string_view error, uint32_t ns) {
+  current_outcome_ = Outcome::kRefusedRateLimit;
+  if (ns != Resolution::kNone)
+    current_ns_ = worker_->policy().counterId(ns);
+  replyError(error);
+}
 
 bool Session::runStages(const DecodedRequest& req, const CommandInfo* cmd) {
   const auto& stages = worker_->stages();

@@ -31,9 +31,9 @@
 #include "policy/ttl_policy.h"
 #include "proxy/command_table.h"
 #include "proxy/dispatch_scratch.h"
+#include "proxy/feature.h"
 #include "proxy/in_buffer.h"
 #include "proxy/metrics/request_metrics.h"
-#include "proxy/ratelimit_gate.h"
 #include "proxy/reply_slot.h"
 #include "proxy/request_decoder.h"
 #include "proxy/request_shape.h"
@@ -125,8 +125,11 @@ private:
   bool inMulti() const override { return in_multi_; }
   const CompiledUser* user() const override { return user_; }
   std::string_view clientAddr() const override { return addr_; }
+  std::span<const uint32_t> keyNamespaces() override;
+  std::unique_ptr<StageAttachment>& attachment() override { return attachment_; }
   void answer(std::string_view reply) override;
   void refuse(std::string_view error) override;
+  void refuseRateLimited(std::string_view error, uint32_t ns) override;
   ReplySlot* forward(std::string_view raw, RequestStage* stage, uint64_t tag) override;
   bool resend(ReplySlot* slot, std::string_view preload, std::string_view raw) override;
   ReplySlot* hold() override;
@@ -150,9 +153,8 @@ private:
                const DecodedRequest** effective);
   uint32_t firstKeyNs(const DecodedRequest& req, const CommandInfo& cmd);
   void sendFollowups();
-  // Rate limiting (ratelimit_gate.cc): the protective limits, and KEYWARDEN RATELIMIT.
-  bool gateRateLimit(const DecodedRequest& req, const CommandInfo* cmd);
-  void cmdKeywardenRateLimit(const DecodedRequest& req);
+  // The features' gates (Worker::gates(), request_stage.h), right after gateAccess.
+  bool runGates(const DecodedRequest& req, const CommandInfo* cmd);
   bool authenticate(std::string_view name, std::string_view password, bool one_arg_form,
                     std::string* err);
   std::string filterScanReply(std::string_view reply) const;
@@ -193,9 +195,25 @@ private:
   void cmdClientKill(const DecodedRequest& req);
   ClientType clientType() const;  // Redis's client class, for the TYPE filters
   void cmdKeywarden(const DecodedRequest& req);
-  void cmdKeywardenCache(const DecodedRequest& req);  // src/cache/cache_admin.cc
-  // BUDGETS and DOCTOR (src/budget/budget_admin.cc).
-  void cmdKeywardenBudgets(const DecodedRequest& req);
+  // A KEYWARDEN subcommand as a feature sees it (feature.h).
+  class Admin final : public AdminRequest {
+  public:
+    Admin(Session* session, const DecodedRequest& req) : s_(session), req_(req) {}
+    std::span<const std::string_view> args() const override { return req_.args; }
+    int proto() const override { return s_->proto_; }
+    Worker& worker() const override { return *s_->worker_; }
+    void reply(std::string_view resp) override { s_->replyLocal(resp); }
+    void replyError(std::string_view error) override { s_->replyError(error); }
+    ReplySlot* hold() override {
+      ReplySlot* slot = s_->newSlot();
+      slot->external = true;
+      return slot;
+    }
+
+  private:
+    Session* s_;
+    const DecodedRequest& req_;
+  };
   void recordCompletion(ReplySlot* slot, std::string_view bytes);
   void recordMetrics(const ReplySlot* slot, std::string_view bytes, uint64_t latency_ns);
   void recordSlow(const ReplySlot* slot, uint64_t latency_ns);
@@ -322,8 +340,8 @@ private:
   std::string_view current_raw_;
   const DecodedRequest* stage_req_ = nullptr;  // what the stages see
   const CommandInfo* stage_cmd_ = nullptr;
-  ReplySlot* stage_slot_ = nullptr;  // reserved by a stage's forward that found no link
-  std::unique_ptr<RateLimitSessionState> rate_limit_;
+  ReplySlot* stage_slot_ = nullptr;              // reserved by a stage's forward that found no link
+  std::unique_ptr<StageAttachment> attachment_;  // a gate's per-client state
 
   uint64_t created_ms_ = 0;
   uint64_t last_active_ms_ = 0;

@@ -15,22 +15,17 @@
 
 #include <vector>
 
-#include "budget/budget_status.h"
-#include "cache/cache_stats.h"
 #include "common/cli.h"
 #include "common/config.h"
 #include "policy/auth_throttle.h"
 #include "proxy/command_table.h"
+#include "proxy/feature.h"
 #include "proxy/slowlog.h"
-#include "ratelimit/ratelimit_runtime.h"
 
 namespace kw {
 
 class CompiledPolicy;
 class Worker;
-namespace pg {
-class ReadThroughHub;
-}
 
 class SharedState {
 public:
@@ -93,12 +88,10 @@ public:
 
   SlowLog slowlog;
   AuthThrottle auth_throttle;
-  RateLimitRuntime ratelimit;      // CL.THROTTLE fallback, protective limiters, their counters
-  CacheStatsRegistry cache_stats;  // near cache and blacklist counters, one shard per worker
-  BudgetStatus budgets;            // the memory budgets' figures, published by worker 0
-  std::vector<Worker*> workers;    // fixed after startup
-  // PostgreSQL read-through (src/pg/read_through_hub.h); null without [[postgres]] sources.
-  std::shared_ptr<pg::ReadThroughHub> read_through;
+  std::vector<Worker*> workers;  // fixed after startup
+  // The features (feature.h), in chain order; fixed before the workers start. Each owns what its
+  // workers share.
+  Features features;
   CliOptions cli;        // re-applied on every reload
   std::mutex reload_mu;  // one reload at a time (SIGHUP and KEYWARDEN RELOAD)
   std::atomic<uint64_t> reloads{0};

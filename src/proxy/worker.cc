@@ -9,18 +9,15 @@
 #include <cerrno>
 #include <cstring>
 
-#include "budget/budget_service.h"
-#include "cache/cache_worker.h"
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "common/net_address.h"
-#include "pg/read_through_hub.h"
 #include "policy/policy.h"
+#include "proxy/feature.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_client.h"
 #include "proxy/upstream_conn.h"
-#include "ratelimit/throttle_stage.h"
 
 namespace kw {
 
@@ -121,16 +118,9 @@ void Worker::run() {
   rebaseClock();
   upstreams_.start();
   upstream_client_ = std::make_unique<UpstreamClient>(this);
-  // The request stages, in chain order (request_stage.h).
-  addStage(std::make_unique<ThrottleStage>(this));
-  installCacheStage(*this);  // near cache and token blacklist (src/cache/)
-  if (shared_->read_through) {
-    std::unique_ptr<RequestStage> rt = shared_->read_through->makeStage(this);
-    setMissFiller(dynamic_cast<MissFiller*>(rt.get()));
-    addStage(std::move(rt));
-  }
-  if (index_ == 0)
-    installBudgetService(*this);  // memory budgets (src/budget/): one enforcer per process
+  // Each feature adds its gate, request stage and services, in chain order (feature.h).
+  for (const auto& feature : shared_->features)
+    feature->startWorker(*this);
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
   uv_run(&loop_, UV_RUN_DEFAULT);
@@ -349,6 +339,7 @@ void Worker::closeAllHandles() {
     t();
   services_.clear();
   stages_.clear();
+  gates_.clear();
   upstream_client_.reset();
   upstreams_.shutdown();
   auto close = [](auto* h) {

@@ -74,9 +74,12 @@ public:
   ChunkPool& chunks() { return chunks_; }
   RequestDecoder& decoder() { return decoder_; }
   UpstreamPools& upstreams() { return upstreams_; }
-  // The request stages, in chain order (request_stage.h); built when the worker starts.
+  // The request stages and the feature gates, in chain order (request_stage.h); added by the
+  // features (feature.h) when the worker starts.
   const std::vector<std::unique_ptr<RequestStage>>& stages() const { return stages_; }
   void addStage(std::unique_ptr<RequestStage> stage) { stages_.push_back(std::move(stage)); }
+  const std::vector<std::unique_ptr<RequestStage>>& gates() const { return gates_; }
+  void addGate(std::unique_ptr<RequestStage> gate) { gates_.push_back(std::move(gate)); }
   // The stage that fills misses (read-through), or nullptr; for stages that forward reads
   // themselves (request_stage.h, MissFiller).
   MissFiller* missFiller() const { return miss_filler_; }
@@ -203,6 +206,7 @@ private:
   RequestDecoder decoder_;
   UpstreamPools upstreams_;
   std::vector<std::unique_ptr<RequestStage>> stages_;
+  std::vector<std::unique_ptr<RequestStage>> gates_;
   MissFiller* miss_filler_ = nullptr;
   std::vector<std::unique_ptr<WorkerService>> services_;
   std::unique_ptr<UpstreamClient> upstream_client_;

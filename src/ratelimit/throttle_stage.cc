@@ -13,6 +13,7 @@
 #include "proxy/worker.h"
 #include "ratelimit/cell_throttle.h"
 #include "ratelimit/local_throttle.h"
+#include "ratelimit/ratelimit_runtime.h"
 #include "ratelimit/throttle_lua.h"
 
 namespace kw {
@@ -102,7 +103,7 @@ RequestStage::Verdict ThrottleStage::onRequest(StageRequest& req) {
   const CommandInfo* cmd = req.command();
   if (!cmd || cmd->id != CmdId::kClThrottle)
     return Verdict::kContinue;
-  RateLimitRuntime& rt = worker_->shared().ratelimit;
+  RateLimitRuntime& rt = *rt_;
   const RateLimitConfig& rl = worker_->config().rate_limit;
   const std::span<const std::string_view> args = req.args();
   const std::string_view tail = argsTail(req.raw());
@@ -138,7 +139,7 @@ RequestStage::Verdict ThrottleStage::onRequest(StageRequest& req) {
 
 std::string_view ThrottleStage::onReply(uint64_t tag, ReplySlot* slot, std::string_view b,
                                         std::string* scratch, bool* kept) {
-  RateLimitRuntime& rt = worker_->shared().ratelimit;
+  RateLimitRuntime& rt = *rt_;
   if (tag == kQueued)
     return b;
   if (!b.empty() && b[0] == '*') {

@@ -17,10 +17,11 @@
 namespace kw {
 
 class Worker;
+class RateLimitRuntime;
 
 class ThrottleStage final : public RequestStage {
 public:
-  explicit ThrottleStage(Worker* worker) : worker_(worker) {}
+  ThrottleStage(Worker* worker, RateLimitRuntime* runtime) : worker_(worker), rt_(runtime) {}
   Verdict onRequest(StageRequest& req) override;
   std::string_view onReply(uint64_t tag, ReplySlot* slot, std::string_view reply,
                            std::string* scratch, bool* kept) override;
@@ -28,6 +29,7 @@ public:
 private:
   static constexpr uint64_t kQueued = 1;  // inside MULTI: the EVAL is only queued
   Worker* worker_;
+  RateLimitRuntime* rt_;
   std::string call_;  // the call being built (reused)
 };
 

@@ -76,8 +76,13 @@ struct FakeRequest final : StageRequest {
   bool inMulti() const override { return multi; }
   const CompiledUser* user() const override { return nullptr; }
   std::string_view clientAddr() const override { return "127.0.0.1:1"; }
+  std::span<const uint32_t> keyNamespaces() override { return {}; }
+  std::unique_ptr<kw::StageAttachment>& attachment() override { return attached; }
   void answer(std::string_view reply) override { answered = std::string(reply); }
   void refuse(std::string_view error) override { refused = std::string(error); }
+  void refuseRateLimited(std::string_view error, uint32_t) override {
+    refused = std::string(error);
+  }
   ReplySlot* forward(std::string_view r, RequestStage* s, uint64_t t) override {
     if (!forward_ok)
       return nullptr;
@@ -103,6 +108,7 @@ struct FakeRequest final : StageRequest {
   RequestStage* stage = nullptr;
   uint64_t tag = 0;
   ReplySlot slot;  // what forward hands back
+  std::unique_ptr<kw::StageAttachment> attached;
 };
 
 struct StageFixture {

@@ -1,10 +1,6 @@
 #include "proxy/metrics/collector.h"
 
-#include "budget/budget_status.h"
-#include "proxy/metrics/budget_metrics.h"
-#include "proxy/metrics/cache_metrics.h"
 #include "proxy/metrics/families.h"
-#include "proxy/metrics/ratelimit_metrics.h"
 
 #include <prometheus/text_serializer.h>
 
@@ -281,13 +277,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   gauge("keywarden_uptime_seconds", "Seconds since the proxy started.", source_->uptimeSeconds());
   gauge("keywarden_build_info", "Always 1; the version is a label.", 1,
         {{"version", sanitizeLabel(version_)}});
-  if (RateLimitRuntime* rl = source_->rateLimit())
-    appendRateLimitFamilies(*rl, ns_labels, &out);
-  source_->appendFeatureFamilies(&out);
-  if (const CacheStatsRegistry* cache = source_->cacheStats())
-    appendCacheFamilies(*cache, ns_labels, &out);
-  if (const BudgetStatus* b = source_->budgets())
-    appendBudgetFamilies(*b->get(), &out);
+  source_->appendFeatureFamilies(ns_labels, &out);
   return out;
 }
 

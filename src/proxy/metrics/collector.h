@@ -18,10 +18,6 @@
 
 namespace kw {
 
-class RateLimitRuntime;
-class CacheStatsRegistry;
-class BudgetStatus;
-
 // What the collector needs from the running proxy. Called on the scrape thread (the main loop)
 // while the workers run, so every method must be safe against them: the shards are read with
 // relaxed loads, the rest is the implementer's business.
@@ -38,14 +34,10 @@ struct MetricsSource {
   // Whether the proxy can reach its upstream now (keywarden_upstream_up, /healthz).
   virtual bool upstreamUp() const = 0;
   virtual double uptimeSeconds() const = 0;
-  // The rate limiters' counters (ratelimit_metrics.cc); nullptr: none.
-  virtual RateLimitRuntime* rateLimit() const { return nullptr; }
-  // Families of features with their own counters (PostgreSQL read-through...), appended as is.
-  virtual void appendFeatureFamilies(std::vector<prometheus::MetricFamily>* /*out*/) const {}
-  // The near cache's and blacklist's counters (cache_metrics.cc); nullptr: none.
-  virtual const CacheStatsRegistry* cacheStats() const { return nullptr; }
-  // The memory budgets' figures (budget_metrics.cc); nullptr: none.
-  virtual const BudgetStatus* budgets() const { return nullptr; }
+  // The features' own families (feature.h), appended as they are; `ns_labels` as the
+  // collector labels namespace slots.
+  virtual void appendFeatureFamilies(const std::vector<std::string>& /*ns_labels*/,
+                                     std::vector<prometheus::MetricFamily>* /*out*/) const {}
 };
 
 class MetricsCollector : public prometheus::Collectable {

@@ -1,4 +1,4 @@
-#include "proxy/metrics/cache_metrics.h"
+#include "cache/cache_metrics.h"
 
 #include <array>
 #include <map>

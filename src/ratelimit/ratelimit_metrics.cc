@@ -1,4 +1,4 @@
-#include "proxy/metrics/ratelimit_metrics.h"
+#include "ratelimit/ratelimit_metrics.h"
 
 #include <map>
 #include <utility>

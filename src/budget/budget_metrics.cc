@@ -1,4 +1,4 @@
-#include "proxy/metrics/budget_metrics.h"
+#include "budget/budget_metrics.h"
 
 #include "budget/budget_status.h"
 #include "proxy/metrics/families.h"

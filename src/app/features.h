@@ -1,0 +1,13 @@
+// The composition root: the one place that knows every feature. It makes them from the
+// configuration, in the order of the request chain (each feature's gate and stage run in this
+// order), and main() hands them to the server. The core (src/proxy/) includes no feature header.
+#pragma once
+
+#include "common/config.h"
+#include "proxy/feature.h"
+
+namespace kw {
+
+Features makeFeatures(const Config& config);
+
+}  // namespace kw
