@@ -53,6 +53,7 @@ depends=$(dpkg-deb -f "$deb" Depends | sed -E 's/\([^)]*\)//g; s/,/ /g')
 check "apt-get install the dependencies ($depends)" \
   in_root sh -c "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $depends >/dev/null"
 check "dpkg -i keywarden.deb" in_root dpkg -i /tmp/keywarden.deb
+# shellcheck disable=SC2016 # dpkg-query's own ${field} syntax
 check "dpkg says installed" test "$(in_root dpkg-query -W -f='${db:Status-Status}' keywarden)" = installed
 for f in /usr/bin/keywarden /usr/bin/keywarden-hash-password /etc/keywarden/keywarden.toml \
   /lib/systemd/system/keywarden.service /usr/share/doc/keywarden/README.md \
@@ -63,9 +64,9 @@ done
 check "keywarden --version" in_root /usr/bin/keywarden --version
 # What systemd will exec must exist in this root (systemd-analyze verify checks the same, but
 # a minimal root has no systemd): ExecReload's /bin/kill comes from procps, not from minbase.
-for prog in $(sed -nE 's/^Exec[A-Za-z]*=[-@:+!]*([^ ]+).*/\1/p' "$root/lib/systemd/system/keywarden.service" | sort -u); do
+while read -r prog; do
   check "the unit's $prog is executable" test -x "$root$prog"
-done
+done < <(sed -nE 's/^Exec[A-Za-z]*=[-@:+!]*([^ ]+).*/\1/p' "$root/lib/systemd/system/keywarden.service" | sort -u)
 check "system user keywarden" in_root getent passwd keywarden
 check "the conffile is root:keywarden 0640" \
   test "$(in_root stat -c '%U:%G %a' /etc/keywarden/keywarden.toml)" = "root:keywarden 640"
