@@ -9,6 +9,7 @@ packages=(
   libuv1-dev libhiredis-dev libjemalloc-dev libxxhash-dev prometheus-cpp-dev libpq-dev
   doctest-dev libtomlplusplus-dev libsodium-dev libssl-dev
   redis-server redis-tools postgresql prometheus nutcracker
+  systemd
   clang-format
   openssl
 )

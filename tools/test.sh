@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite under ASan+UBSan: doctest unit tests, fuzz corpus replays, the node
-# integration suite and the differential test (keywarden vs plain Redis). Ends with one line
+# The whole test suite under ASan+UBSan: doctest unit tests, fuzz corpus replays, the deployment
+# files (systemd unit, configurations, alert rules), the node integration suite and the
+# differential test (keywarden vs plain Redis). Ends with one line
 # "N passed, M failed"; exits non-zero unless M is 0.
 # A stage that cannot run (build failure, missing binary or corpus) counts as failed.
 # Environment: KW_ASAN_BUILD_DIR (build-asan).
@@ -137,6 +138,26 @@ for corpus in tests/fuzz/corpus/*/; do
     note "fuzz replay $target (not built)" 0 1
   fi
 done
+
+echo "==== deployment files"
+# The systemd unit (systemd-analyze verify), the installed configurations (--check-config) and
+# the Prometheus alert rules with their unit tests (tests/deploy/run.sh).
+if [[ ! -x "$build/keywarden" ]]; then
+  echo "missing $build/keywarden"
+  note "deployment files (no keywarden)" 0 1
+else
+  KEYWARDEN_BIN=$(realpath "$build/keywarden") bash tests/deploy/run.sh </dev/null 2>&1 |
+    tee "$logs/deploy.log"
+  p=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$logs/deploy.log" | tail -n 1)
+  f=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$logs/deploy.log" | tail -n 1)
+  if [[ -z "$p" || -z "$f" ]]; then
+    echo "deployment checks printed no '# pass'/'# fail' totals"
+    note "deployment files (did not run)" 0 1
+  else
+    note "deployment files" "$p" "$f"
+  fi
+  check_sanitizer_reports "deployment files" "${f:-1}"
+fi
 
 echo "==== integration tests"
 if [[ ! -f tests/integration/run.sh ]]; then

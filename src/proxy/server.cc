@@ -15,6 +15,7 @@
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/http_endpoint.h"
 #include "proxy/reload.h"
+#include "proxy/service_manager.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_probe.h"
 #include "proxy/worker.h"
@@ -78,6 +79,7 @@ struct MainLoop {
   SharedState* shared = nullptr;
   std::vector<std::unique_ptr<Worker>>* workers = nullptr;
   MetricsHttpEndpoint* http = nullptr;
+  ServiceManagerLink* service = nullptr;  // systemd notifications (service_manager.h)
 };
 
 void closeAll(MainLoop* m) {
@@ -97,6 +99,7 @@ void onStopSignal(uv_signal_t* h, int signum) {
     _exit(1);
   }
   m->draining = true;
+  m->service->stopping();
   const uint32_t deadline_ms = m->shared->config()->server.shutdown_deadline_ms;
   KW_LOG_INFO("%s: draining (deadline %u ms)", strsignal(signum), deadline_ms);
   for (auto& w : *m->workers)
@@ -113,7 +116,9 @@ void onStopSignal(uv_signal_t* h, int signum) {
 void onHup(uv_signal_t* h, int) {
   auto* m = static_cast<MainLoop*>(h->data);
   KW_LOG_INFO("SIGHUP: reloading the configuration");
-  reloadConfig(*m->shared);  // logs its own outcome
+  m->service->reloading();
+  const ReloadResult r = reloadConfig(*m->shared);  // logs its own outcome
+  m->service->reloaded(r.ok, r.error);
 }
 
 void onWorkerExited(uv_async_t* h) {
@@ -216,6 +221,13 @@ int Server::run() {
   uv_timer_init(&m.loop, &m.probe_timer);
   m.probe_timer.data = &m;
   uv_timer_start(&m.probe_timer, &onProbe, 0, 2000);
+  ServiceManagerLink service(&m.loop, [this] {
+    std::vector<uint64_t> beats;
+    for (auto& w : workers_)
+      beats.push_back(w->heartbeatMs());
+    return beats;
+  });
+  m.service = &service;
 
   WorkerMetricsSource source(shared_.get());
   MetricsCollector collector(&source, "0.1.0");
@@ -248,6 +260,8 @@ int Server::run() {
   const HostPort& l = config_->server.listen;
   KW_LOG_INFO("keywarden listening on %s:%u with %zu workers, upstream %s", l.host.c_str(), l.port,
               workers_.size(), shared_->upstream_name.c_str());
+  service.start("serving on " + formatHostPort(l) + " with " + std::to_string(workers_.size()) +
+                " workers, upstream " + shared_->upstream_name);
   uv_run(&m.loop, UV_RUN_DEFAULT);
   for (auto& w : workers_)
     w->join();

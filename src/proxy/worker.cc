@@ -123,6 +123,8 @@ void Worker::run() {
     feature->startWorker(*this);
   if (drain_requested_.load(std::memory_order_acquire))
     beginDrain();
+  else if (rc == 0)
+    stampHeartbeat();  // listening, stages installed: this worker is ready
   uv_run(&loop_, UV_RUN_DEFAULT);
   KW_LOG_DEBUG("worker loop finished");
 }
@@ -245,6 +247,7 @@ void Worker::sessionClosed(Session* s) {
 
 void Worker::onHousekeeping(uv_timer_t* t) {
   auto* self = static_cast<Worker*>(t->data);
+  self->stampHeartbeat();
   self->rebaseClock();
   const uint64_t now = self->nowMs();
   self->upstreams_.housekeeping(now);

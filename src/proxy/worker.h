@@ -60,6 +60,9 @@ public:
   bool post(std::function<void()> task);
 
   unsigned index() const { return index_; }
+  // Liveness for the service manager's watchdog (service_manager.h): monotonic ms of the loop's
+  // last housekeeping tick; 0 until the worker listens. Read from the main thread.
+  uint64_t heartbeatMs() const { return heartbeat_ms_.load(std::memory_order_relaxed); }
   uv_loop_t* loop() { return &loop_; }
   const Config& config() const { return *config_; }
   const CommandTable& commands() const { return *commands_; }
@@ -191,6 +194,8 @@ private:
   std::thread thread_;
   std::function<void()> on_exit_;
   std::atomic<bool> drain_requested_{false};
+  std::atomic<uint64_t> heartbeat_ms_{0};
+  void stampHeartbeat() { heartbeat_ms_.store(uv_hrtime() / 1000000, std::memory_order_relaxed); }
   bool draining_ = false;
   bool handles_closed_ = false;
   uint64_t seen_generation_ = 0;
