@@ -980,6 +980,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
                 *t += " owner=" +
                       (c->owner() ? std::to_string(c->owner()->ownerId()) : std::string("-"));
                 *t += " upstream_id=" + std::to_string(c->upstreamId());
+                if (c->upstreamId() < 0)
+                  c->learnId();  // a quiet link's id is learned when asked for: -1 until then
                 if (c->state() == UpstreamConn::State::kDown)
                   *t += " cause=" + c->downCause();
                 *t += "\n";

@@ -103,10 +103,8 @@ void Session::cmdReset() {
 }
 
 void Session::finishReset(ReplySlot* slot) {
-  // Whatever the pinned link holds (MULTI, WATCH, SELECT) goes with it: the pool resets it
-  // before anyone else gets it.
   resetConnectionState();
-  router_.drop(0xff);
+  router_.abandonHolds();
   complete(slot, "+RESET\r\n");
 }
 

@@ -103,6 +103,12 @@ void Router::drop(uint8_t holds) {
   maybeRelease();
 }
 
+void Router::abandonHolds() {
+  if (pinned_ && holds_ != 0)
+    pinned_->markStateful();
+  drop(0xff);
+}
+
 bool Router::startStream(std::string_view raw, std::string* cause) {
   UpstreamLink* link = pin(cause);
   if (!link)

@@ -87,6 +87,10 @@ public:
   bool hold(uint8_t holds, std::string* cause);
   // Clears holds; the link is released once nothing holds it and nothing is in flight.
   void drop(uint8_t holds);
+  // Clears every hold without telling Redis (the client's RESET is answered here): whatever the
+  // pinned link keeps upstream (MULTI, WATCH, a db) is still there, so the pool resets or
+  // replaces that link before anyone else gets it.
+  void abandonHolds();
   bool held(uint8_t holds) const { return (holds_ & holds) != 0; }
   uint8_t holds() const { return holds_; }
 

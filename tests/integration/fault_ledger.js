@@ -21,7 +21,7 @@ const ERROR_MEANINGS = [
   // keywarden: the request was still waiting to go to a link that broke
   [/^UPSTREAMDOWN connection to upstream \S+ lost \(.+\); the command was not sent$/, 'notrun'],
   // keywarden: no link could take the request, nothing was sent
-  [/^UPSTREAMDOWN upstream \S+ unavailable \(.+\)$/, 'notrun'],
+  [/^UPSTREAMDOWN upstream \S+ unavailable \(.+\); the command was not sent$/, 'notrun'],
   // Redis's own refusals: Redis did not run the command
   [/^LOADING /, 'notrun'],
   [/^EXECABORT /, 'notrun'],

@@ -14,43 +14,73 @@ describe('isolation between clients', () => {
   let redis;
   let kw;
   let direct;
+  let redisAuth;
+  let kwAuth;
+  let directAuth;
   const open = [];
 
-  async function client(opts) {
-    const c = await RawClient.connect(kw.port, h.HOST, opts);
+  async function client(opts, target = kw) {
+    const c = await RawClient.connect(target.port, h.HOST, opts);
     open.push(c);
     return c;
   }
 
   // The upstream id of the pinned connection serving keywarden client `kwId` (KEYWARDEN UPSTREAM).
+  // A link that sent no handshake learns its id when asked: -1 until then, so ask again.
   async function pinnedUpstreamId(admin, kwId) {
-    const lines = await admin.call('KEYWARDEN', 'UPSTREAM');
-    const line = lines.find((l) => l.includes(`role=pinned`) && l.includes(` owner=${kwId} `));
-    if (!line) return null;
-    return Number(/upstream_id=(\d+)/.exec(line)[1]);
-  }
-
-  // Waits until the pool holds an idle pinned connection with this upstream id (its reset done).
-  async function waitPooled(admin, upstreamId) {
     for (let i = 0; i < 100; i++) {
       const lines = await admin.call('KEYWARDEN', 'UPSTREAM');
-      if (lines.some((l) => l.includes('role=pinned') && l.includes('owner=-') && l.includes(`upstream_id=${upstreamId}`) && l.includes('inflight=0'))) return;
+      const line = lines.find((l) => l.includes('role=pinned') && l.includes(` owner=${kwId} `));
+      if (!line) return null;
+      const id = Number(/upstream_id=(-?\d+)/.exec(line)[1]);
+      if (id > 0) return id;
       await h.sleep(20);
     }
-    throw new Error(`pinned connection ${upstreamId} never went back to the pool`);
+    throw new Error(`the pinned connection of client ${kwId} never learned its upstream id`);
+  }
+
+  // What became of a pinned connection its client left: 'pooled' once the pool holds it idle
+  // (its reset done), 'gone' once Redis no longer lists it (closed, to be replaced).
+  async function pinnedFate(admin, directConn, upstreamId) {
+    const named = new RegExp(` upstream_id=${upstreamId}( |$)`);
+    for (let i = 0; i < 100; i++) {
+      const lines = await admin.call('KEYWARDEN', 'UPSTREAM');
+      if (lines.some((l) => l.includes('role=pinned') && l.includes('owner=-') && named.test(l) && l.includes('inflight=0'))) return 'pooled';
+      const listed = await directConn.call('CLIENT', 'LIST', 'ID', String(upstreamId));
+      if (listed === '' && !lines.some((l) => named.test(l))) return 'gone';
+      await h.sleep(20);
+    }
+    throw new Error(`pinned connection ${upstreamId} was neither pooled nor closed`);
+  }
+
+  // Redis's own view of a connection keywarden pools: no name of a client's, no tracking, db 0,
+  // RESP2.
+  async function assertCleanUpstream(directConn, upstreamId) {
+    const info = await directConn.call('CLIENT', 'LIST', 'ID', String(upstreamId));
+    assert.match(info, / db=0 /);
+    assert.match(info, / resp=2/);
+    assert.match(info, / name=(keywarden-w0-pinned)? /);  // a quiet link has no name
+    assert.match(info, / flags=N /);
   }
 
   before(async () => {
     redis = await h.startRedis();
     kw = await h.startKeywarden({ upstreamPort: redis.port, args: ['--workers', '1'] });
     direct = await RawClient.connect(redis.port, h.HOST);
+    redisAuth = await h.startRedis({ password: 'iso-pw' });
+    kwAuth = await h.startKeywarden({ upstreamPort: redisAuth.port, upstreamPassword: 'iso-pw', args: ['--workers', '1'] });
+    directAuth = await RawClient.connect(redisAuth.port, h.HOST);
+    assert.equal(await directAuth.call('AUTH', 'iso-pw'), 'OK');
   }, { timeout: 30000 });
 
   after(async () => {
     for (const c of open) c.close();
     if (direct) direct.close();
+    if (directAuth) directAuth.close();
     if (kw) await kw.stop();
+    if (kwAuth) await kwAuth.stop();
     if (redis) await redis.stop();
+    if (redisAuth) await redisAuth.stop();
   }, { timeout: 30000 });
 
   h.test('UNSUBSCRIBE x y z behind a busy shared connection: every frame goes to its own client', { timeout: 20000 }, async () => {
@@ -83,27 +113,27 @@ describe('isolation between clients', () => {
   const leftovers = [
     {
       name: 'MULTI with a queued write',
-      leave: async (a) => {
+      leave: async (a, dc) => {
         assert.equal(await a.call('MULTI'), 'OK');
         assert.equal(await a.call('SET', 'iso:fromA', '1'), 'QUEUED');
       },
     },
     {
       name: 'WATCH',
-      leave: async (a) => {
+      leave: async (a, dc) => {
         assert.equal(await a.call('WATCH', 'iso:wk'), 'OK');
-        assert.equal(await direct.call('SET', 'iso:wk', 'changed'), 'OK');
+        assert.equal(await dc.call('SET', 'iso:wk', 'changed'), 'OK');
       },
     },
     {
       name: 'SELECT 5',
-      leave: async (a) => {
+      leave: async (a, dc) => {
         assert.equal(await a.call('SELECT', '5'), 'OK');
       },
     },
     {
       name: 'HELLO 3 after SELECT',
-      leave: async (a) => {
+      leave: async (a, dc) => {
         assert.equal(await a.call('SELECT', '4'), 'OK');
         const hello = await a.call('HELLO', '3');
         assert.equal(hello.get('proto'), 3);
@@ -112,7 +142,7 @@ describe('isolation between clients', () => {
     },
     {
       name: 'CLIENT NO-EVICT and READONLY',
-      leave: async (a) => {
+      leave: async (a, dc) => {
         assert.equal(await a.call('WATCH', 'iso:nothing'), 'OK');
         assert.equal(await a.call('CLIENT', 'NO-EVICT', 'on'), 'OK');
         const r = await a.call('READONLY');
@@ -121,7 +151,7 @@ describe('isolation between clients', () => {
     },
     {
       name: 'CLIENT REPLY OFF inside a pinned session',
-      leave: async (a) => {
+      leave: async (a, dc) => {
         assert.equal(await a.call('SELECT', '3'), 'OK');
         a.send('CLIENT', 'REPLY', 'OFF');
         a.send('SET', 'iso:silent', '1');
@@ -131,39 +161,68 @@ describe('isolation between clients', () => {
     },
   ];
 
-  for (const l of leftovers) {
-    h.test(`a pooled pinned connection is clean after: ${l.name}`, { timeout: 20000 }, async () => {
-      const admin = await client();
-      await direct.call('DEL', 'iso:fromA', 'iso:fromB', 'iso:wk');
-      const a = await client();
-      const aId = await a.call('CLIENT', 'ID');
-      await l.leave(a);
-      const upstreamId = await pinnedUpstreamId(admin, aId);
-      assert.ok(upstreamId, 'A had a pinned connection');
-      a.close();
-      await waitPooled(admin, upstreamId);
+  // Two ways a pooled pinned connection comes back: with no handshake of its own (no upstream
+  // password, RESP2, db 0) one that holds state is closed and replaced; with AUTH in its
+  // handshake it is RESET and reused. Both must give the next client a clean connection.
+  const rigs = [
+    { name: 'quiet links', fate: 'gone', get kw() { return kw; }, get direct() { return direct; } },
+    { name: 'links with AUTH', fate: 'pooled', get kw() { return kwAuth; }, get direct() { return directAuth; } },
+  ];
 
-      const b = await client();
-      const bId = await b.call('CLIENT', 'ID');
-      assert.equal(await b.call('WATCH', 'iso:other'), 'OK');
-      assert.equal(await pinnedUpstreamId(admin, bId), upstreamId, 'B got the connection A left');
-      assert.equal(await b.call('MULTI'), 'OK');
-      assert.equal(await b.call('SET', 'iso:fromB', 'b'), 'QUEUED');
-      assert.equal(await b.call('GET', 'iso:fromA'), 'QUEUED');
-      assert.deepEqual(await b.call('EXEC'), ['OK', null], 'B ran its own transaction only, in RESP2');
-      assert.equal(b.lastType, '*');
-      // B's write landed in db 0 (the configured db), seen directly in Redis.
-      assert.equal(await direct.call('GET', 'iso:fromB'), 'b');
-      assert.equal(await direct.call('EXISTS', 'iso:fromA'), 0, "A's queued write never ran");
-      // Redis's own view of the connection: no name of A's, no tracking, db 0, resp 2.
-      const info = await direct.call('CLIENT', 'LIST', 'ID', String(upstreamId));
-      assert.match(info, / db=0 /);
-      assert.match(info, / resp=2/);
-      assert.match(info, /name=keywarden-w0-pinned/);
-      assert.match(info, / flags=N /);
-      b.close();
-    });
+  for (const rig of rigs) {
+    for (const l of leftovers) {
+      h.test(`the next client gets a clean pinned connection after: ${l.name} (${rig.name})`, { timeout: 20000 }, async () => {
+        const admin = await client({}, rig.kw);
+        const dc = rig.direct;
+        await dc.call('DEL', 'iso:fromA', 'iso:fromB', 'iso:wk');
+        const a = await client({}, rig.kw);
+        const aId = await a.call('CLIENT', 'ID');
+        await l.leave(a, dc);
+        const upstreamId = await pinnedUpstreamId(admin, aId);
+        assert.ok(upstreamId, 'A had a pinned connection');
+        a.close();
+        assert.equal(await pinnedFate(admin, dc, upstreamId), rig.fate);
+        if (rig.fate === 'pooled') await assertCleanUpstream(dc, upstreamId);
+
+        const b = await client({}, rig.kw);
+        const bId = await b.call('CLIENT', 'ID');
+        assert.equal(await b.call('WATCH', 'iso:other'), 'OK');
+        const bUpstream = await pinnedUpstreamId(admin, bId);
+        if (rig.fate === 'pooled') assert.equal(bUpstream, upstreamId, 'B got the connection A left');
+        assert.equal(await b.call('MULTI'), 'OK');
+        assert.equal(await b.call('SET', 'iso:fromB', 'b'), 'QUEUED');
+        assert.equal(await b.call('GET', 'iso:fromA'), 'QUEUED');
+        assert.deepEqual(await b.call('EXEC'), ['OK', null], 'B ran its own transaction only, in RESP2');
+        assert.equal(b.lastType, '*');
+        // B's write landed in db 0 (the configured db), seen directly in Redis.
+        assert.equal(await dc.call('GET', 'iso:fromB'), 'b');
+        assert.equal(await dc.call('EXISTS', 'iso:fromA'), 0, "A's queued write never ran");
+        await assertCleanUpstream(dc, bUpstream);
+        b.close();
+      });
+    }
   }
+
+  h.test('RESET inside MULTI: the next client of that connection is not in a transaction', { timeout: 20000 }, async () => {
+    for (const rig of rigs) {
+      const a = await client({}, rig.kw);
+      assert.equal(await a.call('MULTI'), 'OK');
+      assert.equal(await a.call('SET', 'iso:reset', 'a'), 'QUEUED');
+      assert.equal(await a.call('RESET'), 'RESET');
+      // Many clients, one worker: whichever gets A's old connection must not be in MULTI.
+      const others = [];
+      for (let i = 0; i < 4; i++) others.push(await client({}, rig.kw));
+      for (const o of others) {
+        assert.equal(await o.call('WATCH', 'iso:w'), 'OK');
+        assert.equal(await o.call('MULTI'), 'OK', rig.name);
+        assert.deepEqual(await o.call('EXEC'), [], rig.name);
+      }
+      assert.equal(await a.call('MULTI'), 'OK');
+      assert.deepEqual(await a.call('EXEC'), []);
+      assert.equal(await rig.direct.call('EXISTS', 'iso:reset'), 0);
+      for (const o of others) o.close();
+    }
+  });
 
   h.test('a client blocked in BLPOP that leaves does not take a later push', { timeout: 20000 }, async () => {
     await direct.call('DEL', 'iso:q');

@@ -189,8 +189,23 @@ describe('upstream failure', () => {
     if (!redis.alive) await redis.restart();
     const k = await h.startKeywarden({ upstreamPort: redis.port, toml: { server: { workers: 1 } } });
     const c = await RawClient.connect(k.port);
+    const spare = [];
     try {
       assert.equal(await c.call('PING'), 'PONG');
+      // The pool keeps pinned connections ready: the clients that take those come first, so the
+      // last one needs a new socket. Every client connects before the cap (accept needs one too).
+      let ready = 0;
+      for (let i = 0; i < 100; i++) {
+        const lines = await c.call('KEYWARDEN', 'UPSTREAM');
+        ready = lines.filter((l) => l.includes('role=pinned') && l.includes('owner=-') && l.includes('state=ready')).length;
+        if (ready >= 2) break;
+        await h.sleep(20);
+      }
+      for (let i = 0; i < ready; i++) {
+        const s = await RawClient.connect(k.port);
+        spare.push(s);
+        assert.equal(await s.call('PING'), 'PONG');
+      }
       const pid = String(k.proc.pid);
       // A new descriptor always takes the lowest free number: capping the limit there makes the
       // very next socket() fail with EMFILE.
@@ -200,13 +215,16 @@ describe('upstream failure', () => {
       // Only the soft limit, so it can be raised back afterwards.
       const soft = /Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'))[1];
       execFileSync('prlimit', ['--pid', pid, `--nofile=${lowestFree}:`]);
+      for (const s of spare) assert.equal(await s.call('WATCH', 'kw:uf:w'), 'OK');
       const r = await c.call('BLPOP', 'kw:uf:fd', '1');
       assert.ok(r instanceof RespError && r.message.startsWith('UPSTREAMDOWN'), `BLPOP without fds: ${JSON.stringify(r)}`);
       execFileSync('prlimit', ['--pid', pid, `--nofile=${soft}:`]);
       assert.equal(await c.call('PING'), 'PONG');
       assert.equal(await c.call('BLPOP', 'kw:uf:fd', '1'), null);  // pinning works again
+      for (const s of spare) assert.equal(await s.call('UNWATCH'), 'OK');
     } finally {
       c.close();
+      for (const s of spare) s.close();
       await k.stop();
     }
   });

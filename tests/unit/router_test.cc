@@ -143,6 +143,21 @@ TEST_CASE("MULTI: every request goes to the pinned link until the hold is droppe
   CHECK(f.pool.released.size() == 1);
 }
 
+TEST_CASE("RESET answered locally mid-transaction: the link goes back marked for a reset") {
+  // Regression: MULTI stayed open upstream and the next client of the link got +QUEUED.
+  Fixture f;
+  std::string cause;
+  REQUIRE(f.router.hold(Router::kHoldMulti, &cause));
+  REQUIRE(f.send("MULTI"));
+  FakeLink* pinned = static_cast<FakeLink*>(f.router.pinned());
+  reply(f.router, pinned);
+  CHECK_FALSE(pinned->stateful());
+  f.router.abandonHolds();
+  CHECK(f.router.pinned() == nullptr);
+  REQUIRE(f.pool.released.size() == 1);
+  CHECK(pinned->resets == 1);
+}
+
 TEST_CASE("a client that leaves mid-transaction releases its link through the pool's rule") {
   Fixture f;
   std::string cause;
