@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
                 cli.config_path.c_str(), kw::formatHostPort(config->server.listen).c_str(),
                 kw::formatHostPort(config->upstream.address).c_str());
   }
-  kw::Server server(config, policy, cli, kw::makeFeatures(*config));
+  kw::Server server(config, policy, cli, kw::makeFeatures(*config), kw::makeTopologySource(*config));
   if (!server.start(&error)) {
     KW_LOG_ERROR("%s", error.c_str());
     return 1;

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "budget/budget_feature.h"
+#include "cluster/cluster_source.h"
 #include "cache/cache_feature.h"
 #include "pg/read_through_feature.h"
 #include "ratelimit/ratelimit_feature.h"
@@ -21,6 +22,16 @@ Features makeFeatures(const Config& config) {
     f.push_back(std::make_unique<ReadThroughFeature>(config.pg));
   f.push_back(std::make_unique<BudgetFeature>());  // nothing on the request path
   return f;
+}
+
+}  // namespace kw
+
+namespace kw {
+
+std::unique_ptr<TopologySource> makeTopologySource(const Config& config) {
+  if (config.upstream.mode == UpstreamMode::kCluster)
+    return std::make_unique<cluster::ClusterSource>(config.upstream);
+  return makeStandaloneSource(config.upstream);
 }
 
 }  // namespace kw

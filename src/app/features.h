@@ -5,9 +5,12 @@
 
 #include "common/config.h"
 #include "proxy/feature.h"
+#include "proxy/topology_source.h"
 
 namespace kw {
 
 Features makeFeatures(const Config& config);
+// The upstream's topology source for the configured mode (standalone, cluster).
+std::unique_ptr<TopologySource> makeTopologySource(const Config& config);
 
 }  // namespace kw

@@ -16,7 +16,7 @@ BudgetLink::~BudgetLink() {
   if (link_) {
     UpstreamLink* l = link_;
     link_ = nullptr;
-    worker_->upstreams().main().release(l);
+    worker_->upstreams().main().anyNode().release(l);
   }
 }
 
@@ -24,11 +24,11 @@ void BudgetLink::send(std::span<const std::string_view> args, Done done) {
   std::string cause;
   if (link_ == nullptr || !link_->accepting()) {
     if (link_ != nullptr && inflight_.empty()) {
-      worker_->upstreams().main().release(link_);
+      worker_->upstreams().main().anyNode().release(link_);
       link_ = nullptr;
     }
     if (link_ == nullptr)
-      link_ = worker_->upstreams().main().acquire(2, this, &cause);
+      link_ = worker_->upstreams().main().anyNode().acquire(2, this, &cause);
   }
   if (link_ == nullptr || !link_->accepting()) {
     if (cause.empty())

@@ -43,7 +43,7 @@ public:
   BudgetService(Worker& w, BudgetStatus* status)
       : worker_(w), status_(status), link_(&w),
         feed_(
-            &w.upstreams().main(), [&w] { return static_cast<int64_t>(w.nowMs()); }, feedOptions(),
+            &w.upstreams().main().anyNode(), [&w] { return static_cast<int64_t>(w.nowMs()); }, feedOptions(),
             nullptr),
         enforcer_(env()) {
     instance_ = instanceName(w.config());

@@ -30,7 +30,7 @@ class WorkerCache final : public RequestStage {
 public:
   WorkerCache(Worker& w, CacheStatsRegistry* stats) : requests_(&w) {
     CacheStage::Env env;
-    env.pool = &w.upstreams().main();
+    env.pool = &w.upstreams().main().anyNode();
     env.requests = &requests_;
     env.clock = [&w] { return static_cast<int64_t>(w.nowMs()); };
     env.stats = stats->shard(w.index());

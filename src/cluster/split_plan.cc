@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "cluster/key_slot.h"
+#include "cluster/reply_parts.h"
 #include "cluster/slot_map.h"
 #include "proxy/reply_scanner.h"
 
@@ -138,68 +139,10 @@ SplitPlan planCommand(const CommandInfo* cmd, std::span<const std::string_view> 
 
 namespace {
 
-// The text of an error reply ('-' line or RESP3 '!' blob), or empty when `reply` is not one.
-std::string_view errorText(std::string_view reply) {
-  const size_t eol = reply.find("\r\n");
-  if (reply.empty() || eol == std::string_view::npos)
-    return {};
-  if (reply[0] == '-')
-    return reply.substr(1, eol - 1);
-  if (reply[0] == '!') {
-    size_t len = 0;
-    auto r = std::from_chars(reply.data() + 1, reply.data() + eol, len);
-    if (r.ec != std::errc() || r.ptr != reply.data() + eol || len > reply.size() - eol - 2)
-      return {};
-    return reply.substr(eol + 2, len);
-  }
-  return {};
-}
-
-bool readInteger(std::string_view reply, int64_t* out) {
-  if (reply.size() < 4 || reply[0] != ':' || reply.substr(reply.size() - 2) != "\r\n")
-    return false;
-  const char* first = reply.data() + 1;
-  const char* last = reply.data() + reply.size() - 2;
-  auto r = std::from_chars(first, last, *out);
-  return r.ec == std::errc() && r.ptr == last;
-}
-
-// The byte ranges of the `count` elements of the array reply `reply`; false unless it is exactly
-// an array of that many complete elements.
-bool arrayElements(std::string_view reply, uint32_t count, std::vector<std::string_view>* out) {
-  if (reply.empty() || reply[0] != '*')
-    return false;
-  const size_t eol = reply.find("\r\n");
-  if (eol == std::string_view::npos)
-    return false;
-  uint64_t n = 0;
-  auto r = std::from_chars(reply.data() + 1, reply.data() + eol, n);
-  if (r.ec != std::errc() || r.ptr != reply.data() + eol || n != count)
-    return false;
-  size_t pos = eol + 2;
-  for (uint32_t i = 0; i < count; ++i) {
-    ReplyScanner scanner;
-    ReplyScanner::Frame frame;
-    if (scanner.scan(reply.substr(pos), &frame) != ReplyScanner::Status::kComplete || frame.is_push)
-      return false;
-    out->push_back(reply.substr(pos, frame.length));
-    pos += frame.length;
-  }
-  return pos == reply.size();
-}
-
-// Error texts are one line: a node's text may not carry CR or LF into ours.
-std::string oneLine(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c == '\r' || c == '\n')
-      c = ' ';
-  return out;
-}
-
 std::string partError(const SplitPlan& plan, std::string_view code_and_text, uint16_t node,
                       const std::function<std::string(uint16_t)>& node_name, size_t others) {
-  std::string out = "-" + oneLine(code_and_text) + " (" + plan.command + " part on node " +
+  std::string out(1, '-');
+  out += oneLine(code_and_text) + " (" + plan.command + " part on node " +
                     oneLine(node_name(node));
   if (others > 0)
     out += ", and " + std::to_string(others) + " more part" + (others > 1 ? "s" : "") + " failed";
@@ -261,7 +204,7 @@ std::string mergeReplies(const SplitPlan& plan, std::span<const PartOutcome> out
     return partError(plan, first_problem, plan.parts[first_failed].node, node_name, failed - 1);
   switch (plan.merge) {
   case MergeKind::kValues: {
-    std::string out = "*" + std::to_string(plan.positions.size()) + "\r\n";
+    std::string out = respLine('*', static_cast<int64_t>(plan.positions.size()));
     for (const SplitPlan::Position& p : plan.positions)
       out.append(values[p.part][p.index]);
     return out;
@@ -269,7 +212,7 @@ std::string mergeReplies(const SplitPlan& plan, std::span<const PartOutcome> out
   case MergeKind::kOk:
     return "+OK\r\n";
   case MergeKind::kSum:
-    return ":" + std::to_string(sum) + "\r\n";
+    return respLine(':', sum);
   case MergeKind::kNone:
     break;
   }

@@ -33,8 +33,17 @@ struct ServerConfig {
   LogLevel log_level = LogLevel::kInfo;
 };
 
+// What the upstream is: one Redis at `address`, or a Redis Cluster found from `seeds`.
+enum class UpstreamMode : uint8_t { kStandalone, kCluster };
+
 struct UpstreamConfig {
+  UpstreamMode mode = UpstreamMode::kStandalone;
   HostPort address{"127.0.0.1", 6379};
+  // Cluster: nodes asked for the slot map (any one answering is enough); the map is read again
+  // every topology_refresh_ms, and at once on MOVED, a lost node, CLUSTERDOWN or TRYAGAIN.
+  std::vector<HostPort> seeds;
+  uint32_t topology_refresh_ms = 5000;
+  unsigned max_redirects = 5;  // MOVED/ASK followed per request before the client gets an error
   std::string username;  // empty: AUTH <password> only
   std::string password;  // empty: no AUTH
   int db = 0;

@@ -370,11 +370,54 @@ void readServer(TableReader& r, ServerConfig* c) {
   r.readLogLevel("log_level", &c->log_level);
 }
 
+// Seeds are checked like `address` (HOST:PORT that resolves), each naming its own line; a seed
+// that is down at startup is fine, one that cannot be a seed is not.
+void readSeeds(TableReader& r, std::vector<HostPort>* out) {
+  std::vector<std::string> raw;
+  const uint32_t line = r.lineOfKey("seeds");
+  r.readStringList("seeds", &raw);
+  std::vector<HostPort> seeds;
+  for (const std::string& text : raw) {
+    HostPort hp;
+    std::string reason;
+    SocketAddress resolved;
+    if (!parseHostPort(text, false, &hp, &reason)) {
+      r.error(line, "seeds", "expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " +
+                                 quote(text));
+      return;
+    }
+    if (r.resolving() && !resolveHostPort(hp, AddressUse::kConnect, &resolved, &reason)) {
+      r.error(line, "seeds", "cannot resolve host " + quote(hp.host) + " (" + reason + ")");
+      return;
+    }
+    seeds.push_back(std::move(hp));
+  }
+  *out = std::move(seeds);
+}
+
 void readUpstream(TableReader& r, UpstreamConfig* c) {
-  r.readHostPort("address", AddressUse::kConnect, &c->address);
+  r.readChoice("mode", {"standalone", "cluster"}, &c->mode);
+  const bool cluster = c->mode == UpstreamMode::kCluster;
+  // Keys of the other mode are mistakes worth a line number, not silently ignored settings.
+  for (std::string_view key : {"seeds", "topology_refresh_ms", "max_redirects"})
+    if (!cluster && r.has(key))
+      r.error(r.lineOfKey(key), key, "only for mode = \"cluster\" (mode is \"standalone\")");
+  if (cluster && r.has("address"))
+    r.error(r.lineOfKey("address"), "address",
+            "not used with mode = \"cluster\": the nodes come from `seeds`");
+  if (cluster) {
+    readSeeds(r, &c->seeds);
+    if (c->seeds.empty())
+      r.error(r.lineOfKey("mode"), "seeds", "mode = \"cluster\" needs at least one seed");
+  }
+  r.readInt("topology_refresh_ms", 100, kU32Max, &c->topology_refresh_ms);
+  r.readInt("max_redirects", 1, 16, &c->max_redirects);
+  r.readHostPort("address", AddressUse::kConnect, &c->address, !cluster);
   r.readString("username", &c->username);
   r.readString("password", &c->password);
   r.readInt("db", 0, std::numeric_limits<int>::max(), &c->db);
+  if (cluster && c->db != 0)
+    r.error(r.lineOfKey("db"), "db", "a Redis Cluster has only db 0");
   r.readInt("connections", 1, 1024, &c->connections);
   r.readInt("connect_timeout_ms", 1, kU32Max, &c->connect_timeout_ms);
   r.readInt("request_timeout_ms", 1, kU32Max, &c->request_timeout_ms);

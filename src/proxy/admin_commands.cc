@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "cluster/fan_out.h"
 #include "common/ascii.h"
 #include "common/log.h"
 #include "policy/policy.h"
@@ -102,7 +103,14 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("server.workers", num(c.server.workers));
   add("server.shutdown_deadline_ms", num(c.server.shutdown_deadline_ms));
   add("server.log_level", logLevelName(c.server.log_level));
+  add("upstream.mode", c.upstream.mode == UpstreamMode::kCluster ? "cluster" : "standalone");
   add("upstream.address", hostPort(c.upstream.address));
+  std::string seeds;
+  for (const HostPort& seed : c.upstream.seeds)
+    seeds += (seeds.empty() ? "" : ",") + hostPort(seed);
+  add("upstream.seeds", seeds);
+  add("upstream.topology_refresh_ms", num(c.upstream.topology_refresh_ms));
+  add("upstream.max_redirects", num(c.upstream.max_redirects));
   add("upstream.username", c.upstream.username);
   add("upstream.password", c.upstream.password.empty() ? "" : "********");
   add("upstream.db", std::to_string(c.upstream.db));
@@ -315,7 +323,13 @@ void Session::cmdInfo(const DecodedRequest& req) {
   for (std::string_view a : fwd)
     resp::bulk(&raw, a);
   DecodedRequest info{raw, {fwd.begin(), fwd.end()}};
-  ReplySlot* slot = forward(info, RequestShape{}, SlotEffect::kInfoMerge);
+  ReplySlot* slot = nullptr;
+  if (const auto fan = clusterMode() ? cluster::fanOutOf(worker_->commands().find("info"),
+                                                         std::span<const std::string_view>(fwd))
+                                     : std::nullopt)
+    slot = startFanOut(info, *fan, SlotEffect::kInfoMerge);  // keyspace summed over masters
+  else
+    slot = forward(info, RequestShape{}, SlotEffect::kInfoMerge);
   if (slot)
     slot->aux = std::move(proxy_part);  // "INFO upstream" alone: nothing in front
 }
@@ -357,6 +371,12 @@ void Session::infoForNonAdmin(const DecodedRequest& req) {
 
 std::string Session::mergeInfo(ReplySlot* slot, std::string_view upstream_reply) {
   std::string text = upstreamInfoText(upstream_reply);
+  if (clusterMode()) {
+    // Clients see one standalone Redis: cluster-aware ones must not try to go around keywarden.
+    const size_t at = text.find("cluster_enabled:1");
+    if (at != std::string::npos)
+      text[at + 16] = '0';
+  }
   if (text.empty() && !upstream_reply.empty() && upstream_reply[0] == '-') {
     return std::string(upstream_reply);
   }

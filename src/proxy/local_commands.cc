@@ -79,6 +79,7 @@ void Session::resetConnectionState() {
     extras_->upstream_user.clear();
   }
   watching_ = false;
+  endClusterTransaction();
   reply_mode_ = ReplyMode::kOn;
   // RESET authenticates the connection as the default user again.
   user_ = worker_->policy().defaultUser();
@@ -144,7 +145,7 @@ void Session::applyUpstreamAuth(ReplySlot* slot, std::string_view reply, std::st
   const size_t sep2 = aux.find('\0', sep + 1);
   const std::string password =
       aux.substr(sep + 1, sep2 == std::string::npos ? sep2 : sep2 - sep - 1);
-  UpstreamPool* pool = worker_->upstreams().forIdentity(user.empty() ? "default" : user, password);
+  IdentityPools* pool = worker_->upstreams().forIdentity(user.empty() ? "default" : user, password);
   if (!pool) {
     *transformed = "-ERR too many distinct upstream users on this keywarden worker\r\n";
     return;
@@ -286,6 +287,11 @@ void Session::cmdSelect(const DecodedRequest& req) {
   if (db < INT32_MIN || db > INT32_MAX) {
     worker_->stats().commands_local.add();
     return replyError("ERR value is out of range, value must between -2147483648 and 2147483647");
+  }
+  if (clusterMode()) {
+    // A cluster has db 0 only: the answer of a cluster node, given here.
+    worker_->stats().commands_local.add();
+    return db == 0 ? replyLocal("+OK\r\n") : replyError("ERR SELECT is not allowed in cluster mode");
   }
   if (db < 0) {
     worker_->stats().commands_local.add();

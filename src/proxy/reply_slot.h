@@ -17,6 +17,7 @@ namespace kw {
 
 struct ReplySlot;
 class RequestStage;
+class UpstreamLink;
 
 // Who a slot's reply goes to: a client session, or one of keywarden's own upstream clients
 // (upstream_client.h).
@@ -69,12 +70,21 @@ struct ReplySlot {
   bool done = false;
   bool suppress = false;     // CLIENT REPLY OFF/SKIP: the reply is dropped, not sent
   bool upstream = false;     // sent (or waiting to be sent) upstream, reply not yet in
+  bool slot_local = false;   // routed as touching one hash slot (router.h, Destination)
+  UpstreamLink* lane = nullptr;  // the link it was sent on (the router's count of replies owed)
   bool external = false;     // completed later by another worker's answer (admin queries)
   uint16_t cmd = 0;          // command table row, for metrics
   uint32_t ns = UINT32_MAX;  // counter id of the first key's namespace (metrics, slow log)
   uint8_t refusal = 0;       // Outcome of a refusal the proxy answered, 0 (kOk) otherwise
   std::string request;       // the request (cut short), kept only for the slow log
   std::string aux;           // per-effect data (INFO: the proxy's sections)
+  // Cluster mode: the request's bytes and hash slot, to send it again where a MOVED / ASK /
+  // TRYAGAIN says (cluster_dispatch.cc); `redirects` counts how often it was.
+  std::string resend;
+  uint16_t hash_slot = kNoHashSlot;
+  uint8_t redirects = 0;
+  bool own_link = false;  // sent as a request that needs a link of its own (a blocking one)
+  static constexpr uint16_t kNoHashSlot = 0xffff;
 };
 
 // Per-worker free list, so steady-state requests allocate nothing.
@@ -94,7 +104,7 @@ public:
   void put(ReplySlot* s) {
     // A slot that carried a huge reply should not pin that memory forever.
     if (s->reply.capacity() > kMaxKeptCapacity || s->request.capacity() > kMaxKeptCapacity ||
-        free_.size() >= kMaxFree) {
+        s->resend.capacity() > kMaxKeptCapacity || free_.size() >= kMaxFree) {
       delete s;
       return;
     }
@@ -108,12 +118,18 @@ public:
     s->done = false;
     s->suppress = false;
     s->upstream = false;
+    s->slot_local = false;
+    s->lane = nullptr;
     s->external = false;
     s->cmd = 0;
     s->ns = UINT32_MAX;
     s->refusal = 0;
     s->request.clear();
     s->aux.clear();
+    s->resend.clear();
+    s->hash_slot = ReplySlot::kNoHashSlot;
+    s->redirects = 0;
+    s->own_link = false;
     free_.push_back(s);
   }
 

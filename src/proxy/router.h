@@ -1,22 +1,28 @@
-// Which upstream link each request of one client goes to. One Router per session; the session
-// keeps the client socket, the reply FIFO and the connection state it emulates, and asks the
-// router to send.
+// Which upstream link each request of one client goes to: the one place that decides it, whatever
+// the upstream is (one Redis, a cluster's nodes). One Router per session; the session keeps the
+// client socket, the reply FIFO and the connection state it emulates, works out the request's
+// node (Destination: the master of its key's slot, or kAnyNode), and asks the router to send.
 //
 //   request shape (request_shape.h)      link
-//   kOne, client holds nothing           the session's shared link (same one while it has
-//                                        requests in flight, so its requests run in order);
-//                                        with nothing in flight, not a stuck one (LinkPool::stuck:
-//                                        its head is older than Redis's busy threshold)
-//   kOne, own_link (BLPOP, SCRIPT KILL)  a pinned link, released when its reply is in
-//   kOne while a hold is set             the pinned link
+//   kOne, client holds nothing           a shared link of the node (the same one while the
+//                                        client has requests in flight there, so they run in
+//                                        order); with nothing in flight, not a stuck one
+//                                        (LinkPool::stuck: its head is older than Redis's busy
+//                                        threshold)
+//   kOne, own_link (BLPOP, SCRIPT KILL)  a pinned link of the node, released when its reply is in
+//   kOne while a hold is set             the pinned link, when the request is for its node
 //   kStream / kRaw                       a pinned link in streaming / raw mode, until RESET,
 //                                        a lost link or the client leaves
 //   holds: MULTI, WATCH, a non-default db, streaming, raw, a slow reader: the pinned link stays
 //   while any is set.
 //
-// Ordering gate: a client's requests run on one link at a time. When the target changes while
-// replies are still owed by the previous link, later requests wait here (`deferred_`) until those
-// replies are in, so a client always reads its own writes.
+// Ordering gate: a client reads its own writes. A request goes out at once when nothing is in
+// flight, when everything in flight is on its own link, or when it and everything in flight are
+// slot-local (each touches one hash slot) and were routed under the same routing epoch: then
+// requests for one slot always share a node and a link, and requests for different nodes touch
+// different keys, so they may run side by side (a cluster client's pipeline spread over masters).
+// Otherwise it waits here (`deferred_`) until the replies it could overtake are in. A redirect
+// (MOVED) or a new topology starts a new epoch, so nothing overtakes a request being redirected.
 //
 // Release: a pinned link goes back to its LinkPool (which proves it clean with RESET before anyone
 // else gets it, see pinned_pool.h) when no hold is set, nothing is in flight on it and nothing
@@ -30,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/node_id.h"
 #include "proxy/request_shape.h"
 #include "proxy/upstream_link.h"
 
@@ -45,6 +52,16 @@ public:
 
 protected:
   ~RouteClient() = default;
+};
+
+// Where a request goes, as the session worked it out.
+struct Destination {
+  NodeId node = kAnyNode;
+  // It touches exactly one hash slot (cluster mode): it may run beside other slot-local requests
+  // of the same epoch on other nodes.
+  bool slot_local = false;
+  uint64_t epoch = 0;  // the worker's routing epoch when `node` was chosen
+  uint16_t hash_slot = 0xffff;  // slot_local: which one (a redirect sends it again by it)
 };
 
 class Router {
@@ -68,10 +85,10 @@ public:
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
-  // The identity's pool (shared links and pinned ones). The next shared or pinned link comes
-  // from it; a link already pinned stays.
-  void setPool(LinkPool* pool);
-  LinkPool* pool() const { return pool_; }
+  // The identity's pools (shared links and pinned ones, per node). The next shared or pinned
+  // link comes from them; a link already pinned stays.
+  void setPool(LinkPools* pools);
+  LinkPools* pool() const { return pools_; }
   // The protocol the client speaks: its shared links are of that protocol. A pinned link is
   // switched by the caller (HELLO sent on it) and told with UpstreamLink::setProto.
   void setProto(int proto);
@@ -79,12 +96,21 @@ public:
 
   // Sends a request that gets exactly one reply frame, to `slot`. False (and *cause) when no
   // link can take it; nothing was sent and the caller answers the error.
-  bool send(std::string_view raw, ReplySlot* slot, const RequestShape& shape, std::string* cause);
+  bool send(std::string_view raw, ReplySlot* slot, const RequestShape& shape, std::string* cause,
+            const Destination& to = {});
+  // A request whose reply said "not here" (a cluster's MOVED, ASK, TRYAGAIN) goes again, to
+  // `to`, ahead of anything of this client's that waited behind it; `preload` (ASKING), when not
+  // empty, right before it on the same link, its reply dropped. Until now the slot counted as
+  // owed by `from` (its lane when it was sent). False with *cause when no link can take it.
+  bool resend(std::string_view raw, std::string_view preload, ReplySlot* slot,
+              const RequestShape& shape, const Destination& to, UpstreamLink* from,
+              bool from_local, std::string* cause);
   // Commands whose replies nobody reads, right behind the last request, on the same link.
   void sendDropped(std::string_view raw, uint32_t count);
 
-  // Keeps a pinned link (pinning one now if there is none) while any of `holds` is set.
-  bool hold(uint8_t holds, std::string* cause);
+  // Keeps a pinned link (pinning one of `to`'s node now if there is none) while any of `holds`
+  // is set.
+  bool hold(uint8_t holds, std::string* cause, const Destination& to = {});
   // Clears holds; the link is released once nothing holds it and nothing is in flight.
   void drop(uint8_t holds);
   // Clears every hold without telling Redis (the client's RESET is answered here): whatever the
@@ -95,7 +121,7 @@ public:
   uint8_t holds() const { return holds_; }
 
   // Streaming: the pinned link streams every frame to the owner from now on.
-  bool startStream(std::string_view raw, std::string* cause);
+  bool startStream(std::string_view raw, std::string* cause, const Destination& to = {});
   void sendStream(std::string_view raw);
   // The client's RESET was sent while streaming, then PING <token>: its answer ends the stream.
   void expectStreamReset(std::string_view token);
@@ -104,8 +130,9 @@ public:
   void sendRaw(std::string_view bytes);
   bool streaming() const { return (holds_ & (kHoldStream | kHoldRaw)) != 0; }
 
-  // A reply to one of this client's sent requests was delivered (from upstream or a failure).
-  void onReplyDelivered();
+  // A reply to one of this client's sent requests was delivered (from upstream or a failure);
+  // `lane` and `slot_local` as the slot had them when its reply came (ReplySlot::lane).
+  void onReplyDelivered(UpstreamLink* lane, bool slot_local);
   // A frame was read from the pinned link: it may be idle now.
   void onLinkReply(UpstreamLink* link);
   // The pinned link failed. Requests that were waiting to go to it are appended to `orphans`
@@ -116,7 +143,9 @@ public:
   void detach(std::vector<ReplySlot*>* orphans);
 
   UpstreamLink* pinned() const { return pinned_; }
-  UpstreamLink* current() const { return route_; }
+  NodeId pinnedNode() const { return pinned_node_; }
+  // The link the last request went to (its send queue tells the session to wait for room).
+  UpstreamLink* current() const { return last_; }
   uint32_t inflight() const { return inflight_; }
   bool waiting() const { return deferred_ != nullptr; }
 
@@ -126,29 +155,50 @@ private:
     std::string raw;
     ReplySlot* slot;
     UpstreamLink* target;
+    NodeId node;
     Kind kind;
     bool blocking;
+    bool slot_local;
     uint32_t count;  // kDropped: commands in raw
+    uint64_t epoch;
+  };
+  // Replies owed by one link.
+  struct Lane {
+    UpstreamLink* link;
+    NodeId node;
+    uint32_t inflight;
   };
 
-  UpstreamLink* pin(std::string* cause);
-  UpstreamLink* sharedLink(std::string* cause);
-  void submit(UpstreamLink* target, Kind kind, std::string_view raw, ReplySlot* slot, bool blocking,
-              uint32_t count);
-  void transmit(UpstreamLink* target, Kind kind, std::string_view raw, ReplySlot* slot,
-                bool blocking, uint32_t count);
+  UpstreamLink* pin(NodeId node, std::string* cause);
+  UpstreamLink* target(NodeId node, const RequestShape& shape, std::string* cause);
+  NodeId nodeFor(const Destination& to) const;
+  void uncount(UpstreamLink* lane, bool slot_local);
+  UpstreamLink* sharedLink(NodeId node, std::string* cause);
+  LinkPool* poolOf(NodeId node, std::string* cause);
+  bool mayGo(const UpstreamLink* target, bool slot_local, uint64_t epoch) const;
+  void submit(UpstreamLink* target, NodeId node, Kind kind, std::string_view raw, ReplySlot* slot,
+              bool blocking, uint32_t count, bool slot_local = false, uint64_t epoch = 0);
+  void transmit(UpstreamLink* target, NodeId node, Kind kind, std::string_view raw,
+                ReplySlot* slot, bool blocking, uint32_t count, bool slot_local, uint64_t epoch);
   void sendDeferred();
   void maybeRelease();
+  Lane* laneOf(const UpstreamLink* link);
 
   RouteClient* client_;
-  LinkPool* pool_ = nullptr;
+  LinkPools* pools_ = nullptr;
   LinkPool* pinned_pool_ = nullptr;  // the pool the pinned link came from
   int proto_ = 2;
-  UpstreamLink* route_ = nullptr;   // where this client's in-flight requests are
+  UpstreamLink* last_ = nullptr;    // where the last request went
   UpstreamLink* shared_ = nullptr;  // the shared link this client sticks to while it works
+  NodeId shared_node_ = kNoNode;    // (of this node)
   UpstreamLink* pinned_ = nullptr;
+  NodeId pinned_node_ = kNoNode;
   uint8_t holds_ = 0;
-  uint32_t inflight_ = 0;  // this client's replies owed by route_
+  uint32_t inflight_ = 0;     // this client's replies owed, on every lane
+  uint32_t not_local_ = 0;    // of them, for requests that are not slot-local
+  uint64_t local_epoch_ = 0;  // the epoch of the slot-local ones
+  // One lane per link with replies owed (one, but for a cluster client's pipeline across nodes).
+  std::vector<Lane> lanes_;
   // Allocated while something waits, freed once empty: an idle client holds no queue.
   std::unique_ptr<std::deque<Deferred>> deferred_;
 };

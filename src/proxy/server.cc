@@ -159,10 +159,13 @@ void onProbe(uv_timer_t* t) {
 }  // namespace
 
 Server::Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
-               CliOptions cli, Features features)
+               CliOptions cli, Features features, std::unique_ptr<TopologySource> topology)
     : config_(std::move(config)), policy_(std::move(policy)), cli_(std::move(cli)),
-      features_(std::move(features)) {}
-Server::~Server() = default;
+      features_(std::move(features)), topology_(std::move(topology)) {}
+Server::~Server() {
+  if (topology_)
+    topology_->stop();
+}
 
 bool Server::start(std::string* error) {
   shared_ = std::make_unique<SharedState>(config_, policy_);
@@ -172,16 +175,11 @@ bool Server::start(std::string* error) {
   shared_->start_time_ms = uv_now(uv_default_loop());
   shared_->start_unix_s = static_cast<int64_t>(time(nullptr));
   shared_->features = std::move(features_);
-  const UpstreamConfig& up = config_->upstream;
-  shared_->upstream_name = up.address.host + ":" + std::to_string(up.address.port);
-  // Resolved once; a name that does not resolve is a startup error, not a runtime surprise.
-  SocketAddress upstream;
-  std::string reason;
-  if (!resolveHostPort(up.address, AddressUse::kConnect, &upstream, &reason)) {
-    *error = "cannot resolve upstream " + shared_->upstream_name + ": " + reason;
+  shared_->upstream_name = topology_->name();
+  shared_->topology_source = topology_.get();
+  if (!topology_->start(shared_.get(), error))
     return false;
-  }
-  memcpy(&shared_->upstream_addr, &upstream.storage, sizeof upstream.storage);
+  std::string reason;
 
   // Once for every worker, so they all bind the same address whatever the name service does.
   SocketAddress listen;

@@ -9,6 +9,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "proxy/feature.h"
+#include "proxy/topology_source.h"
 
 namespace kw {
 
@@ -18,9 +19,10 @@ class Worker;
 
 class Server {
 public:
-  // `features`: what the composition root (src/app/features.h) made for this configuration.
+  // `features` and `topology`: what the composition root (src/app/features.h) made for this
+  // configuration.
   Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
-         CliOptions cli, Features features);
+         CliOptions cli, Features features, std::unique_ptr<TopologySource> topology);
   ~Server();
   // Binds every worker's socket; false with *error on failure (nothing started).
   bool start(std::string* error);
@@ -32,6 +34,7 @@ private:
   std::shared_ptr<const CompiledPolicy> policy_;
   CliOptions cli_;
   Features features_;  // handed to the shared state in start()
+  std::unique_ptr<TopologySource> topology_;  // outlives the workers and the shared state
   std::unique_ptr<SharedState> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };

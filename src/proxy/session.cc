@@ -71,7 +71,7 @@ Session::~Session() {
   setPool(nullptr);
 }
 
-void Session::setPool(UpstreamPool* pool) {
+void Session::setPool(IdentityPools* pool) {
   if (pool == pool_)
     return;
   if (pool_)
@@ -321,6 +321,9 @@ void Session::dispatch(const DecodedRequest& req) {
   worker_->stats().commands_total.add();
   const CommandInfo* cmd = worker_->commands().find(req.args[0]);
   current_raw_ = req.raw;
+  dest_ = Destination{};
+  if (!in_multi_ && !watching_)
+    txn_slot_ = ReplySlot::kNoHashSlot;
   current_cmd_ = worker_->commands().indexOf(cmd);
   current_ns_ = Resolution::kNone;
   current_outcome_ = Outcome::kOk;
@@ -366,6 +369,8 @@ void Session::dispatch(const DecodedRequest& req) {
     return;
   if (router_.streaming())
     return dispatchStreaming(*effective, cmd);
+  if (clusterMode() && routeCluster(*effective, cmd))
+    return;
   if (runStages(*effective, cmd))
     return;
   route(*effective, cmd);
@@ -482,9 +487,12 @@ ReplySlot* Session::forward(std::string_view raw, RequestStage* stage, uint64_t 
 
 bool Session::resend(ReplySlot* slot, std::string_view preload, std::string_view raw) {
   std::string cause;
-  if (!preload.empty() && !router_.send(preload, nullptr, RequestShape{}, &cause))
+  const Destination to = slot->hash_slot != ReplySlot::kNoHashSlot
+                             ? slotDestination(slot->hash_slot)
+                             : Destination{};
+  if (!preload.empty() && !router_.send(preload, nullptr, RequestShape{}, &cause, to))
     return false;
-  return router_.send(raw, slot, RequestShape{}, &cause);
+  return router_.send(raw, slot, RequestShape{}, &cause, to);
 }
 
 ReplySlot* Session::hold() {
@@ -520,6 +528,15 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
     return replyError("NOPERM User " + user_->name + " has no permissions to run the 'client|" +
                       asciiLower(req.args[1]) + "' command (admin only)");
   }
+  if (in_multi_ && clusterMode() && cmd && cmd->id == CmdId::kSelect) {
+    worker_->stats().commands_local.add();
+    return replyError("ERR SELECT is not allowed in cluster mode");
+  }
+  if (in_multi_ && txn_unpinned_ && !(cmd && cmd->id == CmdId::kClient && emulatedInExec(req))) {
+    // Cluster: no keyed command yet says which node runs this transaction (routeCluster).
+    ++multi_queued_;
+    return queueUnpinned(req.raw);
+  }
   if (in_multi_) {
     if (cmd && cmd->id == CmdId::kSelect && req.args.size() == 2) {
       // Takes effect when EXEC runs it: remembered with its place in the transaction.
@@ -536,6 +553,8 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
       }
       ++multi_queued_;
       static const char kPing[] = "*1\r\n$4\r\nPING\r\n";
+      if (txn_unpinned_)
+        return queueUnpinned(std::string_view(kPing, sizeof kPing - 1));
       forward(DecodedRequest{std::string_view(kPing, sizeof kPing - 1), {"PING"}}, shape);
       return;
     }
@@ -637,7 +656,7 @@ void Session::dispatchLocal(const DecodedRequest& req, const CommandInfo& cmd) {
 void Session::startStream(const DecodedRequest& req) {
   ReplySlot* slot = newSlot();
   std::string cause;
-  if (!router_.hold(Router::kHoldStream, &cause))
+  if (!router_.hold(Router::kHoldStream, &cause, dest_))
     return completeUnavailable(slot, cause);
   // The link is this client's for good (never pooled again): it carries the client's name, so
   // CLIENT GETNAME sent on it while streaming answers as Redis would.
@@ -674,6 +693,21 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
   std::string cause;
   switch (cmd.id) {
   case CmdId::kMulti:
+    if (in_multi_ && txn_unpinned_) {
+      worker_->stats().commands_local.add();
+      return replyLocal("-ERR MULTI calls can not be nested\r\n");
+    }
+    if (!in_multi_ && clusterMode() && !router_.pinned()) {
+      // Its node is the first keyed command's (routeCluster): until then it is answered here.
+      in_multi_ = true;
+      multi_dirty_ = false;
+      multi_queued_ = 0;
+      txn_unpinned_ = true;
+      if (extras_)
+        extras_->multi_selects.clear();
+      worker_->stats().commands_local.add();
+      return replyLocal("+OK\r\n");
+    }
     if (!in_multi_) {
       if (!router_.hold(Router::kHoldMulti, &cause)) {
         // No link for the transaction. The client may have pipelined its commands and EXEC
@@ -693,6 +727,25 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
     return;
   case CmdId::kExec:
   case CmdId::kDiscard: {
+    if (in_multi_ && txn_unpinned_) {
+      if (cmd.id == CmdId::kExec && !multi_dirty_) {
+        // No keyed command in it: it runs on the node keyless requests go to.
+        if (!startPinnedTransaction()) {
+          in_multi_ = false;
+          multi_dirty_ = false;
+          endClusterTransaction();
+          return;
+        }
+      } else {
+        in_multi_ = false;
+        multi_dirty_ = false;
+        endClusterTransaction();
+        worker_->stats().commands_local.add();
+        return replyLocal(cmd.id == CmdId::kExec
+                              ? "-EXECABORT Transaction discarded because of previous errors.\r\n"
+                              : "+OK\r\n");
+      }
+    }
     if (in_multi_ && !router_.pinned()) {
       // The transaction never started (its MULTI found no link).
       in_multi_ = false;
@@ -750,7 +803,7 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
   }
   case CmdId::kWatch:
     if (!in_multi_) {
-      if (!router_.hold(Router::kHoldWatch, &cause))
+      if (!router_.hold(Router::kHoldWatch, &cause, dest_))
         return replyUnavailable(cause);
       watching_ = true;
     }
@@ -853,7 +906,10 @@ bool Session::sendInTransaction(std::string_view raw, ReplySlot* slot, const Req
     *cause = "the transaction has no connection: its MULTI was refused";
     return false;
   }
-  return router_.send(raw, slot, shape, cause);
+  if (!router_.send(raw, slot, shape, cause, dest_))
+    return false;
+  keepForResend(slot, raw, shape.own_link);
+  return true;
 }
 
 void Session::replyUnavailable(const std::string& cause) {
@@ -1029,6 +1085,7 @@ void Session::onLinkLost(UpstreamLink* link) {
   // would run its next commands somewhere else (outside its MULTI, in db 0). Close it, as Redis's
   // own connection would have been closed.
   in_multi_ = false;
+  txn_unpinned_ = false;
   watching_ = false;
   closeAfterReplies();
 }
@@ -1316,12 +1373,29 @@ void Session::applyEffect(ReplySlot* slot, std::string_view* bytes, std::string*
 }
 
 void Session::complete(ReplySlot* slot, std::string_view bytes) {
+  if (slot->owner != this && slot->owner) {
+    // A part of a split command (multi_part.h) answered by a failure path of ours.
+    slot->owner->complete(slot, bytes);
+    return;
+  }
   if (slot == barrier_slot_)
     barrier_slot_ = nullptr;
   const bool from_upstream = slot->upstream;
+  // As sent: a retry below (a stage's, a redirect) sends the slot again on another lane.
+  UpstreamLink* const lane = slot->lane;
+  const bool slot_local = slot->slot_local;
   slot->upstream = false;
   slot->external = false;
   std::string transformed;
+  std::string redirect_error;
+  if (from_upstream && slot->hash_slot != ReplySlot::kNoHashSlot && !bytes.empty() &&
+      bytes[0] == '-') {
+    // A cluster node's "not here" / "not now": the request goes again, the client never sees it.
+    if (redirected(slot, bytes, lane, slot_local, &redirect_error))
+      return;
+    if (!redirect_error.empty())
+      bytes = redirect_error;
+  }
   if (slot->effect != SlotEffect::kNone) {
     bool kept = false;
     applyEffect(slot, &bytes, &transformed, &kept);
@@ -1333,7 +1407,7 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
         slot->external = true;
       }
       if (from_upstream)
-        router_.onReplyDelivered();
+        router_.onReplyDelivered(lane, slot_local);
       return;
     }
   }
@@ -1351,7 +1425,7 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
   }
   markDirty();
   if (from_upstream)
-    router_.onReplyDelivered();
+    router_.onReplyDelivered(lane, slot_local);
   if (input_held_)
     maybeContinue();
 }
@@ -1412,10 +1486,12 @@ void Session::streamPart(ReplySlot* slot, std::string_view part, bool last) {
   if (slot == barrier_slot_)
     barrier_slot_ = nullptr;
   slot->upstream = false;
+  UpstreamLink* const lane = slot->lane;
+  const bool slot_local = slot->slot_local;
   recordCompletion(slot, "$");
   popHead();
   drainDone();
-  router_.onReplyDelivered();
+  router_.onReplyDelivered(lane, slot_local);
   if (input_held_)
     maybeContinue();
 }
@@ -1603,6 +1679,7 @@ void Session::close(const char* reason) {
     KW_LOG_DEBUG("closing client %s id=%llu: %s", addr_.c_str(),
                  static_cast<unsigned long long>(id_), reason);
   pauseReading();
+  dropRetries();
   std::vector<ReplySlot*> unsent;
   router_.detach(&unsent);
   // Slots still waiting on upstream are handed to it (it frees them); the rest go back now.
@@ -1616,6 +1693,10 @@ void Session::close(const char* reason) {
     s = next;
   }
   head_ = tail_ = stream_slot_ = nullptr;
+  // Parts of a split command that never left (multi_part.h): their owner hears, and frees them.
+  for (ReplySlot* s : unsent)
+    if (s->owner && s->owner != this)
+      Session::deliver(worker_, s, "-ERR client closed\r\n");
   if (admitted_) {
     worker_->shared().releaseClient();
     worker_->stats().clients_connected.add(-1);

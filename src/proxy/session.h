@@ -43,8 +43,13 @@
 
 namespace kw {
 
+namespace cluster {
+struct SplitPlan;
+struct FanOut;
+}  // namespace cluster
+
 class Worker;
-class UpstreamPool;
+class IdentityPools;
 enum class ClientType : uint8_t;
 
 // Metrics label index of a namespace counter id (CompiledPolicy::counterId; kNone -> "none").
@@ -146,6 +151,33 @@ private:
   void startStream(const DecodedRequest& req);
   void startRaw(const DecodedRequest& req);
 
+  // Cluster mode (cluster_dispatch.cc).
+  friend class MultiPart;
+  bool clusterMode() const;
+  Destination slotDestination(uint16_t hash_slot) const;
+  // Before the stages: sets dest_; true when the request was answered, split or fanned out.
+  bool routeCluster(const DecodedRequest& req, const CommandInfo* cmd);
+  bool joinTransaction(uint16_t hash_slot);
+  bool startPinnedTransaction();
+  void queueUnpinned(std::string_view raw);
+  void endClusterTransaction();
+  bool clusterCommand(const DecodedRequest& req);
+  void startSplit(const cluster::SplitPlan& plan);
+  ReplySlot* startFanOut(const DecodedRequest& req, const cluster::FanOut& fan, SlotEffect effect);
+  void startScan(const DecodedRequest& req);
+  void sendPart(ReplySlot* part, std::string request, NodeId node);
+  void partReplied(UpstreamLink* lane, bool slot_local);
+  bool redirectPart(ReplySlot* part, std::string_view bytes, UpstreamLink* lane, bool slot_local,
+                    std::string* replacement);
+  void keepForResend(ReplySlot* slot, std::string_view raw, bool own_link);
+  // A node's MOVED / ASK / TRYAGAIN for `slot`: true when it was sent again (or will be, or was
+  // answered with an error already); false with `bytes` (or *replacement, when set) the answer.
+  bool redirected(ReplySlot* slot, std::string_view bytes, UpstreamLink* lane, bool slot_local,
+                  std::string* replacement);
+  void retryLater(ReplySlot* slot, UpstreamLink* lane, bool slot_local, uint64_t ms);
+  static void onRetryTimer(uv_timer_t* t);
+  void dropRetries();
+
   // The policy chain (policy_gates.cc). Each returns false when it answered the request.
   bool gateAuth(const DecodedRequest& req, const CommandInfo* cmd);
   bool gateAccess(const DecodedRequest& req, const CommandInfo* cmd);
@@ -181,7 +213,7 @@ private:
   void cmdReplconf(const DecodedRequest& req);
   std::string helloReply() const;
   void switchProto(int proto);
-  void setPool(UpstreamPool* pool);
+  void setPool(IdentityPools* pool);
   // Operator commands (admin_commands.cc).
   void cmdInfo(const DecodedRequest& req);
   void infoForNonAdmin(const DecodedRequest& req);
@@ -279,6 +311,12 @@ private:
     std::string reply;
     bool translate_next = false;  // no reply of its own: marks where GETREDIR's reply starts
   };
+  struct PendingRetry {  // a redirected request waiting to be sent again (retryLater)
+    ReplySlot* slot;
+    UpstreamLink* lane;
+    uint64_t due_ms;
+    bool slot_local;
+  };
   struct Extras {
     std::string name;
     std::string lib_name;
@@ -301,6 +339,12 @@ private:
     int64_t redirect_upstream_id = -1;
     uint64_t redirect_kw_id = 0;
     bool translate_next = false;
+    // Cluster: keyless commands queued in a MULTI answered here, before the transaction has a
+    // node; and redirected requests waiting for a pause (TRYAGAIN) to end.
+    std::string txn_preamble;
+    uint32_t txn_preamble_count = 0;
+    std::vector<PendingRetry> retries;
+    uv_timer_t* retry_timer = nullptr;
   };
   Extras& x() {
     if (!extras_)
@@ -318,7 +362,7 @@ private:
   uv_tcp_t tcp_{};
   StreamWriter writer_;
   Router router_;
-  UpstreamPool* pool_ = nullptr;  // the upstream identity this client's commands run as
+  IdentityPools* pool_ = nullptr;  // the upstream identity this client's commands run as
   std::unique_ptr<Extras> extras_;
   uint64_t id_ = 0;
   std::string addr_;
@@ -338,6 +382,7 @@ private:
 
   // The request being dispatched (valid during dispatch only).
   std::string_view current_raw_;
+  Destination dest_;  // where it goes (cluster mode: its slot's master)
   const DecodedRequest* stage_req_ = nullptr;  // what the stages see
   const CommandInfo* stage_cmd_ = nullptr;
   ReplySlot* stage_slot_ = nullptr;              // reserved by a stage's forward that found no link
@@ -362,6 +407,9 @@ private:
   enum class ReplyMode : uint8_t { kOn, kOff, kSkipThis } reply_mode_ = ReplyMode::kOn;
   bool in_multi_ = false;
   bool multi_dirty_ = false;  // a queued command was refused: EXEC must abort
+  // Cluster: MULTI answered here, no keyed command yet to say which node runs the transaction.
+  bool txn_unpinned_ = false;
+  uint16_t txn_slot_ = ReplySlot::kNoHashSlot;  // the slot a transaction / WATCH keeps to
   bool watching_ = false;
   bool raw_ = false;            // SYNC/PSYNC: client bytes go upstream as they come
   bool explicit_auth_ = false;  // AUTH/HELLO AUTH succeeded (else: the configured default user)

@@ -1,11 +1,9 @@
 // The one place where workers share mutable state, each piece thread-safe on its own:
-// - the config and command-table snapshots: immutable objects, swapped whole under a mutex and
-//   announced through a generation counter, so a worker takes the lock only when something
-//   changed (checked once per loop turn, never per request);
+// - the config, command-table and topology snapshots: immutable objects, swapped whole under a
+//   mutex and announced through a generation counter, so a worker takes the lock only when
+//   something changed (checked once per loop turn, never per request);
 // - the client count (max_clients is global) and the client id sequence: atomics.
 #pragma once
-
-#include <sys/socket.h>
 
 #include <atomic>
 #include <cstdint>
@@ -21,10 +19,12 @@
 #include "proxy/command_table.h"
 #include "proxy/feature.h"
 #include "proxy/slowlog.h"
+#include "proxy/topology.h"
 
 namespace kw {
 
 class CompiledPolicy;
+class TopologySource;
 class Worker;
 
 class SharedState {
@@ -36,6 +36,16 @@ public:
 
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
+  void snapshot(std::shared_ptr<const Config>* config,
+                std::shared_ptr<const CompiledPolicy>* policy,
+                std::shared_ptr<const CommandTable>* commands,
+                std::shared_ptr<const Topology>* topology) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    *config = config_;
+    *policy = policy_;
+    *commands = commands_;
+    *topology = topology_;
+  }
   void snapshot(std::shared_ptr<const Config>* config,
                 std::shared_ptr<const CompiledPolicy>* policy,
                 std::shared_ptr<const CommandTable>* commands) const {
@@ -61,6 +71,16 @@ public:
     std::lock_guard<std::mutex> lock(mu_);
     return config_;
   }
+  // From the topology source's thread (topology_source.h).
+  void publishTopology(std::shared_ptr<const Topology> topology) {
+    std::lock_guard<std::mutex> lock(mu_);
+    topology_ = std::move(topology);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  std::shared_ptr<const Topology> topology() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return topology_;
+  }
 
   // Admission against max_clients: true if the client may stay.
   bool admitClient(uint32_t max_clients) {
@@ -74,9 +94,10 @@ public:
   uint32_t clients() const { return clients_.load(std::memory_order_relaxed); }
   uint64_t nextClientId() { return next_client_id_.fetch_add(1, std::memory_order_relaxed); }
 
-  // Resolved once at startup (and on reload of the upstream address, which needs a restart).
-  sockaddr_storage upstream_addr{};
-  std::string upstream_name;  // "host:port" for error messages
+  // Where the topology comes from (the one Redis, a cluster's seeds); set before the workers
+  // start, outlives them. Workers ask it to look again (a MOVED, a lost node).
+  TopologySource* topology_source = nullptr;
+  std::string upstream_name;  // "host:port" (a cluster: "cluster host:port,...") for operators
   // Reported in HELLO; learned from the upstream's INFO once it answers.
   std::atomic<bool> upstream_version_known{false};
   // Redis's busy-reply-threshold (lua-time-limit before 7.0), or upstream.busy_threshold_ms:
@@ -102,6 +123,7 @@ private:
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   std::shared_ptr<const CommandTable> commands_;
+  std::shared_ptr<const Topology> topology_ = Topology::empty(0);
   std::atomic<uint64_t> generation_{1};
   std::atomic<uint32_t> clients_{0};
   std::atomic<uint64_t> next_client_id_{1};

@@ -16,6 +16,11 @@ namespace kw {
   X(commands_total, "commands received from clients")                                              \
   X(commands_local, "commands answered by the proxy itself")                                       \
   X(commands_forwarded, "commands forwarded upstream")                                             \
+  X(cluster_moved, "MOVED replies followed to the slot's new master")                              \
+  X(cluster_ask, "ASK replies followed to the importing node")                                     \
+  X(cluster_tryagain, "TRYAGAIN replies retried after a pause")                                    \
+  X(cluster_split, "commands split by hash slot over cluster nodes")                               \
+  X(cluster_fanout, "commands sent to every cluster master")                                       \
   X(errors_protocol, "clients closed for malformed RESP, oversized bulk or array")                 \
   X(errors_upstream_down, "commands refused because upstream was unavailable")                     \
   X(errors_upstream_lost, "in-flight commands failed because their upstream connection broke")     \

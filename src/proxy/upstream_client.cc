@@ -47,6 +47,8 @@ void UpstreamClient::failUnsent(ReplySlot* slot, std::string_view cause) {
 
 void UpstreamClient::complete(ReplySlot* slot, std::string_view bytes) {
   const bool from_upstream = slot->upstream;
+  UpstreamLink* lane = slot->lane;
+  const bool slot_local = slot->slot_local;
   slot->upstream = false;
   auto it = callbacks_.find(slot);
   Callback cb;
@@ -56,7 +58,7 @@ void UpstreamClient::complete(ReplySlot* slot, std::string_view bytes) {
   }
   worker_->slots().put(slot);
   if (from_upstream)
-    router_.onReplyDelivered();
+    router_.onReplyDelivered(lane, slot_local);
   if (cb)
     cb(bytes);
 }

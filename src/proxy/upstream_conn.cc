@@ -88,8 +88,7 @@ void UpstreamConn::connect() {
   writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &UpstreamConn::onWriteDone,
                &worker_->chunks());
   connect_req_.data = this;
-  int rc = uv_tcp_connect(&connect_req_, &tcp_,
-                          reinterpret_cast<const sockaddr*>(&worker_->shared().upstream_addr),
+  int rc = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&pool_->address()),
                           &UpstreamConn::onConnect);
   if (rc < 0) {
     fail(uv_strerror(rc));
@@ -527,7 +526,7 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
     if (head.check == Check::kHello && was_down_ && role_ == Role::kShared) {
       was_down_ = false;
       KW_LOG_WARN("upstream %s is back (unavailable for %llu ms)",
-                  worker_->shared().upstream_name.c_str(),
+                  pool_->name().c_str(),
                   static_cast<unsigned long long>(worker_->nowMs() - down_since_ms_));
     }
     if (head.ends_reset) {
@@ -605,22 +604,24 @@ void UpstreamConn::fail(std::string_view cause) {
   } else if (was_ready) {
     worker_->stats().upstream_connected.add(-1);
     if (role_ == Role::kShared || owner_)
-      KW_LOG_WARN("upstream %s connection lost: %.*s", worker_->shared().upstream_name.c_str(),
+      KW_LOG_WARN("upstream %s connection lost: %.*s", pool_->name().c_str(),
                   static_cast<int>(cause.size()), cause.data());
   } else if (!destroyed_) {  // (a link closed by its owner while connecting did not fail)
     worker_->stats().upstream_connect_failures.add();
     // Warn once per outage; each retry of the same outage is only debug noise.
     if (!failed_before_ || down_cause_ != cause)
-      KW_LOG_WARN("upstream %s unavailable: %.*s", worker_->shared().upstream_name.c_str(),
+      KW_LOG_WARN("upstream %s unavailable: %.*s", pool_->name().c_str(),
                   static_cast<int>(cause.size()), cause.data());
     else
-      KW_LOG_DEBUG("upstream %s still unavailable: %.*s", worker_->shared().upstream_name.c_str(),
+      KW_LOG_DEBUG("upstream %s still unavailable: %.*s", pool_->name().c_str(),
                    static_cast<int>(cause.size()), cause.data());
   }
   if (!was_down_) {
     was_down_ = true;
     down_since_ms_ = worker_->nowMs();
   }
+  if (!destroyed_ && !parked_)
+    worker_->requestTopologyRefresh(RefreshCause::kNodeLost);  // a cluster may have failed over
   down_cause_.assign(cause);
   state_ = destroyed_ ? State::kClosed : State::kDown;
   failed_before_ = true;
@@ -639,9 +640,8 @@ void UpstreamConn::fail(std::string_view cause) {
   // A link keywarden closed itself (its client left, shutdown) is no failure of the upstream's.
   std::deque<InFlight> lost;
   lost.swap(inflight_);
-  const std::string err = was_ready
-                              ? upstreamLostError(worker_->shared().upstream_name, cause)
-                              : upstreamUnavailableError(worker_->shared().upstream_name, cause);
+  const std::string err = was_ready ? upstreamLostError(pool_->name(), cause)
+                                    : upstreamUnavailableError(pool_->name(), cause);
   for (const InFlight& f : lost) {
     if (f.internal)
       continue;
@@ -673,7 +673,27 @@ void UpstreamConn::fail(std::string_view cause) {
   scheduleReconnect();
 }
 
+void UpstreamConn::park(std::string_view cause) {
+  if (destroyed_)
+    return;
+  parked_ = true;
+  if (state_ == State::kReady || state_ == State::kConnecting)
+    fail(cause);  // (no reconnect is scheduled while parked)
+  uv_timer_stop(&timer_);
+  down_cause_.assign(cause);
+  failed_before_ = true;
+}
+
+void UpstreamConn::unpark() {
+  if (!parked_ || destroyed_)
+    return;
+  parked_ = false;
+  reconnectNow();
+}
+
 void UpstreamConn::scheduleReconnect() {
+  if (parked_)
+    return;
   const UpstreamConfig& up = worker_->config().upstream;
   backoff_ms_ = backoff_ms_ == 0 ? up.reconnect_backoff_min_ms
                                  : std::min(backoff_ms_ * 2, up.reconnect_backoff_max_ms);

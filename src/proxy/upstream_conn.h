@@ -49,6 +49,10 @@ public:
   void start();
   // A down shared link connects again at once, accepting requests while it does.
   void reconnectNow();
+  // A shared link of a node that left the topology: down with `cause` (what was in flight gets
+  // the lost error), no reconnect until unpark().
+  void park(std::string_view cause);
+  void unpark();
   // Closes for good: fails what is in flight, frees itself after libuv lets go of the handle.
   void destroy(std::string_view cause);
 
@@ -85,6 +89,7 @@ public:
   // Bytes of a bulk reply from which it is passed on in parts rather than held whole.
   static constexpr size_t kPassThroughMin = 256 * 1024;
   Role role() const { return role_; }
+  UpstreamPool* pool() const { return pool_; }
   State state() const { return state_; }
   int db() const { return db_; }
   // The upstream's id for this connection, learned from elsewhere (CLIENT LIST, for a link whose
@@ -151,6 +156,7 @@ private:
   bool reading_ = false;      // uv_read_start in effect
   bool stateful_ = false;     // see UpstreamLink::markStateful; cleared by a reset
   bool learning_id_ = false;  // a CLIENT LIST for its id is on its way
+  bool parked_ = false;       // see park()
   bool read_paused_ = false;  // the owner's client is not reading (pauseReading)
   std::string stream_end_;    // the frame that ends streaming after the owner's RESET
   int pending_closes_ = 0;

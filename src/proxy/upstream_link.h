@@ -1,13 +1,16 @@
 // The seam between routing and sockets: what the router and the pinned pool need of one upstream
-// connection (UpstreamLink), of the pools that hand links out (LinkPool), and of the client a
-// pinned link serves (LinkOwner). UpstreamConn, UpstreamPool and Session implement them; the unit
-// tests of the router and of the pool's clean-state rule fake them.
+// connection (UpstreamLink), of the pools that hand links out (LinkPool, one per node, and
+// LinkPools, every node's), and of the client a pinned link serves (LinkOwner). UpstreamConn,
+// UpstreamPool, IdentityPools and Session implement them; the unit tests of the router and of the
+// pool's clean-state rule fake them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "proxy/node_id.h"
 
 namespace kw {
 
@@ -103,8 +106,8 @@ public:
   virtual void close(std::string_view cause) = 0;
 };
 
-// The links of one upstream identity (user): shared links for stateless commands and a pool of
-// pinned ones.
+// The links of one upstream identity (user) to one node: shared links for stateless commands
+// and a pool of pinned ones.
 class LinkPool {
 public:
   // A shared link for `proto` that will accept a request, or nullptr with *cause (upstream down).
@@ -119,6 +122,18 @@ public:
 
 protected:
   ~LinkPool() = default;
+};
+
+// Every node's LinkPool of one identity, as the worker's current topology has them.
+class LinkPools {
+public:
+  // kAnyNode -> the node keyless requests go to; kNoNode when the topology has none.
+  virtual NodeId resolve(NodeId node) const = 0;
+  // The pool of `node` (resolved), or nullptr with *cause (no such node in the topology now).
+  virtual LinkPool* pool(NodeId node, std::string* cause) = 0;
+
+protected:
+  ~LinkPools() = default;
 };
 
 }  // namespace kw

@@ -23,7 +23,7 @@ namespace kw {
 
 Worker::Worker(unsigned index, SharedState* shared)
     : index_(index), shared_(shared), upstreams_(this), read_buf_(new char[kReadBufferSize]) {
-  shared_->snapshot(&config_, &policy_, &commands_);
+  shared_->snapshot(&config_, &policy_, &commands_, &topology_);
   uv_loop_init(&loop_);
 }
 
@@ -152,7 +152,15 @@ uint64_t Worker::shared_generation() const {
 void Worker::refreshSnapshots() {
   seen_generation_ = shared_->generation();
   auto old_policy = policy_;
-  shared_->snapshot(&config_, &policy_, &commands_);
+  auto old_topology = topology_;
+  shared_->snapshot(&config_, &policy_, &commands_, &topology_);
+  if (topology_ != old_topology) {
+    slot_overrides_.clear();
+    ++routing_epoch_;
+    upstreams_.onTopology(*topology_);
+    for (const auto& listener : topology_listeners_)
+      listener(*topology_);
+  }
   if (policy_ != old_policy) {
     // Users point into the policy: every session looks its user up again (and a client whose
     // user is gone or disabled is disconnected, as Redis does on ACL DELUSER).
@@ -160,6 +168,17 @@ void Worker::refreshSnapshots() {
     for (Session* s : all)
       s->onPolicyChanged();
   }
+}
+
+void Worker::requestTopologyRefresh(RefreshCause cause) {
+  if (shared_->topology_source)
+    shared_->topology_source->refresh(cause);
+}
+
+std::string Worker::topologyUnknownCause() const {
+  if (topology_->nodes().empty())
+    return "the upstream's topology is not known yet (no seed has answered)";
+  return "no upstream node serves this request now (a slot without a master)";
 }
 
 void Worker::flushDirty() {

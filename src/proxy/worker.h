@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/config.h"
@@ -23,6 +24,8 @@
 #include "proxy/request_decoder.h"
 #include "proxy/request_stage.h"
 #include "proxy/stats.h"
+#include "proxy/topology.h"
+#include "proxy/topology_source.h"
 #include "proxy/upstream_pool.h"
 
 namespace kw {
@@ -77,6 +80,34 @@ public:
   ChunkPool& chunks() { return chunks_; }
   RequestDecoder& decoder() { return decoder_; }
   UpstreamPools& upstreams() { return upstreams_; }
+
+  // The upstream's topology as this worker routes by it (topology.h): taken with the config at a
+  // loop turn. A MOVED overrides one slot's node here until the next snapshot.
+  const Topology& topology() const { return *topology_; }
+  const std::shared_ptr<const Topology>& topologySnapshot() const { return topology_; }
+  NodeId nodeForSlot(uint16_t slot) const {
+    if (!slot_overrides_.empty()) {
+      auto it = slot_overrides_.find(slot);
+      if (it != slot_overrides_.end())
+        return it->second;
+    }
+    return topology_->nodeForSlot(slot);
+  }
+  void overrideSlot(uint16_t slot, NodeId node) {
+    slot_overrides_[slot] = node;
+    ++routing_epoch_;
+  }
+  // Changes whenever a slot may have changed node (router.h, Destination::epoch).
+  uint64_t routingEpoch() const { return routing_epoch_; }
+  // Asks the topology source to look again (rate-limited there).
+  void requestTopologyRefresh(RefreshCause cause);
+  // Why a request found no node to go to.
+  std::string topologyUnknownCause() const;
+  // Features that keep per-node state (feeds, loaders) hear of each new snapshot, after the
+  // pools have.
+  void onTopologyChange(std::function<void(const Topology&)> listener) {
+    topology_listeners_.push_back(std::move(listener));
+  }
   // The request stages and the feature gates, in chain order (request_stage.h); added by the
   // features (feature.h) when the worker starts.
   const std::vector<std::unique_ptr<RequestStage>>& stages() const { return stages_; }
@@ -184,6 +215,10 @@ private:
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   std::shared_ptr<const CommandTable> commands_;
+  std::shared_ptr<const Topology> topology_;
+  std::unordered_map<uint16_t, NodeId> slot_overrides_;
+  uint64_t routing_epoch_ = 1;
+  std::vector<std::function<void(const Topology&)>> topology_listeners_;
   uv_loop_t loop_{};
   uv_tcp_t listener_{};
   uv_check_t check_{};

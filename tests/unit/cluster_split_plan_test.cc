@@ -32,9 +32,16 @@ std::string merge(const SplitPlan& p, std::vector<PartOutcome> outcomes) {
 }
 
 std::string request(std::vector<std::string_view> args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (std::string_view a : args)
-    out += "$" + std::to_string(a.size()) + "\r\n" + std::string(a) + "\r\n";
+  std::string out = "*";
+  out += std::to_string(args.size());
+  out += "\r\n";
+  for (std::string_view a : args) {
+    out += '$';
+    out += std::to_string(a.size());
+    out += "\r\n";
+    out += a;
+    out += "\r\n";
+  }
   return out;
 }
 

@@ -2,6 +2,8 @@
 // were sent and let a test deliver replies or failures by hand.
 #pragma once
 
+#include <deque>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -160,6 +162,27 @@ public:
   int created = 0;
   bool draining = false;
   bool refuse_new = false;
+};
+
+// Nodes' FakePools for the router: node 0 is the one keyless requests go to; `gone` nodes have
+// no pool.
+class FakePools final : public LinkPools {
+public:
+  explicit FakePools(size_t nodes = 1) : pools_(nodes) {}
+  NodeId resolve(NodeId node) const override { return node == kAnyNode ? 0 : node; }
+  LinkPool* pool(NodeId node, std::string* cause) override {
+    node = resolve(node);
+    if (node >= pools_.size() || gone.count(node) != 0) {
+      *cause = "no such node";
+      return nullptr;
+    }
+    return &pools_[node];
+  }
+  FakePool& at(size_t node) { return pools_[node]; }
+  std::set<NodeId> gone;
+
+private:
+  std::deque<FakePool> pools_;
 };
 
 // Records what the router tells its client.

@@ -13,6 +13,7 @@ using kw::Router;
 using kw::test::FakeClient;
 using kw::test::FakeLink;
 using kw::test::FakePool;
+using kw::test::FakePools;
 
 namespace {
 
@@ -31,18 +32,19 @@ void reply(Router& r, FakeLink* link) {
   ReplySlot* s = link->answer();
   if (s && s->upstream) {
     s->upstream = false;
-    r.onReplyDelivered();
+    r.onReplyDelivered(s->lane, s->slot_local);
   }
   r.onLinkReply(link);
 }
 
 struct Fixture {
-  FakePool pool;
+  FakePools pools{3};
+  FakePool& pool = pools.at(0);
   FakeClient client;
   Router router{&client};
   ReplySlot slots[16];
   int next = 0;
-  Fixture() { router.setPool(&pool); }
+  Fixture() { router.setPool(&pools); }
   ReplySlot* slot() { return &slots[next++]; }
   bool send(std::string_view raw, const RequestShape& shape = RequestShape{}) {
     std::string cause;
@@ -268,7 +270,7 @@ TEST_CASE(
     "a link stuck behind a busy head: clients with nothing in flight move, others keep order") {
   Fixture idle;     // will have nothing in flight on the shared link when it gets stuck
   Fixture waiting;  // will have its script in flight there
-  waiting.router.setPool(&idle.pool);
+  waiting.router.setPool(&idle.pools);
   REQUIRE(idle.send("GET a"));
   FakeLink* shared = idle.pool.shared2;
   reply(idle.router, shared);
