@@ -162,6 +162,8 @@ std::optional<FanOut> fanOutOf(const CommandInfo* cmd, std::span<const std::stri
       return with_sub(FanOutMerge::kAnyOk, false);
     return std::nullopt;
   }
+  if (name == "config" && (equalsIgnoreCase(sub, "set") || equalsIgnoreCase(sub, "resetstat")))
+    return with_sub(FanOutMerge::kAllOk, true);  // every master runs with the same settings
   if (name == "function") {
     if (equalsIgnoreCase(sub, "load"))
       return with_sub(FanOutMerge::kSame, true);
