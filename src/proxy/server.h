@@ -2,6 +2,8 @@
 // learns the upstream's version and command table, and waits for the workers to finish.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "proxy/feature.h"
+#include "tls/tls_contexts.h"
 
 namespace kw {
 
@@ -18,11 +21,13 @@ class Worker;
 
 class Server {
 public:
-  // `features`: what the composition root (src/app/features.h) made for this configuration.
+  // `features`: what the composition root (src/app/features.h) made for this configuration;
+  // `tls`: the TLS contexts built from it (buildTlsContexts, before anything starts).
   Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
-         CliOptions cli, Features features);
+         CliOptions cli, Features features, TlsContexts tls);
   ~Server();
-  // Binds every worker's socket; false with *error on failure (nothing started).
+  // Binds every worker's sockets (client_listener.h); false with *error on failure (nothing
+  // started, no socket file left behind).
   bool start(std::string* error);
   // Runs until a signal has drained every worker. Returns the process exit code.
   int run();
@@ -31,7 +36,11 @@ private:
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   CliOptions cli_;
-  Features features_;  // handed to the shared state in start()
+  Features features_;      // handed to the shared state in start()
+  TlsContexts tls_;        // published into the shared state in start()
+  std::string unix_path_;  // the Unix socket file this process made, removed at exit
+  ino_t unix_inode_ = 0;
+  bool bindListeners(std::string* error);
   std::unique_ptr<SharedState> shared_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
