@@ -373,7 +373,11 @@ private:
 };
 
 void readServer(TableReader& r, ServerConfig* c) {
-  r.readHostPort("listen", AddressUse::kListen, &c->listen, /*used=*/true, /*allow_unix=*/true);
+  const toml::node* listen = r.takeNode("listen");
+  if (listen != nullptr && listen->as_string() != nullptr && listen->as_string()->get().empty())
+    c->listen = HostPort{};  // no plaintext listener: clients come over TLS (checked in readRoot)
+  else
+    r.readHostPort("listen", AddressUse::kListen, &c->listen, /*used=*/true, /*allow_unix=*/true);
   if (const toml::node* mode = r.takeNode("unix_mode")) {
     const auto* text = mode->as_string();
     if (text == nullptr || !parseUnixMode(text->get(), &c->unix_mode))
@@ -628,7 +632,11 @@ void checkDefaultUser(const toml::table& root, Errors* errors, PolicyConfig* c) 
 }
 
 void readRoot(TableReader& r, Config* c) {
-  r.readTable("server", [c](TableReader& s) { readServer(s, &c->server); });
+  uint32_t listen_line = 0;
+  r.readTable("server", [c, &listen_line](TableReader& s) {
+    readServer(s, &c->server);
+    listen_line = s.lineOfKey("listen");
+  });
   r.readTable("upstream", [c](TableReader& s) { readUpstream(s, &c->upstream); });
   r.readTable("limits", [c](TableReader& s) {
     readLimits(s, &c->limits);
@@ -636,6 +644,9 @@ void readRoot(TableReader& r, Config* c) {
   });
   r.readTable("metrics", [c](TableReader& s) { readMetrics(s, &c->metrics); });
   readTlsSection(r.claim("tls"), c->server.listen, r.resolving(), r.errorSink(), &c->tls);
+  if (c->server.listen.empty() && !c->tls.enabled)
+    r.errorLine(listen_line, "server.listen: \"\" (no plaintext listener) needs a [tls] section: "
+                             "clients need a listener");
   r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;
@@ -773,6 +784,8 @@ bool parseUnixMode(std::string_view text, uint32_t* mode) {
 std::string formatHostPort(const HostPort& hp) {
   if (hp.isUnix())
     return std::string(kUnixAddressPrefix) + hp.unix_path;
+  if (hp.empty())
+    return "";
   if (hp.host.find(':') != std::string::npos) {
     return "[" + hp.host + "]:" + std::to_string(hp.port);
   }

@@ -15,6 +15,8 @@ struct HostPort {
   std::string unix_path = {};
 
   bool isUnix() const { return !unix_path.empty(); }
+  // No address at all: server.listen = "" (no plaintext listener, TLS only).
+  bool empty() const { return host.empty() && unix_path.empty(); }
 };
 
 }  // namespace kw

@@ -92,6 +92,8 @@ bool globMatch(std::string_view pat, std::string_view s) {
 std::string hostPort(const HostPort& hp) {
   if (hp.isUnix())
     return "unix:" + hp.unix_path;
+  if (hp.empty())
+    return "";  // server.listen = "": TLS only
   return (hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host) + ":" +
          std::to_string(hp.port);
 }

@@ -211,7 +211,7 @@ bool Server::bindListeners(std::string* error) {
     if (!bindUnixListener(l.unix_path, config_->server.unix_mode, &unix_fd, &unix_inode_, error))
       return false;
     unix_path_ = l.unix_path;
-  } else if (!resolveHostPort(l, AddressUse::kListen, &listen, &reason)) {
+  } else if (!l.empty() && !resolveHostPort(l, AddressUse::kListen, &listen, &reason)) {
     *error = "listen address " + formatHostPort(l) + ": cannot resolve host (" + reason + ")";
     return false;
   }
@@ -239,6 +239,8 @@ bool Server::bindListeners(std::string* error) {
         break;
       }
       w.addListener(std::make_unique<ClientListener>(ListenerKind::kUnix, fd));
+    } else if (l.empty()) {
+      // server.listen = "": TLS only.
     } else if (bindTcpListener(listen, formatHostPort(l), /*probe=*/i == 0, &fd, error)) {
       w.addListener(std::make_unique<ClientListener>(ListenerKind::kPlain, fd));
     } else {
@@ -314,7 +316,7 @@ int Server::run() {
   }
   std::string where = formatHostPort(config_->server.listen);
   if (config_->tls.enabled)
-    where += " and " + formatHostPort(config_->tls.listen) + " (TLS)";
+    where += (where.empty() ? "" : " and ") + formatHostPort(config_->tls.listen) + " (TLS)";
   KW_LOG_INFO("keywarden listening on %s with %zu workers, upstream %s", where.c_str(),
               workers_.size(), shared_->upstream_name.c_str());
   service.start("serving on " + where + " with " + std::to_string(workers_.size()) +

@@ -138,6 +138,16 @@ TEST_CASE("unix address: server.listen and unix_mode in the file") {
   CHECK(c.tls.enabled);
 }
 
+TEST_CASE("server.listen = \"\": no plaintext listener, only with [tls]") {
+  const Config c = parseOk("[server]\nlisten = \"\"\n[tls]\nlisten = \"127.0.0.1:6390\"\n"
+                           "cert_file = \"/c\"\nkey_file = \"/k\"\n");
+  CHECK(c.server.listen.empty());
+  CHECK(formatHostPort(c.server.listen).empty());
+  CHECK(parseError("[server]\nlisten = \"\"\n") ==
+        "k.toml:2: server.listen: \"\" (no plaintext listener) needs a [tls] section: clients "
+        "need a listener");
+}
+
 TEST_CASE("unix address: --listen") {
   std::vector<const char*> argv = {"keywarden", "--listen", "unix:/tmp/kw.sock"};
   CliOptions o;
