@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "app/features.h"
 #include "common/cli.h"
@@ -9,6 +10,7 @@
 #include "common/log.h"
 #include "policy/policy.h"
 #include "proxy/server.h"
+#include "tls/tls_contexts.h"
 
 int main(int argc, char** argv) {
   kw::CliOptions cli;
@@ -41,6 +43,13 @@ int main(int argc, char** argv) {
     fprintf(stderr, "keywarden: %s: %s\n", cli.config_path.c_str(), error.c_str());
     return 1;
   }
+  // Certificates and keys are read and checked as startup needs them (missing or unreadable
+  // file, key not matching its certificate, an expired certificate): --check-config says so too.
+  kw::TlsContexts tls;
+  if (!kw::buildTlsContexts(*config, &tls, &error)) {
+    fprintf(stderr, "keywarden: %s: %s\n", cli.config_path.c_str(), error.c_str());
+    return 1;
+  }
   if (cli.check_config) {
     if (defaults)
       printf("%s not found and no -c given: the built-in defaults are OK\n",
@@ -57,7 +66,10 @@ int main(int argc, char** argv) {
                 cli.config_path.c_str(), kw::formatHostPort(config->server.listen).c_str(),
                 kw::formatHostPort(config->upstream.address).c_str());
   }
-  kw::Server server(config, policy, cli, kw::makeFeatures(*config), kw::makeTopologySource(*config));
+  for (const std::string& warning : tls.warnings)
+    KW_LOG_WARN("%s", warning.c_str());
+  kw::Server server(config, policy, cli, kw::makeFeatures(*config), std::move(tls),
+                    kw::makeTopologySource(*config));
   if (!server.start(&error)) {
     KW_LOG_ERROR("%s", error.c_str());
     return 1;

@@ -60,13 +60,17 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
+// `allow_unix`: "unix:/PATH" too (--listen).
 bool parseHostPortOpt(std::string_view name, std::string_view value, bool allow_port_zero,
-                      std::optional<HostPort>* out, std::string* error) {
+                      std::optional<HostPort>* out, std::string* error, bool allow_unix = false) {
   HostPort hp;
   std::string reason;
-  if (!parseHostPort(value, allow_port_zero, &hp, &reason)) {
-    *error = std::string(name) + ": expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " +
-             quoted(value);
+  if (!(allow_unix ? parseHostPortOrUnix(value, allow_port_zero, &hp, &reason)
+                   : parseHostPort(value, allow_port_zero, &hp, &reason))) {
+    *error = std::string(name) +
+             (allow_unix ? ": expected HOST:PORT, [IPV6]:PORT or unix:/PATH ("
+                         : ": expected HOST:PORT or [IPV6]:PORT (") +
+             reason + "), got " + quoted(value);
     return false;
   }
   *out = std::move(hp);
@@ -94,7 +98,7 @@ bool applyOption(const OptSpec& spec, std::string_view name, std::string_view va
     out->version = true;
     return true;
   case Opt::kListen:
-    return parseHostPortOpt(name, value, true, &out->listen, error);
+    return parseHostPortOpt(name, value, true, &out->listen, error, /*allow_unix=*/true);
   case Opt::kUpstream:
     return parseHostPortOpt(name, value, false, &out->upstream, error);
   case Opt::kMetricsListen:
@@ -242,7 +246,7 @@ const char* cliHelpText() {
          "  -c, --config FILE            config file (default conf/keywarden.toml; without -c and\n"
          "                               without that file: the built-in defaults)\n"
          "      --check-config           validate the config (and options), print errors, exit\n"
-         "      --listen HOST:PORT       client listen address (server.listen)\n"
+         "      --listen HOST:PORT       client listen address, or unix:/PATH (server.listen)\n"
          "      --upstream HOST:PORT     Redis server to forward to (upstream.address)\n"
          "      --upstream-password PW   AUTH password for the upstream (upstream.password)\n"
          "      --workers N              worker threads, 0 = one per 4 CPUs (server.workers)\n"

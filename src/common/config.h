@@ -27,8 +27,9 @@ inline unsigned defaultWorkers(unsigned cpus) {
 }
 
 struct ServerConfig {
-  HostPort listen{"127.0.0.1", 6380};
-  unsigned workers = 0;  // 0: defaultWorkers(CPUs)
+  HostPort listen{"127.0.0.1", 6380};  // or "unix:/path" (a Unix socket); "": none (TLS only)
+  uint32_t unix_mode = 0660;           // the Unix socket file's permissions
+  unsigned workers = 0;                // 0: defaultWorkers(CPUs)
   uint32_t shutdown_deadline_ms = 5000;
   LogLevel log_level = LogLevel::kInfo;
 };

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/net_address.h"
 #include "common/ratelimit_config_loader.h"
+#include "common/unix_address.h"
 #include "pg/pg_config_loader.h"
 #include "policy/key_pattern.h"
 #include "policy/password.h"
@@ -180,7 +181,9 @@ public:
   // Listeners may use port 0 (the kernel picks one, handy for tests); an upstream needs a real
   // one. When resolving, the host of an address in use must resolve now, as startup will need
   // it to.
-  void readHostPort(std::string_view key, AddressUse use, HostPort* out, bool used = true) {
+  // With `allow_unix`, "unix:/path" too (a Unix socket needs no name service).
+  void readHostPort(std::string_view key, AddressUse use, HostPort* out, bool used = true,
+                    bool allow_unix = false) {
     const toml::node* node = take(key);
     if (node == nullptr)
       return;
@@ -188,11 +191,17 @@ public:
     std::string reason;
     HostPort hp;
     SocketAddress resolved;
+    const char* forms =
+        allow_unix ? "HOST:PORT, [IPV6]:PORT or unix:/PATH" : "HOST:PORT or [IPV6]:PORT";
     if (v == nullptr) {
-      fail(key, *node, "expected a \"HOST:PORT\" string");
-    } else if (!parseHostPort(v->get(), use == AddressUse::kListen, &hp, &reason)) {
-      fail(key, *node, "expected HOST:PORT or [IPV6]:PORT (" + reason + ")");
-    } else if (resolve_ && used && !resolveHostPort(hp, use, &resolved, &reason)) {
+      fail(key, *node,
+           allow_unix ? "expected a \"HOST:PORT\" or \"unix:/PATH\" string"
+                      : "expected a \"HOST:PORT\" string");
+    } else if (!(allow_unix
+                     ? parseHostPortOrUnix(v->get(), use == AddressUse::kListen, &hp, &reason)
+                     : parseHostPort(v->get(), use == AddressUse::kListen, &hp, &reason))) {
+      fail(key, *node, std::string("expected ") + forms + " (" + reason + ")");
+    } else if (resolve_ && used && !hp.isUnix() && !resolveHostPort(hp, use, &resolved, &reason)) {
       fail(key, *node, "cannot resolve host " + quote(hp.host) + " (" + reason + ")");
     } else {
       *out = std::move(hp);
@@ -364,7 +373,20 @@ private:
 };
 
 void readServer(TableReader& r, ServerConfig* c) {
-  r.readHostPort("listen", AddressUse::kListen, &c->listen);
+  const toml::node* listen = r.takeNode("listen");
+  if (listen != nullptr && listen->as_string() != nullptr && listen->as_string()->get().empty())
+    c->listen = HostPort{};  // no plaintext listener: clients come over TLS (checked in readRoot)
+  else
+    r.readHostPort("listen", AddressUse::kListen, &c->listen, /*used=*/true, /*allow_unix=*/true);
+  if (const toml::node* mode = r.takeNode("unix_mode")) {
+    const auto* text = mode->as_string();
+    if (text == nullptr || !parseUnixMode(text->get(), &c->unix_mode))
+      r.error(lineOf(*mode), "unix_mode",
+              "expected an octal file mode such as \"0660\" (at most 0777), got " +
+                  describe(*mode));
+    else if (!c->listen.isUnix())
+      r.error(lineOf(*mode), "unix_mode", "needs listen = \"unix:/PATH\"");
+  }
   r.readInt("workers", 0, 1024, &c->workers);
   r.readInt("shutdown_deadline_ms", 0, kU32Max, &c->shutdown_deadline_ms);
   r.readLogLevel("log_level", &c->log_level);
@@ -574,6 +596,21 @@ void readUser(TableReader& r, const std::vector<NamespaceConfig>& nss,
     user->categories |= bits;
   }
   r.readStringList("channels", &user->channels);
+  r.readString("cert_subject", &user->cert_subject);
+  if (r.has("cert_subject")) {
+    if (std::string problem = validateCertSubject(user->cert_subject); !problem.empty()) {
+      r.error(r.lineOfKey("cert_subject"), "cert_subject", problem);
+    } else {
+      for (const UserConfig& other : earlier) {
+        if (other.cert_subject == user->cert_subject) {
+          r.error(r.lineOfKey("cert_subject"), "cert_subject",
+                  "user " + quoteName(other.name) + " (line " + std::to_string(other.line) +
+                      ") has the same cert_subject: a certificate must name one user");
+          break;
+        }
+      }
+    }
+  }
 
   if (!r.has("name")) {
     r.error(r.tableLine(), "name", "required");
@@ -597,8 +634,8 @@ void readUser(TableReader& r, const std::vector<NamespaceConfig>& nss,
   }
   if (user->nopass && !user->password_hash.empty()) {
     r.error(r.lineOfKey("nopass"), "nopass", "cannot be combined with password_hash");
-  } else if (!user->nopass && !r.has("password_hash")) {
-    r.error(r.tableLine(), "password_hash", "required unless nopass = true");
+  } else if (!user->nopass && !r.has("password_hash") && !r.has("cert_subject")) {
+    r.error(r.tableLine(), "password_hash", "required unless nopass = true or cert_subject is set");
   }
 }
 
@@ -638,7 +675,11 @@ void checkDefaultUser(const toml::table& root, Errors* errors, PolicyConfig* c) 
 }
 
 void readRoot(TableReader& r, Config* c) {
-  r.readTable("server", [c](TableReader& s) { readServer(s, &c->server); });
+  uint32_t listen_line = 0;
+  r.readTable("server", [c, &listen_line](TableReader& s) {
+    readServer(s, &c->server);
+    listen_line = s.lineOfKey("listen");
+  });
   r.readTable("upstream", [c](TableReader& s) { readUpstream(s, &c->upstream); });
   r.readTable("limits", [c](TableReader& s) {
     readLimits(s, &c->limits);
@@ -646,6 +687,9 @@ void readRoot(TableReader& r, Config* c) {
   });
   r.readTable("metrics", [c](TableReader& s) { readMetrics(s, &c->metrics); });
   readTlsSection(r.claim("tls"), c->server.listen, r.resolving(), r.errorSink(), &c->tls);
+  if (c->server.listen.empty() && !c->tls.enabled)
+    r.errorLine(listen_line, "server.listen: \"\" (no plaintext listener) needs a [tls] section: "
+                             "clients need a listener");
   r.readTable("slowlog", [c](TableReader& s) { readSlowlog(s, &c->slowlog); });
   // Namespaces first: user grants are checked against their names.
   PolicyConfig* p = &c->policy;
@@ -673,6 +717,16 @@ void readRoot(TableReader& r, Config* c) {
     p->users.push_back(std::move(user));
   });
   r.readTable("policy", [p](TableReader& s) { readPolicy(s, p); });
+  // Only a verified client certificate names a user: without one, cert_subject would never match.
+  if (!c->tls.enabled || c->tls.client_certs == ClientCerts::kOff) {
+    for (size_t i = 0; i < p->users.size(); ++i) {
+      if (!p->users[i].cert_subject.empty())
+        r.errorLine(static_cast<uint32_t>(p->users[i].line),
+                    "users[" + std::to_string(i) +
+                        "].cert_subject: needs [tls] with ca_file and client_certs = \"require\" "
+                        "or \"optional\" (only a verified client certificate names a user)");
+    }
+  }
   readRateLimitSection(r.claim("rate_limit"), r.errorSink(), &c->rate_limit);  // last: completes it
   readNearCacheSection(r.claim("near_cache"), r.errorSink(), &c->cache);
 }
@@ -739,10 +793,42 @@ bool parseHostPort(std::string_view text, bool allow_port_zero, HostPort* out, s
     return fail(port_range);
   out->host.assign(host);
   out->port = static_cast<uint16_t>(value);
+  out->unix_path.clear();
+  return true;
+}
+
+bool parseHostPortOrUnix(std::string_view text, bool allow_port_zero, HostPort* out,
+                         std::string* error) {
+  if (!isUnixAddress(text))
+    return parseHostPort(text, allow_port_zero, out, error);  // which clears unix_path
+  std::string path;
+  if (!parseUnixAddress(text, &path, error))
+    return false;
+  *out = HostPort{};
+  out->unix_path = std::move(path);
+  return true;
+}
+
+bool parseUnixMode(std::string_view text, uint32_t* mode) {
+  if (text.empty() || text.size() > 4)
+    return false;
+  uint32_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7')
+      return false;
+    value = value * 8 + static_cast<uint32_t>(c - '0');
+  }
+  if (value > 0777)
+    return false;
+  *mode = value;
   return true;
 }
 
 std::string formatHostPort(const HostPort& hp) {
+  if (hp.isUnix())
+    return std::string(kUnixAddressPrefix) + hp.unix_path;
+  if (hp.empty())
+    return "";
   if (hp.host.find(':') != std::string::npos) {
     return "[" + hp.host + "]:" + std::to_string(hp.port);
   }

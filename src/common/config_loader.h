@@ -3,6 +3,7 @@
 // reported at once. Never throws.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,7 +30,14 @@ bool loadConfigFile(const std::string& path, Config* out, std::string* error);
 // non-null) gets a reason without the input echoed back.
 bool parseHostPort(std::string_view text, bool allow_port_zero, HostPort* out, std::string* error);
 
-// Inverse of parseHostPort: brackets an IPv6 host.
+// parseHostPort, or "unix:/PATH" (a Unix socket, unix_address.h) where one is allowed.
+bool parseHostPortOrUnix(std::string_view text, bool allow_port_zero, HostPort* out,
+                         std::string* error);
+
+// A file mode in octal ("0660", "660"), at most 0777.
+bool parseUnixMode(std::string_view text, uint32_t* mode);
+
+// Inverse of parseHostPortOrUnix: brackets an IPv6 host; "unix:/PATH" for a Unix socket.
 std::string formatHostPort(const HostPort& hp);
 
 }  // namespace kw

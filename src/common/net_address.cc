@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 namespace kw {
@@ -22,6 +24,20 @@ std::string SocketAddress::ip() const {
 }
 
 bool resolveHostPort(const HostPort& hp, AddressUse use, SocketAddress* out, std::string* error) {
+  if (hp.isUnix()) {
+    sockaddr_un un{};
+    if (hp.unix_path.size() >= sizeof un.sun_path) {
+      if (error != nullptr)
+        *error = "the socket path is longer than 107 bytes";
+      return false;
+    }
+    un.sun_family = AF_UNIX;
+    memcpy(un.sun_path, hp.unix_path.data(), hp.unix_path.size());
+    *out = SocketAddress{};
+    memcpy(&out->storage, &un, sizeof un);
+    out->length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + hp.unix_path.size() + 1);
+    return true;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -32,7 +32,8 @@ struct SocketAddress {
 };
 
 // False with *error (the resolver's reason, without the address echoed back) when `hp` does not
-// resolve to any IPv4 or IPv6 address.
+// resolve to any IPv4 or IPv6 address. A Unix socket address ("unix:/path") becomes its
+// sockaddr_un; no name service is asked.
 bool resolveHostPort(const HostPort& hp, AddressUse use, SocketAddress* out, std::string* error);
 
 }  // namespace kw

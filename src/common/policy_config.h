@@ -51,6 +51,10 @@ struct UserConfig {
   std::vector<std::string> write;
   uint32_t categories = 0;            // CategoryBit set
   std::vector<std::string> channels;  // pub/sub channel globs
+  // A verified TLS client certificate whose subject CN or a subjectAltName (DNS, email, URI) is
+  // exactly this logs its connection in as this user at the handshake, without AUTH. With it,
+  // password_hash is optional. Needs [tls] client_certs = "require" or "optional".
+  std::string cert_subject;
   int line = 0;
 };
 

@@ -122,6 +122,18 @@ std::string validateUserName(std::string_view name) {
   return "";
 }
 
+std::string validateCertSubject(std::string_view subject) {
+  if (subject.empty())
+    return "must not be empty";
+  if (subject.size() > kMaxCertSubjectLength)
+    return "longer than " + std::to_string(kMaxCertSubjectLength) + " bytes";
+  for (char c : subject) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return "control characters are not allowed";
+  }
+  return "";
+}
+
 std::string validateGrant(std::string_view grant, const std::vector<NamespaceConfig>& namespaces) {
   if (grant.empty())
     return "empty grant";
@@ -204,9 +216,15 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
     problem = validateUserName(uc.name);
     if (!problem.empty())
       return fail(where + "name " + problem);
-    if (!uc.nopass && !isValidPasswordHash(uc.password_hash)) {
+    if (!uc.cert_subject.empty()) {
+      problem = validateCertSubject(uc.cert_subject);
+      if (!problem.empty())
+        return fail(where + "cert_subject " + problem);
+    }
+    const bool certificate_only = uc.password_hash.empty() && !uc.cert_subject.empty();
+    if (!uc.nopass && !certificate_only && !isValidPasswordHash(uc.password_hash)) {
       return fail(where + (uc.password_hash.empty()
-                               ? "needs password_hash or nopass = true"
+                               ? "needs password_hash, nopass = true or cert_subject"
                                : "password_hash is not \"sha256$<32 hex>$<64 hex>\""));
     }
     if ((uc.categories & ~static_cast<uint32_t>(kCatAll)) != 0) {
@@ -222,6 +240,7 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
     CompiledUser user;
     user.name = uc.name;
     user.password_hash = uc.nopass ? "" : uc.password_hash;
+    user.cert_subject = uc.cert_subject;
     user.nopass = uc.nopass;
     user.enabled = uc.enabled;
     user.admin = uc.admin;
@@ -261,6 +280,12 @@ std::shared_ptr<const CompiledPolicy> CompiledPolicy::build(const PolicyConfig& 
     if (!policy->user_index_.emplace(user.name, u).second) {
       return fail("user " + quoted(user.name) + ": declared twice");
     }
+    if (!user.cert_subject.empty()) {
+      const auto [it, added] = policy->cert_index_.emplace(user.cert_subject, u);
+      if (!added)
+        return fail("user " + quoted(user.name) + ": cert_subject " + quoted(user.cert_subject) +
+                    " is already user " + quoted(policy->users_[it->second].name) + "'s");
+    }
   }
 
   if (!config.default_user.empty()) {
@@ -278,10 +303,21 @@ const CompiledUser* CompiledPolicy::findUser(std::string_view name) const {
   return it == user_index_.end() ? nullptr : &users_[it->second];
 }
 
+const CompiledUser* CompiledPolicy::userForCertificate(std::span<const std::string> names) const {
+  for (const std::string& name : names) {
+    const auto it = cert_index_.find(name);
+    if (it != cert_index_.end() && users_[it->second].enabled)
+      return &users_[it->second];
+  }
+  return nullptr;
+}
+
 const CompiledUser* CompiledPolicy::authenticate(std::string_view name,
                                                  std::string_view password) const {
   const CompiledUser* user = findUser(name);
-  if (user == nullptr) {
+  if (user == nullptr || (user->password_hash.empty() && !user->nopass)) {
+    // Unknown, or a user with no password (its certificate logs it in): the same hashing, so
+    // timing does not tell which.
     (void)verifyPassword(decoyHash(), password);
     return nullptr;
   }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,7 +28,8 @@ struct CompiledUser {
   enum : uint8_t { kCanRead = 1, kCanWrite = 2 };
 
   std::string name;
-  std::string password_hash;  // empty for nopass users
+  std::string password_hash;  // empty for nopass users and certificate-only users
+  std::string cert_subject;   // "": none (UserConfig::cert_subject)
   bool nopass = false;
   bool enabled = true;
   bool admin = false;
@@ -79,6 +81,12 @@ public:
   const CompiledUser* defaultUser() const { return default_user_; }
   bool requiresAuth() const { return default_user_ == nullptr; }
 
+  // The user a verified client certificate logs in as: the first of its `names` (subject CN,
+  // then subjectAltNames, as TlsChannel::peerSubjectNames lists them) that is an enabled user's
+  // cert_subject, compared byte for byte. nullptr: none (the connection stays as any new one is:
+  // the default user, or none when clients must AUTH).
+  const CompiledUser* userForCertificate(std::span<const std::string> names) const;
+
   // The user `name` when it exists, is enabled and `password` is right; nullptr otherwise
   // (Redis: "WRONGPASS invalid username-password pair or user is disabled."). Unknown users cost
   // the same hashing as known ones, so timing does not reveal which names exist.
@@ -115,6 +123,7 @@ private:
   NamespaceIndex index_;
   std::vector<CompiledUser> users_;
   std::unordered_map<std::string_view, size_t> user_index_;  // views into users_[i].name
+  std::unordered_map<std::string_view, size_t> cert_index_;  // views into users_[i].cert_subject
   const CompiledUser* default_user_ = nullptr;
   std::vector<uint8_t> ttl_rules_;
   bool any_ttl_rules_ = false;
@@ -137,6 +146,11 @@ std::string validateNamespaceName(std::string_view name);
 
 // Checks a user name: non-empty, printable, no spaces. Returns the problem or "".
 std::string validateUserName(std::string_view name);
+
+// Checks a cert_subject: non-empty, at most kMaxCertSubjectLength bytes, no control characters
+// (a certificate name may hold spaces and UTF-8). Returns the problem or "".
+inline constexpr size_t kMaxCertSubjectLength = 1024;
+std::string validateCertSubject(std::string_view subject);
 
 // Checks a `read`/`write` grant against the declared namespace names: "@outside", a glob, or
 // the exact name of a namespace. Returns the problem or "".

@@ -23,6 +23,7 @@
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
+#include "proxy/tls_report.h"
 #include "proxy/upstream_conn.h"
 #include "proxy/worker.h"
 
@@ -90,6 +91,10 @@ bool globMatch(std::string_view pat, std::string_view s) {
 }
 
 std::string hostPort(const HostPort& hp) {
+  if (hp.isUnix())
+    return "unix:" + hp.unix_path;
+  if (hp.empty())
+    return "";  // server.listen = "": TLS only
   return (hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host) + ":" +
          std::to_string(hp.port);
 }
@@ -100,6 +105,11 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   auto add = [&](std::string k, std::string v) { kv.emplace_back(std::move(k), std::move(v)); };
   auto num = [](uint64_t v) { return std::to_string(v); };
   add("server.listen", hostPort(c.server.listen));
+  if (c.server.listen.isUnix()) {
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", c.server.unix_mode);
+    add("server.unix_mode", mode);
+  }
   add("server.workers", num(c.server.workers));
   add("server.shutdown_deadline_ms", num(c.server.shutdown_deadline_ms));
   add("server.log_level", logLevelName(c.server.log_level));
@@ -196,7 +206,8 @@ Totals sumStats(SharedState& shared) {
 
 bool isProxySection(const SharedState& shared, std::string_view s) {
   if (equalsIgnoreCase(s, "server") || equalsIgnoreCase(s, "clients") ||
-      equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden"))
+      equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden") ||
+      equalsIgnoreCase(s, "tls"))
     return true;
   for (const auto& f : shared.features)
     for (std::string_view own : f->infoSections())
@@ -272,6 +283,8 @@ std::string Session::proxyInfo(std::string_view section) const {
       f->appendInfo("keywarden", c, worker_->policy(), &out);
     out += "\r\n";
   }
+  if ((all && c.tls.enabled) || equalsIgnoreCase(section, "tls"))
+    appendTlsInfo(sh.tls, c, &out);
   // The features' own sections (INFO readthrough...).
   const std::string lower = asciiLower(section);
   for (const auto& f : sh.features)

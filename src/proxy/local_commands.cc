@@ -81,9 +81,11 @@ void Session::resetConnectionState() {
   watching_ = false;
   endClusterTransaction();
   reply_mode_ = ReplyMode::kOn;
-  // RESET authenticates the connection as the default user again.
+  // RESET authenticates the connection as the default user again, or as the user its client
+  // certificate names (that identity is the connection's, from its handshake).
   user_ = worker_->policy().defaultUser();
   explicit_auth_ = false;
+  applyCertificateUser();
   setPool(&worker_->upstreams().main());
 }
 
@@ -370,7 +372,10 @@ std::string Session::infoLine(int64_t qbuf) const {
     s += "x";
   if (blocked)
     s += "b";
-  if (!streaming && !in_multi_ && !blocked)
+  const bool unix_socket = unixSocket();
+  if (unix_socket)
+    s += "U";
+  if (!streaming && !in_multi_ && !blocked && !unix_socket)
     s += "N";
   s += " db=" + std::to_string(db_);
   s +=

@@ -6,12 +6,30 @@
 #include "common/log.h"
 #include "policy/policy.h"
 #include "proxy/shared_state.h"
+#include "tls/tls_contexts.h"
 
 namespace kw {
 namespace {
 
 bool sameHostPort(const HostPort& a, const HostPort& b) {
-  return a.host == b.host && a.port == b.port;
+  return a.host == b.host && a.port == b.port && a.unix_path == b.unix_path;
+}
+
+// Listeners are made at startup, and so are connections to Redis: [tls] listen, and turning
+// either side's TLS on or off, keep their running values (tls_contexts.h). Certificates, CAs and
+// every other TLS setting apply to the next connection.
+void keepTlsListeners(const Config& old, Config* next, std::vector<std::string>* needs_restart) {
+  if (next->tls.enabled != old.tls.enabled) {
+    needs_restart->push_back("tls");
+    next->tls = old.tls;
+  } else if (next->tls.enabled && !sameHostPort(next->tls.listen, old.tls.listen)) {
+    needs_restart->push_back("tls.listen");
+    next->tls.listen = old.tls.listen;
+  }
+  if (next->upstream.tls.enabled != old.upstream.tls.enabled) {
+    needs_restart->push_back("upstream.tls");
+    next->upstream.tls = old.upstream.tls;
+  }
 }
 
 }  // namespace
@@ -54,6 +72,11 @@ ReloadResult reloadConfig(SharedState& shared) {
     result.needs_restart.push_back("server.listen");
     next->server.listen = old->server.listen;
   }
+  if (next->server.unix_mode != old->server.unix_mode) {
+    result.needs_restart.push_back("server.unix_mode");
+    next->server.unix_mode = old->server.unix_mode;
+  }
+  keepTlsListeners(*old, next.get(), &result.needs_restart);
   if (next->server.workers != old->server.workers) {
     result.needs_restart.push_back("server.workers");
     next->server.workers = old->server.workers;
@@ -70,10 +93,23 @@ ReloadResult reloadConfig(SharedState& shared) {
   }
   for (const auto& f : shared.features)
     f->keepOnReload(*old, next.get(), &result.needs_restart);
+  // Certificates are read again now, even unchanged file names (a renewed certificate): a file
+  // that is missing, unreadable, expired or does not match its key fails the reload here, before
+  // anything is published, and open connections keep the certificate they started with.
+  TlsContexts tls;
+  if (std::string tls_error; !buildTlsContexts(*next, &tls, &tls_error)) {
+    result.error = old->source_path + ": " + tls_error;
+    shared.reload_failures.fetch_add(1);
+    KW_LOG_ERROR("reload failed, configuration unchanged: %s", result.error.c_str());
+    return result;
+  }
+  for (const std::string& warning : tls.warnings)
+    KW_LOG_WARN("%s", warning.c_str());
   setLogLevel(next->server.log_level);
   if (next->upstream.busy_threshold_ms != 0)
     shared.busy_threshold_ms.store(next->upstream.busy_threshold_ms);
   shared.publishConfig(next, policy);
+  shared.tls.publish(tls, *next);
   shared.reloads.fetch_add(1);
   result.ok = true;
   std::string restart;

@@ -1,9 +1,12 @@
 #include "proxy/server.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -12,11 +15,13 @@
 #include "common/log.h"
 #include "common/net_address.h"
 #include "policy/policy.h"
+#include "proxy/client_listener.h"
 #include "proxy/metrics/collector.h"
 #include "proxy/metrics/http_endpoint.h"
 #include "proxy/reload.h"
 #include "proxy/service_manager.h"
 #include "proxy/shared_state.h"
+#include "proxy/tls_report.h"
 #include "proxy/upstream_probe.h"
 #include "proxy/worker.h"
 
@@ -62,6 +67,7 @@ public:
                              std::vector<prometheus::MetricFamily>* out) const override {
     for (const auto& f : shared_->features)
       f->appendMetrics(ns_labels, out);
+    appendTlsMetrics(shared_->tls, *shared_->config(), out);
   }
 
 private:
@@ -159,9 +165,10 @@ void onProbe(uv_timer_t* t) {
 }  // namespace
 
 Server::Server(std::shared_ptr<const Config> config, std::shared_ptr<const CompiledPolicy> policy,
-               CliOptions cli, Features features, std::unique_ptr<TopologySource> topology)
+               CliOptions cli, Features features, TlsContexts tls,
+               std::unique_ptr<TopologySource> topology)
     : config_(std::move(config)), policy_(std::move(policy)), cli_(std::move(cli)),
-      features_(std::move(features)), topology_(std::move(topology)) {}
+      features_(std::move(features)), topology_(std::move(topology)), tls_(std::move(tls)) {}
 Server::~Server() {
   if (topology_)
     topology_->stop();
@@ -179,25 +186,75 @@ bool Server::start(std::string* error) {
   shared_->topology_source = topology_.get();
   if (!topology_->start(shared_.get(), error))
     return false;
-  std::string reason;
+  shared_->tls.publish(tls_, *config_);
+  tls_ = TlsContexts{};  // the shared state holds them now
+  if (!bindListeners(error)) {
+    if (!unix_path_.empty())
+      removeUnixSocket(unix_path_, unix_inode_);
+    return false;
+  }
+  return true;
+}
 
-  // Once for every worker, so they all bind the same address whatever the name service does.
-  SocketAddress listen;
-  if (!resolveHostPort(config_->server.listen, AddressUse::kListen, &listen, &reason)) {
-    *error = "listen address " + formatHostPort(config_->server.listen) +
-             ": cannot resolve host (" + reason + ")";
+// Every worker gets its own SO_REUSEPORT socket of each TCP listener, and a dup of the Unix
+// socket, bound here so that an address in use fails startup (client_listener.h).
+bool Server::bindListeners(std::string* error) {
+  const HostPort& l = config_->server.listen;
+  std::string reason;
+  // Resolved once for every worker, so they all bind the same address whatever the name service
+  // does.
+  SocketAddress listen, tls_listen;
+  int unix_fd = -1;
+  if (l.isUnix()) {
+    if (!bindUnixListener(l.unix_path, config_->server.unix_mode, &unix_fd, &unix_inode_, error))
+      return false;
+    unix_path_ = l.unix_path;
+  } else if (!l.empty() && !resolveHostPort(l, AddressUse::kListen, &listen, &reason)) {
+    *error = "listen address " + formatHostPort(l) + ": cannot resolve host (" + reason + ")";
+    return false;
+  }
+  const TlsServerConfig& tls = config_->tls;
+  if (tls.enabled && !resolveHostPort(tls.listen, AddressUse::kListen, &tls_listen, &reason)) {
+    *error = "tls.listen " + formatHostPort(tls.listen) + ": cannot resolve host (" + reason + ")";
+    if (unix_fd >= 0)
+      ::close(unix_fd);
     return false;
   }
   unsigned n = config_->server.workers;
   if (n == 0)
     n = defaultWorkers(std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) {
+  bool ok = true;
+  for (unsigned i = 0; i < n && ok; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, shared_.get()));
-    if (!workers_.back()->bind(listen, error))
-      return false;
-    shared_->workers.push_back(workers_.back().get());
+    Worker& w = *workers_.back();
+    shared_->workers.push_back(&w);
+    int fd = -1;
+    if (l.isUnix()) {
+      fd = fcntl(unix_fd, F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) {
+        *error = std::string("dup of the Unix socket: ") + strerror(errno);
+        ok = false;
+        break;
+      }
+      w.addListener(std::make_unique<ClientListener>(ListenerKind::kUnix, fd));
+    } else if (l.empty()) {
+      // server.listen = "": TLS only.
+    } else if (bindTcpListener(listen, formatHostPort(l), /*probe=*/i == 0, &fd, error)) {
+      w.addListener(std::make_unique<ClientListener>(ListenerKind::kPlain, fd));
+    } else {
+      ok = false;
+      break;
+    }
+    if (tls.enabled) {
+      if (!bindTcpListener(tls_listen, formatHostPort(tls.listen), /*probe=*/i == 0, &fd, error))
+        ok = false;
+      else
+        w.addListener(std::make_unique<ClientListener>(ListenerKind::kTls, fd));
+    }
   }
-  return true;
+  if (unix_fd >= 0)
+    ::close(unix_fd);  // the workers hold their dups
+  return ok;
 }
 
 int Server::run() {
@@ -255,15 +312,19 @@ int Server::run() {
     });
     w->startThread();
   }
-  const HostPort& l = config_->server.listen;
-  KW_LOG_INFO("keywarden listening on %s:%u with %zu workers, upstream %s", l.host.c_str(), l.port,
+  std::string where = formatHostPort(config_->server.listen);
+  if (config_->tls.enabled)
+    where += (where.empty() ? "" : " and ") + formatHostPort(config_->tls.listen) + " (TLS)";
+  KW_LOG_INFO("keywarden listening on %s with %zu workers, upstream %s", where.c_str(),
               workers_.size(), shared_->upstream_name.c_str());
-  service.start("serving on " + formatHostPort(l) + " with " + std::to_string(workers_.size()) +
+  service.start("serving on " + where + " with " + std::to_string(workers_.size()) +
                 " workers, upstream " + shared_->upstream_name);
   uv_run(&m.loop, UV_RUN_DEFAULT);
   for (auto& w : workers_)
     w->join();
   uv_loop_close(&m.loop);
+  if (!unix_path_.empty())
+    removeUnixSocket(unix_path_, unix_inode_);
   KW_LOG_INFO("stopped");
   return 0;
 }

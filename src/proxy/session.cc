@@ -2,12 +2,14 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <charconv>
 #include <cstring>
 
 #include "common/ascii.h"
 #include "common/log.h"
+#include "proxy/client_tls.h"
 #include "proxy/reply_scanner.h"
 #include "proxy/resp_writer.h"
 #include "proxy/shared_state.h"
@@ -51,6 +53,10 @@ std::string formatAddr(const sockaddr_storage& ss) {
     const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     uv_ip6_name(a, host, sizeof host);
     port = ntohs(a->sin6_port);
+  } else if (ss.ss_family == AF_UNIX) {
+    // As Redis shows a Unix socket client: the socket's path, port 0.
+    const auto* a = reinterpret_cast<const sockaddr_un*>(&ss);
+    return std::string(a->sun_path, strnlen(a->sun_path, sizeof a->sun_path)) + ":0";
   }
   return std::string(host) + ":" + std::to_string(port);
 }
@@ -97,25 +103,36 @@ std::string Session::localAddr() const {
   return formatAddr(ss);
 }
 
-bool Session::accept(uv_stream_t* server) {
+bool Session::accept(uv_stream_t* server, std::shared_ptr<const TlsContext> tls) {
   uv_tcp_init(worker_->loop(), &tcp_);
   tcp_.data = this;
+  // A Unix socket client is accepted into this TCP handle too: libuv opens any stream socket's
+  // descriptor into one, and the session makes no TCP-only call for such a client, so it costs
+  // what any client does.
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) {
     closed_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClosed);
     return false;
   }
-  uv_tcp_nodelay(&tcp_, 1);
   writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &Session::onWriteDone,
                &worker_->chunks());
   sockaddr_storage ss{};
   int len = sizeof ss;
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-    addr_ = formatAddr(ss);
+    addr_ = ss.ss_family == AF_UNIX ? localAddr() : formatAddr(ss);  // a Unix peer has no name
+  if (!unixSocket())
+    uv_tcp_nodelay(&tcp_, 1);
 
   worker_->stats().connections_accepted.add();
   if (!worker_->shared().admitClient(worker_->config().limits.max_clients)) {
     worker_->stats().connections_rejected_max_clients.add();
+    if (tls) {
+      // A TLS client could read the error only after a handshake it is refused: closed, as Redis
+      // closes it.
+      closed_ = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClosed);
+      return false;
+    }
     // Said the way Redis says it, then closed once the bytes are out.
     writer_.append("-ERR max number of clients reached\r\n");
     closing_ = true;
@@ -125,6 +142,8 @@ bool Session::accept(uv_stream_t* server) {
   }
   admitted_ = true;
   worker_->stats().clients_connected.add(1);
+  if (tls)
+    startTls(std::move(tls));
   resumeReading();
   return true;
 }
@@ -185,7 +204,8 @@ void Session::continueInput() {
 // the whole of a large argument at once (as Redis sizes its query buffer for a big bulk).
 void Session::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<Session*>(h->data);
-  if (self->inbuf_.empty()) {
+  // Ciphertext always lands in the worker's buffer: the channel copies it (onTlsRead).
+  if (self->inbuf_.empty() || self->tls_) {
     buf->base = self->worker_->readBuffer();
     buf->len = Worker::kReadBufferSize;
     return;
@@ -209,25 +229,32 @@ void Session::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   self->worker_->stampNow();
   self->last_active_ms_ = self->worker_->nowMs();
   std::string_view data(buf->base, static_cast<size_t>(nread));
+  if (self->tls_)
+    return self->onTlsRead(data);
   if (buf->base != self->worker_->readBuffer()) {
     // Read in place behind the incomplete request kept in inbuf_.
     self->inbuf_.commit(data.size());
     data = {};
   }
-  if (self->raw_) {
+  self->onPlaintext(data);
+}
+
+// `data`: as for processInput (empty when the bytes were put into inbuf_).
+void Session::onPlaintext(std::string_view data) {
+  if (raw_) {
     // A replication link: the client's bytes (REPLCONF ACK...) go upstream as they are.
     if (data.empty()) {
-      self->router_.sendRaw(self->inbuf_.view());
-      self->inbuf_.release();
+      router_.sendRaw(inbuf_.view());
+      inbuf_.release();
     } else {
-      self->router_.sendRaw(data);
+      router_.sendRaw(data);
     }
     return;
   }
-  self->worker_->refreshIfChanged();
-  if (self->closed_)
+  worker_->refreshIfChanged();
+  if (closed_)
     return;
-  self->processInput(data);
+  processInput(data);
 }
 
 // `data`: bytes read into the worker's buffer; empty when they were read into inbuf_ (or when
@@ -1582,7 +1609,7 @@ void Session::flush() {
       return;
   }
   const uint64_t before = writer_.written();
-  int rc = writer_.flush();
+  int rc = tls_ ? tls_->flush(&writer_) : writer_.flush();
   worker_->stats().bytes_out.add(writer_.written() - before);
   if (rc < 0) {
     close(uv_strerror(rc));
@@ -1610,7 +1637,7 @@ void Session::flush() {
   }
   if (closing_ && stream_slot_ && cx().stream_locals.empty())
     endStreamSlot();  // a protocol error while streaming: its answer is out, nothing else is owed
-  if (writer_.idle() && !head_ && (closing_ || worker_->draining())) {
+  if (outputIdle() && !head_ && (closing_ || worker_->draining())) {
     // QUIT, a protocol error or a drain: everything owed has been written.
     close(nullptr);
   }
@@ -1704,6 +1731,10 @@ void Session::close(const char* reason) {
   }
   worker_->forgetDirty(this);
   worker_->sessionClosed(this);
+  if (tls_) {
+    tls_->closeNotify();
+    worker_->shared().tls.clientClosed();
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClosed);
 }
 

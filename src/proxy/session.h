@@ -1,6 +1,8 @@
 // One client connection. The request path, in the order the code runs it:
 //
 //   uv_read -> onRead -> processInput -> RequestDecoder::next (one request at a time)
+//     (a TLS client: onRead -> onTlsRead, ciphertext through its ClientTls, then the plaintext
+//      -> onPlaintext -> processInput; session_tls.cc, client_tls.h)
 //     -> dispatch: command table lookup, arity
 //     -> policy chain (policy_gates.cc): gateAuth -> gateAccess -> gateTtl
 //     -> route: the reply-count rule (request_shape.h) decides
@@ -11,7 +13,8 @@
 //          kOne    forwarded: the Router (router.h) picks the link
 //     -> a ReplySlot takes the next place in the FIFO
 //   upstream reply -> Session::deliver(slot) -> emitted at once if the slot is the head, else kept
-//   worker uv_check -> flush(): one write per session per loop turn
+//   worker uv_check -> flush(): one write per session per loop turn (a TLS client: its
+//     StreamWriter's bytes encrypted by ClientTls::flush as the socket takes them)
 //
 // Which upstream link a request goes to, pinning, the ordering gate and the pinned pool's
 // clean-state rule are the Router's; the session keeps the client socket, the reply FIFO and the
@@ -50,6 +53,9 @@ struct FanOut;
 
 class Worker;
 class IdentityPools;
+class UpstreamPool;
+class ClientTls;
+class TlsContext;
 enum class ClientType : uint8_t;
 
 // Metrics label index of a namespace counter id (CompiledPolicy::counterId; kNone -> "none").
@@ -60,8 +66,10 @@ public:
   explicit Session(Worker* worker);
   ~Session();
 
-  // Accepts from `server`. On false the session has already scheduled its own deletion.
-  bool accept(uv_stream_t* server);
+  // Accepts from `server` (a TCP or a Unix socket listener); `tls`: the context of the TLS
+  // listener it came from, null for plaintext. On false the session has already scheduled its
+  // own deletion.
+  bool accept(uv_stream_t* server, std::shared_ptr<const TlsContext> tls);
   void close(const char* reason);
   void flush();
   void beginDrain();
@@ -90,6 +98,10 @@ public:
   bool stalledOnOutput(uint64_t now_ms, uint64_t timeout_ms) const;
   // Once a second, from the worker.
   void onHousekeeping(uint64_t now_ms);
+  // A TLS client that has not completed its handshake in time (the worker closes it with
+  // failTlsHandshakeTimeout, session_tls.cc).
+  bool tlsHandshakeOverdue(uint64_t now_ms) const;
+  void failTlsHandshakeTimeout();
   bool subscribed() const { return router_.streaming(); }
   // The upstream id of this client's pinned link (-1: none), for CLIENT UNBLOCK / REDIRECT.
   int64_t pinnedUpstreamId() const;
@@ -110,7 +122,21 @@ private:
   static void onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void onClosed(uv_handle_t* h);
   static void onWriteDone(void* owner, int status);
+  // Bytes from the client, as read or as decrypted (the rest of onRead for both transports).
+  void onPlaintext(std::string_view data);
 
+  // TLS (session_tls.cc): the transport in tls_, and what the session does on its events.
+  void startTls(std::shared_ptr<const TlsContext> context);
+  void onTlsRead(std::string_view ciphertext);
+  void onTlsEstablished();
+  void failTls();
+  // With a verified client certificate that names a [[users]] cert_subject: that user, as
+  // if it had sent AUTH (at the handshake, and again after RESET). False when none applies.
+  bool applyCertificateUser();
+  // Nothing owed is waiting in a send buffer (plaintext, or ciphertext for a TLS client).
+  bool outputIdle() const;
+  // A client of the Unix socket listener (its address is the socket's path, as Redis shows it).
+  bool unixSocket() const { return !addr_.empty() && addr_[0] == '/'; }
   // RouteClient / LinkOwner.
   void onStreamBytes(std::string_view bytes) override;
   void onStreamEnded(UpstreamLink* link) override;
@@ -364,6 +390,7 @@ private:
   Router router_;
   IdentityPools* pool_ = nullptr;  // the upstream identity this client's commands run as
   std::unique_ptr<Extras> extras_;
+  std::unique_ptr<ClientTls> tls_;  // a TLS client's transport (client_tls.h); null: plaintext
   uint64_t id_ = 0;
   std::string addr_;
   InBuffer inbuf_;         // an incomplete request, read into in place

@@ -20,6 +20,7 @@
 #include "proxy/feature.h"
 #include "proxy/slowlog.h"
 #include "proxy/topology.h"
+#include "proxy/tls_runtime.h"
 
 namespace kw {
 
@@ -109,6 +110,7 @@ public:
 
   SlowLog slowlog;
   AuthThrottle auth_throttle;
+  ClientTlsRuntime tls;  // certificates of new TLS connections, their counters (tls_runtime.h)
   std::vector<Worker*> workers;  // fixed after startup
   // The features (feature.h), in chain order; fixed before the workers start. Each owns what its
   // workers share.

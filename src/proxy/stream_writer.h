@@ -89,6 +89,15 @@ public:
 
   uint64_t written() const { return written_; }
 
+  // For a transport that encodes the bytes on their way to the socket (TLS: client_tls.h), in
+  // place of flush(): up to `max` iovecs over the queued bytes, then how many of them it took
+  // (they count as written).
+  size_t peek(uv_buf_t* bufs, size_t max) const { return queue_.gather(0, bufs, max); }
+  void taken(size_t n) {
+    queue_.consume(n);
+    written_ += n;
+  }
+
 private:
   static constexpr size_t kTryBufs = 16;
   static constexpr size_t kMaxBufs = 64;

@@ -28,47 +28,7 @@ Worker::Worker(unsigned index, SharedState* shared)
 }
 
 Worker::~Worker() {
-  if (listen_fd_ >= 0 && !handles_closed_)
-    ::close(listen_fd_);
   uv_loop_close(&loop_);
-}
-
-// Every worker binds its own socket to the same address with SO_REUSEPORT: the kernel spreads
-// new connections over the workers, and a connection stays on the worker that accepted it.
-bool Worker::bind(const SocketAddress& addr, std::string* error) {
-  const HostPort& hp = config_->server.listen;
-  if (index_ == 0) {
-    // SO_REUSEPORT would let a second keywarden (same user) silently share the port with this
-    // one; a socket without it cannot bind where anyone listens, so it finds out first.
-    int probe = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int yes = 1;
-    if (probe >= 0) {
-      setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-      const int rc = ::bind(probe, addr.get(), addr.length);
-      const int err = errno;
-      ::close(probe);
-      if (rc != 0) {
-        *error = "bind " + formatHostPort(hp) + ": " + strerror(err) +
-                 (err == EADDRINUSE ? " (another keywarden or another program listens there)" : "");
-        return false;
-      }
-    }
-  }
-  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = std::string("socket: ") + strerror(errno);
-    return false;
-  }
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (::bind(fd, addr.get(), addr.length) != 0) {
-    *error = "bind " + formatHostPort(hp) + ": " + strerror(errno);
-    ::close(fd);
-    return false;
-  }
-  listen_fd_ = fd;
-  return true;
 }
 
 void Worker::startThread() {
@@ -99,12 +59,14 @@ void Worker::run() {
   snprintf(name, sizeof name, "worker %u", index_);
   setThreadLogName(name);
 
-  uv_tcp_init(&loop_, &listener_);
-  listener_.data = this;
-  uv_tcp_open(&listener_, listen_fd_);
-  int rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 511, &Worker::onConnection);
-  if (rc != 0)
-    KW_LOG_ERROR("listen failed: %s", uv_strerror(rc));
+  int rc = 0;
+  for (auto& listener : listeners_) {
+    std::string error;
+    if (!listener->start(&loop_, &Worker::onConnection, this, &error)) {
+      KW_LOG_ERROR("%s", error.c_str());
+      rc = -1;
+    }
+  }
 
   uv_check_init(&loop_, &check_);
   check_.data = this;
@@ -130,11 +92,16 @@ void Worker::run() {
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<Worker*>(server->data);
+  ClientListener* listener = ClientListener::of(server);
+  auto* self = static_cast<Worker*>(listener->owner());
   if (status < 0 || self->draining_)
     return;
+  // A TLS connection starts from the certificates current now; a reload changes later ones only.
+  std::shared_ptr<const TlsContext> tls;
+  if (listener->kind() == ListenerKind::kTls)
+    tls = self->shared_->tls.serverContext();
   auto* s = new Session(self);
-  if (!s->accept(server))
+  if (!s->accept(server, std::move(tls)))
     return;
   self->sessions_.push_back(s);
 }
@@ -272,16 +239,20 @@ void Worker::onHousekeeping(uv_timer_t* t) {
   self->upstreams_.housekeeping(now);
   const uint32_t idle_s = self->config_->limits.idle_timeout_s;
   const uint64_t stall_ms = uint64_t{self->config_->limits.reply_stall_timeout_s} * 1000;
-  std::vector<Session*> idle, stalled;
+  std::vector<Session*> idle, stalled, handshaking;
   for (Session* s : self->sessions_) {
     if (s->closed())
       continue;
     s->onHousekeeping(now);
-    if (s->stalledOnOutput(now, stall_ms))
+    if (s->tlsHandshakeOverdue(now))
+      handshaking.push_back(s);
+    else if (s->stalledOnOutput(now, stall_ms))
       stalled.push_back(s);
     else if (idle_s != 0 && !s->blockedOrSubscribed() && now - s->lastActiveMs() > idle_s * 1000ull)
       idle.push_back(s);
   }
+  for (Session* s : handshaking)
+    s->failTlsHandshakeTimeout();
   for (Session* s : idle) {
     self->stats_.clients_idle_timeout.add();
     s->close("idle timeout");
@@ -323,8 +294,8 @@ void Worker::onAsync(uv_async_t* h) {
 // then are closed. Past the deadline everything still open is closed.
 void Worker::beginDrain() {
   draining_ = true;
-  if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_)))
-    uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+  for (auto& listener : listeners_)
+    listener->close();
   std::vector<Session*> all = sessions_;
   for (Session* s : all)
     s->beginDrain();

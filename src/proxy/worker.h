@@ -1,6 +1,7 @@
-// A worker: one thread, one libuv loop, one SO_REUSEPORT listening socket. It owns its client
-// sessions, its upstream connections, its reply-slot pool and its stats shard; nothing here is
-// touched by another thread except the stats (read-only atomics) and the wake-up async.
+// A worker: one thread, one libuv loop, its listening sockets (client_listener.h: its own
+// SO_REUSEPORT TCP sockets, a dup of the Unix socket). It owns its client sessions, its upstream
+// connections, its reply-slot pool and its stats shard; nothing here is touched by another
+// thread except the stats (read-only atomics) and the wake-up async.
 #pragma once
 
 #include <uv.h>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "proxy/client_listener.h"
 #include "proxy/command_table.h"
 #include "proxy/dispatch_scratch.h"
 #include "proxy/metrics/request_metrics.h"
@@ -35,7 +37,6 @@ class UpstreamClient;
 class UpstreamConn;
 class SharedState;
 class CompiledPolicy;
-struct SocketAddress;
 
 // Background work of a feature that runs on a worker's loop but never on the request path (the
 // memory budgets' enforcer, src/budget/). Owned by the worker; destroyed before its upstream links.
@@ -49,9 +50,11 @@ public:
   Worker(unsigned index, SharedState* shared);
   ~Worker();
 
-  // Binds the listening socket to `addr`, the resolved server.listen (on the caller's thread,
-  // so bind errors surface at startup).
-  bool bind(const SocketAddress& addr, std::string* error);
+  // A socket bound on the caller's thread (so bind errors surface at startup), listened on once
+  // the loop runs.
+  void addListener(std::unique_ptr<ClientListener> listener) {
+    listeners_.push_back(std::move(listener));
+  }
   // `on_exit` runs on the worker thread after its loop has ended.
   void setOnExit(std::function<void()> on_exit) { on_exit_ = std::move(on_exit); }
   void startThread();
@@ -220,12 +223,11 @@ private:
   uint64_t routing_epoch_ = 1;
   std::vector<std::function<void(const Topology&)>> topology_listeners_;
   uv_loop_t loop_{};
-  uv_tcp_t listener_{};
+  std::vector<std::unique_ptr<ClientListener>> listeners_;
   uv_check_t check_{};
   uv_async_t async_{};
   uv_timer_t housekeeping_{};
   uv_timer_t drain_deadline_{};
-  int listen_fd_ = -1;
   std::thread thread_;
   std::function<void()> on_exit_;
   std::atomic<bool> drain_requested_{false};

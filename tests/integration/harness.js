@@ -1136,10 +1136,16 @@ function renderToml(sections) {
 }
 
 class KeywardenServer extends Server {
-  constructor(dir, port, configPath, extraArgs) {
+  constructor(dir, port, configPath, extraArgs, ping = null) {
     super('keywarden', dir, port);
     this.configPath = configPath;
     this.extraArgs = extraArgs;
+    this.ping = ping;
+  }
+
+  // A keywarden listening on a Unix socket or over TLS only is waited for there.
+  pingTarget() {
+    return this.ping || this.port;
   }
 
   async start() {
@@ -1211,8 +1217,10 @@ class RedisAsTarget {
 // enables the metrics endpoint on a free port (kw.metricsPort). In KW_TARGET=redis mode the
 // upstream itself is returned, or, when `redisArgs` is given, a dedicated
 // redis-server started with those arguments (Redis's own equivalent of the
-// limit under test), so the test body runs unchanged.
-async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, tomlText = '', metrics = false, args = [], redisArgs } = {}) {
+// limit under test), so the test body runs unchanged. `pingTarget` (a resp.js connectSocket
+// target: {path}, {port, tls}) is where it is waited for when server.listen is not its TCP port
+// (a Unix socket, or "" with only a TLS listener).
+async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, tomlText = '', metrics = false, args = [], redisArgs, pingTarget = null } = {}) {
   assert.ok(upstreamPort, 'startKeywarden needs upstreamPort');
   if (TARGET_REDIS) {
     if (redisArgs) {
@@ -1240,7 +1248,7 @@ async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, tomlT
   for (const [sec, kv] of Object.entries(toml)) sections[sec] = { ...(sections[sec] || {}), ...kv };
   const configPath = path.join(dir, 'keywarden.toml');
   fs.writeFileSync(configPath, renderToml(sections) + tomlText);
-  const kw = new KeywardenServer(dir, port, configPath, args);
+  const kw = new KeywardenServer(dir, port, configPath, args, pingTarget);
   kw.metricsPort = metricsPort;
   return kw.start();
 }

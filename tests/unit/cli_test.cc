@@ -134,7 +134,7 @@ TEST_CASE("cli: errors") {
         "--upstream: expected HOST:PORT or [IPV6]:PORT (port must be in 1..65535), got "
         "\"redis:0\"");
   CHECK(parseError({"--listen=nope"}) ==
-        "--listen: expected HOST:PORT or [IPV6]:PORT (missing ':PORT'), got \"nope\"");
+        "--listen: expected HOST:PORT, [IPV6]:PORT or unix:/PATH (missing ':PORT'), got \"nope\"");
 }
 
 TEST_CASE("cli: overrides replace only what was given") {

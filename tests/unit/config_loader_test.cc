@@ -177,8 +177,8 @@ TEST_CASE("config: bad HOST:PORT") {
         "conf/keywarden.toml:2: upstream.address: expected HOST:PORT or [IPV6]:PORT (port must "
         "be in 1..65535), got \"redis:0\"");
   CHECK(parseError("[server]\nlisten = \"127.0.0.1:65536\"\n") ==
-        "conf/keywarden.toml:2: server.listen: expected HOST:PORT or [IPV6]:PORT (port must be "
-        "in 0..65535), got \"127.0.0.1:65536\"");
+        "conf/keywarden.toml:2: server.listen: expected HOST:PORT, [IPV6]:PORT or unix:/PATH (port "
+        "must be in 0..65535), got \"127.0.0.1:65536\"");
   CHECK(parseError("[metrics]\nlisten = \"::1:9121\"\n") ==
         "conf/keywarden.toml:2: metrics.listen: expected HOST:PORT or [IPV6]:PORT (IPv6 "
         "addresses need brackets, e.g. [::1]:6379), got \"::1:9121\"");
@@ -475,7 +475,8 @@ TEST_CASE("config: user errors") {
         "conf/keywarden.toml:7: users[0].commands: unknown command category \"get\" (expected "
         "read, write, keyspace, pubsub, scripting, admin, dangerous or all)");
   CHECK(parseError("[[users]]\nname = \"a\"\n") ==
-        "conf/keywarden.toml:1: users[0].password_hash: required unless nopass = true");
+        "conf/keywarden.toml:1: users[0].password_hash: required unless nopass = true or "
+        "cert_subject is set");
   CHECK(parseError("[[users]]\nname = \"a\"\npassword_hash = \"hunter2\"\n") ==
         "conf/keywarden.toml:3: users[0].password_hash: expected \"sha256$<32 hex digits>$<64 "
         "hex digits>\" (make one with tools/hash-password)");

@@ -215,7 +215,7 @@ TEST_CASE("policy: build errors") {
   c.users[0].password_hash = "plaintext";
   CHECK(buildError(c) == "user 'auth-service': password_hash is not \"sha256$<32 hex>$<64 hex>\"");
   c.users[0].password_hash.clear();
-  CHECK(buildError(c) == "user 'auth-service': needs password_hash or nopass = true");
+  CHECK(buildError(c) == "user 'auth-service': needs password_hash, nopass = true or cert_subject");
 
   c = platformConfig();
   c.users[2].name = "auth-service";
