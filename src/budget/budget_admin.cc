@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "budget/doctor.h"
+#include "budget/doctor_nodes.h"
 #include "budget/resp_reply.h"
 #include "common/ascii.h"
 #include "policy/policy.h"
@@ -162,7 +163,7 @@ void BudgetFeature::keywardenBudgets(std::string_view sub, AdminRequest& req) {
       if (c.budgets.budgetOf(i) != 0)
         facts.budgets.emplace_back(policy.ns(i).name, c.budgets.budgetOf(i));
     ClientRedis redis(&w->upstreamClient());
-    runDoctor(&redis, std::move(facts), [w, slot, proto](std::vector<std::string> findings) {
+    runDoctorOnMasters(w, &redis, std::move(facts), [w, slot, proto](std::vector<std::string> findings) {
       std::string out;
       if (findings.empty())
         findings.emplace_back("no known problem found");

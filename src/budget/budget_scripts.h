@@ -30,6 +30,13 @@ inline constexpr std::string_view kEvict =
     "for i = 2, #KEYS do r[i - 1] = redis.call('UNLINK', KEYS[i]) end\n"
     "return r\n";
 
+// A cluster's share of an eviction (budget_link.cc): UNLINK each of KEYS, every answer. The
+// lease (in a slot of its own) was checked just before, so this part is not atomic with it.
+inline constexpr std::string_view kUnlinkEach =
+    "local r = {}\n"
+    "for i = 1, #KEYS do r[i] = redis.call('UNLINK', KEYS[i]) end\n"
+    "return r\n";
+
 // Lease renewal: PEXPIRE KEYS[1] ARGV[2] while it holds ARGV[1]; 0 otherwise.
 inline constexpr std::string_view kRenew = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
                                            "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"

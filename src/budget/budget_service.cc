@@ -10,12 +10,13 @@
 #include "budget/budget_link.h"
 #include "budget/budget_status.h"
 #include "budget/doctor.h"
+#include "budget/doctor_nodes.h"
 #include "common/log.h"
 #include "policy/policy.h"
 #include "proxy/shared_state.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
-#include "tracking/invalidation_feed.h"
+#include "tracking/feed_set.h"
 
 namespace kw {
 namespace {
@@ -43,7 +44,9 @@ public:
   BudgetService(Worker& w, BudgetStatus* status)
       : worker_(w), status_(status), link_(&w),
         feed_(
-            &w.upstreams().main().anyNode(), [&w] { return static_cast<int64_t>(w.nowMs()); }, feedOptions(),
+            &w.upstreams().main(),
+            [&w]() -> const std::vector<NodeId>& { return w.topology().masters(); },
+            [&w] { return static_cast<int64_t>(w.nowMs()); }, feedOptions(),
             nullptr),
         enforcer_(env()) {
     instance_ = instanceName(w.config());
@@ -149,7 +152,7 @@ private:
     for (uint32_t i = 0; i < policy_->namespaceCount(); ++i)
       if (config_->budgets.budgetOf(i) != 0)
         facts.budgets.emplace_back(policy_->ns(i).name, config_->budgets.budgetOf(i));
-    runDoctor(&link_, std::move(facts), [this](std::vector<std::string> findings) {
+    runDoctorOnMasters(&worker_, &link_, std::move(facts), [this](std::vector<std::string> findings) {
       doctor_inflight_ = false;
       for (const std::string& f : findings) {
         if (f.find("UPSTREAMDOWN") != std::string::npos) {
@@ -168,7 +171,7 @@ private:
   Worker& worker_;
   BudgetStatus* status_;
   BudgetLink link_;
-  InvalidationFeed feed_;
+  FeedSet feed_;
   BudgetEnforcer enforcer_;  // after link_ and feed_: destroyed before them
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;

@@ -1,5 +1,6 @@
 #include "budget/doctor.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "budget/resp_reply.h"
@@ -78,6 +79,7 @@ void readConfigReply(std::string_view reply, DoctorFacts* f) {
   f->appendonly = text("appendonly");
   f->bind = text("bind");
   f->protected_mode = text("protected-mode");
+  f->full_coverage = text("cluster-require-full-coverage");
 }
 
 void readAclReply(std::string_view reply, DoctorFacts* f) {
@@ -164,9 +166,14 @@ std::vector<std::string> diagnose(const DoctorFacts& f) {
   uint64_t sum = 0;
   for (const auto& [name, bytes] : f.budgets)
     sum += bytes;
-  if (f.config_read && f.maxmemory > 0 && sum > f.maxmemory)
+  const uint64_t capacity = f.maxmemory * std::max<uint32_t>(1, f.masters);
+  if (f.config_read && f.cluster && f.full_coverage == "yes")
+    out.push_back("cluster-require-full-coverage is yes: while any slot has no master, every "
+                  "node refuses every command (CLUSTERDOWN), so keys of healthy masters fail too; "
+                  "set it to no");
+  if (f.config_read && f.maxmemory > 0 && sum > capacity)
     out.push_back("the memory budgets add up to " + mib(sum) + ", more than maxmemory (" +
-                  mib(f.maxmemory) +
+                  mib(capacity) + (f.masters > 1 ? " on all masters together" : "") +
                   "): Redis's own eviction, across every namespace, runs before the budgets "
                   "are reached");
   return out;
@@ -186,8 +193,10 @@ void runDoctor(BudgetRedis* redis, DoctorFacts facts,
   auto run = std::make_shared<Run>();
   run->facts = std::move(facts);
   run->done = std::move(done);
-  const std::string_view config[] = {"CONFIG", "GET",        "maxmemory", "maxmemory-policy",
-                                     "save",   "appendonly", "bind",      "protected-mode"};
+  const std::string_view config[] = {"CONFIG",         "GET",        "maxmemory",
+                                     "maxmemory-policy", "save",      "appendonly",
+                                     "bind",           "protected-mode",
+                                     "cluster-require-full-coverage"};
   redis->send(config, [run](std::string_view reply) {
     readConfigReply(reply, &run->facts);
     run->finishOne();

@@ -4,7 +4,8 @@
 //   a default user without a password on a Redis reachable beyond loopback;
 //   persistence off (no RDB save points, no AOF);
 //   clients calling KEYS (INFO commandstats);
-//   memory budgets adding up to more than maxmemory.
+//   memory budgets adding up to more than maxmemory (a cluster's: every master's together);
+//   a cluster node with cluster-require-full-coverage yes (one lost slot stops every node).
 // A check whose command Redis refuses (ACL, a managed Redis without CONFIG) says so instead.
 #pragma once
 
@@ -29,6 +30,7 @@ struct DoctorFacts {
   std::string appendonly;
   std::string bind;
   std::string protected_mode;
+  std::string full_coverage;  // cluster-require-full-coverage
   // ACL LIST: the default user
   bool acl_read = false;
   std::string acl_error;
@@ -40,6 +42,9 @@ struct DoctorFacts {
   uint64_t keys_calls = 0;
   // From keywarden's own configuration.
   std::string upstream_host;
+  // A cluster: this node is one of `masters` (budgets are compared with all their memory).
+  bool cluster = false;
+  uint32_t masters = 1;
   std::vector<std::pair<std::string, uint64_t>> budgets;  // namespace, bytes
 };
 

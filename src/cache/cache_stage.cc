@@ -46,7 +46,7 @@ CacheStage::Op CacheStage::classify(const CommandInfo& cmd) {
 
 CacheStage::CacheStage(Env env)
     : env_(std::move(env)), cache_(64ull << 20, env_.stats),
-      feed_(env_.pool, env_.clock, InvalidationFeed::Options{},
+      feed_(env_.pools, env_.masters, env_.clock, InvalidationFeed::Options{},
             env_.stats ? &env_.stats->feed : nullptr),
       sync_(env_.requests, env_.clock, env_.stats) {
   InvalidationFeed::Options o;

@@ -33,7 +33,7 @@
 #include "cache/near_cache.h"
 #include "common/config.h"
 #include "proxy/request_stage.h"
-#include "tracking/invalidation_feed.h"
+#include "tracking/feed_set.h"
 
 namespace kw {
 
@@ -43,7 +43,8 @@ struct CommandInfo;
 class CacheStage final : public RequestStage, private InvalidationConsumer {
 public:
   struct Env {
-    LinkPool* pool = nullptr;           // the feed's links (a RESP3 pinned link)
+    LinkPools* pools = nullptr;         // the feeds' links (a RESP3 pinned link per master)
+    FeedSet::Masters masters;           // the upstream's masters now
     CacheRequests* requests = nullptr;  // PTTLs of fills, blacklist loads and fetches
     std::function<int64_t()> clock;     // monotonic ms
     CacheStatsShard* stats = nullptr;
@@ -84,7 +85,7 @@ public:
   void flush();
   void flushCounterId(uint32_t counter_id);
   // KEYWARDEN CACHE STATS, per worker.
-  const InvalidationFeed& feed() const { return feed_; }
+  const FeedSet& feed() const { return feed_; }
   const NearCache& cache() const { return cache_; }
   BlacklistSync& blacklist() { return sync_; }
 
@@ -172,7 +173,7 @@ private:
   std::vector<uint32_t> ghost_;  // second-read admission: fingerprints of keys read once
 
   NearCache cache_;
-  InvalidationFeed feed_;
+  FeedSet feed_;
   BlacklistSync sync_;
   std::vector<Pending> pending_;
   std::vector<uint32_t> free_;

@@ -30,7 +30,8 @@ class WorkerCache final : public RequestStage {
 public:
   WorkerCache(Worker& w, CacheStatsRegistry* stats) : requests_(&w) {
     CacheStage::Env env;
-    env.pool = &w.upstreams().main().anyNode();
+    env.pools = &w.upstreams().main();
+    env.masters = [&w]() -> const std::vector<NodeId>& { return w.topology().masters(); };
     env.requests = &requests_;
     env.clock = [&w] { return static_cast<int64_t>(w.nowMs()); };
     env.stats = stats->shard(w.index());

@@ -44,6 +44,10 @@ void UpstreamClient::sendTo(NodeId node, std::initializer_list<std::string_view>
   resp::arrayHeader(&raw, static_cast<int64_t>(args.size()));
   for (std::string_view a : args)
     resp::bulk(&raw, a);
+  sendRawTo(node, raw, std::move(done));
+}
+
+void UpstreamClient::sendRawTo(NodeId node, std::string_view raw, Callback done) {
   Destination to;
   to.node = node;
   to.epoch = worker_->routingEpoch();

@@ -41,6 +41,7 @@ public:
   void sendRaw(std::string_view raw, Callback done);
   // To one node whatever the command (CLIENT LIST of the node a link is on); nothing is routed.
   void sendTo(NodeId node, std::initializer_list<std::string_view> args, Callback done);
+  void sendRawTo(NodeId node, std::string_view raw, Callback done);
   // Requests sent and not answered yet.
   size_t pending() const { return callbacks_.size(); }
 

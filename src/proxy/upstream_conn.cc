@@ -172,7 +172,7 @@ void UpstreamConn::learnId() {
     return;
   learning_id_ = true;
   Worker* worker = worker_;
-  worker_->upstreamClient().send({"CLIENT", "LIST"}, [worker, addr](std::string_view reply) {
+  worker_->upstreamClient().sendTo(pool_->node(), {"CLIENT", "LIST"}, [worker, addr](std::string_view reply) {
     int64_t id = -1;
     const std::string needle = " addr=" + addr + " ";
     const size_t at = reply.find(needle);

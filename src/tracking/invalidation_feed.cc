@@ -19,7 +19,7 @@ InvalidationFeed::~InvalidationFeed() {
     link_ = nullptr;
     pool_->release(l);  // a streaming link is closed, never pooled
   }
-  if (state_ == State::kCovered)
+  if (state_ == State::kCovered && options_.count_coverage)
     counters_->covered.add(-1);
 }
 
@@ -198,7 +198,8 @@ void InvalidationFeed::becomeCovered() {
   state_ = State::kCovered;
   backoff_ms_ = 0;
   counters_->established.add();
-  counters_->covered.add(1);
+  if (options_.count_coverage)
+    counters_->covered.add(1);
   if (warned_)
     KW_LOG_WARN("invalidation feed is back (tracking %zu prefixes)", prefixes_.size());
   else
@@ -236,7 +237,8 @@ void InvalidationFeed::lose(std::string_view cause, bool retry_now, bool quiet) 
     retry_at_ms_ = now + backoff_ms_;
   }
   if (was_covered) {
-    counters_->covered.add(-1);
+    if (options_.count_coverage)
+      counters_->covered.add(-1);
     counters_->losses.add();
   }
   if (!warned_ && !retry_now && !quiet && (was_covered || was_live || backoff_ms_ >= 1000)) {

@@ -64,6 +64,8 @@ public:
     uint32_t backoff_min_ms = 50;
     uint32_t backoff_max_ms = 5000;
     std::string client_name = "keywarden-feed";
+    // False for one node's feed of a FeedSet, whose own gauge says whether every node is covered.
+    bool count_coverage = true;
   };
   using Clock = std::function<int64_t()>;  // monotonic milliseconds
 

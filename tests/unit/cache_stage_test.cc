@@ -18,6 +18,7 @@ namespace {
 
 using test::FakeLink;
 using test::FakePool;
+using test::FakePools;
 using test::FakeRequests;
 using Verdict = RequestStage::Verdict;
 
@@ -112,7 +113,9 @@ struct FakeRequest final : StageRequest {
 };
 
 struct StageFixture {
-  FakePool pool;
+  FakePools pools{1};
+  FakePool& pool = pools.at(0);
+  std::vector<NodeId> masters{0};
   FakeRequests requests;
   CacheStatsShard stats;
   int64_t now = 10000;
@@ -128,7 +131,8 @@ struct StageFixture {
     policy = CompiledPolicy::build(config->policy, &err);
     REQUIRE(policy);
     CacheStage::Env env;
-    env.pool = &pool;
+    env.pools = &pools;
+    env.masters = [this]() -> const std::vector<NodeId>& { return masters; };
     env.requests = &requests;
     env.clock = [this] { return now; };
     env.stats = &stats;
