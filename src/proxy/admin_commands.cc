@@ -17,6 +17,7 @@
 #include "common/ascii.h"
 #include "common/log.h"
 #include "policy/policy.h"
+#include "proxy/cluster_admin.h"
 #include "proxy/client_filter.h"
 #include "proxy/feature.h"
 #include "proxy/reload.h"
@@ -278,6 +279,7 @@ std::string Session::proxyInfo(std::string_view section) const {
 #undef KW_INFO_LINE
     out += "upstream_connected:" + std::to_string(t.upstream_connected) + "\r\n";
     out += "upstream_inflight:" + std::to_string(t.upstream_inflight) + "\r\n";
+    appendNodeInfo(*worker_, &out);
     appendNamespaceInfo(&out);
     for (const auto& f : sh.features)
       f->appendInfo("keywarden", c, worker_->policy(), &out);
@@ -925,6 +927,8 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         "    Load the configuration file again; a bad file changes nothing.",
         "UPSTREAM",
         "    State of every upstream connection of every worker.",
+        "CLUSTER",
+        "    A cluster upstream: its nodes, slots, refreshes, redirects and links per worker.",
         "SLOWLOG GET [<count>] | LEN | RESET",
         "    The proxy's slow log: requests slower than slowlog.threshold_us from decode to",
         "    reply (default count 10, -1 for all). Entries are: id, timestamp, time in",
@@ -988,6 +992,21 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
   if (equalsIgnoreCase(sub, "namespaces")) {
     worker_->stats().commands_local.add();
     return replyLocal(namespacesReply());
+  }
+  if (equalsIgnoreCase(sub, "cluster")) {
+    worker_->stats().commands_local.add();
+    if (req.args.size() != 2)
+      return replyError("ERR syntax error: KEYWARDEN CLUSTER takes no arguments");
+    if (!worker_->topology().cluster())
+      return replyError("ERR KEYWARDEN CLUSTER: the upstream is not a Redis Cluster (upstream.mode "
+                        "is not \"cluster\"); KEYWARDEN UPSTREAM shows its connections");
+    ReplySlot* slot = newSlot();
+    slot->external = true;
+    broadcast(*worker_, [](Worker& w) { return clusterWorkerLines(w); },
+              [w = worker_, slot](std::vector<std::string>& parts) {
+                Session::deliver(w, slot, clusterReport(*w, parts));
+              });
+    return;
   }
   if (equalsIgnoreCase(sub, "upstream")) {
     worker_->stats().commands_local.add();

@@ -1,5 +1,7 @@
 #include "proxy/server.h"
 
+#include "proxy/topology.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 #include <uv.h>
@@ -62,6 +64,13 @@ public:
   }
   double uptimeSeconds() const override {
     return static_cast<double>(time(nullptr) - shared_->start_unix_s);
+  }
+  std::vector<std::string> nodeNames() const override {
+    std::vector<std::string> names;
+    if (std::shared_ptr<const Topology> t = shared_->topology())
+      for (const UpstreamNode& n : t->nodes())
+        names.push_back(n.name);
+    return names;
   }
   void appendFeatureFamilies(const std::vector<std::string>& ns_labels,
                              std::vector<prometheus::MetricFamily>* out) const override {

@@ -69,6 +69,14 @@ private:
   std::atomic<int64_t> v_{0};
 };
 
+// One upstream node's traffic from one worker (a cluster's nodes; one Redis is node 0).
+struct NodeCounters {
+  Counter requests;       // commands sent to the node
+  Counter replies;        // replies read from it
+  Counter rtt_ns;         // their round trips, summed
+  Counter link_failures;  // its links that failed (connect refused, lost, timed out)
+};
+
 struct WorkerStats {
 #define KW_DECLARE_COUNTER(name, help) Counter name;
   KW_WORKER_COUNTERS(KW_DECLARE_COUNTER)
@@ -76,6 +84,11 @@ struct WorkerStats {
   Gauge clients_connected;
   Gauge upstream_connected;
   Gauge upstream_inflight;
+  // By node id; nodes past the last entry are not counted per node (a cluster of more than 64
+  // nodes still works: its per-node figures stop at 64).
+  static constexpr size_t kNodeStats = 64;
+  NodeCounters nodes[kNodeStats];
+  NodeCounters* node(uint32_t id) { return id < kNodeStats ? &nodes[id] : nullptr; }
 };
 
 }  // namespace kw

@@ -46,7 +46,8 @@ std::string_view firstLine(std::string_view bytes) {
 }  // namespace
 
 UpstreamConn::UpstreamConn(Worker* worker, UpstreamPool* pool, int proto, Role role)
-    : worker_(worker), pool_(pool), proto_(proto), pool_proto_(proto), role_(role) {
+    : worker_(worker), pool_(pool), node_stats_(worker->stats().node(pool->node())), proto_(proto),
+      pool_proto_(proto), role_(role) {
   uv_timer_init(worker_->loop(), &timer_);
   timer_.data = this;
   db_ = worker_->config().upstream.db;
@@ -293,6 +294,8 @@ void UpstreamConn::queue(std::string_view raw) {
 void UpstreamConn::send(std::string_view raw, ReplySlot* slot, bool blocking) {
   push({slot, worker_->nowNs(), Check::kNone, false, blocking, false});
   worker_->stats().upstream_inflight.add(1);
+  if (node_stats_)
+    node_stats_->requests.add();
   queue(raw);
 }
 
@@ -541,7 +544,7 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
   }
   worker_->stats().upstream_inflight.add(-1);
   if (!head.blocking)
-    worker_->metrics().recordUpstreamRtt(worker_->nowNs() - head.sent_ns);
+    noteRtt(worker_->nowNs() - head.sent_ns);
   Session::deliver(worker_, head.slot, bytes);
   if (owner_ && role_ == Role::kPinned)
     owner_->onLinkReply(this);
@@ -585,7 +588,7 @@ void UpstreamConn::passThrough(std::string_view part) {
     const uint64_t sent = inflight_.front().sent_ns;
     popHead();
     worker_->stats().upstream_inflight.add(-1);
-    worker_->metrics().recordUpstreamRtt(worker_->nowNs() - sent);
+    noteRtt(worker_->nowNs() - sent);
   }
   if (slot->owner)
     slot->owner->streamPart(slot, part, last);
@@ -595,9 +598,19 @@ void UpstreamConn::passThrough(std::string_view part) {
     owner_->onLinkReply(this);
 }
 
+void UpstreamConn::noteRtt(uint64_t ns) {
+  worker_->metrics().recordUpstreamRtt(ns);
+  if (node_stats_) {
+    node_stats_->replies.add();
+    node_stats_->rtt_ns.add(ns);
+  }
+}
+
 void UpstreamConn::fail(std::string_view cause) {
   if (state_ == State::kDown || state_ == State::kClosed)
     return;
+  if (node_stats_ && !destroyed_ && !parked_)  // closed on purpose, or its node left: not counted
+    node_stats_->link_failures.add();
   const bool was_ready = state_ == State::kReady;
   if (was_ready && destroyed_) {
     worker_->stats().upstream_connected.add(-1);

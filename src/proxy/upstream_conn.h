@@ -31,6 +31,7 @@
 #include "proxy/in_buffer.h"
 #include "proxy/reply_scanner.h"
 #include "proxy/stream_writer.h"
+#include "proxy/stats.h"
 #include "proxy/upstream_link.h"
 
 namespace kw {
@@ -136,6 +137,7 @@ private:
   void startReading();
   bool checkInternal(const InFlight& head, std::string_view bytes);
   void fail(std::string_view cause);
+  void noteRtt(uint64_t ns);
   void closeSocket();
   void armTimer(uint64_t ms);
   void scheduleReconnect();
@@ -144,6 +146,7 @@ private:
 
   Worker* worker_;
   UpstreamPool* pool_;
+  NodeCounters* node_stats_;  // this node's per-node figures (null past WorkerStats::kNodeStats)
   int proto_;
   const int pool_proto_;  // the protocol a reset restores
   const Role role_;

@@ -93,6 +93,10 @@ struct Totals {
   uint64_t reads[kNamespaceSlots][2] = {};
   uint64_t ttl[kNamespaceSlots][kTtlCounters] = {};
   uint64_t auth_failures = 0;
+  struct Node {
+    uint64_t requests = 0, replies = 0, rtt_ns = 0, link_failures = 0;
+  };
+  Node nodes[WorkerStats::kNodeStats];
 };
 
 #define KW_COUNT_ONE(name, help) +1
@@ -108,6 +112,12 @@ void addShard(Totals* t, const WorkerStats& s, const RequestMetrics& r) {
   t->clients_connected += s.clients_connected.get();
   t->upstream_connected += s.upstream_connected.get();
   t->upstream_inflight += s.upstream_inflight.get();
+  for (size_t n = 0; n < WorkerStats::kNodeStats; ++n) {
+    t->nodes[n].requests += s.nodes[n].requests.get();
+    t->nodes[n].replies += s.nodes[n].replies.get();
+    t->nodes[n].rtt_ns += s.nodes[n].rtt_ns.get();
+    t->nodes[n].link_failures += s.nodes[n].link_failures.get();
+  }
 
   for (uint32_t cmd = 0; cmd < kMaxCommands; ++cmd) {
     HistogramSnapshot h = r.latency(cmd);
@@ -274,6 +284,31 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
         static_cast<double>(t->upstream_inflight));
   gauge("keywarden_upstream_up", "1 when the proxy can reach its upstream Redis, else 0.",
         source_->upstreamUp() ? 1 : 0);
+  {
+    // Per upstream node (a cluster's masters and replicas; one Redis is one node).
+    const std::vector<std::string> nodes = source_->nodeNames();
+    auto requests = family("keywarden_upstream_node_requests_total",
+                           "Commands sent to each upstream node.", MetricType::Counter);
+    auto replies = family("keywarden_upstream_node_replies_total",
+                          "Replies read from each upstream node.", MetricType::Counter);
+    auto rtt = family("keywarden_upstream_node_rtt_seconds_total",
+                      "Round trips of those replies, summed (divide by replies for the mean).",
+                      MetricType::Counter);
+    auto failures = family("keywarden_upstream_node_link_failures_total",
+                           "Links to each upstream node that failed (refused, lost, timed out).",
+                           MetricType::Counter);
+    for (size_t n = 0; n < nodes.size() && n < WorkerStats::kNodeStats; ++n) {
+      const std::vector<ClientMetric::Label> label = {{"node", sanitizeLabel(nodes[n])}};
+      addCounter(&requests, label, static_cast<double>(t->nodes[n].requests));
+      addCounter(&replies, label, static_cast<double>(t->nodes[n].replies));
+      addCounter(&rtt, label, static_cast<double>(t->nodes[n].rtt_ns) / 1e9);
+      addCounter(&failures, label, static_cast<double>(t->nodes[n].link_failures));
+    }
+    out.push_back(std::move(requests));
+    out.push_back(std::move(replies));
+    out.push_back(std::move(rtt));
+    out.push_back(std::move(failures));
+  }
   gauge("keywarden_uptime_seconds", "Seconds since the proxy started.", source_->uptimeSeconds());
   gauge("keywarden_build_info", "Always 1; the version is a label.", 1,
         {{"version", sanitizeLabel(version_)}});

@@ -34,6 +34,8 @@ struct MetricsSource {
   // Whether the proxy can reach its upstream now (keywarden_upstream_up, /healthz).
   virtual bool upstreamUp() const = 0;
   virtual double uptimeSeconds() const = 0;
+  // names[i] labels upstream node id i (the topology's nodes now: "host:port").
+  virtual std::vector<std::string> nodeNames() const { return {}; }
   // The features' own families (feature.h), appended as they are; `ns_labels` as the
   // collector labels namespace slots.
   virtual void appendFeatureFamilies(const std::vector<std::string>& /*ns_labels*/,
