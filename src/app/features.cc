@@ -3,8 +3,8 @@
 #include <memory>
 
 #include "budget/budget_feature.h"
-#include "cluster/cluster_source.h"
 #include "cache/cache_feature.h"
+#include "cluster/cluster_source.h"
 #include "pg/read_through_feature.h"
 #include "ratelimit/ratelimit_feature.h"
 

@@ -163,15 +163,16 @@ void BudgetFeature::keywardenBudgets(std::string_view sub, AdminRequest& req) {
       if (c.budgets.budgetOf(i) != 0)
         facts.budgets.emplace_back(policy.ns(i).name, c.budgets.budgetOf(i));
     ClientRedis redis(&w->upstreamClient());
-    runDoctorOnMasters(w, &redis, std::move(facts), [w, slot, proto](std::vector<std::string> findings) {
-      std::string out;
-      if (findings.empty())
-        findings.emplace_back("no known problem found");
-      resp::arrayHeader(&out, static_cast<int64_t>(findings.size()));
-      for (const std::string& f : findings)
-        resp::bulk(&out, f);
-      Session::deliver(w, slot, out);
-    });
+    runDoctorOnMasters(w, &redis, std::move(facts),
+                       [w, slot, proto](std::vector<std::string> findings) {
+                         std::string out;
+                         if (findings.empty())
+                           findings.emplace_back("no known problem found");
+                         resp::arrayHeader(&out, static_cast<int64_t>(findings.size()));
+                         for (const std::string& f : findings)
+                           resp::bulk(&out, f);
+                         Session::deliver(w, slot, out);
+                       });
     return;
   }
   // BUDGETS: the lease as Redis has it now, with this keywarden's view.

@@ -7,9 +7,9 @@
 #include "cluster/key_slot.h"
 #include "cluster/reply_parts.h"
 #include "proxy/resp_writer.h"
+#include "proxy/shared_state.h"
 #include "proxy/topology.h"
 #include "proxy/upstream_client.h"
-#include "proxy/shared_state.h"
 #include "proxy/upstream_errors.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
@@ -118,9 +118,8 @@ void BudgetLink::sendRouted(std::span<const std::string_view> args, Done done) {
     const std::string holder(argv[0]);
     auto alive = alive_;
     worker_->upstreamClient().send(
-        {"GET", keys[0]},
-        [this, alive, holder, victims = std::move(victims),
-         done = std::move(done)](std::string_view reply) mutable {
+        {"GET", keys[0]}, [this, alive, holder, victims = std::move(victims),
+                           done = std::move(done)](std::string_view reply) mutable {
           if (!*alive)
             return;
           // "$<n>\r\n<holder>\r\n": the lease is this instance's.
@@ -140,11 +139,11 @@ void BudgetLink::sendRouted(std::span<const std::string_view> args, Done done) {
   for (std::string_view a : args)
     resp::bulk(&raw, a);
   auto alive = alive_;
-  worker_->upstreamClient().sendRaw(raw, [this, alive, done = std::move(done)](
-                                             std::string_view reply) mutable {
-    if (*alive)
-      answer(done, reply);
-  });
+  worker_->upstreamClient().sendRaw(
+      raw, [this, alive, done = std::move(done)](std::string_view reply) mutable {
+        if (*alive)
+          answer(done, reply);
+      });
 }
 
 namespace {

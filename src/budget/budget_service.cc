@@ -46,8 +46,7 @@ public:
         feed_(
             &w.upstreams().main(),
             [&w]() -> const std::vector<NodeId>& { return w.topology().masters(); },
-            [&w] { return static_cast<int64_t>(w.nowMs()); }, feedOptions(),
-            nullptr),
+            [&w] { return static_cast<int64_t>(w.nowMs()); }, feedOptions(), nullptr),
         enforcer_(env()) {
     instance_ = instanceName(w.config());
     refresh();
@@ -152,20 +151,21 @@ private:
     for (uint32_t i = 0; i < policy_->namespaceCount(); ++i)
       if (config_->budgets.budgetOf(i) != 0)
         facts.budgets.emplace_back(policy_->ns(i).name, config_->budgets.budgetOf(i));
-    runDoctorOnMasters(&worker_, &link_, std::move(facts), [this](std::vector<std::string> findings) {
-      doctor_inflight_ = false;
-      for (const std::string& f : findings) {
-        if (f.find("UPSTREAMDOWN") != std::string::npos) {
-          doctor_retry_ms_ = static_cast<int64_t>(worker_.nowMs()) + kDoctorRetryMs;
-          return;  // not reachable yet: checked once it is
-        }
-      }
-      doctor_done_ = true;
-      for (const std::string& f : findings)
-        KW_LOG_WARN("doctor: %s", f.c_str());
-      if (findings.empty())
-        KW_LOG_INFO("doctor: no known problem with the upstream's configuration");
-    });
+    runDoctorOnMasters(
+        &worker_, &link_, std::move(facts), [this](std::vector<std::string> findings) {
+          doctor_inflight_ = false;
+          for (const std::string& f : findings) {
+            if (f.find("UPSTREAMDOWN") != std::string::npos) {
+              doctor_retry_ms_ = static_cast<int64_t>(worker_.nowMs()) + kDoctorRetryMs;
+              return;  // not reachable yet: checked once it is
+            }
+          }
+          doctor_done_ = true;
+          for (const std::string& f : findings)
+            KW_LOG_WARN("doctor: %s", f.c_str());
+          if (findings.empty())
+            KW_LOG_INFO("doctor: no known problem with the upstream's configuration");
+        });
   }
 
   Worker& worker_;

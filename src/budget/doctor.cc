@@ -193,9 +193,14 @@ void runDoctor(BudgetRedis* redis, DoctorFacts facts,
   auto run = std::make_shared<Run>();
   run->facts = std::move(facts);
   run->done = std::move(done);
-  const std::string_view config[] = {"CONFIG",         "GET",        "maxmemory",
-                                     "maxmemory-policy", "save",      "appendonly",
-                                     "bind",           "protected-mode",
+  const std::string_view config[] = {"CONFIG",
+                                     "GET",
+                                     "maxmemory",
+                                     "maxmemory-policy",
+                                     "save",
+                                     "appendonly",
+                                     "bind",
+                                     "protected-mode",
                                      "cluster-require-full-coverage"};
   redis->send(config, [run](std::string_view reply) {
     readConfigReply(reply, &run->facts);

@@ -105,8 +105,7 @@ bool ClusterSource::fetch(const std::string& host, uint16_t port,
   if (!resolveNode(host, port, &addr, error))
     return false;
   NodeQuery q;
-  if (!q.connect(addr, upstream_.connect_timeout_ms, upstream_.username, upstream_.password,
-                 error))
+  if (!q.connect(addr, upstream_.connect_timeout_ms, upstream_.username, upstream_.password, error))
     return false;
   std::string reply;
   if (!q.command({"CLUSTER", "SHARDS"}, &reply, error))
@@ -126,9 +125,8 @@ bool ClusterSource::fetch(const std::string& host, uint16_t port,
   return true;
 }
 
-std::shared_ptr<const Topology> ClusterSource::build(const SlotMap& map,
-                                                     const std::string& seed_host,
-                                                     std::string* error) {
+std::shared_ptr<const Topology>
+ClusterSource::build(const SlotMap& map, const std::string& seed_host, std::string* error) {
   Topology::Builder b(topology_.get(), generation_ + 1);
   std::vector<NodeId> ids(map.nodes().size(), kNoNode);
   // Masters first, so a replica names its master's id.
@@ -145,8 +143,7 @@ std::shared_ptr<const Topology> ClusterSource::build(const SlotMap& map,
         *error = "cannot resolve node " + host + ": " + why;
         continue;  // routed to no one until it resolves: its slots answer CLUSTERDOWN
       }
-      const NodeId master_of =
-          !master && n.master < ids.size() ? ids[n.master] : kNoNode;
+      const NodeId master_of = !master && n.master < ids.size() ? ids[n.master] : kNoNode;
       ids[i] = b.node(host + ":" + std::to_string(n.port), addr, master, master_of);
     }
   }

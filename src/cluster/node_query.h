@@ -33,7 +33,6 @@ private:
 };
 
 // Host names are resolved here (managed clusters announce names): the first address, IPv4 first.
-bool resolveNode(const std::string& host, uint16_t port, sockaddr_storage* out,
-                 std::string* error);
+bool resolveNode(const std::string& host, uint16_t port, sockaddr_storage* out, std::string* error);
 
 }  // namespace kw::cluster

@@ -142,8 +142,7 @@ namespace {
 std::string partError(const SplitPlan& plan, std::string_view code_and_text, uint16_t node,
                       const std::function<std::string(uint16_t)>& node_name, size_t others) {
   std::string out(1, '-');
-  out += oneLine(code_and_text) + " (" + plan.command + " part on node " +
-                    oneLine(node_name(node));
+  out += oneLine(code_and_text) + " (" + plan.command + " part on node " + oneLine(node_name(node));
   if (others > 0)
     out += ", and " + std::to_string(others) + " more part" + (others > 1 ? "s" : "") + " failed";
   if (plan.writes)

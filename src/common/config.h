@@ -45,8 +45,8 @@ struct UpstreamConfig {
   std::vector<HostPort> seeds;
   uint32_t topology_refresh_ms = 5000;
   unsigned max_redirects = 5;  // MOVED/ASK followed per request before the client gets an error
-  std::string username;  // empty: AUTH <password> only
-  std::string password;  // empty: no AUTH
+  std::string username;        // empty: AUTH <password> only
+  std::string password;        // empty: no AUTH
   int db = 0;
   unsigned connections = 1;  // shared connections per worker per protocol version: one gives
                              // the deepest pipelines, the least Redis CPU per request

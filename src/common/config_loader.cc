@@ -404,8 +404,8 @@ void readSeeds(TableReader& r, std::vector<HostPort>* out) {
     std::string reason;
     SocketAddress resolved;
     if (!parseHostPort(text, false, &hp, &reason)) {
-      r.error(line, "seeds", "expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " +
-                                 quote(text));
+      r.error(line, "seeds",
+              "expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " + quote(text));
       return;
     }
     if (r.resolving() && !resolveHostPort(hp, AddressUse::kConnect, &resolved, &reason)) {

@@ -17,8 +17,8 @@
 #include "common/ascii.h"
 #include "common/log.h"
 #include "policy/policy.h"
-#include "proxy/cluster_admin.h"
 #include "proxy/client_filter.h"
+#include "proxy/cluster_admin.h"
 #include "proxy/feature.h"
 #include "proxy/reload.h"
 #include "proxy/resp_writer.h"
@@ -1002,10 +1002,11 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
                         "is not \"cluster\"); KEYWARDEN UPSTREAM shows its connections");
     ReplySlot* slot = newSlot();
     slot->external = true;
-    broadcast(*worker_, [](Worker& w) { return clusterWorkerLines(w); },
-              [w = worker_, slot](std::vector<std::string>& parts) {
-                Session::deliver(w, slot, clusterReport(*w, parts));
-              });
+    broadcast(
+        *worker_, [](Worker& w) { return clusterWorkerLines(w); },
+        [w = worker_, slot](std::vector<std::string>& parts) {
+          Session::deliver(w, slot, clusterReport(*w, parts));
+        });
     return;
   }
   if (equalsIgnoreCase(sub, "upstream")) {

@@ -79,9 +79,9 @@ template <typename Fn> void forEachNode(Worker& worker, Fn&& line, char sep) {
       f += s + "slots=" + ranges;
     }
     if (i < WorkerStats::kNodeStats)
-      f += s + "requests=" + std::to_string(requests[i]) + s + "replies=" +
-           std::to_string(replies[i]) + s + "rtt_mean_us=" +
-           std::to_string(replies[i] ? rtt[i] / replies[i] / 1000 : 0) + s +
+      f += s + "requests=" + std::to_string(requests[i]) + s +
+           "replies=" + std::to_string(replies[i]) + s +
+           "rtt_mean_us=" + std::to_string(replies[i] ? rtt[i] / replies[i] / 1000 : 0) + s +
            "link_failures=" + std::to_string(failures[i]);
     line(f);
   }
@@ -150,7 +150,8 @@ std::string clusterReport(Worker& worker, const std::vector<std::string>& worker
   lines.push_back("tryagain:" + std::to_string(tryagain));
   lines.push_back("split_commands:" + std::to_string(split));
   lines.push_back("fanout_commands:" + std::to_string(fanout));
-  forEachNode(worker, [&](const std::string& fields) { lines.push_back(fields); }, ' ');
+  forEachNode(
+      worker, [&](const std::string& fields) { lines.push_back(fields); }, ' ');
   for (size_t w = 0; w < worker_lines.size(); ++w)
     splitLines(worker_lines[w], "worker=" + std::to_string(w) + " ", &lines);
   std::string out;

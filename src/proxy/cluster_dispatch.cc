@@ -286,8 +286,7 @@ ReplySlot* Session::startFanOut(const DecodedRequest& req, const cluster::FanOut
   client->effect = effect;
   MultiPart::start(this, client, std::move(parts),
                    [fan, names](std::span<const cluster::PartOutcome> outcomes) {
-                     return cluster::mergeFanOut(fan, outcomes,
-                                                 [&](size_t i) { return names[i]; });
+                     return cluster::mergeFanOut(fan, outcomes, [&](size_t i) { return names[i]; });
                    });
   return client;
 }
@@ -312,32 +311,32 @@ void Session::startScan(const DecodedRequest& req) {
   ReplySlot* client = newSlot();
   client->effect = filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone;
   const uint16_t master = pos->master;
-  MultiPart::start(
-      this, client, std::move(parts),
-      [codec, master](std::span<const cluster::PartOutcome> outcomes) -> std::string {
-        // *2 $<n> <cursor> <keys array>: the cursor becomes the walk's own.
-        const std::string_view reply = outcomes[0].reply;
-        if (reply.size() < 4 || reply.substr(0, 4) != "*2\r\n" || reply[4] != '$')
-          return std::string(reply);  // an error, as the node gave it
-        const size_t eol = reply.find("\r\n", 4);
-        size_t len = 0;
-        auto r = std::from_chars(reply.data() + 5, reply.data() + eol, len);
-        if (eol == std::string_view::npos || r.ec != std::errc() ||
-            eol + 2 + len + 2 > reply.size())
-          return "-ERR unexpected SCAN reply from the cluster\r\n";
-        const std::string_view cursor = reply.substr(eol + 2, len);
-        uint64_t node_next = 0;
-        auto c = std::from_chars(cursor.data(), cursor.data() + cursor.size(), node_next);
-        if (c.ec != std::errc())
-          return "-ERR unexpected SCAN reply from the cluster\r\n";
-        const auto next = codec->next(master, node_next);
-        if (!next)
-          return "-ERR the cluster's SCAN cursor does not fit keywarden's cursor\r\n";
-        std::string out = "*2\r\n";
-        resp::bulk(&out, *next);
-        out.append(reply.substr(eol + 2 + len + 2));
-        return out;
-      });
+  MultiPart::start(this, client, std::move(parts),
+                   [codec, master](std::span<const cluster::PartOutcome> outcomes) -> std::string {
+                     // *2 $<n> <cursor> <keys array>: the cursor becomes the walk's own.
+                     const std::string_view reply = outcomes[0].reply;
+                     if (reply.size() < 4 || reply.substr(0, 4) != "*2\r\n" || reply[4] != '$')
+                       return std::string(reply);  // an error, as the node gave it
+                     const size_t eol = reply.find("\r\n", 4);
+                     size_t len = 0;
+                     auto r = std::from_chars(reply.data() + 5, reply.data() + eol, len);
+                     if (eol == std::string_view::npos || r.ec != std::errc() ||
+                         eol + 2 + len + 2 > reply.size())
+                       return "-ERR unexpected SCAN reply from the cluster\r\n";
+                     const std::string_view cursor = reply.substr(eol + 2, len);
+                     uint64_t node_next = 0;
+                     auto c =
+                         std::from_chars(cursor.data(), cursor.data() + cursor.size(), node_next);
+                     if (c.ec != std::errc())
+                       return "-ERR unexpected SCAN reply from the cluster\r\n";
+                     const auto next = codec->next(master, node_next);
+                     if (!next)
+                       return "-ERR the cluster's SCAN cursor does not fit keywarden's cursor\r\n";
+                     std::string out = "*2\r\n";
+                     resp::bulk(&out, *next);
+                     out.append(reply.substr(eol + 2 + len + 2));
+                     return out;
+                   });
 }
 
 void Session::sendPart(ReplySlot* part, std::string request, NodeId node) {
@@ -350,11 +349,11 @@ void Session::sendPart(ReplySlot* part, std::string request, NodeId node) {
   }
   std::string cause;
   if (!router_.send(request, part, RequestShape{}, &cause, to))
-    Session::deliver(worker_, part, upstreamUnavailableError(
-                                        node < worker_->topology().nodes().size()
-                                            ? worker_->topology().node(node).name
-                                            : worker_->shared().upstream_name,
-                                        cause));
+    Session::deliver(worker_, part,
+                     upstreamUnavailableError(node < worker_->topology().nodes().size()
+                                                  ? worker_->topology().node(node).name
+                                                  : worker_->shared().upstream_name,
+                                              cause));
 }
 
 void Session::partReplied(UpstreamLink* lane, bool slot_local) {
@@ -403,11 +402,12 @@ bool Session::redirected(ReplySlot* slot, std::string_view bytes, UpstreamLink* 
   }
   const UpstreamConfig& up = worker_->config().upstream;
   if (slot->resend.empty() || ++slot->redirects > up.max_redirects) {
-    *replacement = "-TRYAGAIN hash slot " + std::to_string(slot->hash_slot) +
-                   (slot->resend.empty() ? " moved while the request was queued or in flight and it "
-                                           "cannot be sent again; retry"
-                                         : " keeps moving (too many redirects); retry") +
-                   "\r\n";
+    *replacement =
+        "-TRYAGAIN hash slot " + std::to_string(slot->hash_slot) +
+        (slot->resend.empty() ? " moved while the request was queued or in flight and it "
+                                "cannot be sent again; retry"
+                              : " keeps moving (too many redirects); retry") +
+        "\r\n";
     return false;
   }
   NodeId node = kNoNode;

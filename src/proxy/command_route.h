@@ -40,10 +40,10 @@ struct RoutedPart {
 struct CommandRoute {
   enum class Kind : uint8_t { kOne, kParts, kError };
   Kind kind = Kind::kOne;
-  Destination dest;                  // kOne
-  std::vector<RoutedPart> parts;     // kParts
+  Destination dest;                                                         // kOne
+  std::vector<RoutedPart> parts;                                            // kParts
   std::function<std::string(std::span<const cluster::PartOutcome>)> merge;  // kParts
-  std::string error;                 // kError: the complete error reply
+  std::string error;  // kError: the complete error reply
 };
 
 // `node_for_slot` answers with the worker's current map (its MOVED overrides included); `epoch`

@@ -293,7 +293,8 @@ void Session::cmdSelect(const DecodedRequest& req) {
   if (clusterMode()) {
     // A cluster has db 0 only: the answer of a cluster node, given here.
     worker_->stats().commands_local.add();
-    return db == 0 ? replyLocal("+OK\r\n") : replyError("ERR SELECT is not allowed in cluster mode");
+    return db == 0 ? replyLocal("+OK\r\n")
+                   : replyError("ERR SELECT is not allowed in cluster mode");
   }
   if (db < 0) {
     worker_->stats().commands_local.add();

@@ -6,8 +6,8 @@
 namespace kw {
 
 MultiPart::MultiPart(Session* session, ReplySlot* client, Merge merge, size_t parts)
-    : session_(session), worker_(session->worker_), client_(client), merge_(std::move(merge)), slots_(parts, nullptr),
-      replies_(parts), failures_(parts), left_(parts) {}
+    : session_(session), worker_(session->worker_), client_(client), merge_(std::move(merge)),
+      slots_(parts, nullptr), replies_(parts), failures_(parts), left_(parts) {}
 
 void MultiPart::start(Session* session, ReplySlot* client, std::vector<Part> parts, Merge merge) {
   client->external = true;

@@ -68,16 +68,16 @@ struct ReplySlot {
   int64_t arg = 0;
   SlotEffect effect = SlotEffect::kNone;
   bool done = false;
-  bool suppress = false;     // CLIENT REPLY OFF/SKIP: the reply is dropped, not sent
-  bool upstream = false;     // sent (or waiting to be sent) upstream, reply not yet in
-  bool slot_local = false;   // routed as touching one hash slot (router.h, Destination)
+  bool suppress = false;         // CLIENT REPLY OFF/SKIP: the reply is dropped, not sent
+  bool upstream = false;         // sent (or waiting to be sent) upstream, reply not yet in
+  bool slot_local = false;       // routed as touching one hash slot (router.h, Destination)
   UpstreamLink* lane = nullptr;  // the link it was sent on (the router's count of replies owed)
-  bool external = false;     // completed later by another worker's answer (admin queries)
-  uint16_t cmd = 0;          // command table row, for metrics
-  uint32_t ns = UINT32_MAX;  // counter id of the first key's namespace (metrics, slow log)
-  uint8_t refusal = 0;       // Outcome of a refusal the proxy answered, 0 (kOk) otherwise
-  std::string request;       // the request (cut short), kept only for the slow log
-  std::string aux;           // per-effect data (INFO: the proxy's sections)
+  bool external = false;         // completed later by another worker's answer (admin queries)
+  uint16_t cmd = 0;              // command table row, for metrics
+  uint32_t ns = UINT32_MAX;      // counter id of the first key's namespace (metrics, slow log)
+  uint8_t refusal = 0;           // Outcome of a refusal the proxy answered, 0 (kOk) otherwise
+  std::string request;           // the request (cut short), kept only for the slow log
+  std::string aux;               // per-effect data (INFO: the proxy's sections)
   // Cluster mode: the request's bytes and hash slot, to send it again where a MOVED / ASK /
   // TRYAGAIN says (cluster_dispatch.cc); `redirects` counts how often it was.
   std::string resend;

@@ -145,12 +145,11 @@ bool Router::resend(std::string_view raw, std::string_view preload, ReplySlot* s
     // It was sent before anything waiting here: it goes first.
     if (!deferred_)
       deferred_ = std::make_unique<std::deque<Deferred>>();
-    deferred_->push_front(
-        {std::string(raw), slot, link, node, Kind::kOne, shape.blocking, to.slot_local, 0, to.epoch});
+    deferred_->push_front({std::string(raw), slot, link, node, Kind::kOne, shape.blocking,
+                           to.slot_local, 0, to.epoch});
     if (!preload.empty())
-      deferred_->push_front(
-          {std::string(preload), nullptr, link, node, Kind::kDropped, false, to.slot_local, 1,
-           to.epoch});
+      deferred_->push_front({std::string(preload), nullptr, link, node, Kind::kDropped, false,
+                             to.slot_local, 1, to.epoch});
   }
   sendDeferred();
   return true;

@@ -60,7 +60,7 @@ struct Destination {
   // It touches exactly one hash slot (cluster mode): it may run beside other slot-local requests
   // of the same epoch on other nodes.
   bool slot_local = false;
-  uint64_t epoch = 0;  // the worker's routing epoch when `node` was chosen
+  uint64_t epoch = 0;           // the worker's routing epoch when `node` was chosen
   uint16_t hash_slot = 0xffff;  // slot_local: which one (a redirect sends it again by it)
 };
 
@@ -103,8 +103,8 @@ public:
   // empty, right before it on the same link, its reply dropped. Until now the slot counted as
   // owed by `from` (its lane when it was sent). False with *cause when no link can take it.
   bool resend(std::string_view raw, std::string_view preload, ReplySlot* slot,
-              const RequestShape& shape, const Destination& to, UpstreamLink* from,
-              bool from_local, std::string* cause);
+              const RequestShape& shape, const Destination& to, UpstreamLink* from, bool from_local,
+              std::string* cause);
   // Commands whose replies nobody reads, right behind the last request, on the same link.
   void sendDropped(std::string_view raw, uint32_t count);
 
@@ -178,8 +178,8 @@ private:
   bool mayGo(const UpstreamLink* target, bool slot_local, uint64_t epoch) const;
   void submit(UpstreamLink* target, NodeId node, Kind kind, std::string_view raw, ReplySlot* slot,
               bool blocking, uint32_t count, bool slot_local = false, uint64_t epoch = 0);
-  void transmit(UpstreamLink* target, NodeId node, Kind kind, std::string_view raw,
-                ReplySlot* slot, bool blocking, uint32_t count, bool slot_local, uint64_t epoch);
+  void transmit(UpstreamLink* target, NodeId node, Kind kind, std::string_view raw, ReplySlot* slot,
+                bool blocking, uint32_t count, bool slot_local, uint64_t epoch);
   void sendDeferred();
   void maybeRelease();
   Lane* laneOf(const UpstreamLink* link);

@@ -39,9 +39,9 @@ private:
   std::shared_ptr<const Config> config_;
   std::shared_ptr<const CompiledPolicy> policy_;
   CliOptions cli_;
-  Features features_;  // handed to the shared state in start()
+  Features features_;                         // handed to the shared state in start()
   std::unique_ptr<TopologySource> topology_;  // outlives the workers and the shared state
-  TlsContexts tls_;        // published into the shared state in start()
+  TlsContexts tls_;                           // published into the shared state in start()
   std::string unix_path_;  // the Unix socket file this process made, removed at exit
   ino_t unix_inode_ = 0;
   bool bindListeners(std::string* error);

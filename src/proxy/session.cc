@@ -514,9 +514,8 @@ ReplySlot* Session::forward(std::string_view raw, RequestStage* stage, uint64_t 
 
 bool Session::resend(ReplySlot* slot, std::string_view preload, std::string_view raw) {
   std::string cause;
-  const Destination to = slot->hash_slot != ReplySlot::kNoHashSlot
-                             ? slotDestination(slot->hash_slot)
-                             : Destination{};
+  const Destination to =
+      slot->hash_slot != ReplySlot::kNoHashSlot ? slotDestination(slot->hash_slot) : Destination{};
   if (!preload.empty() && !router_.send(preload, nullptr, RequestShape{}, &cause, to))
     return false;
   return router_.send(raw, slot, RequestShape{}, &cause, to);

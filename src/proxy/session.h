@@ -409,7 +409,7 @@ private:
 
   // The request being dispatched (valid during dispatch only).
   std::string_view current_raw_;
-  Destination dest_;  // where it goes (cluster mode: its slot's master)
+  Destination dest_;                           // where it goes (cluster mode: its slot's master)
   const DecodedRequest* stage_req_ = nullptr;  // what the stages see
   const CommandInfo* stage_cmd_ = nullptr;
   ReplySlot* stage_slot_ = nullptr;              // reserved by a stage's forward that found no link

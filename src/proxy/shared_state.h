@@ -19,8 +19,8 @@
 #include "proxy/command_table.h"
 #include "proxy/feature.h"
 #include "proxy/slowlog.h"
-#include "proxy/topology.h"
 #include "proxy/tls_runtime.h"
+#include "proxy/topology.h"
 
 namespace kw {
 

@@ -88,7 +88,9 @@ struct WorkerStats {
   // nodes still works: its per-node figures stop at 64).
   static constexpr size_t kNodeStats = 64;
   NodeCounters nodes[kNodeStats];
-  NodeCounters* node(uint32_t id) { return id < kNodeStats ? &nodes[id] : nullptr; }
+  NodeCounters* node(uint32_t id) {
+    return id < kNodeStats ? &nodes[id] : nullptr;
+  }
 };
 
 }  // namespace kw

@@ -134,6 +134,18 @@ void Topology::Builder::assign(uint16_t first_slot, uint16_t last_slot, NodeId m
 }
 
 std::shared_ptr<const Topology> Topology::Builder::build() {
+  // A cluster's masters are those serving slots: a failed master that the cluster still lists
+  // (CLUSTER SHARDS keeps it, slotless, until it is forgotten) or an empty one just added is not
+  // asked for fan-outs and gets no feed. Without any slot assigned (one Redis), every master.
+  std::vector<bool> serving(t_->nodes_.size(), false);
+  bool any_slot = false;
+  for (NodeId owner : t_->slots_)
+    if (owner != kNoNode && owner < serving.size()) {
+      serving[owner] = true;
+      any_slot = true;
+    }
+  if (any_slot)
+    std::erase_if(t_->masters_, [&](NodeId m) { return m >= serving.size() || !serving[m]; });
   // Keyless commands go to the master of the lowest served slot: a choice that stays the same
   // across refreshes while that master does.
   t_->any_ = kNoNode;

@@ -83,8 +83,7 @@ struct Topology::Builder {
   // Starts from `previous` (may be null) so that nodes it had keep their ids.
   Builder(const Topology* previous, uint64_t generation);
   // The id of the node with this address (added if new).
-  NodeId node(const std::string& name, const sockaddr_storage& addr, bool master,
-              NodeId master_of);
+  NodeId node(const std::string& name, const sockaddr_storage& addr, bool master, NodeId master_of);
   void assign(uint16_t first_slot, uint16_t last_slot, NodeId master);
   std::shared_ptr<const Topology> build();
 

@@ -7,8 +7,8 @@
 #include "proxy/command_route.h"
 #include "proxy/request_decoder.h"
 #include "proxy/resp_writer.h"
-#include "proxy/topology.h"
 #include "proxy/shared_state.h"
+#include "proxy/topology.h"
 #include "proxy/upstream_errors.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/worker.h"
@@ -66,7 +66,9 @@ struct Gather {
 };
 
 // An "-UPSTREAMDOWN ..." reply is a part that got no answer: merged as a failure.
-bool isUnavailable(std::string_view reply) { return reply.starts_with("-UPSTREAMDOWN"); }
+bool isUnavailable(std::string_view reply) {
+  return reply.starts_with("-UPSTREAMDOWN");
+}
 
 }  // namespace
 

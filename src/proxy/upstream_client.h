@@ -46,10 +46,8 @@ public:
   size_t pending() const { return callbacks_.size(); }
 
 private:
-  void sendOne(std::string_view raw, const Destination& to, bool keep_for_redirect,
-               Callback done);
-  bool followRedirect(ReplySlot* slot, std::string_view bytes, UpstreamLink* lane,
-                      bool slot_local);
+  void sendOne(std::string_view raw, const Destination& to, bool keep_for_redirect, Callback done);
+  bool followRedirect(ReplySlot* slot, std::string_view bytes, UpstreamLink* lane, bool slot_local);
   void complete(ReplySlot* slot, std::string_view bytes) override;
   void onStreamBytes(std::string_view) override {}
   void onStreamEnded(UpstreamLink*) override {}

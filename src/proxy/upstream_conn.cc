@@ -89,8 +89,9 @@ void UpstreamConn::connect() {
   writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &UpstreamConn::onWriteDone,
                &worker_->chunks());
   connect_req_.data = this;
-  int rc = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&pool_->address()),
-                          &UpstreamConn::onConnect);
+  int rc =
+      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&pool_->address()),
+                     &UpstreamConn::onConnect);
   if (rc < 0) {
     fail(uv_strerror(rc));
     return;
@@ -173,30 +174,31 @@ void UpstreamConn::learnId() {
     return;
   learning_id_ = true;
   Worker* worker = worker_;
-  worker_->upstreamClient().sendTo(pool_->node(), {"CLIENT", "LIST"}, [worker, addr](std::string_view reply) {
-    int64_t id = -1;
-    const std::string needle = " addr=" + addr + " ";
-    const size_t at = reply.find(needle);
-    if (at != std::string_view::npos) {
-      const size_t line = reply.rfind("id=", at);
-      if (line != std::string_view::npos)
-        id = std::strtoll(std::string(reply.substr(line + 3, 20)).c_str(), nullptr, 10);
-    }
-    struct Found {
-      const std::string* addr;
-      int64_t id;
-    } found{&addr, id};
-    worker->upstreams().forEach(
-        [](UpstreamConn* c, void* arg) {
-          auto* f = static_cast<Found*>(arg);
-          if (c->learning_id_ && c->localAddr() == *f->addr) {
-            c->learning_id_ = false;
-            if (f->id > 0)
-              c->upstream_id_ = f->id;
-          }
-        },
-        &found);
-  });
+  worker_->upstreamClient().sendTo(
+      pool_->node(), {"CLIENT", "LIST"}, [worker, addr](std::string_view reply) {
+        int64_t id = -1;
+        const std::string needle = " addr=" + addr + " ";
+        const size_t at = reply.find(needle);
+        if (at != std::string_view::npos) {
+          const size_t line = reply.rfind("id=", at);
+          if (line != std::string_view::npos)
+            id = std::strtoll(std::string(reply.substr(line + 3, 20)).c_str(), nullptr, 10);
+        }
+        struct Found {
+          const std::string* addr;
+          int64_t id;
+        } found{&addr, id};
+        worker->upstreams().forEach(
+            [](UpstreamConn* c, void* arg) {
+              auto* f = static_cast<Found*>(arg);
+              if (c->learning_id_ && c->localAddr() == *f->addr) {
+                c->learning_id_ = false;
+                if (f->id > 0)
+                  c->upstream_id_ = f->id;
+              }
+            },
+            &found);
+      });
 }
 
 bool UpstreamConn::quietHandshake() const {
@@ -528,8 +530,7 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
       backoff_ms_ = 0;
     if (head.check == Check::kHello && was_down_ && role_ == Role::kShared) {
       was_down_ = false;
-      KW_LOG_WARN("upstream %s is back (unavailable for %llu ms)",
-                  pool_->name().c_str(),
+      KW_LOG_WARN("upstream %s is back (unavailable for %llu ms)", pool_->name().c_str(),
                   static_cast<unsigned long long>(worker_->nowMs() - down_since_ms_));
     }
     if (head.ends_reset) {

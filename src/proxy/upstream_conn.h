@@ -30,8 +30,8 @@
 
 #include "proxy/in_buffer.h"
 #include "proxy/reply_scanner.h"
-#include "proxy/stream_writer.h"
 #include "proxy/stats.h"
+#include "proxy/stream_writer.h"
 #include "proxy/upstream_link.h"
 
 namespace kw {

@@ -318,8 +318,8 @@ void IdentityPools::forEach(void (*fn)(UpstreamConn*, void*), void* arg) const {
 
 void UpstreamPools::start() {
   const UpstreamConfig& up = worker_->config().upstream;
-  main_ = std::make_unique<IdentityPools>(worker_, UpstreamIdentity{up.username, up.password},
-                                          true);
+  main_ =
+      std::make_unique<IdentityPools>(worker_, UpstreamIdentity{up.username, up.password}, true);
   main_->start();
 }
 

@@ -41,6 +41,9 @@ void FeedSet::syncMasters() {
     same = nodes_[i]->id == masters[i];
   if (same)
     return;
+  // A new node's feed may fail at once (no link), telling its consumers while nodes_ is half
+  // rebuilt: the combined state is worked out once the set is whole again.
+  rechecking_ = true;
   std::vector<std::unique_ptr<Node>> next;
   for (NodeId m : masters) {
     auto it = std::find_if(nodes_.begin(), nodes_.end(),
@@ -51,6 +54,7 @@ void FeedSet::syncMasters() {
       next.push_back(makeNode(m));
   }
   nodes_ = std::move(next);  // feeds of former masters close here
+  rechecking_ = false;
   recheck();
 }
 

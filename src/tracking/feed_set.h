@@ -40,8 +40,7 @@ public:
   // Links of each master's feed come from `pools->pool(master)`. `counters` (may be null) sums
   // the node feeds' keys, flushes, losses and establishments; its `covered` is 1 while every
   // master is covered.
-  FeedSet(LinkPools* pools, Masters masters, Clock clock, Options options,
-          FeedCounters* counters);
+  FeedSet(LinkPools* pools, Masters masters, Clock clock, Options options, FeedCounters* counters);
   FeedSet(const FeedSet&) = delete;
   FeedSet& operator=(const FeedSet&) = delete;
   ~FeedSet();

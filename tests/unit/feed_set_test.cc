@@ -97,7 +97,8 @@ TEST_CASE("a feed set is covered once every master's feed is, and down as soon a
   CHECK(f.feeds.covered());
 }
 
-TEST_CASE("a feed set follows the masters: a promoted replica gets a feed, and coverage waits for it") {
+TEST_CASE(
+    "a feed set follows the masters: a promoted replica gets a feed, and coverage waits for it") {
   Fixture f;
   Recorder c;
   f.feeds.subscribe(&c, {"k:"});
@@ -116,6 +117,27 @@ TEST_CASE("a feed set follows the masters: a promoted replica gets a feed, and c
   CHECK(c.up == 2);
   CHECK(f.feeds.covered());
   CHECK(f.feeds.nodeCount() == 3);
+}
+
+TEST_CASE(
+    "a new master whose feed cannot get a link at once: consumers hear it once the set is whole") {
+  Fixture f;
+  Recorder c;
+  f.feeds.subscribe(&c, {"k:"});
+  for (size_t n = 0; n < 3; ++n)
+    f.establish(n);
+  REQUIRE(c.up == 1);
+  f.pools.at(3).refuse_new = true;  // the promoted replica refuses connections for now
+  f.masters = {0, 1, 3};
+  f.feeds.tick();
+  CHECK(c.down == 1);
+  CHECK_FALSE(f.feeds.covered());
+  CHECK(f.feeds.nodeCount() == 3);
+  f.pools.at(3).refuse_new = false;
+  f.now += 60;  // past the first backoff (50 ms), within the others' silence timeout
+  f.feeds.tick();
+  f.establish(3);
+  CHECK(c.up == 2);
 }
 
 TEST_CASE("a feed set with one master is the single feed; consumers leaving close it") {
