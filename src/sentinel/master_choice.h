@@ -13,10 +13,10 @@
 //     ... another one                               kChanged (a failover whose +switch-master was
 //                                                   missed, or the first answer at startup)
 //     no answer                                     kNone (nothing changes)
-//   +switch-master <from> -> <to>                   kSame when `to` is the master already, else
-//                                                   kChanged: +switch-master is only published
-//                                                   once the new master is confirmed, so it is
-//                                                   followed at once
+//   +switch-master / +promoted-slave <from> -> <to> kSame when `to` is the master already, else
+//                                                   kChanged: both are published only once the
+//                                                   new master reports itself master, so they
+//                                                   are followed at once
 //
 // Every kChanged after the first master counts as a failover seen.
 //

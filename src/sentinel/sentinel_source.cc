@@ -230,9 +230,10 @@ void SentinelSource::subscribe(size_t index) {
     SentinelConn conn;
     std::string why;
     std::string frame;
-    bool ok = conn.connect(s, upstream_.connect_timeout_ms, upstream_.sentinel_username,
-                           upstream_.sentinel_password, &why) &&
-              conn.command({"SUBSCRIBE", kSwitchMasterChannel}, &frame, &why);
+    bool ok =
+        conn.connect(s, upstream_.connect_timeout_ms, upstream_.sentinel_username,
+                     upstream_.sentinel_password, &why) &&
+        conn.command({"SUBSCRIBE", kSwitchMasterChannel, kPromotedReplicaChannel}, &frame, &why);
     if (ok && (frame.empty() || frame[0] == '-')) {
       why = "SUBSCRIBE refused: " + frame.substr(0, std::min<size_t>(frame.find('\r'), 200));
       ok = false;
@@ -254,15 +255,24 @@ void SentinelSource::subscribe(size_t index) {
           continue;
         if (r == SentinelConn::Read::kError)
           break;
-        const SwitchMaster m = parseSwitchMaster(frame, upstream_.master_name);
+        // +promoted-slave (the failover leader's, as soon as the new master is one) comes before
+        // +switch-master (once the other replicas follow it): the earlier keywarden writes to
+        // the new master, the fewer writes the old one takes that the failover then drops.
+        std::string_view channel = kSwitchMasterChannel;
+        SwitchMaster m = parseSwitchMaster(frame, upstream_.master_name);
+        if (m.kind == SwitchMaster::Kind::kNotSwitch) {
+          channel = kPromotedReplicaChannel;
+          m = parsePromotedReplica(frame, upstream_.master_name);
+        }
         if (m.kind == SwitchMaster::Kind::kMalformed)
-          KW_LOG_WARN("sentinel %s: malformed +switch-master message ignored", sname.c_str());
+          KW_LOG_WARN("sentinel %s: malformed %.*s message ignored", sname.c_str(),
+                      static_cast<int>(channel.size()), channel.data());
         if (m.kind != SwitchMaster::Kind::kSwitch)
           continue;
         std::lock_guard<std::mutex> lock(mu_);
         ++switch_messages_;
         apply(choice_.onSwitch(m.from, m.to, nowMs()), RefreshCause::kAnnounced,
-              sname + " +switch-master");
+              sname + " " + std::string(channel));
       }
     }
     if (stopping())

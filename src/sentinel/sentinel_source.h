@@ -7,9 +7,11 @@
 //                                                 GET-MASTER-ADDR-BY-NAME until one names the
 //                                                 master; none within kStartupBoundMs: startup
 //                                                 fails, naming each sentinel's error
-//   +switch-master for master_name, on any        followed at once (one subscriber thread per
-//   sentinel's Pub/Sub                            sentinel, reconnecting; a lookup after every
-//                                                 (re)subscription, for what it missed)
+//   +promoted-slave or +switch-master for         followed at once (one subscriber thread per
+//   master_name, on any sentinel's Pub/Sub        sentinel, reconnecting; a lookup after every
+//                                                 (re)subscription, for what it missed); the
+//                                                 leader's +promoted-slave comes first, as soon
+//                                                 as the new master is one
 //   a worker asks (a lost link, ROLE not master,  every sentinel asked, the answer chosen by
 //   -READONLY) and every kPeriodicMs              MasterChoice (master_choice.h); at most every
 //                                                 kMinIntervalMs

@@ -262,7 +262,7 @@ describe('Sentinel mode', () => {
     const failoverAt = Date.now();
     const f = await g.failover();
     const sw = await waitKeywardenSwitch(admin, 1);
-    t.diagnostic(`SENTINEL FAILOVER: sentinels named ${f.to.port} after ${f.msFirst} ms; keywarden's master: ${sw.topology.master}`);
+    t.diagnostic(`SENTINEL FAILOVER: sentinels named ${f.to.port} after ${f.msFirst} ms; keywarden's master: ${sw.topology.master} (told by ${sw.topology.master_told_by})`);
     await h.sleep(1500);
     await load.stop();
     await reference.stop();
@@ -300,7 +300,7 @@ describe('Sentinel mode', () => {
     const killedAt = Date.now();
     const k = await g.killMaster();
     const sw = await waitKeywardenSwitch(admin, 1);
-    t.diagnostic(`killed master: sentinels named ${k.to.port} after ${k.msFirst} ms; keywarden switched after ${sw.at - killedAt} ms`);
+    t.diagnostic(`killed master: sentinels named ${k.to.port} after ${k.msFirst} ms; keywarden switched after ${sw.at - killedAt} ms (told by ${sw.topology.master_told_by})`);
     await h.sleep(1500);
     await load.stop();
     await reference.stop();

@@ -12,6 +12,7 @@
 #include "common/config_loader.h"
 #include "proxy/topology.h"
 #include "sentinel/master_choice.h"
+#include "sentinel/sentinel_replies.h"
 
 namespace kw {
 namespace {
@@ -160,6 +161,45 @@ TEST_CASE("MasterChoice: a missed failover is learned by lookup, by majority") {
   // Ports matter.
   CHECK(d.onLookup({hp("10.0.0.5", 2)}, MasterChoice::kSwitchTrustMs * 2) ==
         MasterChoice::Outcome::kChanged);
+}
+
+TEST_CASE("parsePromotedReplica: the failover leader's +promoted-slave") {
+  // As Sentinel formats "%@" for a replica: type, name, ip, port, @, master name, ip, port.
+  const std::string_view payload =
+      "slave 127.0.0.1:38599 127.0.0.1 38599 @ kwmaster 127.0.0.1 34631";
+  std::string frame = "*3\r\n$7\r\nmessage\r\n$15\r\n+promoted-slave\r\n$" +
+                      std::to_string(payload.size()) + "\r\n" + std::string(payload) + "\r\n";
+  SwitchMaster m = parsePromotedReplica(frame, "kwmaster");
+  REQUIRE(m.kind == SwitchMaster::Kind::kSwitch);
+  CHECK(m.to.host == "127.0.0.1");
+  CHECK(m.to.port == 38599);
+  CHECK(m.from.port == 34631);
+  CHECK(parsePromotedReplica(frame, "other").kind == SwitchMaster::Kind::kOtherMaster);
+  // RESP3 push form.
+  frame[0] = '>';
+  CHECK(parsePromotedReplica(frame, "kwmaster").kind == SwitchMaster::Kind::kSwitch);
+  // A master name with spaces and " @ " in it.
+  const std::string_view odd = "slave 10.0.0.2:1 10.0.0.2 1 @ a @ b 10.0.0.1 2";
+  frame = "*3\r\n$7\r\nmessage\r\n$15\r\n+promoted-slave\r\n$" + std::to_string(odd.size()) +
+          "\r\n" + std::string(odd) + "\r\n";
+  CHECK(parsePromotedReplica(frame, "a @ b").kind == SwitchMaster::Kind::kSwitch);
+  // Not this channel, or not this shape.
+  CHECK(
+      parsePromotedReplica("*3\r\n$9\r\nsubscribe\r\n$15\r\n+promoted-slave\r\n:2\r\n", "kwmaster")
+          .kind == SwitchMaster::Kind::kNotSwitch);
+  for (std::string_view bad : {"master kwmaster 127.0.0.1 1 @ kwmaster 127.0.0.1 2",
+                               "slave 127.0.0.1:1 127.0.0.1 1 kwmaster 127.0.0.1 2",
+                               "slave x 127.0.0.1 99999 @ kwmaster 127.0.0.1 2", "", "@"}) {
+    frame = "*3\r\n$7\r\nmessage\r\n$15\r\n+promoted-slave\r\n$" + std::to_string(bad.size()) +
+            "\r\n" + std::string(bad) + "\r\n";
+    CHECK(parsePromotedReplica(frame, "kwmaster").kind == SwitchMaster::Kind::kMalformed);
+  }
+  // Every prefix of a valid frame is rejected without reading past it.
+  frame = "*3\r\n$7\r\nmessage\r\n$15\r\n+promoted-slave\r\n$" + std::to_string(payload.size()) +
+          "\r\n" + std::string(payload) + "\r\n";
+  for (size_t n = 0; n < frame.size(); ++n)
+    CHECK(parsePromotedReplica(std::string_view(frame.data(), n), "kwmaster").kind !=
+          SwitchMaster::Kind::kSwitch);
 }
 
 TEST_CASE("roleIsMaster: only a master passes, with the reason otherwise") {
