@@ -24,7 +24,7 @@ const { RawClient, RespError } = require('./resp');
 const MASTER_NAME = 'kwmaster';
 
 // keywarden with [upstream] mode = "sentinel" over `sentinels` ("host:port" strings).
-async function startSentinelKeywarden(sentinels, upstream = {}) {
+async function startSentinelKeywarden(sentinels, upstream = {}, extraToml = '') {
   const dir = h.makeTempDir('kw-proxy-');
   const port = await h.freePort();
   const config = path.join(dir, 'keywarden.toml');
@@ -45,7 +45,7 @@ async function startSentinelKeywarden(sentinels, upstream = {}) {
   ];
   for (const [k, v] of Object.entries(upstream)) lines.push(`${k} = ${typeof v === 'string' ? `"${v}"` : v}`);
   lines.push('', '[metrics]', 'enabled = false', '');
-  fs.writeFileSync(config, lines.join('\n'));
+  fs.writeFileSync(config, lines.join('\n') + extraToml);
   const kw = await h.startKeywardenWith({ args: ['-c', config], port, dir });
   kw.configPath = config;
   return kw;
@@ -196,6 +196,36 @@ async function referenceReport(t, ref, newMasterPort) {
   return { lostReplicated, lostUnreplicated };
 }
 
+const CACHE_TOML = `
+[near_cache]
+heartbeat_ms = 100
+feed_timeout_ms = 600
+
+[[namespaces]]
+name = "profile"
+pattern = "profile:{id}"
+near_cache = true
+
+[[namespaces]]
+name = "blacklist:access"
+pattern = "blacklist:access:{jti}"
+kind = "blacklist"
+max_ttl_s = 2592000
+ttl_required = true
+`;
+
+// Every worker's invalidation feed covers its prefixes and its blacklist replica is loaded.
+async function waitFeeds(c, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = String(await c.call('INFO', 'keywarden'));
+    const field = (f) => Number((new RegExp(`^${f}:(.*)$`, 'm').exec(info) || [])[1]);
+    if (field('invalidation_feeds_covered') === 2 && field('blacklist_replicas_complete') === field('blacklist_replicas')) return;
+    if (Date.now() > deadline) assert.fail(`feeds not covering after ${timeoutMs} ms:\n${info}`);
+    await h.sleep(20);
+  }
+}
+
 describe('Sentinel mode', () => {
   h.proxyTest('startup through the sentinels with their own credentials; CONFIG GET, INFO topology, KEYWARDEN UPSTREAM', { timeout: 90000 }, async () => {
     const g = await h.startSentinelGroup({ password: 'datapw', sentinelPassword: 'sentpw' });
@@ -290,10 +320,47 @@ describe('Sentinel mode', () => {
     await g.stop();
   });
 
+  h.proxyTest('features follow the new master: the near cache\'s feed and the blacklist replica re-armed there', { timeout: 90000 }, async (t) => {
+    const g = await h.startSentinelGroup();
+    const kw = await startSentinelKeywarden(g.sentinelAddresses, {}, CACHE_TOML);
+    const c = await RawClient.connect(kw.port);
+    await waitFeeds(c);
+    assert.equal(await c.call('SET', 'profile:1', 'v1'), 'OK');
+    assert.equal(await c.call('GET', 'profile:1'), 'v1');
+    assert.equal(await c.call('GET', 'profile:1'), 'v1');
+    const f = await g.failover();
+    await waitKeywardenSwitch(c, 1);
+    const since = Date.now();
+    await waitFeeds(c);
+    t.diagnostic(`feeds covering again ${Date.now() - since} ms after keywarden switched`);
+    // Written straight to the new master: the cached value goes (its feed is there now).
+    assert.equal(await g.nodeCall(f.to.node, 'SET', 'profile:1', 'v2'), 'OK');
+    let got = null;
+    for (let i = 0; i < 100 && got !== 'v2'; i++) {
+      got = await c.call('GET', 'profile:1');
+      if (got !== 'v2') await h.sleep(20);
+    }
+    assert.equal(got, 'v2', 'the near cache heard of a write on the new master');
+    // A token revoked on the new master is seen by the blacklist replica.
+    assert.equal(await g.nodeCall(f.to.node, 'SET', 'blacklist:access:t1', '1', 'EX', '600'), 'OK');
+    let revoked = 0;
+    for (let i = 0; i < 100 && revoked !== 1; i++) {
+      revoked = await c.call('EXISTS', 'blacklist:access:t1');
+      if (revoked !== 1) await h.sleep(20);
+    }
+    assert.equal(revoked, 1);
+    c.close();
+    await g.stop();
+  });
+
   h.proxyTest('killed master under load: requests wait for the new master; the error window is measured', { timeout: 120000 }, async (t) => {
     const g = await h.startSentinelGroup();
     const kw = await startSentinelKeywarden(g.sentinelAddresses, { request_timeout_ms: 10000 });
     const admin = await RawClient.connect(kw.port);
+    // CL.THROTTLE's function is installed on the master keywarden knows.
+    const throttle = () => admin.call('CL.THROTTLE', 'rl:sentinel', '10', '5', '60');
+    const before = await throttle();
+    assert.ok(Array.isArray(before) && before.length === 5, `CL.THROTTLE: ${before}`);
     const load = startWriters(kw.port, 8);
     const reference = startReferenceWriter(g);
     await h.sleep(1000);
@@ -305,6 +372,9 @@ describe('Sentinel mode', () => {
     await load.stop();
     await reference.stop();
     assert.equal(sw.topology.master, `${h.HOST}:${k.to.port}`);
+    // Features follow the new master: CL.THROTTLE answers there.
+    const after = await throttle();
+    assert.ok(Array.isArray(after) && after.length === 5, `CL.THROTTLE after the failover: ${after}`);
 
     const r = await report(t, 'killed master', load, k.to.port, sw.at);
     // Only what the dead master acknowledged before it died can be missing.
