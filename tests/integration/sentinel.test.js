@@ -252,6 +252,23 @@ describe('Sentinel mode', () => {
       // Every sentinel's +switch-master subscription is up soon after start.
       for (let i = 0; i < 100 && (await topology(c)).sentinels_subscribed !== '3'; i++) await h.sleep(50);
       assert.equal((await topology(c)).sentinels_subscribed, '3');
+      // A sentinel that goes away and comes back is subscribed to again.
+      const waitSubscribed = async (n, timeoutMs) => {
+        const deadline = Date.now() + timeoutMs;
+        let top = {};
+        while (Date.now() < deadline) {
+          top = await topology(c);
+          if (top.sentinels_subscribed === String(n)) return top;
+          await h.sleep(20);
+        }
+        throw new Error(`sentinels_subscribed is not ${n}: ${JSON.stringify(top)}`);
+      };
+      await g.sentinels[2].kill();
+      const down = await waitSubscribed(2, 5000);
+      assert.match(down.sentinel2, /,down /);
+      await g.sentinels[2].restart();
+      await waitSubscribed(3, 10000);
+      assert.equal(await c.call('GET', 'sentinel:start'), 'v');
 
       const lines = await c.call('KEYWARDEN', 'UPSTREAM');
       assert.ok(lines.includes(`topology master:${h.HOST}:${g.master.port}`), lines.join('\n'));
