@@ -190,9 +190,13 @@ bool SentinelSource::lookup(RefreshCause cause, std::string* error) {
 
 void SentinelSource::apply(MasterChoice::Outcome outcome, RefreshCause cause,
                            const std::string& via) {
-  if (outcome != MasterChoice::Outcome::kChanged)
+  if (outcome == MasterChoice::Outcome::kNone || !choice_.known())
     return;
+  // kSame too: a master whose name did not resolve last time is published once it does.
   const HostPort master = choice_.master();
+  if (topology_ && topology_->anyNode() != kNoNode &&
+      topology_->node(topology_->anyNode()).name == formatHostPort(master))
+    return;
   SocketAddress resolved;
   std::string why;
   if (!resolveHostPort(master, AddressUse::kConnect, &resolved, &why)) {

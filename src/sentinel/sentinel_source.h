@@ -62,7 +62,7 @@ private:
   void subscribe(size_t index);
   // Asks every sentinel; the answers go to MasterChoice. False when none answered.
   bool lookup(RefreshCause cause, std::string* error);
-  // Under mu_: publishes the chosen master when `outcome` is kChanged.
+  // Under mu_: publishes the chosen master when the topology does not have it yet.
   void apply(MasterChoice::Outcome outcome, RefreshCause cause, const std::string& via);
   bool stopping() const { return stopping_flag_.load(std::memory_order_relaxed); }
 
