@@ -7,6 +7,7 @@
 #include "cluster/cluster_source.h"
 #include "pg/read_through_feature.h"
 #include "ratelimit/ratelimit_feature.h"
+#include "sentinel/sentinel_source.h"
 
 namespace kw {
 
@@ -31,6 +32,8 @@ namespace kw {
 std::unique_ptr<TopologySource> makeTopologySource(const Config& config) {
   if (config.upstream.mode == UpstreamMode::kCluster)
     return std::make_unique<cluster::ClusterSource>(config.upstream);
+  if (config.upstream.mode == UpstreamMode::kSentinel)
+    return std::make_unique<sentinel::SentinelSource>(config.upstream);
   return makeStandaloneSource(config.upstream);
 }
 

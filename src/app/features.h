@@ -10,7 +10,7 @@
 namespace kw {
 
 Features makeFeatures(const Config& config);
-// The upstream's topology source for the configured mode (standalone, cluster).
+// The upstream's topology source for the configured mode (standalone, cluster, sentinel).
 std::unique_ptr<TopologySource> makeTopologySource(const Config& config);
 
 }  // namespace kw

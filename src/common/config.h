@@ -35,7 +35,19 @@ struct ServerConfig {
 };
 
 // What the upstream is: one Redis at `address`, or a Redis Cluster found from `seeds`.
-enum class UpstreamMode : uint8_t { kStandalone, kCluster };
+enum class UpstreamMode : uint8_t { kStandalone, kCluster, kSentinel };
+
+inline const char* upstreamModeName(UpstreamMode mode) {
+  switch (mode) {
+  case UpstreamMode::kStandalone:
+    return "standalone";
+  case UpstreamMode::kCluster:
+    return "cluster";
+  case UpstreamMode::kSentinel:
+    return "sentinel";
+  }
+  return "?";
+}
 
 struct UpstreamConfig {
   UpstreamMode mode = UpstreamMode::kStandalone;
@@ -45,8 +57,14 @@ struct UpstreamConfig {
   std::vector<HostPort> seeds;
   uint32_t topology_refresh_ms = 5000;
   unsigned max_redirects = 5;  // MOVED/ASK followed per request before the client gets an error
-  std::string username;        // empty: AUTH <password> only
-  std::string password;        // empty: no AUTH
+  // Sentinel (mode = "sentinel", never inferred): the sentinels asked for the master named
+  // master_name, with their own credentials; username/password stay the data nodes'.
+  std::vector<HostPort> sentinels;
+  std::string master_name;
+  std::string sentinel_username;  // empty: AUTH <sentinel_password> only
+  std::string sentinel_password;  // empty: no AUTH towards the sentinels
+  std::string username;           // empty: AUTH <password> only
+  std::string password;           // empty: no AUTH
   int db = 0;
   unsigned connections = 1;  // shared connections per worker per protocol version: one gives
                              // the deepest pipelines, the least Redis CPU per request

@@ -392,49 +392,89 @@ void readServer(TableReader& r, ServerConfig* c) {
   r.readLogLevel("log_level", &c->log_level);
 }
 
-// Seeds are checked like `address` (HOST:PORT that resolves), each naming its own line; a seed
-// that is down at startup is fine, one that cannot be a seed is not.
-void readSeeds(TableReader& r, std::vector<HostPort>* out) {
+// Seeds and sentinels are checked like `address` (HOST:PORT that resolves), each naming its own
+// line; one that is down at startup is fine, one that cannot be reached at all is not.
+// False when it reported an error.
+bool readNodeList(TableReader& r, std::string_view key, std::vector<HostPort>* out) {
   std::vector<std::string> raw;
-  const uint32_t line = r.lineOfKey("seeds");
-  r.readStringList("seeds", &raw);
-  std::vector<HostPort> seeds;
+  const uint32_t line = r.lineOfKey(key);
+  r.readStringList(key, &raw);
+  std::vector<HostPort> nodes;
   for (const std::string& text : raw) {
     HostPort hp;
     std::string reason;
     SocketAddress resolved;
     if (!parseHostPort(text, false, &hp, &reason)) {
-      r.error(line, "seeds",
-              "expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " + quote(text));
-      return;
+      r.error(line, key, "expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " + quote(text));
+      return false;
     }
     if (r.resolving() && !resolveHostPort(hp, AddressUse::kConnect, &resolved, &reason)) {
-      r.error(line, "seeds", "cannot resolve host " + quote(hp.host) + " (" + reason + ")");
-      return;
+      r.error(line, key, "cannot resolve host " + quote(hp.host) + " (" + reason + ")");
+      return false;
     }
-    seeds.push_back(std::move(hp));
+    nodes.push_back(std::move(hp));
   }
-  *out = std::move(seeds);
+  *out = std::move(nodes);
+  return true;
 }
 
+// The keys of each mode: a key of another mode is a mistake worth a line number, never a
+// setting silently ignored (sentinels beside cluster seeds, a master_name in standalone mode).
+struct ModeKey {
+  std::string_view key;
+  UpstreamMode mode;
+};
+constexpr ModeKey kModeKeys[] = {
+    {"seeds", UpstreamMode::kCluster},
+    {"topology_refresh_ms", UpstreamMode::kCluster},
+    {"max_redirects", UpstreamMode::kCluster},
+    {"sentinels", UpstreamMode::kSentinel},
+    {"master_name", UpstreamMode::kSentinel},
+    {"sentinel_username", UpstreamMode::kSentinel},
+    {"sentinel_password", UpstreamMode::kSentinel},
+};
+
 void readUpstream(TableReader& r, UpstreamConfig* c) {
-  r.readChoice("mode", {"standalone", "cluster"}, &c->mode);
+  r.readChoice("mode", {"standalone", "cluster", "sentinel"}, &c->mode);
   const bool cluster = c->mode == UpstreamMode::kCluster;
-  // Keys of the other mode are mistakes worth a line number, not silently ignored settings.
-  for (std::string_view key : {"seeds", "topology_refresh_ms", "max_redirects"})
-    if (!cluster && r.has(key))
-      r.error(r.lineOfKey(key), key, "only for mode = \"cluster\" (mode is \"standalone\")");
-  if (cluster && r.has("address"))
+  const bool sentinel_mode = c->mode == UpstreamMode::kSentinel;
+  const std::string mode_name = upstreamModeName(c->mode);
+  for (const ModeKey& k : kModeKeys)
+    if (k.mode != c->mode && r.takeNode(k.key) != nullptr)
+      r.error(r.lineOfKey(k.key), k.key,
+              std::string("only for mode = \"") + upstreamModeName(k.mode) + "\" (mode is \"" +
+                  mode_name + "\")");
+  if ((cluster || sentinel_mode) && r.has("address"))
     r.error(r.lineOfKey("address"), "address",
-            "not used with mode = \"cluster\": the nodes come from `seeds`");
+            cluster ? "not used with mode = \"cluster\": the nodes come from `seeds`"
+                    : "not used with mode = \"sentinel\": the master comes from `sentinels`");
   if (cluster) {
-    readSeeds(r, &c->seeds);
+    readNodeList(r, "seeds", &c->seeds);
     if (c->seeds.empty())
       r.error(r.lineOfKey("mode"), "seeds", "mode = \"cluster\" needs at least one seed");
   }
+  if (sentinel_mode) {
+    if (readNodeList(r, "sentinels", &c->sentinels) && c->sentinels.empty())
+      r.error(r.lineOfKey("mode"), "sentinels",
+              "mode = \"sentinel\" needs at least one sentinel (\"HOST:PORT\")");
+    r.readString("master_name", &c->master_name);
+    if (c->master_name.empty())
+      r.error(r.lineOfKey(r.has("master_name") ? "master_name" : "mode"), "master_name",
+              "mode = \"sentinel\" needs the name the sentinels monitor the master by");
+    for (char ch : c->master_name)
+      if (static_cast<unsigned char>(ch) < ' ' || ch == 0x7f) {
+        r.error(r.lineOfKey("master_name"), "master_name", "must not hold control characters");
+        break;
+      }
+    r.readString("sentinel_username", &c->sentinel_username);
+    r.readString("sentinel_password", &c->sentinel_password);
+    if (!c->sentinel_username.empty() && c->sentinel_password.empty())
+      r.error(r.lineOfKey("sentinel_username"), "sentinel_username",
+              "needs sentinel_password (AUTH takes a user and a password)");
+  }
   r.readInt("topology_refresh_ms", 100, kU32Max, &c->topology_refresh_ms);
   r.readInt("max_redirects", 1, 16, &c->max_redirects);
-  r.readHostPort("address", AddressUse::kConnect, &c->address, !cluster);
+  r.readHostPort("address", AddressUse::kConnect, &c->address, !cluster && !sentinel_mode);
   r.readString("username", &c->username);
   r.readString("password", &c->password);
   r.readInt("db", 0, std::numeric_limits<int>::max(), &c->db);

@@ -114,7 +114,7 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("server.workers", num(c.server.workers));
   add("server.shutdown_deadline_ms", num(c.server.shutdown_deadline_ms));
   add("server.log_level", logLevelName(c.server.log_level));
-  add("upstream.mode", c.upstream.mode == UpstreamMode::kCluster ? "cluster" : "standalone");
+  add("upstream.mode", upstreamModeName(c.upstream.mode));
   add("upstream.address", hostPort(c.upstream.address));
   std::string seeds;
   for (const HostPort& seed : c.upstream.seeds)
@@ -122,6 +122,13 @@ std::vector<std::pair<std::string, std::string>> flattenConfig(const Config& c) 
   add("upstream.seeds", seeds);
   add("upstream.topology_refresh_ms", num(c.upstream.topology_refresh_ms));
   add("upstream.max_redirects", num(c.upstream.max_redirects));
+  std::string sentinels;
+  for (const HostPort& s : c.upstream.sentinels)
+    sentinels += (sentinels.empty() ? "" : ",") + hostPort(s);
+  add("upstream.sentinels", sentinels);
+  add("upstream.master_name", c.upstream.master_name);
+  add("upstream.sentinel_username", c.upstream.sentinel_username);
+  add("upstream.sentinel_password", c.upstream.sentinel_password.empty() ? "" : "********");
   add("upstream.username", c.upstream.username);
   add("upstream.password", c.upstream.password.empty() ? "" : "********");
   add("upstream.db", std::to_string(c.upstream.db));
@@ -208,7 +215,7 @@ Totals sumStats(SharedState& shared) {
 bool isProxySection(const SharedState& shared, std::string_view s) {
   if (equalsIgnoreCase(s, "server") || equalsIgnoreCase(s, "clients") ||
       equalsIgnoreCase(s, "stats") || equalsIgnoreCase(s, "keywarden") ||
-      equalsIgnoreCase(s, "tls"))
+      equalsIgnoreCase(s, "tls") || equalsIgnoreCase(s, "topology"))
     return true;
   for (const auto& f : shared.features)
     for (std::string_view own : f->infoSections())
@@ -283,6 +290,15 @@ std::string Session::proxyInfo(std::string_view section) const {
     appendNamespaceInfo(&out);
     for (const auto& f : sh.features)
       f->appendInfo("keywarden", c, worker_->policy(), &out);
+    out += "\r\n";
+  }
+  if ((all && c.upstream.mode != UpstreamMode::kStandalone) ||
+      equalsIgnoreCase(section, "topology")) {
+    // The topology source's own lines: sentinels, the current master, failovers seen (sentinel);
+    // seeds and slot counts (cluster).
+    out += "# Topology\r\n";
+    if (sh.topology_source)
+      out += sh.topology_source->describe();
     out += "\r\n";
   }
   if ((all && c.tls.enabled) || equalsIgnoreCase(section, "tls"))
@@ -1032,6 +1048,7 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
                 *t += " db=" + std::to_string(c->db());
                 *t += " owner=" +
                       (c->owner() ? std::to_string(c->owner()->ownerId()) : std::string("-"));
+                *t += " node=" + c->pool()->name();
                 *t += " upstream_id=" + std::to_string(c->upstreamId());
                 if (c->upstreamId() < 0)
                   c->learnId();  // a quiet link's id is learned when asked for: -1 until then
@@ -1044,6 +1061,19 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
         },
         [w = worker_, slot](std::vector<std::string>& parts) {
           std::vector<std::string> lines;
+          // The topology first ("topology master:host:port", "topology failovers_seen:1"...),
+          // then one line per link.
+          if (const TopologySource* source = w->shared().topology_source) {
+            const std::string text = source->describe();
+            size_t pos = 0;
+            while (pos < text.size()) {
+              size_t eol = text.find("\r\n", pos);
+              if (eol == std::string::npos)
+                eol = text.size();
+              lines.push_back("topology " + text.substr(pos, eol - pos));
+              pos = eol + 2;
+            }
+          }
           for (size_t i = 0; i < parts.size(); ++i) {
             size_t pos = 0;
             while (pos < parts[i].size()) {

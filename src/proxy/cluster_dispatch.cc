@@ -495,6 +495,14 @@ void Session::onRetryTimer(uv_timer_t* t) {
 void Session::dropRetries() {
   if (!extras_)
     return;
+  if (extras_->wait_timer) {
+    // A request waiting for a new master: its slot is the session's own, freed by close().
+    uv_timer_stop(extras_->wait_timer);
+    uv_close(reinterpret_cast<uv_handle_t*>(extras_->wait_timer),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    extras_->wait_timer = nullptr;
+  }
+  extras_->wait_slot = nullptr;
   if (extras_->retry_timer) {
     uv_timer_stop(extras_->retry_timer);
     uv_close(reinterpret_cast<uv_handle_t*>(extras_->retry_timer),

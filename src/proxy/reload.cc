@@ -85,6 +85,27 @@ ReloadResult reloadConfig(SharedState& shared) {
     result.needs_restart.push_back("upstream.address");
     next->upstream.address = old->upstream.address;
   }
+  // The topology source was made for the mode at startup (its sentinels and master name too).
+  auto sameNodes = [](const std::vector<HostPort>& a, const std::vector<HostPort>& b) {
+    if (a.size() != b.size())
+      return false;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!sameHostPort(a[i], b[i]))
+        return false;
+    return true;
+  };
+  if (next->upstream.mode != old->upstream.mode ||
+      !sameNodes(next->upstream.sentinels, old->upstream.sentinels) ||
+      next->upstream.master_name != old->upstream.master_name ||
+      next->upstream.sentinel_username != old->upstream.sentinel_username ||
+      next->upstream.sentinel_password != old->upstream.sentinel_password) {
+    result.needs_restart.push_back("upstream.mode/sentinels/master_name");
+    next->upstream.mode = old->upstream.mode;
+    next->upstream.sentinels = old->upstream.sentinels;
+    next->upstream.master_name = old->upstream.master_name;
+    next->upstream.sentinel_username = old->upstream.sentinel_username;
+    next->upstream.sentinel_password = old->upstream.sentinel_password;
+  }
   if (next->metrics.enabled != old->metrics.enabled ||
       !sameHostPort(next->metrics.listen, old->metrics.listen)) {
     result.needs_restart.push_back("metrics");

@@ -19,6 +19,7 @@
 #include "policy/policy.h"
 #include "proxy/client_listener.h"
 #include "proxy/metrics/collector.h"
+#include "proxy/metrics/families.h"
 #include "proxy/metrics/http_endpoint.h"
 #include "proxy/reload.h"
 #include "proxy/service_manager.h"
@@ -77,6 +78,13 @@ public:
     for (const auto& f : shared_->features)
       f->appendMetrics(ns_labels, out);
     appendTlsMetrics(shared_->tls, *shared_->config(), out);
+    if (shared_->topology_source) {
+      auto f = family("keywarden_upstream_failovers_total",
+                      "Master changes seen (a Sentinel failover followed).",
+                      prometheus::MetricType::Counter);
+      addSample(&f, {}, static_cast<double>(shared_->topology_source->failoversSeen()));
+      out->push_back(std::move(f));
+    }
   }
 
 private:
@@ -150,7 +158,18 @@ void onProbe(uv_timer_t* t) {
   UpstreamFacts facts;
   std::string error;
   auto config = m->shared->config();
-  if (!probeUpstream(config->upstream, &facts, &error)) {
+  UpstreamConfig up = config->upstream;
+  if (up.mode != UpstreamMode::kStandalone) {
+    // The node keyless requests go to (a sentinel's master, a cluster's first master).
+    auto topology = m->shared->topology();
+    const NodeId any = topology->anyNode();
+    HostPort hp;
+    std::string reason;
+    if (any == kNoNode || !parseHostPort(topology->node(any).name, false, &hp, &reason))
+      return;
+    up.address = hp;
+  }
+  if (!probeUpstream(up, &facts, &error)) {
     KW_LOG_DEBUG("upstream probe failed (%s); retrying", error.c_str());
     return;
   }

@@ -605,7 +605,65 @@ void Session::route(const DecodedRequest& req, const CommandInfo* cmd) {
     }
     return complete(slot, out);
   }
-  forward(req, shape, filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone);
+  forwardOrWait(req, shape, filter_scan_ ? SlotEffect::kFilterScan : SlotEffect::kNone);
+}
+
+void Session::forwardOrWait(const DecodedRequest& req, const RequestShape& shape,
+                            SlotEffect effect) {
+  const TopologySource* source = worker_->shared().topology_source;
+  if (!source || !source->waitForTopology() || in_multi_ || router_.pinned() ||
+      router_.holds() != 0 || barrier_slot_ || input_held_ || scratch_->followup_count != 0 ||
+      req.raw.size() > kTopologyWaitMax) {
+    forward(req, shape, effect);
+    return;
+  }
+  ReplySlot* slot = newSlot();
+  slot->effect = effect;
+  std::string cause;
+  if (router_.send(req.raw, slot, shape, &cause, dest_)) {
+    worker_->stats().commands_forwarded.add();
+    return;
+  }
+  worker_->stats().upstream_topology_waits.add();
+  Extras& e = x();
+  e.wait_slot = slot;
+  e.wait_raw.assign(req.raw);
+  e.wait_shape = shape;
+  e.wait_deadline_ms = worker_->nowMs() + worker_->config().upstream.request_timeout_ms;
+  if (!e.wait_timer) {
+    e.wait_timer = new uv_timer_t;
+    uv_timer_init(worker_->loop(), e.wait_timer);
+    e.wait_timer->data = this;
+  }
+  uv_timer_start(e.wait_timer, &Session::onTopologyWaitTimer, kTopologyRetryMs, 0);
+  // Nothing of this client's goes before it: input resumes once it is answered.
+  barrier_slot_ = slot;
+  holdInput();
+}
+
+void Session::onTopologyWaitTimer(uv_timer_t* t) {
+  auto* self = static_cast<Session*>(t->data);
+  if (self->closed_ || !self->extras_ || !self->extras_->wait_slot)
+    return;
+  Extras& e = *self->extras_;
+  ReplySlot* slot = e.wait_slot;
+  std::string cause;
+  if (self->router_.send(e.wait_raw, slot, e.wait_shape, &cause, Destination{})) {
+    e.wait_slot = nullptr;
+    e.wait_raw.clear();
+    self->worker_->stats().commands_forwarded.add();
+    self->markDirty();
+    return;
+  }
+  if (self->worker_->nowMs() < e.wait_deadline_ms) {
+    uv_timer_start(t, &Session::onTopologyWaitTimer, kTopologyRetryMs, 0);
+    return;
+  }
+  e.wait_slot = nullptr;
+  e.wait_raw.clear();
+  self->worker_->stats().upstream_topology_wait_timeouts.add();
+  self->completeUnavailable(slot, cause);
+  self->markDirty();
 }
 
 // CONFIG SET busy-reply-threshold (or its old name lua-time-limit) through keywarden: the

@@ -203,6 +203,14 @@ private:
   void retryLater(ReplySlot* slot, UpstreamLink* lane, bool slot_local, uint64_t ms);
   static void onRetryTimer(uv_timer_t* t);
   void dropRetries();
+  // A request no link can take while the topology source expects a new master soon (sentinel
+  // failover): instead of -UPSTREAMDOWN at once, it waits (input held behind it, so nothing of
+  // this client's overtakes it) and is tried again every kTopologyRetryMs until the request
+  // timeout. Only plain requests outside MULTI, with nothing pinned and nothing to follow them.
+  void forwardOrWait(const DecodedRequest& req, const RequestShape& shape, SlotEffect effect);
+  static void onTopologyWaitTimer(uv_timer_t* t);
+  static constexpr uint64_t kTopologyRetryMs = 20;
+  static constexpr size_t kTopologyWaitMax = 1u << 20;  // bytes of a request kept to wait
 
   // The policy chain (policy_gates.cc). Each returns false when it answered the request.
   bool gateAuth(const DecodedRequest& req, const CommandInfo* cmd);
@@ -371,6 +379,12 @@ private:
     uint32_t txn_preamble_count = 0;
     std::vector<PendingRetry> retries;
     uv_timer_t* retry_timer = nullptr;
+    // Sentinel: the request waiting for a new master (forwardOrWait).
+    ReplySlot* wait_slot = nullptr;
+    std::string wait_raw;
+    RequestShape wait_shape;
+    uint64_t wait_deadline_ms = 0;
+    uv_timer_t* wait_timer = nullptr;
   };
   Extras& x() {
     if (!extras_)

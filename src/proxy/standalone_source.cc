@@ -21,6 +21,12 @@ const char* refreshCauseName(RefreshCause cause) {
     return "clusterdown";
   case RefreshCause::kUnknownNode:
     return "unknown_node";
+  case RefreshCause::kNotMaster:
+    return "not_master";
+  case RefreshCause::kReadonly:
+    return "readonly";
+  case RefreshCause::kAnnounced:
+    return "announced";
   }
   return "?";
 }

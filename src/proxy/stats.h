@@ -33,6 +33,10 @@ namespace kw {
   X(upstream_connect_failures, "upstream connection attempts that failed")                         \
   X(upstream_reconnects, "upstream reconnections after a failure")                                 \
   X(upstream_unexpected_push, "push frames dropped on shared upstream connections")                \
+  X(upstream_not_master, "new upstream links closed: the node was not the master (ROLE check)")    \
+  X(upstream_readonly_closed, "upstream links closed after -READONLY: the master was demoted")     \
+  X(upstream_topology_waits, "requests that waited for a new master instead of failing at once")   \
+  X(upstream_topology_wait_timeouts, "requests that waited for a new master past the timeout")     \
   X(upstream_passthrough_replies, "large replies passed to their client in parts as they arrived") \
   X(upstream_send_waits, "times a client's input paused while its upstream send queue was full")   \
   X(clients_slow_reader_links, "clients moved to a link of their own for not reading replies")     \

@@ -57,6 +57,36 @@ std::shared_ptr<const Topology> Topology::single(std::string name, const sockadd
   return t;
 }
 
+std::shared_ptr<const Topology> Topology::successor(const Topology* previous, std::string name,
+                                                    const sockaddr_storage& addr,
+                                                    uint64_t generation) {
+  auto t = std::make_shared<Topology>();
+  t->generation_ = generation;
+  if (previous)
+    t->nodes_ = previous->nodes_;
+  NodeId id = kNoNode;
+  for (size_t i = 0; i < t->nodes_.size(); ++i) {
+    UpstreamNode& n = t->nodes_[i];
+    n.master = false;
+    n.gone = true;
+    if (id == kNoNode && sameSockaddr(n.addr, addr))
+      id = static_cast<NodeId>(i);
+  }
+  if (id == kNoNode) {
+    id = static_cast<NodeId>(t->nodes_.size());
+    t->nodes_.emplace_back();
+  }
+  UpstreamNode& m = t->nodes_[id];
+  m.name = std::move(name);
+  m.addr = addr;
+  m.master = true;
+  m.master_of = kNoNode;
+  m.gone = false;
+  t->masters_.push_back(id);
+  t->any_ = id;
+  return t;
+}
+
 std::shared_ptr<const Topology> Topology::empty(uint64_t generation) {
   auto t = std::make_shared<Topology>();
   t->generation_ = generation;

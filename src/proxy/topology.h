@@ -46,6 +46,12 @@ public:
   // One Redis (standalone, or the master a sentinel names): every slot is node 0.
   static std::shared_ptr<const Topology> single(std::string name, const sockaddr_storage& addr,
                                                 uint64_t generation);
+  // The master a sentinel names, after `previous` (may be null): nodes it had keep their ids and
+  // are gone unless they are this address, so a new master is a new node (the old one's pools
+  // are retired) and a master named again keeps its links.
+  static std::shared_ptr<const Topology> successor(const Topology* previous, std::string name,
+                                                   const sockaddr_storage& addr,
+                                                   uint64_t generation);
   // Nothing known yet (a cluster none of whose seeds answered): every request is refused with
   // the source's reason until a snapshot with nodes arrives.
   static std::shared_ptr<const Topology> empty(uint64_t generation);

@@ -6,6 +6,13 @@
 //   standalone   StandaloneSource (here)       one, at start: the configured address
 //   cluster      cluster::ClusterSource        the slot map, read again periodically and on
 //                (src/cluster/)                request (a MOVED, a lost node, CLUSTERDOWN)
+//   sentinel     sentinel::SentinelSource      the master the sentinels name, followed through
+//                (src/sentinel/)               +switch-master and asked again on request (a lost
+//                                              link, a link whose ROLE is not master, -READONLY)
+//
+// A source may also ask every new link to prove it reached the node it was made for (sentinel:
+// ROLE says master), and name error replies that mean the node changed role (-READONLY): the
+// link is closed after that reply is delivered, and the source asked to look again.
 //
 // Workers never read the topology from the network themselves: they ask the source to look
 // again (refresh) and route by whatever snapshot they hold meanwhile.
@@ -29,6 +36,9 @@ enum class RefreshCause : uint8_t {
   kNodeLost,     // a link to a node failed or could not connect
   kClusterDown,  // a node answered CLUSTERDOWN / TRYAGAIN
   kUnknownNode,  // a redirect named a node the snapshot does not have
+  kNotMaster,    // a new link's check failed (sentinel: ROLE is not master)
+  kReadonly,     // a reply said the node is a replica now (-READONLY)
+  kAnnounced,    // the topology announced a change itself (sentinel: +switch-master)
 };
 const char* refreshCauseName(RefreshCause cause);
 
@@ -46,6 +56,23 @@ public:
   virtual std::string describe() const = 0;
   // "host:port" or "cluster seed1,seed2": how operators and error texts name the upstream.
   virtual std::string name() const = 0;
+
+  // Thread-safe, called by workers on a link's handshake and on error replies only.
+  // The command sent on every new link right after the handshake (complete RESP), empty for
+  // none; its reply goes to linkCheckPasses: false (with *why) closes the link and asks for a
+  // refresh (kNotMaster).
+  virtual std::string_view linkCheckCommand() const { return {}; }
+  virtual bool linkCheckPasses(std::string_view /*reply*/, std::string* /*why*/) const {
+    return true;
+  }
+  // An error reply by which the node says it is no longer what the topology made it (a demoted
+  // master's -READONLY).
+  virtual bool staleNodeReply(std::string_view /*reply*/) const { return false; }
+  // While true, a request no link can take waits (up to the request timeout) for the topology to
+  // settle instead of being refused at once (sentinel: a failover replaces the master).
+  virtual bool waitForTopology() const { return false; }
+  // Master changes seen since start (sentinel failovers), for keywarden_upstream_failovers_total.
+  virtual uint64_t failoversSeen() const { return 0; }
 };
 
 // The standalone mode's source: the configured address, resolved once.

@@ -12,6 +12,7 @@
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
 #include "proxy/shared_state.h"
+#include "proxy/topology_source.h"
 #include "proxy/upstream_client.h"
 #include "proxy/upstream_errors.h"
 #include "proxy/upstream_pool.h"
@@ -211,9 +212,17 @@ void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* check
   db_ = worker_->config().upstream.db;
   // A pinned link that needs nothing set (RESP2, no AUTH, db 0) sends nothing at all: a link made
   // while a client watches MONITOR or SLOWLOG is then invisible there, as a direct client's
-  // connection is. It has no name, and its id is learned when asked for (learnId).
-  if (quietHandshake())
+  // connection is. It has no name, and its id is learned when asked for (learnId). The topology
+  // source's link check (sentinel: ROLE) is sent all the same.
+  const TopologySource* source = worker_->shared().topology_source;
+  const std::string_view probe = source ? source->linkCheckCommand() : std::string_view();
+  if (quietHandshake()) {
+    if (!probe.empty()) {
+      out->append(probe);
+      checks->push_back({nullptr, 0, Check::kLinkCheck, true, false, false});
+    }
     return;
+  }
   // The link's own protocol: a HELLO the owner had sent meanwhile (queued behind this handshake)
   // switches it later, in order.
   const std::string proto = std::to_string(pool_proto_);
@@ -230,6 +239,10 @@ void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* check
     appendCommand(out, {"SELECT", std::to_string(db)});
     checks->push_back({nullptr, 0, Check::kOk, true, false, false});
   }
+  if (!probe.empty()) {
+    out->append(probe);
+    checks->push_back({nullptr, 0, Check::kLinkCheck, true, false, false});
+  }
 }
 
 // The handshake goes in front of any client request queued while connecting.
@@ -245,6 +258,9 @@ void UpstreamConn::queueHandshake() {
   head_since_ns_ = last_progress_ns_ = now;
   writer_.prepend(hs);
   state_ = State::kReady;
+  unproven_ = failed_before_ && std::any_of(checks.begin(), checks.end(), [](const InFlight& f) {
+                return f.check == Check::kLinkCheck;
+              });
   if (failed_before_)
     worker_->stats().upstream_reconnects.add();
   failed_before_ = false;
@@ -473,6 +489,8 @@ bool UpstreamConn::checkInternal(const InFlight& head, std::string_view bytes) {
     return bytes == "+RESET\r\n";
   case Check::kNone:
     return bytes.empty() || (bytes[0] != '-' && bytes[0] != '!');
+  case Check::kLinkCheck:
+    return true;  // (deliverFrame asks the topology source)
   }
   return false;
 }
@@ -514,6 +532,31 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
   }
   InFlight head = inflight_.front();
   popHead();
+  if (head.internal && head.check == Check::kLinkCheck) {
+    // The node must be what the topology says (sentinel: the master). A link that reached a
+    // replica (a demoted master, a stale address) is closed, and the source looks again.
+    std::string why;
+    const TopologySource* source = worker_->shared().topology_source;
+    if (source && !source->linkCheckPasses(bytes, &why)) {
+      worker_->stats().upstream_not_master.add();
+      KW_LOG_WARN("upstream %s refused: %s", pool_->name().c_str(), why.c_str());
+      worker_->requestTopologyRefresh(RefreshCause::kNotMaster);
+      if (head.ends_reset)
+        worker_->stats().pinned_resets_failed.add();
+      fail(why);
+      return;
+    }
+    unproven_ = false;
+    if (head.ends_reset) {
+      stateful_ = false;
+      pool_->onResetDone(this, true);
+    }
+    if (inflight_.empty() && !raw_waiting_.empty()) {
+      queue(raw_waiting_);
+      raw_waiting_.clear();
+    }
+    return;
+  }
   if (head.internal) {
     if (!checkInternal(head, bytes)) {
       std::string cause = "handshake failed: ";
@@ -546,7 +589,18 @@ void UpstreamConn::deliverFrame(std::string_view bytes, const ReplyScanner::Fram
   worker_->stats().upstream_inflight.add(-1);
   if (!head.blocking)
     noteRtt(worker_->nowNs() - head.sent_ns);
+  // A demoted master answers writes with -READONLY: that reply is the write's answer, and nothing
+  // more goes to this node until the topology says it is a master again.
+  const TopologySource* source = worker_->shared().topology_source;
+  const bool stale = !bytes.empty() && (bytes[0] == '-' || bytes[0] == '!') && source &&
+                     source->staleNodeReply(bytes);
   Session::deliver(worker_, head.slot, bytes);
+  if (stale && state_ == State::kReady && !destroyed_) {
+    worker_->stats().upstream_readonly_closed.add();
+    worker_->requestTopologyRefresh(RefreshCause::kReadonly);
+    fail("the node answered -READONLY: it is a replica now");
+    return;
+  }
   if (owner_ && role_ == Role::kPinned)
     owner_->onLinkReply(this);
 }
@@ -639,6 +693,7 @@ void UpstreamConn::fail(std::string_view cause) {
   down_cause_.assign(cause);
   state_ = destroyed_ ? State::kClosed : State::kDown;
   failed_before_ = true;
+  unproven_ = false;
   closeSocket();
   if (through_left_ > 0) {
     // Part of the head reply already reached its client: nothing can complete it now.

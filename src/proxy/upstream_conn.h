@@ -58,8 +58,11 @@ public:
   void destroy(std::string_view cause);
 
   // UpstreamLink.
+  // A link that failed before takes requests again only once the node proved what it is (the
+  // topology source's link check, e.g. ROLE): until then they wait or go elsewhere.
   bool accepting() const override {
-    return state_ == State::kReady || (state_ == State::kConnecting && !failed_before_);
+    return (state_ == State::kReady && !unproven_) ||
+           (state_ == State::kConnecting && !failed_before_);
   }
   const std::string& downCause() const override { return down_cause_; }
   int proto() const override { return proto_; }
@@ -104,7 +107,7 @@ public:
 
 private:
   // What a reply the proxy itself asked for must look like.
-  enum class Check : uint8_t { kNone, kHello, kOk, kReset };
+  enum class Check : uint8_t { kNone, kHello, kOk, kReset, kLinkCheck };
   struct InFlight {
     ReplySlot* slot;   // nullptr: internal (handshake, reset) or dropped reply
     uint64_t sent_ns;  // when queued: request timeout and round-trip metric
@@ -161,6 +164,7 @@ private:
   bool learning_id_ = false;  // a CLIENT LIST for its id is on its way
   bool parked_ = false;       // see park()
   bool read_paused_ = false;  // the owner's client is not reading (pauseReading)
+  bool unproven_ = false;     // reconnected, its link check not passed yet (see accepting())
   std::string stream_end_;    // the frame that ends streaming after the owner's RESET
   int pending_closes_ = 0;
   int db_ = 0;

@@ -158,6 +158,37 @@ SwitchMaster parseSwitchMaster(std::string_view frame, std::string_view master_n
   return r;
 }
 
+SwitchMaster parsePromotedReplica(std::string_view frame, std::string_view master_name) {
+  SwitchMaster r;
+  size_t pos = 0;
+  int64_t count = 0;
+  std::string_view kind;
+  std::string_view channel;
+  if (frame.empty() || !readRespHeader(frame, &pos, frame[0] == '>' ? '>' : '*', &count) ||
+      count != 3 || !readText(frame, &pos, &kind) || kind != "message" ||
+      !readText(frame, &pos, &channel) || channel != kPromotedReplicaChannel)
+    return r;
+  // "slave <ip>:<port> <ip> <port> @ <master name> <master ip> <master port>"
+  std::string_view payload;
+  r.kind = SwitchMaster::Kind::kMalformed;
+  constexpr std::string_view kAt = " @ ";
+  bool ok =
+      readText(frame, &pos, &payload) && pos == frame.size() && popHostPort(&payload, &r.from);
+  const size_t at = ok ? payload.find(kAt) : std::string_view::npos;
+  std::string_view instance =
+      at == std::string_view::npos ? std::string_view() : payload.substr(0, at);
+  ok = ok && at != std::string_view::npos && at + kAt.size() < payload.size() &&
+       popHostPort(&instance, &r.to) && startsWithWord(instance, "slave");
+  if (!ok) {
+    r.from = {};
+    r.to = {};
+    return r;
+  }
+  r.kind = payload.substr(at + kAt.size()) == master_name ? SwitchMaster::Kind::kSwitch
+                                                          : SwitchMaster::Kind::kOtherMaster;
+  return r;
+}
+
 RoleReply parseRoleReply(std::string_view frame) {
   RoleReply r;
   if (errorText(frame, &r.error)) {

@@ -22,6 +22,16 @@
 //   subscribe confirmations, other channels, pmessage, replies   kNotSwitch
 //   The name is what precedes the last four fields, so a name with spaces still matches.
 //
+//   a frame on a sentinel subscribed to +promoted-slave      parsePromotedReplica(frame, name)
+//   the same message shape on +promoted-slave, payload
+//   "slave <ip>:<port> <ip> <port> @ <master name> <master ip> <master port>" (the failover
+//   leader's, once the chosen replica reports itself master, before the other replicas are
+//   reconfigured and +switch-master is published):
+//     <master name> is `name`                    kSwitch: from (the master), to (the replica)
+//     another master's                           kOtherMaster
+//     payload without that shape                 kMalformed
+//   anything else                                kNotSwitch
+//
 //   ROLE (on every new data connection)          parseRoleReply
 //   *3 $master :<offset> *<n> [ip port offset]   kMaster
 //   *5 $slave $<ip> :<port> $<state> :<offset>   kReplica: master (where it replicates from) and
@@ -67,6 +77,10 @@ struct SwitchMaster {
 inline constexpr std::string_view kSwitchMasterChannel = "+switch-master";
 
 SwitchMaster parseSwitchMaster(std::string_view frame, std::string_view master_name);
+
+inline constexpr std::string_view kPromotedReplicaChannel = "+promoted-slave";
+
+SwitchMaster parsePromotedReplica(std::string_view frame, std::string_view master_name);
 
 struct RoleReply {
   enum class Role : uint8_t { kMaster, kReplica, kSentinel, kError, kMalformed };

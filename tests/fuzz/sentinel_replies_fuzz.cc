@@ -39,9 +39,12 @@ bool same(const HostPort& a, const HostPort& b) {
 }
 
 std::string bulk(std::string_view s) {
-  // Appended piecewise: GCC 12's -Wrestrict misreads a chain of operator+ here at -O2.
+  // Appended piece by piece: GCC 12's -Wrestrict misreads "$" + std::string at -O2.
   std::string out = "$";
-  out.append(std::to_string(s.size())).append("\r\n").append(s).append("\r\n");
+  out += std::to_string(s.size());
+  out += "\r\n";
+  out.append(s);
+  out += "\r\n";
   return out;
 }
 
@@ -96,9 +99,22 @@ void checkRole(std::string_view frame) {
     FUZZ_CHECK(r.role == Role::kError && (frame[0] == '-' || frame[0] == '!'));
 }
 
+void checkPromoted(std::string_view frame) {
+  using Kind = kw::SwitchMaster::Kind;
+  const kw::SwitchMaster s = kw::parsePromotedReplica(frame, kName);
+  if (s.kind != Kind::kSwitch && s.kind != Kind::kOtherMaster) {
+    FUZZ_CHECK(unset(s.from) && unset(s.to));
+    return;
+  }
+  FUZZ_CHECK(plausible(s.from) && plausible(s.to));
+  // Never both a +switch-master and a +promoted-slave.
+  FUZZ_CHECK(kw::parseSwitchMaster(frame, kName).kind == Kind::kNotSwitch);
+}
+
 void checkFrame(std::string_view frame) {
   checkMasterAddr(frame);
   checkSwitch(frame);
+  checkPromoted(frame);
   checkRole(frame);
 }
 
