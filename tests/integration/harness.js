@@ -1122,6 +1122,7 @@ async function startCluster({ masters = 3, replicasPerMaster = 1, nodeTimeoutMs 
 function tomlValue(v) {
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[${v.map(tomlValue).join(', ')}]`;
   throw new Error(`unsupported TOML value ${JSON.stringify(v)}`);
 }
 
@@ -1211,7 +1212,10 @@ class RedisAsTarget {
   }
 }
 
-// Starts keywarden in front of Redis on upstreamPort. `toml` overrides the
+// Starts keywarden in front of Redis on upstreamPort, or, with `cluster` (a RedisCluster from
+// startCluster, or an array of "host:port" seeds), in cluster mode with every node of the cluster
+// as a seed (`[upstream] mode = "cluster"`; `toml.upstream` may override seeds and the cluster
+// keys). `toml` overrides the
 // config sections ({limits: {max_clients: 3}}); `tomlText` is raw TOML
 // appended after them (arrays, [[namespaces]], [[users]]); `metrics: true`
 // enables the metrics endpoint on a free port (kw.metricsPort). In KW_TARGET=redis mode the
@@ -1220,9 +1224,11 @@ class RedisAsTarget {
 // limit under test), so the test body runs unchanged. `pingTarget` (a resp.js connectSocket
 // target: {path}, {port, tls}) is where it is waited for when server.listen is not its TCP port
 // (a Unix socket, or "" with only a TLS listener).
-async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, tomlText = '', metrics = false, args = [], redisArgs, pingTarget = null } = {}) {
-  assert.ok(upstreamPort, 'startKeywarden needs upstreamPort');
+async function startKeywarden({ upstreamPort, upstreamPassword, cluster, toml = {}, tomlText = '', metrics = false, args = [], redisArgs, pingTarget = null } = {}) {
+  assert.ok(upstreamPort || cluster, 'startKeywarden needs upstreamPort or cluster');
+  assert.ok(!(upstreamPort && cluster), 'startKeywarden takes upstreamPort or cluster, not both');
   if (TARGET_REDIS) {
+    assert.ok(!cluster, 'KW_TARGET=redis has no cluster target: cluster tests are proxy tests');
     if (redisArgs) {
       const r = await startRedis({ args: redisArgs, password: upstreamPassword });
       return new RedisAsTarget(r, true);
@@ -1235,7 +1241,9 @@ async function startKeywarden({ upstreamPort, upstreamPassword, toml = {}, tomlT
   const port = await freePort();
   const sections = {
     server: { listen: `${HOST}:${port}`, workers: 2, shutdown_deadline_ms: 5000, log_level: 'info' },
-    upstream: { address: `${HOST}:${upstreamPort}` },
+    upstream: cluster
+      ? { mode: 'cluster', seeds: Array.isArray(cluster) ? cluster : cluster.seeds }
+      : { address: `${HOST}:${upstreamPort}` },
     limits: {},
     metrics: { enabled: false },
   };
