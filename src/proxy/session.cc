@@ -724,8 +724,9 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
       worker_->stats().commands_local.add();
       return replyLocal("-ERR MULTI calls can not be nested\r\n");
     }
-    if (!in_multi_ && clusterMode() && !router_.pinned()) {
-      // Its node is the first keyed command's (routeCluster): until then it is answered here.
+    if (!in_multi_ && clusterMode() && router_.holds() == 0) {
+      // Its node is the first keyed command's (routeCluster): until then it is answered here. A
+      // link still pinned only for replies (the last transaction's EXEC) does not decide it.
       in_multi_ = true;
       multi_dirty_ = false;
       multi_queued_ = 0;

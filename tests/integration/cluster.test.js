@@ -827,24 +827,30 @@ proxyTest('cluster: after UNSUBSCRIBE, keys of every master are answered on the 
   }
 });
 
-// Two transactions on different masters pipelined in one write: the first one's link is still
-// pinned (its EXEC reply not in yet) when the second's first key picks another node, and
-// Router::hold pins the old node again (router.cc: `pinned_ ? pinned_node_ : ...`).
-proxyTest('cluster: pipelined transactions on different masters each run on their own node', {
-  timeout: 30000, todo: 'bug: the second transaction gets UPSTREAMDOWN "this client\'s transaction runs on another node" and EXECABORT',
-}, async () => {
+// Two transactions (or two blocking commands) on different masters pipelined in one write: the
+// first one's link is still pinned (its reply not in yet) when the second needs a pinned link of
+// another node. It was refused ("this client's transaction runs on another node", EXECABORT);
+// now the first link drains beside the second (router.h, Release).
+proxyTest('cluster: pipelined transactions and blocking commands on different masters each run on their own node', { timeout: 30000 }, async () => {
   const owners = await ownerTable();
-  const [a, b] = keyPerMaster(owners, 'ptx:');
+  const [a, b, c3] = keyPerMaster(owners, 'ptx:');
   const c = await client();
+  const enc = (cmds) => Buffer.concat(cmds.map((cmd) =>
+    Buffer.from(`*${cmd.length}\r\n${cmd.map((x) => `$${Buffer.byteLength(String(x))}\r\n${x}\r\n`).join('')}`)));
   try {
-    c.write(Buffer.concat([['MULTI'], ['SET', a, '1'], ['EXEC'], ['MULTI'], ['SET', b, '2'], ['EXEC']]
-      .map((cmd) => Buffer.from(`*${cmd.length}\r\n${cmd.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`))));
-    const replies = await c.readMany(6);
-    assert.deepEqual(replies, ['OK', 'QUEUED', ['OK'], 'OK', 'QUEUED', ['OK']]);
+    c.write(enc([['MULTI'], ['SET', a, '1'], ['EXEC'], ['MULTI'], ['SET', b, '2'], ['INCR', `{${b}}n`], ['EXEC'],
+      ['MULTI'], ['SET', c3, '3'], ['EXEC'], ['MULTI'], ['GET', a], ['EXEC']]));
+    assert.deepEqual(await c.readMany(13),
+      ['OK', 'QUEUED', ['OK'], 'OK', 'QUEUED', 'QUEUED', ['OK', 1], 'OK', 'QUEUED', ['OK'], 'OK', 'QUEUED', ['1']]);
     assert.equal(await direct(owners, b), '2');
+    assert.equal(await direct(owners, c3), '3');
+    c.write(enc([['BLPOP', `{${a}}l`, '0.05'], ['BLPOP', `{${b}}l`, '0.05'], ['RPUSH', `{${c3}}l`, 'x'],
+      ['BLPOP', `{${c3}}l`, '0.05'], ['GET', a]]));
+    assert.deepEqual(await c.readMany(5), [null, null, 1, [`{${c3}}l`, 'x'], '1']);
+    assert.equal(await c.call('DEL', `{${b}}n`), 1);
   } finally {
     c.close();
-    await call(kw.port, 'DEL', a, b);
+    await call(kw.port, 'DEL', a, b, c3);
   }
 });
 
