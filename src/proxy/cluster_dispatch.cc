@@ -373,8 +373,16 @@ bool Session::redirectPart(ReplySlot* part, std::string_view bytes, UpstreamLink
 
 // Keeps what a redirect needs to send the request again.
 void Session::keepForResend(ReplySlot* slot, std::string_view raw, bool own_link) {
-  if (dest_.hash_slot == ReplySlot::kNoHashSlot)
+  if (dest_.hash_slot == ReplySlot::kNoHashSlot) {
+    // Sent by the keyless rule, though it may have keys keywarden does not know of (a command
+    // missing from its table: GEORADIUS, PFDEBUG...): a MOVED or ASK then names the slot, and
+    // the request follows it (redirected()) rather than the client seeing it.
+    if (clusterMode() && !in_multi_ && raw.size() <= kResendMax) {
+      slot->own_link = own_link;
+      slot->resend.assign(raw);
+    }
     return;
+  }
   slot->hash_slot = dest_.hash_slot;
   slot->own_link = own_link;
   // Inside a transaction the request is queued on the transaction's node: it cannot move.
@@ -384,9 +392,16 @@ void Session::keepForResend(ReplySlot* slot, std::string_view raw, bool own_link
 
 bool Session::redirected(ReplySlot* slot, std::string_view bytes, UpstreamLink* lane,
                          bool slot_local, std::string* replacement) {
-  if (bytes.size() < 5 || bytes[0] != '-' || slot->hash_slot == ReplySlot::kNoHashSlot)
+  if (bytes.size() < 5 || bytes[0] != '-' ||
+      (slot->hash_slot == ReplySlot::kNoHashSlot && slot->resend.empty()))
     return false;
   const cluster::Redirect r = cluster::parseClusterError(bytes);
+  if (slot->hash_slot == ReplySlot::kNoHashSlot) {
+    // A request routed as keyless (keepForResend): only "not here" says where it belongs.
+    if (r.kind != cluster::ClusterError::kMoved && r.kind != cluster::ClusterError::kAsk)
+      return false;
+    slot->hash_slot = r.slot;
+  }
   switch (r.kind) {
   case cluster::ClusterError::kNone:
   case cluster::ClusterError::kCrossSlot:

@@ -1416,8 +1416,8 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
   slot->external = false;
   std::string transformed;
   std::string redirect_error;
-  if (from_upstream && slot->hash_slot != ReplySlot::kNoHashSlot && !bytes.empty() &&
-      bytes[0] == '-') {
+  if (from_upstream && (slot->hash_slot != ReplySlot::kNoHashSlot || !slot->resend.empty()) &&
+      !bytes.empty() && bytes[0] == '-') {
     // A cluster node's "not here" / "not now": the request goes again, the client never sees it.
     if (redirected(slot, bytes, lane, slot_local, &redirect_error))
       return;
