@@ -141,7 +141,15 @@ void onProbe(uv_timer_t* t) {
   UpstreamFacts facts;
   std::string error;
   auto config = m->shared->config();
-  if (!probeUpstream(config->upstream, &facts, &error)) {
+  UpstreamConfig up = config->upstream;
+  if (up.mode == UpstreamMode::kCluster && !up.seeds.empty()) {
+    // Every node of a cluster runs the same Redis: ask a seed, the next one on the next tick
+    // (`address` is not used in cluster mode, and the version, the command table with its key
+    // positions and the busy threshold would never be learned).
+    static size_t next_seed = 0;
+    up.address = up.seeds[next_seed++ % up.seeds.size()];
+  }
+  if (!probeUpstream(up, &facts, &error)) {
     KW_LOG_DEBUG("upstream probe failed (%s); retrying", error.c_str());
     return;
   }

@@ -384,6 +384,14 @@ proxyTest('cluster: basic commands reach the master of each key, values checked 
     const nodes = await c.call('CLUSTER', 'NODES');
     assert.ok(isErr(nodes), 'CLUSTER NODES is refused (clients must not go around keywarden)');
     assert.match(String(await c.call('INFO', 'cluster')), /cluster_enabled:0/);
+    // The nodes' version, learned from a seed (it was keywarden's placeholder "7.2.0").
+    const version = /redis_version:([0-9.]+)/.exec(String(await call(cluster.masters[0].port, 'INFO', 'server')))[1];
+    let seen = null;
+    for (let i = 0; i < 40 && seen !== version; i++) {
+      seen = /redis_version:([0-9.]+)/.exec(String(await c.call('INFO', 'server')))[1];
+      if (seen !== version) await sleep(100);
+    }
+    assert.equal(seen, version, 'INFO server through keywarden names the cluster\'s Redis version');
     const sel = await c.call('SELECT', 1);
     assert.ok(isErr(sel) && /SELECT is not allowed in cluster mode/.test(sel.message), JSON.stringify(sel));
     assert.equal(await c.call('SELECT', 0), 'OK');
