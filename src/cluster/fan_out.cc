@@ -131,6 +131,43 @@ std::pair<size_t, size_t> keyspaceSection(std::string_view text) {
   return {begin, end};
 }
 
+// Where `field:` starts a line of an INFO text, and the value's extent; npos when absent.
+std::pair<size_t, size_t> infoField(std::string_view text, std::string_view field) {
+  size_t at = 0;
+  while ((at = text.find(field, at)) != std::string_view::npos) {
+    const size_t colon = at + field.size();
+    if ((at == 0 || text[at - 1] == '\n') && colon < text.size() && text[colon] == ':') {
+      const size_t end = text.find("\r\n", colon);
+      return {colon + 1, end == std::string_view::npos ? text.size() : end};
+    }
+    at = colon;
+  }
+  return {std::string_view::npos, std::string_view::npos};
+}
+
+// Counts a client of keywarden is found by on whichever master holds its key: summed over the
+// masters, so INFO through keywarden shows a client blocked on any of them (Redis's test suite
+// and operators wait for blocked_clients).
+constexpr std::string_view kSummedInfoFields[] = {"blocked_clients"};
+
+std::string sumInfoFields(std::string text, std::span<const std::string_view> all) {
+  for (std::string_view field : kSummedInfoFields) {
+    const auto [begin, end] = infoField(text, field);
+    if (begin == std::string_view::npos)
+      continue;
+    int64_t sum = 0;
+    for (std::string_view other : all) {
+      const auto [b, e] = infoField(other, field);
+      int64_t n = 0;
+      if (b != std::string_view::npos)
+        std::from_chars(other.data() + b, other.data() + e, n);
+      sum += n;
+    }
+    text.replace(begin, end - begin, std::to_string(sum));
+  }
+  return text;
+}
+
 }  // namespace
 
 std::optional<FanOut> fanOutOf(const CommandInfo* cmd, std::span<const std::string_view> args) {
@@ -306,7 +343,7 @@ std::string mergeFanOut(const FanOut& fan, std::span<const PartOutcome> outcomes
       }
       texts.push_back(text);
     }
-    return bulkReply(sumKeyspace(first, texts), type);
+    return bulkReply(sumInfoFields(sumKeyspace(first, texts), texts), type);
   }
   case FanOutMerge::kAnyOk:
     break;

@@ -17,7 +17,9 @@
 //   READONLY / READWRITE                      refused as a standalone Redis refuses them
 //
 // Replies by which a node says "not here" (MOVED, ASK) or "not now" (TRYAGAIN) never reach the
-// client: the request goes again (redirected()), up to upstream.max_redirects times.
+// client: the request goes again (redirected()), up to upstream.max_redirects times for MOVED and
+// ASK, and for TRYAGAIN as long as upstream.request_timeout_ms allows.
+#include <algorithm>
 #include <charconv>
 #include <random>
 
@@ -128,8 +130,11 @@ bool Session::routeCluster(const DecodedRequest& req, const CommandInfo* cmd) {
       return true;
     }
     case cluster::PlanKind::kSplit:
-      if (in_multi_ || watching_) {
-        refuse(kCrossSlot);  // a transaction keeps to one slot
+      // A transaction keeps to one slot. Between WATCH and MULTI a split read or write is not in
+      // the transaction: its parts go to their nodes as any client's (router.h: a WATCH hold
+      // keeps only the WATCHed node's requests on the pinned link).
+      if (in_multi_) {
+        refuse(kCrossSlot);
         return true;
       }
       startSplit(plan);
@@ -367,8 +372,16 @@ bool Session::redirectPart(ReplySlot* part, std::string_view bytes, UpstreamLink
 
 // Keeps what a redirect needs to send the request again.
 void Session::keepForResend(ReplySlot* slot, std::string_view raw, bool own_link) {
-  if (dest_.hash_slot == ReplySlot::kNoHashSlot)
+  if (dest_.hash_slot == ReplySlot::kNoHashSlot) {
+    // Sent by the keyless rule, though it may have keys keywarden does not know of (a command
+    // missing from its table: GEORADIUS, PFDEBUG...): a MOVED or ASK then names the slot, and
+    // the request follows it (redirected()) rather than the client seeing it.
+    if (clusterMode() && !in_multi_ && raw.size() <= kResendMax) {
+      slot->own_link = own_link;
+      slot->resend.assign(raw);
+    }
     return;
+  }
   slot->hash_slot = dest_.hash_slot;
   slot->own_link = own_link;
   // Inside a transaction the request is queued on the transaction's node: it cannot move.
@@ -378,9 +391,16 @@ void Session::keepForResend(ReplySlot* slot, std::string_view raw, bool own_link
 
 bool Session::redirected(ReplySlot* slot, std::string_view bytes, UpstreamLink* lane,
                          bool slot_local, std::string* replacement) {
-  if (bytes.size() < 5 || bytes[0] != '-' || slot->hash_slot == ReplySlot::kNoHashSlot)
+  if (bytes.size() < 5 || bytes[0] != '-' ||
+      (slot->hash_slot == ReplySlot::kNoHashSlot && slot->resend.empty()))
     return false;
   const cluster::Redirect r = cluster::parseClusterError(bytes);
+  if (slot->hash_slot == ReplySlot::kNoHashSlot) {
+    // A request routed as keyless (keepForResend): only "not here" says where it belongs.
+    if (r.kind != cluster::ClusterError::kMoved && r.kind != cluster::ClusterError::kAsk)
+      return false;
+    slot->hash_slot = r.slot;
+  }
   switch (r.kind) {
   case cluster::ClusterError::kNone:
   case cluster::ClusterError::kCrossSlot:
@@ -401,13 +421,27 @@ bool Session::redirected(ReplySlot* slot, std::string_view bytes, UpstreamLink* 
     break;
   }
   const UpstreamConfig& up = worker_->config().upstream;
-  if (slot->resend.empty() || ++slot->redirects > up.max_redirects) {
-    *replacement =
-        "-TRYAGAIN hash slot " + std::to_string(slot->hash_slot) +
-        (slot->resend.empty() ? " moved while the request was queued or in flight and it "
-                                "cannot be sent again; retry"
-                              : " keeps moving (too many redirects); retry") +
-        "\r\n";
+  // MOVED and ASK count against max_redirects. TRYAGAIN ("not now": a multi-key request over a
+  // slot whose keys are half migrated) says nothing about where the slot is: it is tried again
+  // for as long as the request timeout allows, however many times (a migration moving a slot's
+  // keys a few at a time answers TRYAGAIN for as long as it takes).
+  const bool try_again = r.kind == cluster::ClusterError::kTryAgain;
+  const uint64_t now_ns = worker_->nowNs();
+  const uint64_t waited_ms = (now_ns - std::min(now_ns, slot->start_ns)) / 1000000;
+  const uint64_t pause_ms = std::clamp<uint64_t>(waited_ms / 4, 5, 100);
+  const bool out_of_time = try_again && waited_ms + pause_ms >= up.request_timeout_ms;
+  // During a migration a multi-key request goes round: ASK from the source (its keys are not
+  // all there), TRYAGAIN from the target (not all there either). Each TRYAGAIN starts the count
+  // of redirects again; the request timeout bounds the whole.
+  if (try_again)
+    slot->redirects = 0;
+  if (slot->resend.empty() || out_of_time || (!try_again && ++slot->redirects > up.max_redirects)) {
+    const char* why = slot->resend.empty()
+                          ? " moved while the request was queued or in flight and it cannot be "
+                            "sent again; retry"
+                      : out_of_time ? " is still being migrated after the request timeout; retry"
+                                    : " keeps moving (too many redirects); retry";
+    *replacement = "-TRYAGAIN hash slot " + std::to_string(slot->hash_slot) + why + "\r\n";
     return false;
   }
   NodeId node = kNoNode;
@@ -420,9 +454,10 @@ bool Session::redirected(ReplySlot* slot, std::string_view bytes, UpstreamLink* 
     else if (r.kind == cluster::ClusterError::kMoved)
       worker_->overrideSlot(r.slot, node);  // at once, before the full refresh comes
   }
-  if (r.kind == cluster::ClusterError::kTryAgain || node == kNoNode) {
+  if (try_again || node == kNoNode) {
     // Not now, or a node this worker does not know yet: again shortly, by the map as it is then.
-    retryLater(slot, lane, slot_local, 10u << std::min<uint8_t>(slot->redirects, 6));
+    retryLater(slot, lane, slot_local,
+               try_again ? pause_ms : 10u << std::min<uint8_t>(slot->redirects, 6));
     return true;
   }
   Destination to = slotDestination(slot->hash_slot);

@@ -42,8 +42,8 @@ UpstreamLink* Router::sharedLink(NodeId node, std::string* cause) {
   // order sent. A client with nothing in flight may move: away from a link stuck behind a busy
   // script, so it hears -BUSY from Redis at once as a direct client would.
   for (const Lane& lane : lanes_)
-    if (lane.node == node && lane.link != pinned_ && lane.link->accepting() &&
-        lane.link->proto() == proto_)
+    if (lane.node == node && lane.link != pinned_ && !draining(lane.link) &&
+        lane.link->accepting() && lane.link->proto() == proto_)
       return lane.link;
   if (shared_ && shared_node_ == node && shared_->accepting() && shared_->proto() == proto_) {
     LinkPool* pool = poolOf(node, cause);
@@ -58,9 +58,14 @@ UpstreamLink* Router::sharedLink(NodeId node, std::string* cause) {
 
 UpstreamLink* Router::pin(NodeId node, std::string* cause) {
   if (pinned_ && node != pinned_node_) {
-    *cause = "this client holds a connection to another node (a transaction, WATCH or a "
-             "subscription there); the command was not sent";
-    return nullptr;
+    if (holds_ != 0) {
+      *cause = "this client holds a connection to another node (a transaction, WATCH or a "
+               "subscription there); the command was not sent";
+      return nullptr;
+    }
+    // Only replies keep it pinned (a transaction whose EXEC is in flight, an own-link request's):
+    // it goes back to its pool once they are in, and this client takes a link of `node` now.
+    retirePinned();
   }
   if (!pinned_) {
     LinkPool* pool = poolOf(node, cause);
@@ -178,7 +183,11 @@ void Router::sendDropped(std::string_view raw, uint32_t count) {
 }
 
 bool Router::hold(uint8_t holds, std::string* cause, const Destination& to) {
-  const NodeId node = pinned_ ? pinned_node_ : pools_ ? pools_->resolve(to.node) : kNoNode;
+  // A keyless hold stays on the pinned link; one for a node (a cluster transaction's first key)
+  // goes to that node's link (pin() retires a pinned link that only waits for replies).
+  const NodeId node = pinned_ && (holds_ != 0 || to.node == kAnyNode) ? pinned_node_
+                      : pools_                                        ? pools_->resolve(to.node)
+                                                                      : kNoNode;
   if (!pin(node, cause))
     return false;
   holds_ |= holds;
@@ -342,6 +351,43 @@ void Router::onReplyDelivered(UpstreamLink* lane, bool slot_local) {
 void Router::onLinkReply(UpstreamLink* link) {
   if (link == pinned_)
     maybeRelease();
+  else
+    releaseDrained(link);
+}
+
+bool Router::draining(const UpstreamLink* link) const {
+  for (const auto& [l, pool] : draining_)
+    if (l == link)
+      return true;
+  return false;
+}
+
+void Router::retirePinned() {
+  UpstreamLink* link = pinned_;
+  draining_.emplace_back(link, pinned_pool_);
+  pinned_ = nullptr;
+  pinned_pool_ = nullptr;
+  pinned_node_ = kNoNode;
+  releaseDrained(link);
+}
+
+void Router::releaseDrained(UpstreamLink* link) {
+  for (auto it = draining_.begin(); it != draining_.end(); ++it) {
+    if (it->first != link)
+      continue;
+    if (link->inflight() > 0)
+      return;
+    if (deferred_)
+      for (const Deferred& d : *deferred_)
+        if (d.target == link)
+          return;
+    LinkPool* pool = it->second;
+    draining_.erase(it);
+    if (last_ == link)
+      last_ = nullptr;
+    pool->release(link);
+    return;
+  }
 }
 
 void Router::maybeRelease() {
@@ -374,12 +420,22 @@ void Router::onLinkLost(UpstreamLink* link, std::vector<ReplySlot*>* orphans) {
     lanes_.erase(it);
     break;
   }
-  if (link != pinned_)
+  bool was_draining = false;
+  for (auto it = draining_.begin(); it != draining_.end(); ++it) {
+    if (it->first == link) {
+      draining_.erase(it);  // its pool closes it
+      was_draining = true;
+      break;
+    }
+  }
+  if (link != pinned_ && !was_draining)
     return;
-  pinned_ = nullptr;
-  pinned_pool_ = nullptr;
-  pinned_node_ = kNoNode;
-  holds_ = 0;
+  if (link == pinned_) {
+    pinned_ = nullptr;
+    pinned_pool_ = nullptr;
+    pinned_node_ = kNoNode;
+    holds_ = 0;
+  }
   if (deferred_) {
     for (auto it = deferred_->begin(); it != deferred_->end();) {
       if (it->target != link) {
@@ -419,6 +475,10 @@ void Router::detach(std::vector<ReplySlot*>* orphans) {
     pinned_node_ = kNoNode;
     pool->release(link);
   }
+  std::vector<std::pair<UpstreamLink*, LinkPool*>> drained;
+  drained.swap(draining_);
+  for (const auto& [link, pool] : drained)
+    pool->release(link);
 }
 
 }  // namespace kw

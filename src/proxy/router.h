@@ -26,7 +26,10 @@
 //
 // Release: a pinned link goes back to its LinkPool (which proves it clean with RESET before anyone
 // else gets it, see pinned_pool.h) when no hold is set, nothing is in flight on it and nothing
-// waits to be sent.
+// waits to be sent. A pinned link with no hold but replies still owed (a transaction's EXEC, a
+// BLPOP) that the client needs a pinned link of another node beside (cluster: the next
+// transaction or blocking command is for another master) drains: it stops being the pinned link,
+// and goes back once its replies are in.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proxy/node_id.h"
@@ -182,6 +186,11 @@ private:
                 bool blocking, uint32_t count, bool slot_local, uint64_t epoch);
   void sendDeferred();
   void maybeRelease();
+  // The pinned link, with no hold left, leaves its place for a link of another node: it is kept
+  // (draining_) until the replies owed on it are in, then goes back to its pool.
+  void retirePinned();
+  void releaseDrained(UpstreamLink* link);
+  bool draining(const UpstreamLink* link) const;
   Lane* laneOf(const UpstreamLink* link);
 
   RouteClient* client_;
@@ -201,6 +210,8 @@ private:
   std::vector<Lane> lanes_;
   // Allocated while something waits, freed once empty: an idle client holds no queue.
   std::unique_ptr<std::deque<Deferred>> deferred_;
+  // Formerly pinned links waiting for their last replies (retirePinned), with their pools.
+  std::vector<std::pair<UpstreamLink*, LinkPool*>> draining_;
 };
 
 }  // namespace kw

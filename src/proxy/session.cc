@@ -781,8 +781,9 @@ void Session::dispatchTransaction(const DecodedRequest& req, const CommandInfo& 
       worker_->stats().commands_local.add();
       return replyLocal("-ERR MULTI calls can not be nested\r\n");
     }
-    if (!in_multi_ && clusterMode() && !router_.pinned()) {
-      // Its node is the first keyed command's (routeCluster): until then it is answered here.
+    if (!in_multi_ && clusterMode() && router_.holds() == 0) {
+      // Its node is the first keyed command's (routeCluster): until then it is answered here. A
+      // link still pinned only for replies (the last transaction's EXEC) does not decide it.
       in_multi_ = true;
       multi_dirty_ = false;
       multi_queued_ = 0;
@@ -1472,8 +1473,8 @@ void Session::complete(ReplySlot* slot, std::string_view bytes) {
   slot->external = false;
   std::string transformed;
   std::string redirect_error;
-  if (from_upstream && slot->hash_slot != ReplySlot::kNoHashSlot && !bytes.empty() &&
-      bytes[0] == '-') {
+  if (from_upstream && (slot->hash_slot != ReplySlot::kNoHashSlot || !slot->resend.empty()) &&
+      !bytes.empty() && bytes[0] == '-') {
     // A cluster node's "not here" / "not now": the request goes again, the client never sees it.
     if (redirected(slot, bytes, lane, slot_local, &redirect_error))
       return;

@@ -20,10 +20,15 @@ const CLIENTS = Number(env.DIFF_CLIENTS || 12);
 const ONLY_CLIENT = env.DIFF_CLIENT === undefined || env.DIFF_CLIENT === '' ? null : Number(env.DIFF_CLIENT);
 const MAX_STEPS = Number(env.DIFF_MAX_STEPS || Infinity);
 const TARGET_REDIS = env.DIFF_TARGET === 'redis';
+// DIFF_UPSTREAM=cluster: keywarden in cluster mode over a 3-master, 3-replica Redis Cluster;
+// every client's keys and channels carry one hash tag (one slot), and what a cluster answers per
+// node is left out (see README.md).
+const CLUSTER = env.DIFF_UPSTREAM === 'cluster';
 const STRICT = env.DIFF_STRICT === '1';
 const KEEP_GOING = env.DIFF_KEEP_GOING === '1';
 const PIPELINE = env.DIFF_PIPELINE === undefined ? 0.3 : Number(env.DIFF_PIPELINE);
-const FAMILIES = selectFamilies(list(env.DIFF_FAMILIES), list(env.DIFF_SKIP));
+// SELECT of another db is refused by Redis Cluster (and by keywarden in front of one).
+const FAMILIES = selectFamilies(list(env.DIFF_FAMILIES), [...(list(env.DIFF_SKIP) || []), ...(CLUSTER && !list(env.DIFF_FAMILIES) ? ['select'] : [])]);
 const TRACE_FILE = env.DIFF_TRACE || null;
 
 const RUNS = [
@@ -42,6 +47,7 @@ function reproduceLine(run, client) {
   if (STRICT) parts.push('DIFF_STRICT=1');
   if (env.DIFF_PIPELINE !== undefined) parts.push(`DIFF_PIPELINE=${env.DIFF_PIPELINE}`);
   if (TARGET_REDIS) parts.push('DIFF_TARGET=redis');
+  if (CLUSTER) parts.push('DIFF_UPSTREAM=cluster');
   const alone = [...parts, `DIFF_CLIENT=${client}`];
   return `${parts.join(' ')} bash tests/differential/run.sh   (client alone: ${alone.join(' ')} ...)`;
 }
@@ -63,7 +69,7 @@ async function calibrateBusy(port) {
 }
 
 log(`differential: seed ${SEED}, ${CLIENTS} clients, ${SECONDS} s per run, runs ${RUNS.map((r) => r.name).join(',')}, ` +
-  `target ${TARGET_REDIS ? 'redis-server (generator self-check)' : 'keywarden'}, families ${FAMILIES.map((f) => f.name).join(',')}` +
+  `target ${TARGET_REDIS ? 'redis-server (generator self-check)' : CLUSTER ? 'keywarden over a Redis Cluster' : 'keywarden'}, families ${FAMILIES.map((f) => f.name).join(',')}` +
   `${STRICT ? ', strict' : ''}`);
 
 for (const run of RUNS) {
@@ -76,6 +82,11 @@ for (const run of RUNS) {
       dutServer = await h.startRedis();
       dutPort = dutServer.port;
       dutName = 'redis-2';
+    } else if (CLUSTER) {
+      const cluster = await h.startCluster({ masters: 3, replicasPerMaster: 1 });
+      dutServer = await h.startKeywarden({ cluster, args: run.args });
+      dutPort = dutServer.port;
+      dutName = 'keywarden';
     } else {
       const upstream = await h.startRedis();
       dutServer = await h.startKeywarden({ upstreamPort: upstream.port, args: run.args });
@@ -92,7 +103,7 @@ for (const run of RUNS) {
       },
     };
     const ctx = { name: run.name, seed: SEED, dutName, reproduce: (client) => reproduceLine(run, client) };
-    const opts = { families: FAMILIES, pipelineProb: PIPELINE, strict: STRICT, busyLoopsPerMs, bigValues: true };
+    const opts = { families: FAMILIES, pipelineProb: PIPELINE, strict: STRICT, busyLoopsPerMs, bigValues: true, cluster: CLUSTER };
     let trace;
     if (TRACE_FILE) {
       const fs = require('node:fs');

@@ -26,9 +26,20 @@ class Ctx {
     if (bump) this.gen++;
   }
 
+  // The part every key of this client generation starts with. With a cluster upstream
+  // (opts.cluster) it is a hash tag: all of a client's keys share one slot, so a multi-key
+  // command is one command on one node, as Redis Cluster requires.
+  keyPrefix() {
+    return this.opts.cluster ? `{dt${this.n}.${this.gen}}` : `dt${this.n}.${this.gen}`;
+  }
+
+  chanPrefix() {
+    return this.opts.cluster ? `{ch${this.n}.${this.gen}}` : `ch${this.n}.${this.gen}`;
+  }
+
   key(kind, i) {
     const idx = i === undefined ? this.rng.int(1, 3) : i;
-    return `dt${this.n}.${this.gen}:${kind}${idx}`;
+    return `${this.keyPrefix()}:${kind}${idx}`;
   }
 
   // A key of any kind: the source of WRONGTYPE errors.
@@ -46,16 +57,16 @@ class Ctx {
   }
 
   keyPattern() {
-    return `dt${this.n}.${this.gen}:*`;
+    return `${this.keyPrefix()}:*`;
   }
 
   chan(i) {
     const letter = this.rng.pick(['a', 'b', 'c']);
-    return `ch${this.n}.${this.gen}:${letter}${i === undefined ? this.rng.int(0, 3) : i}`;
+    return `${this.chanPrefix()}:${letter}${i === undefined ? this.rng.int(0, 3) : i}`;
   }
 
   chanPattern() {
-    const base = `ch${this.n}.${this.gen}:`;
+    const base = `${this.chanPrefix()}:`;
     return this.rng.pick([`${base}*`, `${base}a*`, `${base}b*`, `${base}?1`, `${base}[ab]2`]);
   }
 

@@ -29,7 +29,7 @@ module.exports = {
       [1, () => C(['BZMPOP', t, '1', z(), r.pick(['MIN', 'MAX'])], o)],
       [2, () => C(['XREAD', 'COUNT', '3', 'BLOCK', ms, 'STREAMS', k(), r.pick(['$', '0', `${x.streamSeq}-0`])], o)],
       [1, () => C(['XREADGROUP', 'GROUP', 'g1', `${x.tag()}k1`, 'COUNT', '2', 'BLOCK', ms, 'STREAMS', k(), '>'], o)],
-      [1, () => C(['WAIT', '0', ms], o)],
+      [x.opts.cluster ? 0 : 1, () => C(['WAIT', '0', ms], o)], // a cluster master has replicas
       [0.5, () => C(['BLPOP', l(), r.pick(['-1', 'abc'])])],
       [1, () => C(['RPUSH', l(), x.val()])],
     ])();

@@ -30,7 +30,7 @@ module.exports = {
         push(C(['MULTI'], { effect: (s) => { s.inMulti = true; s.queued = []; } }));
       }
       for (let i = r.int(0, 4); i > 0; i--) push(plainGen());
-      if (r.chance(0.2)) push(C(['SELECT', '2'], { onQueued: (s) => { s.multiSelect = true; } }));
+      if (!x.opts.cluster && r.chance(0.2)) push(C(['SELECT', '2'], { onQueued: (s) => { s.multiSelect = true; } }));
     } else if (!st.restricted && st.reply === 'on' && r.chance(0.3)) {
       variant = 'blocked';
       push(C(['BLPOP', x.key('l', 9), '0.5'], { blockMs: 500 }));

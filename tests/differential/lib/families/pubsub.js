@@ -45,7 +45,11 @@ const makeFamily = (shard) => ({
   gen(x) {
     const r = x.rng;
     const st = x.st;
-    const shardChan = () => `ch${x.n}.${x.gen}:s${r.int(0, 2)}`;
+    const shardChan = () => `${x.chanPrefix()}:s${r.int(0, 2)}`;
+    // With a cluster upstream, PUBLISH counts the receivers of the node it ran on and PUBSUB
+    // NUMSUB/CHANNELS/SHARDCHANNELS answer for one node: compared by type, or left out.
+    const cluster = x.opts.cluster;
+    const perNode = cluster ? 0 : 1;
     const sub = (kind, list) => C([kind, ...list], {
       base: list.length,
       effect: (s) => {
@@ -68,20 +72,20 @@ const makeFamily = (shard) => ({
     const publishHere = () => {
       const ch = shard ? shardChan() : x.chan();
       const n = shard ? (st.shardChannels.has(ch) ? 1 : 0) : receivers(st, ch);
-      return C([shard ? 'SPUBLISH' : 'PUBLISH', ch, x.val()], { base: 1 + n, cmp: n > 1 ? 'anyOrder' : undefined });
+      return C([shard ? 'SPUBLISH' : 'PUBLISH', ch, x.val()], { base: 1 + n, cmp: n > 1 ? 'anyOrder' : cluster && !shard ? 'type' : undefined });
     };
     const publishAux = () => {
       const ch = shard ? shardChan() : x.chan();
       const n = shard ? (st.shardChannels.has(ch) ? 1 : 0) : receivers(st, ch);
-      return { kind: 'aux', cmds: [C([shard ? 'SPUBLISH' : 'PUBLISH', ch, x.val()])], mainFrames: n };
+      return { kind: 'aux', cmds: [C([shard ? 'SPUBLISH' : 'PUBLISH', ch, x.val()], cluster && !shard ? { cmp: 'type' } : {})], mainFrames: n };
     };
     const choices = shard ? [
       [4, () => sub('SSUBSCRIBE', some(x, shardChan, 1, 3))],
       [3, () => unsub('SUNSUBSCRIBE', some(x, shardChan, 0, 3))],
       [0.3, () => C(['SSUBSCRIBE'], { rejected: true })],
       [3, publishAux],
-      [1, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDNUMSUB', shardChan(), shardChan()])], mainFrames: 0 })],
-      [0.5, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDCHANNELS', `ch${x.n}.${x.gen}:*`], { cmp: 'unordered' })], mainFrames: 0 })],
+      [perNode, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDNUMSUB', shardChan(), shardChan()])], mainFrames: 0 })],
+      [perNode * 0.5, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'SHARDCHANNELS', `${x.chanPrefix()}:*`], { cmp: 'unordered' })], mainFrames: 0 })],
       [1, () => C(['PING', ...(r.chance(0.5) ? [x.val()] : [])])],
     ] : [
       [4, () => sub('SUBSCRIBE', some(x, () => x.chan(), 1, 4))],
@@ -90,8 +94,8 @@ const makeFamily = (shard) => ({
       [2, () => unsub('PUNSUBSCRIBE', some(x, () => x.chanPattern(), 0, 3))],
       [0.3, () => C(['SUBSCRIBE'], { rejected: true })],
       [4, publishAux],
-      [1, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])], mainFrames: 0 })],
-      [0.5, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'CHANNELS', `ch${x.n}.${x.gen}:*`], { cmp: 'unordered' })], mainFrames: 0 })],
+      [perNode, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])], mainFrames: 0 })],
+      [perNode * 0.5, () => ({ kind: 'aux', cmds: [C(['PUBSUB', 'CHANNELS', `${x.chanPrefix()}:*`], { cmp: 'unordered' })], mainFrames: 0 })],
       [1, () => C(['PING', ...(r.chance(0.5) ? [x.val()] : [])])],
     ];
     if (st.restricted) {
@@ -100,10 +104,10 @@ const makeFamily = (shard) => ({
     } else {
       choices.push([2, publishHere]);
       if (!shard) {
-        choices.push([0.5, () => C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])]);
+        choices.push([perNode * 0.5, () => C(['PUBSUB', 'NUMSUB', x.chan(), x.chan()])]);
         choices.push([0.3, () => C(['PUBSUB', 'NUMPAT'], { cmp: 'type' })]);
       } else {
-        choices.push([0.5, () => C(['PUBSUB', 'SHARDNUMSUB', shardChan()])]);
+        choices.push([perNode * 0.5, () => C(['PUBSUB', 'SHARDNUMSUB', shardChan()])]);
       }
     }
     return r.weighted(choices)();
