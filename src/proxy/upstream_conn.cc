@@ -225,6 +225,19 @@ void UpstreamConn::failTls() {
   fail(cause);
 }
 
+// A read or write error. Over TLS before Redis sent any plaintext, Redis refused the handshake
+// (without an alert, or after one this end could not read): said and counted as such.
+void UpstreamConn::failSocket(std::string_view cause) {
+  if (!tls_ || tls_heard_) {
+    fail(cause);
+    return;
+  }
+  worker_->stats().upstream_tls_handshake_failures.add();
+  std::string text = "TLS handshake failed: ";
+  text.append(cause);
+  fail(text);
+}
+
 void UpstreamConn::startReading() {
   if (reading_ || read_paused_ || !socket_open_ || !connected_)
     return;
@@ -465,7 +478,7 @@ void UpstreamConn::flush() {
     if (tls_ && tls_->channel().failed())
       failTls();
     else
-      fail(uv_strerror(rc));
+      failSocket(uv_strerror(rc));
     return;
   }
   if (writer_.written() != before) {
@@ -479,7 +492,7 @@ void UpstreamConn::onWriteDone(void* owner, int status) {
   if (status == UV_ECANCELED || self->destroyed_)
     return;
   if (status < 0) {
-    self->fail(uv_strerror(status));
+    self->failSocket(uv_strerror(status));
     return;
   }
   self->last_progress_ns_ = uv_hrtime();
@@ -528,13 +541,8 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0 || self->destroyed_)
     return;
   if (nread < 0) {
-    std::string cause =
-        nread == UV_EOF ? "connection closed by upstream" : uv_strerror(static_cast<int>(nread));
-    if (self->tls_ && !self->tls_heard_) {  // Redis refused the handshake without an alert
-      self->worker_->stats().upstream_tls_handshake_failures.add();
-      cause = "TLS handshake failed: " + cause;
-    }
-    self->fail(cause);
+    self->failSocket(nread == UV_EOF ? "connection closed by upstream"
+                                     : uv_strerror(static_cast<int>(nread)));
     return;
   }
   self->worker_->stampNow();

@@ -154,6 +154,7 @@ private:
   std::string tlsServerName() const;
   void onTlsRead(std::string_view ciphertext);
   void failTls();
+  void failSocket(std::string_view cause);
   // Where the next plaintext goes: the worker's read buffer, or in place behind an incomplete
   // reply (with room for the bulk being waited for); then received() frames it.
   char* readRoom(size_t* room);
