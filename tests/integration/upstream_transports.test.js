@@ -4,7 +4,8 @@
 // links (MULTI, BLPOP, SUBSCRIBE), a feature's own connection (the near cache's invalidation
 // feed: a direct write invalidates), the startup probe (INFO shows the real Redis version, learned
 // over the same transport), and the failures an operator must be told about: an untrusted
-// certificate, a client certificate Redis requires and keywarden lacks, tls_verify = false.
+// certificate, a client certificate Redis requires and keywarden lacks, tls_verify = false; and a
+// Redis Cluster with TLS only (tls-cluster yes), whose nodes are reached at their TLS ports.
 // Every server these tests need is started here; one that cannot start fails the test.
 
 const assert = require('node:assert/strict');
@@ -323,6 +324,60 @@ describe('TLS upstream failures and options', () => {
     } finally {
       direct.close();
     }
+  });
+});
+
+// ---- Redis Cluster over TLS ----
+
+describe('Redis Cluster over TLS (tls-cluster yes, no plaintext ports)', () => {
+  h.proxyTest('the nodes are reached at their TLS ports; split commands and the probe work', { timeout: 60000 }, async () => {
+    const certs = h.makeCerts(path.join(h.makeTempDir('kw-uptls-cl-'), 'certs'));
+    const nodes = [];
+    for (let i = 0; i < 3; i++) {
+      nodes.push(await h.startRedisTls({
+        certs,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+          '--cluster-port', String(await h.freePort()), '--tls-cluster', 'yes', '--tls-replication', 'yes'],
+      }));
+    }
+    const create = await h.redisCli(['--tls', '--cacert', certs.ca.cert, '--cluster', 'create',
+      ...nodes.map((n) => `${h.HOST}:${n.port}`), '--cluster-yes'], { timeoutMs: 30000 });
+    assert.equal(create.code, 0, `${create.stdout}${create.stderr}`);
+    const target = { port: nodes[0].port, tls: h.tlsClientOptions(certs, null) };
+    const deadline = Date.now() + 20000;
+    while (!/cluster_state:ok/.test(String(await h.callOnce(target, ['CLUSTER', 'INFO'])))) {
+      if (Date.now() > deadline) assert.fail('the TLS cluster never reached cluster_state:ok');
+      await h.sleep(100);
+    }
+    // CLUSTER SHARDS over TLS names only tls-port: there is no plaintext port to fall back to.
+    assert.doesNotMatch(JSON.stringify(await h.callOnce(target, ['CLUSTER', 'SHARDS'])), /"port"/);
+
+    const dir = h.makeTempDir('kw-uptls-cl-kw-');
+    const port = await h.freePort();
+    const config = path.join(dir, 'keywarden.toml');
+    fs.writeFileSync(config, `[server]\nlisten = "${h.HOST}:${port}"\nworkers = 2\n` +
+      `[upstream]\nmode = "cluster"\nseeds = ["${h.HOST}:${nodes[0].port}"]\ntls = true\n` +
+      `tls_ca_file = "${certs.ca.cert}"\n[metrics]\nenabled = false\n`);
+    const kw = await h.startKeywardenWith({ args: ['-c', config], port, dir });
+    const c = await RawClient.connect(port);
+    try {
+      for (let i = 0; i < 30; i++) assert.equal(await c.call('SET', `cl:${i}`, `v${i}`), 'OK');
+      assert.equal(await c.call('GET', 'cl:17'), 'v17');
+      assert.equal(await c.call('MSET', 'a', '1', 'b', '2', 'c', '3'), 'OK');
+      assert.deepEqual(await c.call('MGET', 'a', 'b', 'c'), ['1', '2', '3']);
+      assert.equal(await c.call('DBSIZE'), 33);
+      const info = String(await c.call('INFO', 'server'));
+      assert.equal(infoField(info, 'upstream_transport'), 'tls');
+      const links = (await c.call('KEYWARDEN', 'UPSTREAM')).filter((l) => l.includes('role=shared') && l.includes('state=ready'));
+      const addrs = new Set(links.map((l) => / addr=(\S+)/.exec(l)[1]));
+      assert.deepEqual([...addrs].sort(), nodes.map((n) => `${h.HOST}:${n.port}`).sort());
+      for (const l of links) assert.match(l, / tls=TLSv1\.[23]/);
+      const version = infoField(await h.callOnce(target, ['INFO', 'server']), 'redis_version');
+      await waitProbe(port, version);
+    } finally {
+      c.close();
+    }
+    await kw.stop();
   });
 });
 
