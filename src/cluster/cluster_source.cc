@@ -23,6 +23,14 @@ std::string hostOf(const ClusterNode& n, const std::string& seed_host) {
   return n.host;
 }
 
+// The port keywarden connects to: over TLS the node's TLS port (CLUSTER SHARDS names it tls-port;
+// CLUSTER SLOTS asked over TLS reports it as the port), else its plain port. 0: none.
+uint16_t portFor(const ClusterNode& n, bool tls) {
+  if (tls)
+    return n.tls_port != 0 ? n.tls_port : n.port;
+  return n.port;
+}
+
 }  // namespace
 
 ClusterSource::ClusterSource(const UpstreamConfig& upstream) : upstream_(upstream) {}
@@ -105,7 +113,14 @@ bool ClusterSource::fetch(const std::string& host, uint16_t port,
   if (!resolveNode(host, port, &addr, error))
     return false;
   NodeQuery q;
-  if (!q.connect(addr, upstream_.connect_timeout_ms, upstream_.username, upstream_.password, error))
+  NodeTls tls;
+  if (upstream_.tls.enabled) {
+    tls.context = shared_->tls.upstreamContext();
+    tls.server_name = upstream_.tls.server_name.empty() ? host : upstream_.tls.server_name;
+    tls.session_key = host + ":" + std::to_string(port);
+  }
+  if (!q.connect(addr, upstream_.connect_timeout_ms, upstream_.username, upstream_.password, error,
+                 upstream_.tls.enabled ? &tls : nullptr))
     return false;
   std::string reply;
   if (!q.command({"CLUSTER", "SHARDS"}, &reply, error))
@@ -134,17 +149,18 @@ ClusterSource::build(const SlotMap& map, const std::string& seed_host, std::stri
     for (size_t i = 0; i < map.nodes().size(); ++i) {
       const ClusterNode& n = map.node(static_cast<uint16_t>(i));
       const bool master = n.role == NodeRole::kMaster;
-      if ((pass == 0) != master || n.endpoint == Endpoint::kUnknown || n.port == 0)
+      const uint16_t port = portFor(n, upstream_.tls.enabled);
+      if ((pass == 0) != master || n.endpoint == Endpoint::kUnknown || port == 0)
         continue;
       const std::string host = hostOf(n, seed_host);
       sockaddr_storage addr{};
       std::string why;
-      if (!resolveNode(host, n.port, &addr, &why)) {
+      if (!resolveNode(host, port, &addr, &why)) {
         *error = "cannot resolve node " + host + ": " + why;
         continue;  // routed to no one until it resolves: its slots answer CLUSTERDOWN
       }
       const NodeId master_of = !master && n.master < ids.size() ? ids[n.master] : kNoNode;
-      ids[i] = b.node(host + ":" + std::to_string(n.port), addr, master, master_of);
+      ids[i] = b.node(host + ":" + std::to_string(port), addr, master, master_of);
     }
   }
   uint32_t first = 0;
@@ -167,8 +183,9 @@ void ClusterSource::readMap(RefreshCause cause) {
     std::lock_guard<std::mutex> lock(mu_);
     if (map_)
       for (uint16_t m : map_->masters())
-        candidates.emplace_back(map_->node(m).host.empty() ? last_source_ : map_->node(m).host,
-                                map_->node(m).port);
+        if (const uint16_t port = portFor(map_->node(m), upstream_.tls.enabled); port != 0)
+          candidates.emplace_back(map_->node(m).host.empty() ? last_source_ : map_->node(m).host,
+                                  port);
   }
   for (const HostPort& seed : upstream_.seeds)
     candidates.emplace_back(seed.host, seed.port);

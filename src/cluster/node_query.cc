@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,38 +37,45 @@ void NodeQuery::close() {
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = -1;
+  tls_.reset();
+}
+
+bool NodeQuery::failWith(std::string reason, std::string* error) {
+  *error = std::move(reason);
+  close();
+  return false;
 }
 
 bool NodeQuery::connect(const sockaddr_storage& addr, uint32_t timeout_ms, std::string_view user,
-                        std::string_view password, std::string* error) {
+                        std::string_view password, std::string* error, const NodeTls* tls) {
   close();
   timeout_ms_ = timeout_ms;
   fd_ = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) {
-    *error = std::strerror(errno);
-    return false;
-  }
-  const socklen_t len = addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
-    *error = std::strerror(errno);
-    close();
-    return false;
-  }
-  if (!waitFor(fd_, POLLOUT, timeout_ms)) {
-    *error = "connect timeout";
-    close();
-    return false;
-  }
+  if (fd_ < 0)
+    return failWith(std::strerror(errno), error);
+  socklen_t len = sizeof(sockaddr_in);
+  if (addr.ss_family == AF_INET6)
+    len = sizeof(sockaddr_in6);
+  else if (addr.ss_family == AF_UNIX)
+    len = sizeof(sockaddr_un);
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS)
+    return failWith(std::strerror(errno), error);
+  if (!waitFor(fd_, POLLOUT, timeout_ms))
+    return failWith("connect timeout", error);
   int err = 0;
   socklen_t err_len = sizeof err;
   getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &err_len);
-  if (err != 0) {
-    *error = std::strerror(err);
-    close();
-    return false;
+  if (err != 0)
+    return failWith(std::strerror(err), error);
+  if (addr.ss_family != AF_UNIX) {
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (tls != nullptr) {
+    tls_ = TlsChannel::connect(tls->context, tls->server_name, tls->session_key);
+    if (!handshake(error))
+      return false;
+  }
   if (password.empty())
     return true;
   std::vector<std::string_view> auth{"AUTH"};
@@ -77,12 +85,81 @@ bool NodeQuery::connect(const sockaddr_storage& addr, uint32_t timeout_ms, std::
   std::string reply;
   if (!command(auth, &reply, error))
     return false;
-  if (reply != "+OK\r\n") {
-    *error = "AUTH: " + reply.substr(0, reply.find('\r'));
-    close();
-    return false;
+  if (reply != "+OK\r\n")
+    return failWith("AUTH: " + reply.substr(0, reply.find('\r')), error);
+  return true;
+}
+
+bool NodeQuery::handshake(std::string* error) {
+  char buf[16384];
+  for (;;) {
+    if (!sendPending(error))
+      return false;
+    if (tls_->failed())
+      return failWith("TLS handshake failed: " + tls_->failureReason(), error);
+    if (tls_->handshakeDone())
+      return true;
+    if (!waitFor(fd_, POLLIN, timeout_ms_))
+      return failWith("TLS handshake timeout", error);
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n == 0)
+      return failWith("TLS handshake failed: connection closed", error);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR)
+        continue;
+      return failWith(std::strerror(errno), error);
+    }
+    tls_->feedCiphertext(std::string_view(buf, static_cast<size_t>(n)));
+  }
+}
+
+bool NodeQuery::sendPending(std::string* error) {
+  if (!tls_ || !tls_->hasCiphertext())
+    return true;
+  std::string out;
+  tls_->takeCiphertext(&out);
+  return sendAll(out, error);
+}
+
+bool NodeQuery::sendAll(std::string_view bytes, std::string* error) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+      return failWith(std::strerror(errno), error);
+    if (!waitFor(fd_, POLLOUT, timeout_ms_))
+      return failWith("write timeout", error);
   }
   return true;
+}
+
+bool NodeQuery::receive(std::string* out, std::string* error) {
+  char buf[16384];
+  if (!waitFor(fd_, POLLIN, timeout_ms_))
+    return failWith("read timeout", error);
+  const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+  if (n == 0)
+    return failWith("connection closed", error);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR)
+      return true;
+    return failWith(std::strerror(errno), error);
+  }
+  if (!tls_) {
+    out->append(buf, static_cast<size_t>(n));
+    return true;
+  }
+  tls_->feedCiphertext(std::string_view(buf, static_cast<size_t>(n)));
+  tls_->readPlaintext(out);
+  if (tls_->failed())
+    return failWith("TLS error: " + tls_->failureReason(), error);
+  if (tls_->peerClosed())
+    return failWith("connection closed", error);
+  return sendPending(error);  // answers to key updates
 }
 
 bool NodeQuery::command(const std::vector<std::string_view>& args, std::string* reply,
@@ -95,27 +172,16 @@ bool NodeQuery::command(const std::vector<std::string_view>& args, std::string* 
   resp::arrayHeader(&out, static_cast<int64_t>(args.size()));
   for (std::string_view a : args)
     resp::bulk(&out, a);
-  size_t sent = 0;
-  while (sent < out.size()) {
-    const ssize_t n = ::send(fd_, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      *error = std::strerror(errno);
-      close();
+  if (tls_) {
+    if (tls_->writePlaintext(out) != out.size())
+      return failWith("TLS error: " + tls_->failureReason(), error);
+    if (!sendPending(error))
       return false;
-    }
-    if (!waitFor(fd_, POLLOUT, timeout_ms_)) {
-      *error = "write timeout";
-      close();
-      return false;
-    }
+  } else if (!sendAll(out, error)) {
+    return false;
   }
   reply->clear();
   ReplyScanner scanner;
-  char buf[16384];
   for (;;) {
     ReplyScanner::Frame frame;
     const ReplyScanner::Status st = scanner.scan(*reply, &frame);
@@ -123,30 +189,10 @@ bool NodeQuery::command(const std::vector<std::string_view>& args, std::string* 
       reply->resize(frame.length);  // (nothing is pipelined behind it)
       return true;
     }
-    if (st == ReplyScanner::Status::kError) {
-      *error = std::string("bad reply: ") + scanner.error();
-      close();
+    if (st == ReplyScanner::Status::kError)
+      return failWith(std::string("bad reply: ") + scanner.error(), error);
+    if (!receive(reply, error))
       return false;
-    }
-    if (!waitFor(fd_, POLLIN, timeout_ms_)) {
-      *error = "read timeout";
-      close();
-      return false;
-    }
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n == 0) {
-      *error = "connection closed";
-      close();
-      return false;
-    }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR)
-        continue;
-      *error = std::strerror(errno);
-      close();
-      return false;
-    }
-    reply->append(buf, static_cast<size_t>(n));
   }
 }
 

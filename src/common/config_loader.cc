@@ -404,6 +404,14 @@ bool readNodeList(TableReader& r, std::string_view key, std::vector<HostPort>* o
     HostPort hp;
     std::string reason;
     SocketAddress resolved;
+    if (isUnixAddress(text)) {
+      r.error(line, key,
+              std::string(key == "seeds" ? "a cluster is reached over TCP (its nodes announce "
+                                           "host:port), got "
+                                         : "sentinels are reached over TCP, got ") +
+                  quote(text));
+      return false;
+    }
     if (!parseHostPort(text, false, &hp, &reason)) {
       r.error(line, key, "expected HOST:PORT or [IPV6]:PORT (" + reason + "), got " + quote(text));
       return false;
@@ -474,7 +482,8 @@ void readUpstream(TableReader& r, UpstreamConfig* c) {
   }
   r.readInt("topology_refresh_ms", 100, kU32Max, &c->topology_refresh_ms);
   r.readInt("max_redirects", 1, 16, &c->max_redirects);
-  r.readHostPort("address", AddressUse::kConnect, &c->address, !cluster && !sentinel_mode);
+  r.readHostPort("address", AddressUse::kConnect, &c->address, !cluster && !sentinel_mode,
+                 /*allow_unix=*/true);
   r.readString("username", &c->username);
   r.readString("password", &c->password);
   r.readInt("db", 0, std::numeric_limits<int>::max(), &c->db);
@@ -488,6 +497,10 @@ void readUpstream(TableReader& r, UpstreamConfig* c) {
   r.readInt("pinned_pool_size", 0, 65536, &c->pinned_pool_size);
   r.readInt("busy_threshold_ms", 0, kU32Max, &c->busy_threshold_ms);
   readUpstreamTls([&r](std::string_view key) { return r.claim(key); }, r.errorSink(), &c->tls);
+  // Redis serves TLS on its tls-port only, never on its unixsocket.
+  if (c->tls.enabled && c->address.isUnix())
+    r.error(r.lineOfKey("tls"), "tls",
+            "a Unix socket upstream is not TLS (Redis serves TLS on its tls-port only)");
   if (c->reconnect_backoff_max_ms < c->reconnect_backoff_min_ms) {
     r.error(r.lineOfKey("reconnect_backoff_max_ms"), "reconnect_backoff_max_ms",
             "must be >= reconnect_backoff_min_ms (" + std::to_string(c->reconnect_backoff_min_ms) +

@@ -1,6 +1,7 @@
 // "unix:/path": a Unix domain socket where the configuration takes an address (server.listen,
-// --listen). The text form and its checks; the socket address itself is made by resolveHostPort
-// (net_address.h), the listening socket by client_listener.h.
+// --listen, upstream.address). The text form and its checks; the socket address itself is made
+// by resolveHostPort (net_address.h), the listening socket by client_listener.h, the connections
+// to Redis by upstream_conn.h.
 //
 //   text                         result
 //   unix:/run/keywarden/kw.sock  the path "/run/keywarden/kw.sock"

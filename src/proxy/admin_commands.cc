@@ -258,6 +258,11 @@ std::string Session::proxyInfo(std::string_view section) const {
     out += "uptime_in_days:" + std::to_string(up_s / 86400) + "\r\n";
     out += "workers:" + std::to_string(sh.workers.size()) + "\r\n";
     out += "upstream:" + sh.upstream_name + "\r\n";
+    out += std::string("upstream_transport:") +
+           (c.upstream.mode == UpstreamMode::kStandalone && c.upstream.address.isUnix() ? "unix"
+            : c.upstream.tls.enabled                                                    ? "tls"
+                                                                                        : "tcp") +
+           "\r\n";
     out += "config_file:" + c.source_path + "\r\n";
     out += "config_reloads:" + std::to_string(sh.reloads.load()) + "\r\n";
     out += "\r\n";
@@ -1052,6 +1057,9 @@ void Session::cmdKeywarden(const DecodedRequest& req) {
                 *t += " upstream_id=" + std::to_string(c->upstreamId());
                 if (c->upstreamId() < 0)
                   c->learnId();  // a quiet link's id is learned when asked for: -1 until then
+                *t += " addr=" + c->pool()->name();  // "host:port" or "unix:/path"
+                if (const std::string_view v = c->tlsVersion(); !v.empty())
+                  *t += " tls=" + std::string(v) + (c->tlsResumed() ? " tls_resumed=1" : "");
                 if (c->state() == UpstreamConn::State::kDown)
                   *t += " cause=" + c->downCause();
                 *t += "\n";

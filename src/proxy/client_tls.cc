@@ -17,6 +17,10 @@ ClientTls::ClientTls(std::shared_ptr<const TlsContext> context, uv_stream_t* str
     : channel_(TlsChannel::accept(std::move(context))), stream_(stream), owner_(owner),
       done_(done) {}
 
+ClientTls::ClientTls(std::unique_ptr<TlsChannel> channel, uv_stream_t* stream, void* owner,
+                     DoneFn done)
+    : channel_(std::move(channel)), stream_(stream), owner_(owner), done_(done) {}
+
 ClientTls::~ClientTls() {
   // A write still in flight is cancelled by libuv when the handle closes, before the session (and
   // this) is freed; its callback has then run and released the request.

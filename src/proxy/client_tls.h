@@ -1,6 +1,8 @@
-// The TLS transport of one client connection: its TlsChannel (src/tls/) and the ciphertext on its
-// way to the socket. A session accepted on the TLS listener owns one (Session::tls_, the only
-// thing a plaintext session pays for TLS: a null pointer); session_tls.cc drives it:
+// The TLS transport of one connection: its TlsChannel (src/tls/) and the ciphertext on its way to
+// the socket. A session accepted on the TLS listener owns one (Session::tls_, the only thing a
+// plaintext session pays for TLS: a null pointer); session_tls.cc drives it. An upstream
+// connection with upstream.tls owns one too (UpstreamConn::tls_, the client side: its channel
+// made by TlsChannel::connect), driven the same way by upstream_conn.cc:
 //
 //   event                          the session calls          and then
 //   bytes read from the socket     feed(ciphertext)           read(): the plaintext goes into its
@@ -42,8 +44,11 @@ public:
   using DoneFn = void (*)(void* owner, int status);
   static constexpr size_t kEncryptBatch = 128 * 1024;
 
+  // The server side of a client accepted on the TLS listener.
   ClientTls(std::shared_ptr<const TlsContext> context, uv_stream_t* stream, void* owner,
             DoneFn done);
+  // A channel made by the caller (the client side towards Redis: TlsChannel::connect).
+  ClientTls(std::unique_ptr<TlsChannel> channel, uv_stream_t* stream, void* owner, DoneFn done);
   ~ClientTls();
   ClientTls(const ClientTls&) = delete;
   ClientTls& operator=(const ClientTls&) = delete;

@@ -168,8 +168,9 @@ void onProbe(uv_timer_t* t) {
     if (any == kNoNode || !parseHostPort(topology->node(any).name, false, &hp, &reason))
       return;
     up.address = hp;
+    up.seeds = {hp};  // a cluster is probed through its first seed (upstream_probe.cc): this one
   }
-  if (!probeUpstream(up, &facts, &error)) {
+  if (!probeUpstream(up, m->shared->tls.upstreamContext(), &facts, &error)) {
     KW_LOG_DEBUG("upstream probe failed (%s); retrying", error.c_str());
     return;
   }
@@ -212,10 +213,11 @@ bool Server::start(std::string* error) {
   shared_->features = std::move(features_);
   shared_->upstream_name = topology_->name();
   shared_->topology_source = topology_.get();
-  if (!topology_->start(shared_.get(), error))
-    return false;
+  // The contexts first: the topology source connects with the upstream's (cluster over TLS).
   shared_->tls.publish(tls_, *config_);
   tls_ = TlsContexts{};  // the shared state holds them now
+  if (!topology_->start(shared_.get(), error))
+    return false;
   if (!bindListeners(error)) {
     if (!unix_path_.empty())
       removeUnixSocket(unix_path_, unix_inode_);

@@ -32,6 +32,9 @@ namespace kw {
   X(upstream_connects, "upstream connections established")                                         \
   X(upstream_connect_failures, "upstream connection attempts that failed")                         \
   X(upstream_reconnects, "upstream reconnections after a failure")                                 \
+  X(upstream_tls_handshakes, "TLS handshakes with the upstream completed")                         \
+  X(upstream_tls_resumed, "TLS handshakes with the upstream that resumed an earlier session")      \
+  X(upstream_tls_handshake_failures, "TLS handshakes with the upstream that failed or timed out")  \
   X(upstream_unexpected_push, "push frames dropped on shared upstream connections")                \
   X(upstream_not_master, "new upstream links closed: the node was not the master (ROLE check)")    \
   X(upstream_readonly_closed, "upstream links closed after -READONLY: the master was demoted")     \

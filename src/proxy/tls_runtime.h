@@ -10,8 +10,8 @@
 //   the handshake failure log  workers (LogLimiter: a mutex      -
 //                              taken by failures only)
 //
-// The upstream context is kept beside the server one for keywarden's connections to Redis; the
-// upstream side reads it when it lands (nothing uses it yet).
+// The upstream context is kept beside the server one for keywarden's connections to Redis: each
+// upstream connection, the topology source and the probe take it when they connect.
 #pragma once
 
 #include <array>

@@ -1,6 +1,7 @@
 #include "proxy/upstream_conn.h"
 
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <charconv>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "proxy/client_tls.h"
 #include "proxy/reply_slot.h"
 #include "proxy/resp_writer.h"
 #include "proxy/session.h"
@@ -54,6 +56,20 @@ UpstreamConn::UpstreamConn(Worker* worker, UpstreamPool* pool, int proto, Role r
   db_ = worker_->config().upstream.db;
 }
 
+UpstreamConn::~UpstreamConn() = default;
+
+std::string_view UpstreamConn::tlsVersion() const {
+  return tls_ && connected_ ? tls_->channel().version() : std::string_view();
+}
+
+bool UpstreamConn::tlsResumed() const {
+  return tls_ && connected_ && tls_->channel().resumed();
+}
+
+bool UpstreamConn::unixSocket() const {
+  return pool_->address().ss_family == AF_UNIX;
+}
+
 void UpstreamConn::start() {
   connect();
 }
@@ -83,21 +99,30 @@ void UpstreamConn::connect() {
   mode_ = LinkMode::kFramed;
   proto_ = pool_proto_;
   read_paused_ = false;
-  uv_tcp_init(worker_->loop(), &tcp_);
-  tcp_.data = this;
+  tls_.reset();  // the previous socket's channel (its handle is closed: no write in flight)
+  tls_heard_ = false;
+  const bool unix_socket = unixSocket();
+  if (unix_socket)
+    uv_pipe_init(worker_->loop(), &handle_.pipe, 0);
+  else
+    uv_tcp_init(worker_->loop(), &handle_.tcp);
+  stream()->data = this;
   socket_open_ = true;
-  uv_tcp_nodelay(&tcp_, 1);
-  writer_.init(reinterpret_cast<uv_stream_t*>(&tcp_), this, &UpstreamConn::onWriteDone,
-               &worker_->chunks());
+  writer_.init(stream(), this, &UpstreamConn::onWriteDone, &worker_->chunks());
   connect_req_.data = this;
-  int rc =
-      uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&pool_->address()),
-                     &UpstreamConn::onConnect);
-  if (rc < 0) {
-    fail(uv_strerror(rc));
+  armTimer(worker_->config().upstream.connect_timeout_ms);
+  if (unix_socket) {
+    // (uv_pipe_connect reports every error through onConnect.)
+    const auto* un = reinterpret_cast<const sockaddr_un*>(&pool_->address());
+    uv_pipe_connect(&connect_req_, &handle_.pipe, un->sun_path, &UpstreamConn::onConnect);
     return;
   }
-  armTimer(worker_->config().upstream.connect_timeout_ms);
+  uv_tcp_nodelay(&handle_.tcp, 1);
+  const int rc = uv_tcp_connect(&connect_req_, &handle_.tcp,
+                                reinterpret_cast<const sockaddr*>(&pool_->address()),
+                                &UpstreamConn::onConnect);
+  if (rc < 0)
+    fail(uv_strerror(rc));
 }
 
 void UpstreamConn::onConnect(uv_connect_t* req, int status) {
@@ -108,16 +133,119 @@ void UpstreamConn::onConnect(uv_connect_t* req, int status) {
     self->fail(uv_strerror(status));
     return;
   }
-  self->queueHandshake();
+  self->connected_ = true;
+  if (self->worker_->config().upstream.tls.enabled) {
+    if (!self->startTls())
+      return;
+  } else {
+    self->queueHandshake();
+  }
   self->startReading();
   self->worker_->markDirty(self);
 }
 
-void UpstreamConn::startReading() {
-  if (reading_ || read_paused_ || !socket_open_ || state_ != State::kReady)
+// The TLS handshake comes first; the RESP handshake is queued when it completes (onTlsRead).
+bool UpstreamConn::startTls() {
+  std::shared_ptr<const TlsContext> context = worker_->shared().tls.upstreamContext();
+  if (!context) {
+    fail("TLS handshake failed: no TLS context for the upstream");
+    return false;
+  }
+  tls_ = std::make_unique<ClientTls>(
+      TlsChannel::connect(std::move(context), tlsServerName(), pool_->name()), stream(), this,
+      &UpstreamConn::onWriteDone);
+  if (tls_->channel().failed()) {
+    failTls();
+    return false;
+  }
+  return true;
+}
+
+// upstream.tls_server_name, else the host the node is reached at ("host:port", "[v6]:port").
+std::string UpstreamConn::tlsServerName() const {
+  const std::string& configured = worker_->config().upstream.tls.server_name;
+  if (!configured.empty())
+    return configured;
+  std::string_view host = pool_->name();
+  const size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos)
+    host = host.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return std::string(host);
+}
+
+void UpstreamConn::onTlsRead(std::string_view ciphertext) {
+  switch (tls_->feed(ciphertext)) {
+  case ClientTls::Progress::kFailed:
+    return failTls();
+  case ClientTls::Progress::kHandshaking:
+    if (!tls_->idle())
+      worker_->markDirty(this);  // the channel's next flight goes out at this turn's flush
     return;
-  if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConn::onAlloc,
-                    &UpstreamConn::onRead) == 0)
+  case ClientTls::Progress::kEstablished:
+    worker_->stats().upstream_tls_handshakes.add();
+    if (tls_->channel().resumed())
+      worker_->stats().upstream_tls_resumed.add();
+    queueHandshake();
+    worker_->markDirty(this);
+    break;
+  case ClientTls::Progress::kOpen:
+    break;
+  }
+  // Everything the channel can decrypt now, framed as a plaintext read's bytes would be.
+  while (state_ == State::kReady) {
+    size_t room = 0;
+    char* at = readRoom(&room);
+    const size_t n = tls_->read(at, room);
+    if (n == 0)
+      break;
+    tls_heard_ = true;
+    received(at, n);
+  }
+  if (state_ != State::kReady)
+    return;
+  if (tls_->channel().failed())
+    return failTls();  // a corrupt record, an alert from Redis
+  if (tls_->peerClosed())
+    return fail("connection closed by upstream");
+  if (!tls_->idle())
+    worker_->markDirty(this);  // answers to key updates
+}
+
+// Under TLS 1.3 the client's side of the handshake is done before Redis has checked the client's
+// certificate: a refusal (no certificate, an untrusted one) arrives as an alert after it. Until
+// Redis has sent any plaintext, a failure is therefore the handshake's.
+void UpstreamConn::failTls() {
+  const TlsChannel& channel = tls_->channel();
+  tls_->writeFinal();  // the alert that tells Redis why
+  const bool handshake = !channel.handshakeDone() || !tls_heard_;
+  std::string cause = handshake ? "TLS handshake failed: " : "TLS error: ";
+  cause += channel.failureReason();
+  if (handshake)
+    worker_->stats().upstream_tls_handshake_failures.add();
+  fail(cause);
+}
+
+// A read or write error. Over TLS before Redis sent any plaintext, Redis refused the handshake
+// (without an alert, or after one this end could not read): said and counted as such.
+void UpstreamConn::failSocket(std::string_view cause) {
+  if (!tls_ || tls_heard_) {
+    fail(cause);
+    return;
+  }
+  worker_->stats().upstream_tls_handshake_failures.add();
+  std::string text = "TLS handshake failed: ";
+  text.append(cause);
+  fail(text);
+}
+
+void UpstreamConn::startReading() {
+  if (reading_ || read_paused_ || !socket_open_ || !connected_)
+    return;
+  if (state_ != State::kReady && !(state_ == State::kConnecting && tls_))
+    return;
+  if (uv_read_start(stream(), &UpstreamConn::onAlloc, &UpstreamConn::onRead) == 0)
     reading_ = true;
 }
 
@@ -127,7 +255,7 @@ void UpstreamConn::pauseReading(bool paused) {
   read_paused_ = paused;
   if (paused) {
     if (reading_)
-      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+      uv_read_stop(stream());
     reading_ = false;
     return;
   }
@@ -141,7 +269,8 @@ void UpstreamConn::pauseReading(bool paused) {
 std::string UpstreamConn::localAddr() const {
   sockaddr_storage ss{};
   int len = sizeof ss;
-  if (!socket_open_ || uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+  if (!socket_open_ || unixSocket() ||
+      uv_tcp_getsockname(&handle_.tcp, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
     return {};
   char host[INET6_ADDRSTRLEN] = "";
   int port = 0;
@@ -202,9 +331,11 @@ void UpstreamConn::learnId() {
       });
 }
 
+// Not over a Unix socket: Redis shows every client of one as "/path:0", so a quiet link's id
+// could not be learned from CLIENT LIST by its address; HELLO tells it instead.
 bool UpstreamConn::quietHandshake() const {
   return role_ == Role::kPinned && pool_proto_ == 2 && pool_->identity().password.empty() &&
-         worker_->config().upstream.db == 0;
+         worker_->config().upstream.db == 0 && !unixSocket();
 }
 
 void UpstreamConn::appendHandshake(std::string* out, std::deque<InFlight>* checks) {
@@ -356,12 +487,18 @@ void UpstreamConn::sendRaw(std::string_view bytes) {
 }
 
 void UpstreamConn::flush() {
-  if (state_ != State::kReady || destroyed_)
+  if (destroyed_ || !connected_)
+    return;
+  // While TLS is handshaking (kConnecting), only the channel's own flights leave.
+  if (state_ != State::kReady && !(state_ == State::kConnecting && tls_))
     return;
   const uint64_t before = writer_.written();
-  int rc = writer_.flush();
+  const int rc = tls_ ? tls_->flush(&writer_) : writer_.flush();
   if (rc < 0) {
-    fail(uv_strerror(rc));
+    if (tls_ && tls_->channel().failed())
+      failTls();
+    else
+      failSocket(uv_strerror(rc));
     return;
   }
   if (writer_.written() != before) {
@@ -375,29 +512,48 @@ void UpstreamConn::onWriteDone(void* owner, int status) {
   if (status == UV_ECANCELED || self->destroyed_)
     return;
   if (status < 0) {
-    self->fail(uv_strerror(status));
+    self->failSocket(uv_strerror(status));
     return;
   }
   self->last_progress_ns_ = uv_hrtime();
   self->worker_->upstreamDrained(self->writer_.buffered());
-  if (self->writer_.buffered() > 0)
+  if (self->writer_.buffered() > 0 || (self->tls_ && !self->tls_->idle()))
     self->worker_->markDirty(self);
 }
 
 // While an incomplete reply is kept, the next bytes are read in place behind it, with room for
 // the whole bulk being waited for when the scanner knows its size.
+// Over TLS, ciphertext always goes to the worker's buffer (the channel copies it) and the
+// plaintext is decrypted to where readRoom says.
 void UpstreamConn::onAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* self = static_cast<UpstreamConn*>(h->data);
-  if (self->partial_.empty()) {
+  if (self->tls_) {
     buf->base = self->worker_->readBuffer();
     buf->len = Worker::kReadBufferSize;
     return;
   }
-  const size_t have = self->partial_.size();
-  const size_t need = self->need_hint_ > have ? self->need_hint_ - have : 0;
   size_t room = 0;
-  buf->base = self->partial_.reserve(std::max(need, Worker::kReadBufferSize), &room);
+  buf->base = self->readRoom(&room);
   buf->len = room;
+}
+
+char* UpstreamConn::readRoom(size_t* room) {
+  if (partial_.empty()) {
+    *room = Worker::kReadBufferSize;
+    return worker_->readBuffer();
+  }
+  const size_t have = partial_.size();
+  const size_t need = need_hint_ > have ? need_hint_ - have : 0;
+  return partial_.reserve(std::max(need, Worker::kReadBufferSize), room);
+}
+
+void UpstreamConn::received(const char* at, size_t n) {
+  if (at == worker_->readBuffer()) {
+    consume(std::string_view(at, n));
+  } else {
+    partial_.commit(n);
+    consume(std::string_view());
+  }
 }
 
 void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
@@ -405,18 +561,16 @@ void UpstreamConn::onRead(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0 || self->destroyed_)
     return;
   if (nread < 0) {
-    self->fail(nread == UV_EOF ? "connection closed by upstream"
-                               : uv_strerror(static_cast<int>(nread)));
+    self->failSocket(nread == UV_EOF ? "connection closed by upstream"
+                                     : uv_strerror(static_cast<int>(nread)));
     return;
   }
   self->worker_->stampNow();
   self->last_progress_ns_ = self->worker_->nowNs();
-  if (buf->base == self->worker_->readBuffer()) {
-    self->consume(std::string_view(buf->base, static_cast<size_t>(nread)));
-  } else {
-    self->partial_.commit(static_cast<size_t>(nread));
-    self->consume(std::string_view());
-  }
+  if (self->tls_)
+    self->onTlsRead(std::string_view(buf->base, static_cast<size_t>(nread)));
+  else
+    self->received(buf->base, static_cast<size_t>(nread));
 }
 
 // `data`: bytes read into the worker's buffer; empty when they were read into partial_.
@@ -780,6 +934,11 @@ void UpstreamConn::onTimer(uv_timer_t* t) {
     return;
   switch (self->state_) {
   case State::kConnecting:
+    if (self->connected_ && self->tls_) {
+      self->worker_->stats().upstream_tls_handshake_failures.add();
+      self->fail("TLS handshake timeout");
+      return;
+    }
     self->fail("connect timeout");
     return;
   case State::kDown:
@@ -815,9 +974,12 @@ void UpstreamConn::checkTimeouts() {
 void UpstreamConn::closeSocket() {
   uv_timer_stop(&timer_);
   reading_ = false;
+  if (tls_ && connected_ && !tls_->channel().failed())
+    tls_->closeNotify();  // written if the socket takes it now, never waited for
+  connected_ = false;
   if (!socket_open_)
     return;
-  auto* h = reinterpret_cast<uv_handle_t*>(&tcp_);
+  auto* h = reinterpret_cast<uv_handle_t*>(&handle_);
   if (!uv_is_closing(h)) {
     ++pending_closes_;
     uv_close(h, &UpstreamConn::onClosed);
@@ -843,7 +1005,7 @@ void UpstreamConn::destroy(std::string_view cause) {
 
 void UpstreamConn::onClosed(uv_handle_t* h) {
   auto* self = static_cast<UpstreamConn*>(h->data);
-  if (h == reinterpret_cast<uv_handle_t*>(&self->tcp_))
+  if (h == reinterpret_cast<uv_handle_t*>(&self->handle_))
     self->socket_open_ = false;
   if (--self->pending_closes_ == 0 && self->destroyed_)
     delete self;

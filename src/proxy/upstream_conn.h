@@ -16,6 +16,25 @@
 // into in place). A large bulk reply (kPassThroughMin or more) whose client takes it in parts
 // (SlotOwner::beginStreamedReply) is passed on as it arrives, never held whole.
 //
+// Transport: TCP, a Unix socket (upstream.address = "unix:/path": a uv_pipe_t in the same handle
+// slot, everything above the stream is the same), or TLS over TCP (upstream.tls):
+//
+//   step                 plaintext                       TLS (ClientTls over a TlsChannel)
+//   connected            handshake queued, kReady        ClientHello written; still kConnecting,
+//                                                        the connect timeout still running
+//   bytes read           framed as replies               fed to the channel, the plaintext framed
+//   handshake done       -                               counted (resumed or full), then the RESP
+//                                                        handshake queued, kReady
+//   handshake failed     -                               counted, the alert written, the link
+//                                                        fails as a failed connect: "TLS
+//                                                        handshake failed: <OpenSSL's reason>"
+//   flush                writev of the queue             ciphertext first, then the queue
+//                                                        encrypted in batches (client_tls.h)
+//   close                -                               close_notify if the socket takes it
+// The context is the one of the current configuration snapshot (taken at each connect); the
+// session offered for resumption is the one stored for this node and server name
+// (tls_session_cache.h). Nothing blocks: the channel works on memory buffers.
+//
 // The request timeout measures progress: the head request fails the connection only when
 // neither a byte was read or written nor the head changed for request_timeout_ms, so a long
 // reply stream is never cut while Redis is sending it.
@@ -25,6 +44,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -36,6 +56,7 @@
 
 namespace kw {
 
+class ClientTls;
 class Worker;
 class UpstreamPool;
 struct ReplySlot;
@@ -46,6 +67,7 @@ public:
   enum class State { kConnecting, kReady, kDown, kClosed };
 
   UpstreamConn(Worker* worker, UpstreamPool* pool, int proto, Role role);
+  ~UpstreamConn() override;
 
   void start();
   // A down shared link connects again at once, accepting requests while it does.
@@ -99,9 +121,13 @@ public:
   // The upstream's id for this connection, learned from elsewhere (CLIENT LIST, for a link whose
   // quiet handshake told none).
   void setUpstreamId(int64_t id) { upstream_id_ = id; }
-  // "ip:port" of this end of the connection, as Redis's CLIENT LIST shows it in addr=.
+  // "ip:port" of this end of the connection, as Redis's CLIENT LIST shows it in addr=. Empty
+  // over a Unix socket (Redis shows every such client as "/path:0").
   std::string localAddr() const;
   void learnId() override;
+  // Over TLS, once the handshake is done: "TLSv1.3"; else empty. Whether it resumed a session.
+  std::string_view tlsVersion() const;
+  bool tlsResumed() const;
   void setDb(int db) { db_ = db; }
   bool dirty_listed = false;  // in the worker's flush list
 
@@ -125,6 +151,18 @@ private:
   static void onWriteDone(void* owner, int status);
 
   void connect();
+  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  bool unixSocket() const;
+  // TLS: the channel started on a connected socket (false: the link failed).
+  bool startTls();
+  std::string tlsServerName() const;
+  void onTlsRead(std::string_view ciphertext);
+  void failTls();
+  void failSocket(std::string_view cause);
+  // Where the next plaintext goes: the worker's read buffer, or in place behind an incomplete
+  // reply (with room for the bulk being waited for); then received() frames it.
+  char* readRoom(size_t* room);
+  void received(const char* at, size_t n);
   // The handshake commands for `proto_`, with their checks queued in `checks`.
   void appendHandshake(std::string* out, std::deque<InFlight>* checks);
   void queueHandshake();
@@ -158,6 +196,8 @@ private:
   bool failed_before_ = false;
   bool was_down_ = false;  // for the "upstream is back" log line
   bool socket_open_ = false;
+  bool connected_ = false;  // the socket is connected (TLS: maybe still handshaking)
+  bool tls_heard_ = false;  // TLS: Redis sent plaintext on this connection (see failTls)
   bool destroyed_ = false;
   bool reading_ = false;      // uv_read_start in effect
   bool stateful_ = false;     // see UpstreamLink::markStateful; cleared by a reset
@@ -171,7 +211,14 @@ private:
   int64_t upstream_id_ = -1;
   LinkOwner* owner_ = nullptr;
 
-  uv_tcp_t tcp_{};
+  // A TCP socket or a Unix socket's pipe: both are streams, and nothing past connect() tells
+  // them apart.
+  union Handle {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  };
+  Handle handle_{};
+  std::unique_ptr<ClientTls> tls_;  // upstream.tls: this connection's channel; else null
   uv_connect_t connect_req_{};
   uv_timer_t timer_{};
   StreamWriter writer_;

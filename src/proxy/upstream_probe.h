@@ -1,6 +1,7 @@
 // Learns what the proxy reports about the upstream: its version (HELLO replies) and its command
-// table (key positions of commands the proxy does not know by name). Blocking hiredis calls with
-// a short timeout; runs on the main thread only, never on a worker loop.
+// table (key positions of commands the proxy does not know by name). Blocking calls with a short
+// timeout (cluster::NodeQuery: TCP, a Unix socket or TLS, as the upstream is configured); runs on
+// the main thread only, never on a worker loop.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "common/config.h"
 #include "proxy/command_table.h"
+#include "tls/tls_context.h"
 
 namespace kw {
 
@@ -17,6 +19,8 @@ struct UpstreamFacts {
   std::shared_ptr<const CommandTable> commands;
 };
 
-bool probeUpstream(const UpstreamConfig& up, UpstreamFacts* out, std::string* error);
+// `tls`: the upstream's client context (null without upstream.tls).
+bool probeUpstream(const UpstreamConfig& up, std::shared_ptr<const TlsContext> tls,
+                   UpstreamFacts* out, std::string* error);
 
 }  // namespace kw

@@ -23,7 +23,8 @@
 //                                   host of upstream.address; an IP address is matched against
 //                                   the certificate's IP entries and sent without SNI)
 //     tls_verify          true      false: any certificate is accepted (logged at every start)
-//   Every tls_* key needs tls = true.
+//   Every tls_* key needs tls = true; tls needs a TCP address (Redis has no TLS on its
+//   unixsocket). In cluster mode the nodes' TLS ports are used (cluster_source.cc).
 #pragma once
 
 #include <cstdint>

@@ -1137,11 +1137,12 @@ function renderToml(sections) {
 }
 
 class KeywardenServer extends Server {
-  constructor(dir, port, configPath, extraArgs, ping = null) {
+  constructor(dir, port, configPath, extraArgs, ping = null, acceptReady = undefined) {
     super('keywarden', dir, port);
     this.configPath = configPath;
     this.extraArgs = extraArgs;
     this.ping = ping;
+    this.acceptReady = acceptReady;
   }
 
   // A keywarden listening on a Unix socket or over TLS only is waited for there.
@@ -1155,7 +1156,7 @@ class KeywardenServer extends Server {
     }
     const config = this.configPath === null ? [] : ['-c', this.configPath];
     this.spawn(KEYWARDEN_BIN, [...config, ...this.extraArgs]);
-    await this.waitReady();
+    await this.waitReady(this.acceptReady);
     return this;
   }
 
@@ -1223,8 +1224,10 @@ class RedisAsTarget {
 // redis-server started with those arguments (Redis's own equivalent of the
 // limit under test), so the test body runs unchanged. `pingTarget` (a resp.js connectSocket
 // target: {path}, {port, tls}) is where it is waited for when server.listen is not its TCP port
-// (a Unix socket, or "" with only a TLS listener).
-async function startKeywarden({ upstreamPort, upstreamPassword, cluster, toml = {}, tomlText = '', metrics = false, args = [], redisArgs, pingTarget = null } = {}) {
+// (a Unix socket, or "" with only a TLS listener). `acceptReady(line)`: which answer to that PING
+// means it is up (default: +PONG; a keywarden whose upstream is down on purpose answers
+// -UPSTREAMDOWN).
+async function startKeywarden({ upstreamPort, upstreamPassword, cluster, toml = {}, tomlText = '', metrics = false, args = [], redisArgs, pingTarget = null, acceptReady = undefined } = {}) {
   assert.ok(upstreamPort || cluster, 'startKeywarden needs upstreamPort or cluster');
   assert.ok(!(upstreamPort && cluster), 'startKeywarden takes upstreamPort or cluster, not both');
   if (TARGET_REDIS) {
@@ -1256,7 +1259,7 @@ async function startKeywarden({ upstreamPort, upstreamPassword, cluster, toml = 
   for (const [sec, kv] of Object.entries(toml)) sections[sec] = { ...(sections[sec] || {}), ...kv };
   const configPath = path.join(dir, 'keywarden.toml');
   fs.writeFileSync(configPath, renderToml(sections) + tomlText);
-  const kw = new KeywardenServer(dir, port, configPath, args, pingTarget);
+  const kw = new KeywardenServer(dir, port, configPath, args, pingTarget, acceptReady);
   kw.metricsPort = metricsPort;
   return kw.start();
 }

@@ -137,7 +137,8 @@ TEST_CASE("config: wrong type") {
   CHECK(parseError("[upstream]\npassword = 123\n") ==
         "conf/keywarden.toml:2: upstream.password: expected a string, got 123");
   CHECK(parseError("[upstream]\naddress = 6379\n") ==
-        "conf/keywarden.toml:2: upstream.address: expected a \"HOST:PORT\" string, got 6379");
+        "conf/keywarden.toml:2: upstream.address: expected a \"HOST:PORT\" or \"unix:/PATH\" "
+        "string, got 6379");
   CHECK(parseError("server = 5\n") ==
         "conf/keywarden.toml:1: server: expected a table [server], got 5");
   CHECK(parseError("[[limits]]\nmax_clients = 1\n") ==
@@ -171,11 +172,11 @@ TEST_CASE("config: backoff max below min") {
 
 TEST_CASE("config: bad HOST:PORT") {
   CHECK(parseError("[upstream]\naddress = \"redis\"\n") ==
-        "conf/keywarden.toml:2: upstream.address: expected HOST:PORT or [IPV6]:PORT (missing "
-        "':PORT'), got \"redis\"");
+        "conf/keywarden.toml:2: upstream.address: expected HOST:PORT, [IPV6]:PORT or unix:/PATH "
+        "(missing ':PORT'), got \"redis\"");
   CHECK(parseError("[upstream]\naddress = \"redis:0\"\n") ==
-        "conf/keywarden.toml:2: upstream.address: expected HOST:PORT or [IPV6]:PORT (port must "
-        "be in 1..65535), got \"redis:0\"");
+        "conf/keywarden.toml:2: upstream.address: expected HOST:PORT, [IPV6]:PORT or unix:/PATH "
+        "(port must be in 1..65535), got \"redis:0\"");
   CHECK(parseError("[server]\nlisten = \"127.0.0.1:65536\"\n") ==
         "conf/keywarden.toml:2: server.listen: expected HOST:PORT, [IPV6]:PORT or unix:/PATH (port "
         "must be in 0..65535), got \"127.0.0.1:65536\"");
@@ -249,8 +250,8 @@ TEST_CASE("config: loadConfigFile") {
   fputs("[upstream]\n\naddress = \"x\"\n", f);
   fclose(f);
   CHECK_FALSE(loadConfigFile(path, &c, &error));
-  CHECK(error == std::string(path) + ":3: upstream.address: expected HOST:PORT or [IPV6]:PORT "
-                                     "(missing ':PORT'), got \"x\"");
+  CHECK(error == std::string(path) + ":3: upstream.address: expected HOST:PORT, [IPV6]:PORT or "
+                                     "unix:/PATH (missing ':PORT'), got \"x\"");
   unlink(path);
 
   CHECK_FALSE(loadConfigFile("/nonexistent/kw.toml", &c, &error));

@@ -125,6 +125,38 @@ TEST_CASE("tls config: upstream tls errors") {
         "k.toml:3: upstream.tls_server_name: expected a host name or IP address, got \"\"");
   CHECK(parseError("[upstream]\ntls = true\ntls_sni = \"x\"\n") ==
         "k.toml:3: upstream.tls_sni: unknown key");
+  // Redis serves TLS on its tls-port only.
+  CHECK(parseError("[upstream]\naddress = \"unix:/run/redis/redis.sock\"\ntls = true\n") ==
+        "k.toml:3: upstream.tls: a Unix socket upstream is not TLS (Redis serves TLS on its "
+        "tls-port only)");
+}
+
+TEST_CASE("upstream config: a Unix socket address") {
+  const Config c = parseOk("[upstream]\naddress = \"unix:/run/redis/redis.sock\"\n");
+  CHECK(c.upstream.address.isUnix());
+  CHECK(c.upstream.address.unix_path == "/run/redis/redis.sock");
+  CHECK(formatHostPort(c.upstream.address) == "unix:/run/redis/redis.sock");
+  CHECK(parseError("[upstream]\naddress = \"unix:redis.sock\"\n")
+            .rfind("k.toml:2: upstream.address: expected HOST:PORT, [IPV6]:PORT or unix:/PATH (",
+                   0) == 0);
+  CHECK(parseError("[upstream]\naddress = \"unix:\"\n").rfind("k.toml:2: upstream.address: ", 0) ==
+        0);
+  // Not in cluster mode: the nodes are reached at the addresses they announce.
+  CHECK(parseError("[upstream]\nmode = \"cluster\"\nseeds = [\"unix:/run/redis.sock\"]\n") ==
+        "k.toml:2: upstream.seeds: mode = \"cluster\" needs at least one seed\n"
+        "k.toml:3: upstream.seeds: a cluster is reached over TCP (its nodes announce host:port), "
+        "got \"unix:/run/redis.sock\"");
+  CHECK(
+      parseError("[upstream]\nmode = \"cluster\"\nseeds = [\"127.0.0.1:7000\"]\n"
+                 "address = \"unix:/run/redis.sock\"\n") ==
+      "k.toml:4: upstream.address: not used with mode = \"cluster\": the nodes come from `seeds`");
+}
+
+TEST_CASE("upstream config: tls in cluster mode") {
+  const Config c = parseOk("[upstream]\nmode = \"cluster\"\nseeds = [\"127.0.0.1:7000\"]\n"
+                           "tls = true\ntls_ca_file = \"/etc/kw/ca.pem\"\n");
+  CHECK(c.upstream.tls.enabled);
+  CHECK(c.upstream.tls.ca_file == "/etc/kw/ca.pem");
 }
 
 }  // namespace kw
