@@ -199,6 +199,11 @@ std::optional<FanOut> fanOutOf(const CommandInfo* cmd, std::span<const std::stri
       return with_sub(FanOutMerge::kAnyOk, false);
     return std::nullopt;
   }
+  // Users live on each node: a user made through keywarden must log in on every master.
+  if (name == "acl" && equalsIgnoreCase(sub, "setuser"))
+    return with_sub(FanOutMerge::kAllOk, true);
+  if (name == "acl" && equalsIgnoreCase(sub, "deluser"))
+    return with_sub(FanOutMerge::kSame, true);
   if (name == "config" && (equalsIgnoreCase(sub, "set") || equalsIgnoreCase(sub, "resetstat")))
     return with_sub(FanOutMerge::kAllOk, true);  // every master runs with the same settings
   if (name == "function") {

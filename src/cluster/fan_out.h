@@ -6,8 +6,10 @@
 //   KEYS pattern                          kConcat        every master's keys, master by master
 //   FLUSHALL, FLUSHDB, SCRIPT FLUSH,      kAllOk         +OK when every master said +OK
 //   FUNCTION FLUSH / DELETE / RESTORE,
-//   CONFIG SET, CONFIG RESETSTAT
-//   SCRIPT LOAD, FUNCTION LOAD            kSame          the reply, when every master gave it
+//   CONFIG SET, CONFIG RESETSTAT,
+//   ACL SETUSER
+//   SCRIPT LOAD, FUNCTION LOAD,           kSame          the reply, when every master gave it
+//   ACL DELUSER
 //   SCRIPT EXISTS sha...                  kAllOf         1 for a script every master has
 //   SCRIPT KILL, FUNCTION KILL            kAnyOk         +OK when some master was running one
 //                                                        (it stopped); else the first error

@@ -755,8 +755,9 @@ static void runAfterMs(Worker& w, uint64_t ms, std::function<void()> fn) {
 // none or is gone; `done` runs on `origin`'s loop. With `claim`, a client that has no link of
 // its own is given one (Session::linkIdFor: as Redis, any existing client can be a REDIRECT
 // target); while a link's id is being learned the lookup repeats.
+// `done` gets the upstream id and the node of the link (ids are per node in a cluster).
 static void findUpstreamId(Worker& origin, uint64_t kw_id, bool claim,
-                           std::function<void(int64_t)> done, int attempt = 0) {
+                           std::function<void(int64_t, NodeId)> done, int attempt = 0) {
   static constexpr int kMaxAttempts = 250;  // 2 ms apart: half a second for a new connection
   broadcast(
       origin,
@@ -766,19 +767,25 @@ static void findUpstreamId(Worker& origin, uint64_t kw_id, bool claim,
             continue;
           bool pending = false;
           const int64_t id = s->linkIdFor(claim, &pending);
-          return pending ? std::string("pending") : std::to_string(id);
+          return pending ? std::string("pending")
+                         : std::to_string(id) + "@" + std::to_string(s->linkNode());
         }
         return std::string();
       },
       [w = &origin, kw_id, claim, attempt,
        done = std::move(done)](std::vector<std::string>& parts) {
         int64_t upstream_id = -1;
+        NodeId node = kAnyNode;
         bool pending = false;
         for (const std::string& p : parts) {
-          if (p == "pending")
+          if (p == "pending") {
             pending = true;
-          else if (!p.empty())
-            upstream_id = std::stoll(p);
+          } else if (!p.empty()) {
+            const size_t at = p.find('@');
+            upstream_id = std::stoll(p.substr(0, at));
+            if (at != std::string::npos)
+              node = static_cast<NodeId>(std::stoul(p.substr(at + 1)));
+          }
         }
         if (pending && attempt < kMaxAttempts) {
           runAfterMs(*w, 2, [w, kw_id, claim, attempt, done]() {
@@ -786,22 +793,22 @@ static void findUpstreamId(Worker& origin, uint64_t kw_id, bool claim,
           });
           return;
         }
-        done(upstream_id);
+        done(upstream_id, node);
       });
 }
 
 // The same for a request holding `slot`: `then` runs only if the client is still there.
 static void lookupUpstreamId(Worker& origin, uint64_t kw_id, bool claim, ReplySlot* slot,
-                             std::function<void(Worker*, ReplySlot*, int64_t)> then) {
+                             std::function<void(Worker*, ReplySlot*, int64_t, NodeId)> then) {
   slot->external = true;
   findUpstreamId(origin, kw_id, claim,
-                 [w = &origin, slot, then = std::move(then)](int64_t upstream_id) {
+                 [w = &origin, slot, then = std::move(then)](int64_t upstream_id, NodeId node) {
                    slot->external = false;
                    if (!slot->owner) {
                      w->slots().put(slot);
                      return;
                    }
-                   then(w, slot, upstream_id);
+                   then(w, slot, upstream_id, node);
                  });
 }
 
@@ -816,9 +823,12 @@ static std::string redirectedToUpstream(std::vector<std::string> args, size_t re
   return raw;
 }
 
-void Session::sendPrepared(std::string_view raw, ReplySlot* slot) {
+void Session::sendPrepared(std::string_view raw, ReplySlot* slot, NodeId node) {
   std::string cause;
-  if (!router_.send(raw, slot, RequestShape{}, &cause))
+  Destination to;
+  to.node = node;
+  to.epoch = worker_->routingEpoch();
+  if (!router_.send(raw, slot, RequestShape{}, &cause, to))
     completeUnavailable(slot, cause);
 }
 
@@ -842,7 +852,7 @@ void Session::cmdClientUnblock(const DecodedRequest& req) {
       return replyError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
   }
   lookupUpstreamId(*worker_, id, false, newSlot(),
-                   [reason](Worker*, ReplySlot* slot, int64_t upstream_id) {
+                   [reason](Worker*, ReplySlot* slot, int64_t upstream_id, NodeId node) {
                      auto* self = static_cast<Session*>(slot->owner);
                      if (upstream_id < 0)
                        return self->complete(slot, ":0\r\n");
@@ -854,7 +864,8 @@ void Session::cmdClientUnblock(const DecodedRequest& req) {
                      resp::bulk(&raw, target);
                      if (!reason.empty())
                        resp::bulk(&raw, reason);
-                     self->sendPrepared(raw, slot);
+                     // To the blocked client's node: upstream ids are per node in a cluster.
+                     self->sendPrepared(raw, slot, node);
                    });
 }
 
@@ -875,8 +886,8 @@ void Session::startTrackingRedirect(const DecodedRequest& req, size_t redirect_a
   holdInput();
   lookupUpstreamId(
       *worker_, static_cast<uint64_t>(id), true, slot,
-      [args = std::move(args), redirect_arg,
-       target = static_cast<uint64_t>(id)](Worker*, ReplySlot* slot, int64_t upstream_id) mutable {
+      [args = std::move(args), redirect_arg, target = static_cast<uint64_t>(id)](
+          Worker*, ReplySlot* slot, int64_t upstream_id, NodeId) mutable {
         auto* self = static_cast<Session*>(slot->owner);
         if (upstream_id < 0)
           return self->complete(slot, "-ERR The client ID you want redirect to does not exist\r\n");
@@ -908,7 +919,7 @@ void Session::streamTrackingRedirect(const DecodedRequest& req, size_t redirect_
   holdInput();
   findUpstreamId(*worker_, static_cast<uint64_t>(id), true,
                  [w = worker_, self_id = id_, redirect_arg, target = static_cast<uint64_t>(id),
-                  args = std::move(args)](int64_t upstream_id) mutable {
+                  args = std::move(args)](int64_t upstream_id, NodeId) mutable {
                    Session* self = nullptr;
                    for (Session* s : w->sessions())
                      if (s->id() == self_id && !s->closed())

@@ -552,4 +552,31 @@ void Session::dropRetries() {
   }
 }
 
+bool Session::streamKeysElsewhere(const DecodedRequest& req, const CommandInfo* cmd,
+                                  std::string* node) {
+  const Topology& topology = worker_->topology();
+  if (!topology.cluster() || !cmd || !router_.pinned())
+    return false;
+  const NodeId mine = router_.pinnedNode();
+  std::span<const std::string_view> args(req.args.data(), req.args.size());
+  auto elsewhere = [&](uint16_t slot) {
+    const NodeId owner = worker_->nodeForSlot(slot);
+    return owner != kNoNode && owner != mine;
+  };
+  bool other = false;
+  if (isShardChannelCommand(cmd->name)) {
+    const size_t last = cmd->name == "spublish" ? 2 : args.size();
+    for (size_t i = 1; i < last && i < args.size(); ++i)
+      other = other || elsewhere(cluster::keySlot(args[i]));
+  } else {
+    const cluster::SplitPlan plan = cluster::planCommand(
+        cmd, args, [w = worker_](uint16_t slot) { return w->nodeForSlot(slot); });
+    other = plan.kind == cluster::PlanKind::kSplit ||
+            (plan.kind == cluster::PlanKind::kOneSlot && elsewhere(plan.slot));
+  }
+  if (other && mine < topology.nodes().size())
+    *node = topology.node(mine).name;
+  return other;
+}
+
 }  // namespace kw

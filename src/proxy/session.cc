@@ -948,6 +948,17 @@ void Session::dispatchStreaming(const DecodedRequest& req, const CommandInfo* cm
         db <= INT32_MAX && proto_ >= 3)
       db_ = static_cast<int>(db);
   }
+  std::string stream_node;
+  if (streamKeysElsewhere(req, cmd, &stream_node)) {
+    // The link is one node's: a key of another would come back as MOVED, which no client of a
+    // single Redis expects.
+    worker_->stats().errors_refused.add();
+    return streamLocal("-ERR keywarden: this connection is subscribed (or tracking) on cluster "
+                       "node " +
+                       stream_node +
+                       ", and this command's keys are on another node; send it on another "
+                       "connection, or after RESET\r\n");
+  }
   router_.sendStream(req.raw);
   if (cmd && cmd->id == CmdId::kReset) {
     // What follows RESET must be routed by the state after it: wait for it to have run. A PING

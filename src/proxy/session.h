@@ -110,6 +110,8 @@ public:
   // of its own is given one and keeps it (as Redis, any existing client can be the target).
   // *pending: the link's id is being learned; ask again shortly.
   int64_t linkIdFor(bool claim, bool* pending);
+  // The node of the pinned link linkIdFor() named (kAnyNode without one).
+  NodeId linkNode() const { return router_.pinned() ? router_.pinnedNode() : kAnyNode; }
   // CLIENT INFO / CLIENT LIST format. `qbuf`: the query buffer figure of the client running the
   // command (the input it is being read from, as Redis shows it), or -1 for any other client.
   std::string infoLine(int64_t qbuf = -1) const;
@@ -182,6 +184,9 @@ private:
   bool clusterMode() const;
   Destination slotDestination(uint16_t hash_slot) const;
   // Before the stages: sets dest_; true when the request was answered, split or fanned out.
+  // Cluster: the keys (or shard channels) of a command sent on this client's streaming link
+  // belong to another node than the link's; *node names the link's node.
+  bool streamKeysElsewhere(const DecodedRequest& req, const CommandInfo* cmd, std::string* node);
   bool routeCluster(const DecodedRequest& req, const CommandInfo* cmd);
   bool joinTransaction(uint16_t hash_slot);
   bool startPinnedTransaction();
@@ -237,7 +242,7 @@ private:
   void startTrackingRedirect(const DecodedRequest& req, size_t redirect_arg);
   void streamTrackingRedirect(const DecodedRequest& req, size_t redirect_arg);
   // Sends a request prepared later than its slot was taken (CLIENT UNBLOCK's id translated).
-  void sendPrepared(std::string_view raw, ReplySlot* slot);
+  void sendPrepared(std::string_view raw, ReplySlot* slot, NodeId node = kAnyNode);
   void cmdSelect(const DecodedRequest& req);
   void cmdReset();
   void finishReset(ReplySlot* slot);

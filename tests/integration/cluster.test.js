@@ -845,6 +845,57 @@ proxyTest('cluster: after UNSUBSCRIBE, keys of every master are answered on the 
   }
 });
 
+// Until that is fixed: a key of another node on a subscribed connection gets keywarden's error,
+// never the node's MOVED (RESP3, where keyed commands are allowed while subscribed).
+proxyTest('cluster: keys of another node on a subscribed connection get keywarden\'s error, never MOVED', { timeout: 30000 }, async () => {
+  const owners = await ownerTable();
+  const keys = keyPerMaster(owners, 'ps3:');
+  const sub = await client();
+  try {
+    await sub.call('HELLO', '3');
+    const r = await sub.call('SUBSCRIBE', 'x3');
+    assert.ok(Array.isArray(r) || (r && typeof r === 'object'), JSON.stringify(r));
+    let answered = 0;
+    for (const k of keys) {
+      const v = await sub.call('SET', k, 'v');
+      if (v instanceof RespError) {
+        assert.match(v.message, /^ERR keywarden: this connection is subscribed .* on cluster node/, `SET ${k}: ${v.message}`);
+      } else {
+        assert.equal(v, 'OK');
+        answered += 1;
+      }
+    }
+    assert.equal(answered, 1, 'the subscription node\'s key is answered, the others refused');
+  } finally {
+    sub.close();
+    await call(kw.port, 'DEL', ...keys);
+  }
+});
+
+// CLIENT UNBLOCK names the blocked client's link by Redis's id, which is per node: it must go to
+// the node the client blocks on (it went to the keyless node, which unblocked nothing).
+proxyTest('cluster: CLIENT UNBLOCK reaches a client blocked on any master', { timeout: 30000 }, async () => {
+  const owners = await ownerTable();
+  for (const k of keyPerMaster(owners, 'unb:')) {
+    const blocked = await client();
+    const other = await client();
+    try {
+      const id = await blocked.call('CLIENT', 'ID');
+      blocked.send('BLPOP', k, '0');
+      let unblocked = 0;
+      for (let i = 0; i < 100 && unblocked !== 1; i++) {
+        await sleep(20);
+        unblocked = await other.call('CLIENT', 'UNBLOCK', String(id));
+      }
+      assert.equal(unblocked, 1, `CLIENT UNBLOCK of a client blocked on ${k} (master ${owners[keySlot(k)]})`);
+      assert.equal(await blocked.read(), null);
+    } finally {
+      blocked.close();
+      other.close();
+    }
+  }
+});
+
 // Two transactions (or two blocking commands) on different masters pipelined in one write: the
 // first one's link is still pinned (its reply not in yet) when the second needs a pinned link of
 // another node. It was refused ("this client's transaction runs on another node", EXECABORT);
