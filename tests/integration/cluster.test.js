@@ -823,7 +823,7 @@ proxyTest('cluster: 24 clients pipelining mixed and multi-key commands over ever
 // the node keyless requests go to; after UNSUBSCRIBE its keyed commands still go there, so a key
 // of another master gets that node's MOVED, which must never reach a client.
 proxyTest('cluster: after UNSUBSCRIBE, keys of every master are answered on the same connection', {
-  timeout: 30000, todo: 'bug: the streaming link sends every later command to one node (MOVED reaches the client)',
+  timeout: 30000, todo: 'limit: a subscribed connection keeps one node until RESET (keys of other nodes get keywarden\'s error, tested below)',
 }, async () => {
   const owners = await ownerTable();
   const keys = keyPerMaster(owners, 'ps:');
