@@ -591,9 +591,16 @@ void UpstreamConn::consume(std::string_view data) {
   }
   if (!data.empty())
     partial_.append(data);
-  Worker::BytesOwnerScope owner(worker_, partial_.block());
+  // A delivery may fail this very link (a pinned link its client released, found not clean, is
+  // destroyed at once), and failing releases partial_: the frames being delivered live in its
+  // block, so the block is kept until they all are.
+  SharedBlock* block = partial_.block();
+  block->ref();
+  Worker::BytesOwnerScope owner(worker_, block);
   size_t used = consumeFrames(partial_.view());
-  if (state_ != State::kReady)
+  const bool ready = state_ == State::kReady;
+  block->unref();
+  if (!ready)
     return;
   partial_.consume(used);
 }
