@@ -194,6 +194,13 @@ describe('upstream failure', () => {
     const spare = [];
     try {
       assert.equal(await c.call('PING'), 'PONG');
+      // The startup probe's command table must be in before the cap: the worker takes it at its
+      // next request, and doing that under the cap makes UBSan (whose vptr check needs a pipe to
+      // test memory) report a false "invalid vptr" (seen in the test command, 3 runs of 4).
+      // (Until the probe answers, INFO says 7.2.0.)
+      for (let i = 0; i < 200 && /redis_version:7\.2\.0\r?\n/.test(String(await c.call('INFO', 'server'))); i++) await h.sleep(10);
+      await h.sleep(50);
+      assert.equal(await c.call('PING'), 'PONG');
       // The pool keeps pinned connections ready: the clients that take those come first, so the
       // last one needs a new socket. Every client connects before the cap (accept needs one too).
       let ready = 0;
