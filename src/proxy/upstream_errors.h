@@ -9,32 +9,29 @@
 
 namespace kw {
 
-inline std::string upstreamUnavailableError(std::string_view upstream, std::string_view cause) {
-  std::string e = "-UPSTREAMDOWN upstream ";
-  e.append(upstream);
-  e.append(" unavailable (");
-  e.append(cause);
-  e.append("); the command was not sent\r\n");
+// "-UPSTREAMDOWN <what> <upstream> <state> (<cause>); <outcome>\r\n"
+inline std::string upstreamError(std::string_view what, std::string_view upstream,
+                                 std::string_view state, std::string_view cause,
+                                 std::string_view outcome) {
+  std::string e = "-UPSTREAMDOWN ";
+  e.append(what).append(upstream).append(state).append(" (").append(cause).append("); ");
+  e.append(outcome).append("\r\n");
   return e;
 }
 
+inline std::string upstreamUnavailableError(std::string_view upstream, std::string_view cause) {
+  return upstreamError("upstream ", upstream, " unavailable", cause, "the command was not sent");
+}
+
 inline std::string upstreamLostError(std::string_view upstream, std::string_view cause) {
-  std::string e = "-UPSTREAMDOWN connection to upstream ";
-  e.append(upstream);
-  e.append(" lost (");
-  e.append(cause);
-  e.append("); the command may or may not have run\r\n");
-  return e;
+  return upstreamError("connection to upstream ", upstream, " lost", cause,
+                       "the command may or may not have run");
 }
 
 // A request that waited for its turn behind others on a link that broke: never sent.
 inline std::string upstreamLostUnsentError(std::string_view upstream, std::string_view cause) {
-  std::string e = "-UPSTREAMDOWN connection to upstream ";
-  e.append(upstream);
-  e.append(" lost (");
-  e.append(cause);
-  e.append("); the command was not sent\r\n");
-  return e;
+  return upstreamError("connection to upstream ", upstream, " lost", cause,
+                       "the command was not sent");
 }
 
 }  // namespace kw
